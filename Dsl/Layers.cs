@@ -1,0 +1,112 @@
+// Layer declarations: fields of a model, constructed with constant hyper-parameters. The generator
+// reads the constructor arguments; these classes only remember them.
+namespace Authoring;
+
+/// <summary>Base of every layer declaration.</summary>
+public abstract class Layer
+{
+    /// <summary>Applies the layer (symbolic: only meaningful inside a model's Forward method).</summary>
+    public Tensor Forward(Tensor x) => throw Symbolic.Error();
+}
+
+/// <summary>Fully connected layer y = x W^T + b over (features) inputs; W is [out, in].</summary>
+public sealed class Linear(int inFeatures, int outFeatures, bool bias = true) : Layer
+{
+    /// <summary>Input features.</summary>
+    public int InFeatures { get; } = inFeatures;
+    /// <summary>Output features.</summary>
+    public int OutFeatures { get; } = outFeatures;
+    /// <summary>Whether a bias is learned.</summary>
+    public bool Bias { get; } = bias;
+}
+
+/// <summary>2-D convolution over (C, H, W) inputs; weight [out, in/groups, kernel, kernel].</summary>
+public sealed class Conv2d(int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0,
+    int dilation = 1, int groups = 1, bool bias = true) : Layer
+{
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; } = inChannels;
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; } = outChannels;
+    /// <summary>Square kernel size.</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Stride.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Zero padding on each side.</summary>
+    public int Padding { get; } = padding;
+    /// <summary>Dilation.</summary>
+    public int Dilation { get; } = dilation;
+    /// <summary>Groups (equal to the channels for a depthwise convolution).</summary>
+    public int Groups { get; } = groups;
+    /// <summary>Whether a bias is learned.</summary>
+    public bool Bias { get; } = bias;
+}
+
+/// <summary>Depthwise 2-D convolution: one kernel per channel (a Conv2d with groups = channels).</summary>
+public sealed class DepthwiseConv2d(int channels, int kernel, int stride = 1, int padding = 0, int dilation = 1,
+    bool bias = true) : Layer
+{
+    /// <summary>Channels in and out.</summary>
+    public int Channels { get; } = channels;
+    /// <summary>Square kernel size.</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Stride.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Zero padding on each side.</summary>
+    public int Padding { get; } = padding;
+    /// <summary>Dilation.</summary>
+    public int Dilation { get; } = dilation;
+    /// <summary>Whether a bias is learned.</summary>
+    public bool Bias { get; } = bias;
+}
+
+/// <summary>Batch normalization over the channels of (C, H, W) inputs: batch statistics in training, running ones in evaluation.</summary>
+public sealed class BatchNorm2d(int channels, float eps = 1e-5f, float momentum = 0.1f) : Layer
+{
+    /// <summary>Channels.</summary>
+    public int Channels { get; } = channels;
+    /// <summary>Added to the variance.</summary>
+    public float Eps { get; } = eps;
+    /// <summary>Running-average update factor, as PyTorch defines it.</summary>
+    public float Momentum { get; } = momentum;
+}
+
+/// <summary>Batch normalization over the features of (F) inputs.</summary>
+public sealed class BatchNorm1d(int features, float eps = 1e-5f, float momentum = 0.1f) : Layer
+{
+    /// <summary>Features.</summary>
+    public int Features { get; } = features;
+    /// <summary>Added to the variance.</summary>
+    public float Eps { get; } = eps;
+    /// <summary>Running-average update factor, as PyTorch defines it.</summary>
+    public float Momentum { get; } = momentum;
+}
+
+/// <summary>Max pooling; stride defaults to the kernel size.</summary>
+public sealed class MaxPool2d(int kernel, int stride = 0, int padding = 0) : Layer
+{
+    /// <summary>Square window.</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Stride (0 means the kernel size).</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Padding (implicit negative infinity).</summary>
+    public int Padding { get; } = padding;
+}
+
+/// <summary>Average pooling (zero padding counted in the divisor, as PyTorch's default); stride defaults to the kernel size.</summary>
+public sealed class AvgPool2d(int kernel, int stride = 0, int padding = 0) : Layer
+{
+    /// <summary>Square window.</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Stride (0 means the kernel size).</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Zero padding.</summary>
+    public int Padding { get; } = padding;
+}
+
+/// <summary>Dropout: zeroes elements with probability p in training and scales the rest by 1/(1-p); identity in evaluation.</summary>
+public sealed class Dropout(float p = 0.5f) : Layer
+{
+    /// <summary>Drop probability.</summary>
+    public float P { get; } = p;
+}

@@ -1,0 +1,37 @@
+// The functional op surface of a Forward method. Bring it in with `using static Authoring.Ops;`.
+namespace Authoring;
+
+/// <summary>Stateless ops usable in a model's Forward method. All are symbolic.</summary>
+public static class Ops
+{
+    /// <summary>max(x, 0).</summary>
+    public static Tensor Relu(Tensor x) => throw Symbolic.Error();
+    /// <summary>min(max(x, 0), 6).</summary>
+    public static Tensor Relu6(Tensor x) => throw Symbolic.Error();
+    /// <summary>x * relu6(x + 3) / 6.</summary>
+    public static Tensor HardSwish(Tensor x) => throw Symbolic.Error();
+    /// <summary>relu6(x + 3) / 6.</summary>
+    public static Tensor HardSigmoid(Tensor x) => throw Symbolic.Error();
+    /// <summary>1 / (1 + exp(-x)).</summary>
+    public static Tensor Sigmoid(Tensor x) => throw Symbolic.Error();
+    /// <summary>Hyperbolic tangent.</summary>
+    public static Tensor Tanh(Tensor x) => throw Symbolic.Error();
+    /// <summary>Element-wise sum; b may be (C, 1, 1) or (C) to broadcast over a (C, H, W) a.</summary>
+    public static Tensor Add(Tensor a, Tensor b) => throw Symbolic.Error();
+    /// <summary>Element-wise product; b may be (C, 1, 1) or (C) to broadcast over a (C, H, W) a.</summary>
+    public static Tensor Mul(Tensor a, Tensor b) => throw Symbolic.Error();
+    /// <summary>Concatenation along channels.</summary>
+    public static Tensor Concat(params Tensor[] parts) => throw Symbolic.Error();
+    /// <summary>Channels [start, start + count).</summary>
+    public static Tensor Slice(Tensor x, int start, int count) => throw Symbolic.Error();
+    /// <summary>Mean over H and W: (C, H, W) to (C).</summary>
+    public static Tensor GlobalAvgPool(Tensor x) => throw Symbolic.Error();
+    /// <summary>(C, H, W) to (C*H*W).</summary>
+    public static Tensor Flatten(Tensor x) => throw Symbolic.Error();
+    /// <summary>Same elements, new per-sample shape.</summary>
+    public static Tensor Reshape(Tensor x, params int[] shape) => throw Symbolic.Error();
+    /// <summary>Max pooling; stride 0 means the kernel size.</summary>
+    public static Tensor MaxPool(Tensor x, int kernel, int stride = 0, int padding = 0) => throw Symbolic.Error();
+    /// <summary>Average pooling; stride 0 means the kernel size.</summary>
+    public static Tensor AvgPool(Tensor x, int kernel, int stride = 0, int padding = 0) => throw Symbolic.Error();
+}
