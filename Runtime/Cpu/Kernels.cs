@@ -115,3 +115,26 @@ public static class DropoutKernel
     /// <summary>mask = (u &gt;= p) / (1 - p) from a counter-based generator keyed by seed; y = x * mask.</summary>
     public static void Forward(int n, int size, float p, ulong seed, View x, View mask, View y) => throw new NotImplementedException();
 }
+
+/// <summary>Single-precision matrix multiply, row-major.</summary>
+public static class Gemm
+{
+    /// <summary>C = alpha op(A) op(B) + beta C with op(A) m x k, op(B) k x n; runs on all cores.</summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc)
+        => throw new NotImplementedException();
+}
+
+/// <summary>The counter-based uniform generator dropout uses, shared by the CPU and ILGPU backends so masks agree.</summary>
+public static class DropoutRandom
+{
+    /// <summary>A uniform float in [0, 1) for element <paramref name="index"/> of a step keyed by <paramref name="seed"/> (SplitMix64).</summary>
+    public static float Uniform(ulong seed, long index)
+    {
+        ulong z = seed + (ulong)(index + 1) * 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (z >> 40) * (1f / 16777216f);
+    }
+}
