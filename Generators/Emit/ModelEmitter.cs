@@ -1,0 +1,41 @@
+// Runs the passes on a parsed model and emits both backends. Never throws: a failure becomes AUT0099.
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using Authoring.Generators.Diagnostics;
+using Authoring.Generators.Emit.Cpu;
+using Authoring.Generators.Emit.Gpu;
+using Authoring.Generators.Helpers;
+using Authoring.Generators.Ir;
+using Authoring.Generators.Passes;
+
+namespace Authoring.Generators.Emit;
+
+internal static class ModelEmitter
+{
+    public static EmitOutput Emit(ModelIr model, bool hasGpu, CancellationToken ct)
+    {
+        if (!model.IsValid) return new EmitOutput(EquatableArray<GeneratedFile>.Empty, model.Diagnostics);
+        try
+        {
+            var plan = Planner.Build(model);
+            ct.ThrowIfCancellationRequested();
+            var files = new List<GeneratedFile> { new(FileName(model, "g"), CpuEmitter.Emit(plan)) };
+            if (hasGpu) files.Add(new GeneratedFile(FileName(model, "Gpu.g"), GpuEmitter.Emit(plan)));
+            return new EmitOutput(files.ToEquatableArray(), EquatableArray<DiagnosticInfo>.Empty);
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            var loc = model.Nodes.Count > 0 ? model.Nodes[0].Location : null;
+            return new EmitOutput(EquatableArray<GeneratedFile>.Empty,
+                new[] { DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, loc, ex.GetType().Name + ": " + ex.Message) }.ToEquatableArray());
+        }
+    }
+
+    static string FileName(ModelIr m, string suffix) =>
+        (m.Namespace.Length > 0 ? m.Namespace + "." : "") + m.ClassName + "." + suffix + ".cs";
+}

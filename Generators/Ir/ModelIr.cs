@@ -1,0 +1,78 @@
+// The value-equatable graph a model's Forward method lowers to: nodes with static per-sample shapes
+// (batch stays a run-time dimension), op attributes and source locations for diagnostics.
+using Authoring.Generators.Diagnostics;
+using Authoring.Generators.Helpers;
+
+namespace Authoring.Generators.Ir;
+
+internal enum OpKind
+{
+    Input,
+    Conv2d,
+    Linear,
+    BatchNorm,
+    Activation,
+    Add,
+    Mul,
+    Concat,
+    Slice,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Reshape,
+    Dropout,
+}
+
+internal enum ActKind
+{
+    Identity,
+    Relu,
+    Relu6,
+    HardSwish,
+    HardSigmoid,
+    Sigmoid,
+    Tanh,
+}
+
+/// <summary>One op. <see cref="Ints"/> and <see cref="F0"/>/<see cref="F1"/> carry attributes whose meaning
+/// each op's definition (Ir/Ops) names; <see cref="Layer"/> is the field that owns its parameters.</summary>
+internal sealed record Node(int Id, OpKind Op, EquatableArray<int> Inputs, EquatableArray<int> Shape,
+    EquatableArray<int> Ints, float F0, float F1, string Layer, LocationInfo? Location)
+{
+    public int Size
+    {
+        get
+        {
+            int s = 1;
+            foreach (int d in Shape) s *= d;
+            return s;
+        }
+    }
+
+    /// <summary>Channels of a (C, H, W) or (F) value.</summary>
+    public int Channels => Shape[0];
+
+    /// <summary>Elements per channel: H*W, or 1 for a (F) value.</summary>
+    public int Spatial => Shape.Count == 3 ? Shape[1] * Shape[2] : 1;
+}
+
+/// <summary>Roles match Authoring.Runtime.ParameterRole; inits match Authoring.Runtime.InitKind.</summary>
+internal sealed record ParamSpec(string Name, EquatableArray<int> Shape, string Role, string Init, int FanIn, int FanOut)
+{
+    public int Length
+    {
+        get
+        {
+            int s = 1;
+            foreach (int d in Shape) s *= d;
+            return s;
+        }
+    }
+}
+
+/// <summary>A parsed model: its class, graph and parameters, or the diagnostics that stop it.</summary>
+internal sealed record ModelIr(string Namespace, string ClassName, string Modifiers, string InputName,
+    EquatableArray<Node> Nodes, int Output, EquatableArray<ParamSpec> Params, EquatableArray<DiagnosticInfo> Diagnostics)
+{
+    public bool IsValid => Diagnostics.Count == 0 && Nodes.Count > 0;
+}

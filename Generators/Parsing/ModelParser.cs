@@ -1,0 +1,174 @@
+// Reads a [Model] class with Roslyn into a ModelIr: layer fields with constant hyper-parameters, and the
+// Forward method's operations lowered to graph nodes with inferred shapes. Every problem becomes a
+// located diagnostic; nothing here throws for a bad model, and no Roslyn object survives this stage.
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Authoring.Generators.Diagnostics;
+using Authoring.Generators.Helpers;
+using Authoring.Generators.Ir;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace Authoring.Generators.Parsing;
+
+internal sealed partial class ModelParser
+{
+    const string Ns = "Authoring";
+
+    readonly INamedTypeSymbol _type;
+    readonly Compilation _compilation;
+    readonly CancellationToken _ct;
+    readonly List<DiagnosticInfo> _diagnostics = new();
+    readonly List<Node> _nodes = new();
+    readonly List<ParamSpec> _params = new();
+    readonly Dictionary<string, LayerDecl> _layers = new(StringComparer.Ordinal);
+    readonly HashSet<string> _usedLayers = new(StringComparer.Ordinal);
+    readonly Stack<IMethodSymbol> _callStack = new();
+
+    /// <summary>Set when the source has compile errors of its own: the compiler reports them, so we stay quiet.</summary>
+    bool _hasCompilerErrors;
+
+    ModelParser(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
+    {
+        _type = type;
+        _compilation = compilation;
+        _ct = ct;
+    }
+
+    public static ModelIr Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken ct)
+    {
+        var parser = new ModelParser(type, compilation, ct);
+        try
+        {
+            return parser.Run();
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // A generator exception would surface as a silent CS8785 and missing code: report instead.
+            var loc = LocationInfo.From(type.Locations.FirstOrDefault());
+            return parser.Result(new[] { DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, loc, ex.GetType().Name + ": " + ex.Message) });
+        }
+    }
+
+    ModelIr Result(IEnumerable<DiagnosticInfo> diagnostics, int output = -1) =>
+        new(_type.ContainingNamespace.IsGlobalNamespace ? "" : _type.ContainingNamespace.ToDisplayString(),
+            _type.Name, Modifiers(), InputName, _nodes.ToEquatableArray(), output, _params.ToEquatableArray(),
+            diagnostics.ToEquatableArray());
+
+    string InputName { get; set; } = "x";
+
+    string Modifiers() => _type.DeclaredAccessibility switch
+    {
+        Accessibility.Public => "public",
+        _ => "internal",
+    };
+
+    ModelIr Run()
+    {
+        var classLoc = LocationInfo.From(_type.Locations.FirstOrDefault());
+        foreach (var reference in _type.DeclaringSyntaxReferences)
+        {
+            if (reference.GetSyntax(_ct) is ClassDeclarationSyntax cds && !cds.Modifiers.Any(SyntaxKind.PartialKeyword))
+                Report(DiagnosticDescriptors.NotPartial, LocationInfo.From(cds.Identifier.GetLocation()), _type.Name);
+        }
+        if (_type.ContainingType is not null)
+            Report(DiagnosticDescriptors.UnsupportedClass, classLoc, _type.Name, "models must be top-level classes, not nested in another type");
+        if (_type.IsGenericType)
+            Report(DiagnosticDescriptors.UnsupportedClass, classLoc, _type.Name, "models cannot be generic");
+        if (_type.IsStatic || _type.IsAbstract)
+            Report(DiagnosticDescriptors.UnsupportedClass, classLoc, _type.Name, "models must be non-static, non-abstract classes");
+        if (_diagnostics.Count > 0) return Result(_diagnostics);
+
+        ReadLayers();
+        _ct.ThrowIfCancellationRequested();
+
+        var forwards = _type.GetMembers("Forward").OfType<IMethodSymbol>().Where(m => m.MethodKind == MethodKind.Ordinary).ToList();
+        if (forwards.Count != 1)
+        {
+            Report(DiagnosticDescriptors.ForwardMissing, classLoc, _type.Name,
+                forwards.Count == 0 ? "none is declared" : "it is declared more than once");
+            return Result(_diagnostics);
+        }
+        var forward = forwards[0];
+        var forwardLoc = LocationInfo.From(forward.Locations.FirstOrDefault());
+        if (!IsTensor(forward.ReturnType) || forward.Parameters.Length != 1 || !IsTensor(forward.Parameters[0].Type) || forward.IsStatic)
+        {
+            Report(DiagnosticDescriptors.ForwardMissing, forwardLoc, _type.Name,
+                "it must be an instance method taking exactly one Tensor and returning a Tensor");
+            return Result(_diagnostics);
+        }
+
+        var input = forward.Parameters[0];
+        InputName = input.Name;
+        var inputShape = ReadInputShape(input);
+        if (inputShape is null || _hasCompilerErrors) return Result(_hasCompilerErrors ? Array.Empty<DiagnosticInfo>() : _diagnostics);
+
+        int inputId = Add(OpKind.Input, Array.Empty<int>(), inputShape, Array.Empty<int>(), 0, 0, "", LocationInfo.From(input.Locations.FirstOrDefault()));
+        var env = new Env();
+        env.Values[input] = inputId;
+        int output = InlineBody(forward, env);
+
+        if (_hasCompilerErrors) return Result(Array.Empty<DiagnosticInfo>());
+        if (output >= 0 && _diagnostics.Count == 0 && _nodes[output].Shape.Count != 1)
+            Report(DiagnosticDescriptors.OutputShape, forwardLoc, OpRules.Format(_nodes[output].Shape));
+        if (output < 0 && _diagnostics.Count == 0)
+            Report(DiagnosticDescriptors.ForwardMissing, forwardLoc, _type.Name, "it has no return statement");
+        return Result(_diagnostics, output);
+    }
+
+    int[]? ReadInputShape(IParameterSymbol input)
+    {
+        var loc = LocationInfo.From(input.Locations.FirstOrDefault());
+        var attr = input.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == Ns + ".ShapeAttribute");
+        if (attr is null)
+        {
+            Report(DiagnosticDescriptors.MissingShape, loc, input.Name);
+            return null;
+        }
+        var attrLoc = LocationInfo.From(attr.ApplicationSyntaxReference?.GetSyntax(_ct)) ?? loc;
+        if (attr.ConstructorArguments.Length != 1 || attr.ConstructorArguments[0].Kind != TypedConstantKind.Array)
+        {
+            _hasCompilerErrors = true;
+            return null;
+        }
+        var dims = attr.ConstructorArguments[0].Values.Select(v => v.Value is int i ? i : -1).ToArray();
+        if (dims.Length != 1 && dims.Length != 3)
+        {
+            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"expected (features) or (channels, height, width), got {dims.Length} dimensions");
+            return null;
+        }
+        if (dims.Any(d => d <= 0))
+        {
+            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"dimensions must be positive, got {OpRules.Format(dims)}");
+            return null;
+        }
+        return dims;
+    }
+
+    bool IsTensor(ITypeSymbol? t) => t?.ToDisplayString() == Ns + ".Tensor";
+
+    void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, loc, args));
+
+    int Add(OpKind op, int[] inputs, int[] shape, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
+    {
+        int id = _nodes.Count;
+        _nodes.Add(new Node(id, op, inputs.ToEquatableArray(), shape.ToEquatableArray(), ints.ToEquatableArray(), f0, f1, layer, loc));
+        return id;
+    }
+
+    int[] ShapeOf(int id) => _nodes[id].Shape.ToArray();
+
+    sealed class Env
+    {
+        public readonly Dictionary<ISymbol, int> Values = new(SymbolEqualityComparer.Default);
+        public readonly Dictionary<ISymbol, object> Constants = new(SymbolEqualityComparer.Default);
+    }
+}

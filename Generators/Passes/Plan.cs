@@ -1,0 +1,153 @@
+// The lowered program one backend emits: fused kernel steps over arena buffers, for inference
+// (evaluation mode) and for a training step (forward, loss, backward). Built by Planner from a ModelIr.
+using System.Collections.Generic;
+using Authoring.Generators.Ir;
+
+namespace Authoring.Generators.Passes;
+
+/// <summary>Where a value lives: a root buffer plus a per-sample element shift (channel slices, concat parts).</summary>
+internal readonly record struct Ref(int Buffer, int Shift);
+
+/// <summary>An arena region of <see cref="PerSample"/> floats per sample at <see cref="Offset"/> per-sample units.</summary>
+internal sealed class Buffer
+{
+    public Buffer(int id, int perSample, string label)
+    {
+        Id = id;
+        PerSample = perSample;
+        Label = label;
+    }
+
+    public int Id { get; }
+    public int PerSample { get; }
+    public string Label { get; }
+    public int Offset { get; set; } = -1;
+    public int FirstUse { get; set; } = int.MaxValue;
+    public int LastUse { get; set; } = -1;
+    /// <summary>Kept from its first use to the end of the program (activations saved for backward).</summary>
+    public bool Pinned { get; set; }
+
+    public void Touch(int step)
+    {
+        if (step < FirstUse) FirstUse = step;
+        if (step > LastUse) LastUse = step;
+    }
+}
+
+internal enum StepKind
+{
+    Conv,
+    ConvBackData,
+    ConvBackWeights,
+    Linear,
+    LinearBackData,
+    LinearBackWeights,
+    BiasGrad,
+    BnFold,
+    BnAffine,
+    BnTrain,
+    BnBackTrain,
+    MaxPool,
+    MaxPoolBack,
+    AvgPool,
+    AvgPoolBack,
+    Gap,
+    GapBack,
+    Eltwise,
+    EltwiseBack,
+    Dropout,
+    DropoutBack,
+    Copy,
+    Clear,
+    Loss,
+}
+
+/// <summary>One kernel launch. <see cref="Node"/> is the IR node it implements (conv, bn, pool...);
+/// <see cref="Io"/> lists its tensor operands in the order each kind documents.</summary>
+internal sealed class Step
+{
+    public Step(StepKind kind, Node? node, params Ref[] io)
+    {
+        Kind = kind;
+        Node = node;
+        Io = io;
+    }
+
+    public StepKind Kind { get; }
+    public Node? Node { get; }
+    public Ref[] Io { get; }
+    public bool Accumulate { get; set; }
+    public ActKind Act { get; set; }
+    /// <summary>State-array offset of per-channel scale/shift (folded BN) or BN saved statistics; -1 if none.</summary>
+    public int State { get; set; } = -1;
+    /// <summary>For conv/linear with a folded BN: the BN node; BnFold: the producer conv/linear (bias), if any.</summary>
+    public Node? Bn { get; set; }
+    /// <summary>Element-wise group (Eltwise / EltwiseBack).</summary>
+    public EltGroup? Group { get; set; }
+    /// <summary>EltwiseBack: per leaf, the gradient target (null when the leaf needs none) and whether it accumulates.</summary>
+    public Ref?[]? LeafGrads { get; set; }
+    public bool[]? LeafAccumulate { get; set; }
+    /// <summary>Copy / Clear: floats per sample.</summary>
+    public int Size { get; set; }
+    public int Index { get; set; }
+}
+
+/// <summary>A fused tree of element-wise ops evaluated in one pass. Leaves are stored values; internal
+/// nodes are recomputed, never stored.</summary>
+internal sealed class EltGroup
+{
+    public EltGroup(int id, Node root) { Id = id; Root = root; }
+
+    public int Id { get; }
+    public Node Root { get; }
+    /// <summary>Group members in topological order (root last).</summary>
+    public List<Node> Members { get; } = new();
+    /// <summary>External inputs, each read once per element.</summary>
+    public List<int> Leaves { get; } = new();
+    /// <summary>Channels and per-channel size of the iteration space (the root's shape).</summary>
+    public int C => Root.Channels;
+    public int S => Root.Spatial;
+}
+
+/// <summary>A phase of the program (inference or a training step).</summary>
+internal sealed class Program
+{
+    public List<Step> Steps { get; } = new();
+    public List<Buffer> Buffers { get; } = new();
+    public Dictionary<int, Ref> Values { get; } = new();
+    public Dictionary<int, Ref> Grads { get; } = new();
+    public int ArenaPerSample { get; set; }
+    public Ref Input { get; set; }
+    public Ref Output { get; set; }
+    public Ref OutputGrad { get; set; }
+    public int LossStep { get; set; } = -1;
+}
+
+internal sealed class Plan
+{
+    public Plan(ModelIr model, Program infer, Program train, int stateSize, List<EltGroup> groups)
+    {
+        Model = model;
+        Infer = infer;
+        Train = train;
+        StateSize = stateSize;
+        Groups = groups;
+    }
+
+    public ModelIr Model { get; }
+    public Program Infer { get; }
+    public Program Train { get; }
+    public int StateSize { get; }
+    public List<EltGroup> Groups { get; }
+
+    public int ParamOffset(string name)
+    {
+        int off = 0;
+        foreach (var p in Model.Params)
+        {
+            if (p.Name == name) return off;
+            off += p.Length;
+        }
+        return -1;
+    }
+}
