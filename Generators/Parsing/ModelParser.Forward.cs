@@ -55,6 +55,9 @@ internal sealed partial class ModelParser
                     case IExpressionStatementOperation { Operation: ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assign }:
                         Bind(target.Local, assign.Value, env);
                         break;
+                    case IExpressionStatementOperation { Operation: ISimpleAssignmentOperation { Target: IParameterReferenceOperation target } assign } when IsTensor(target.Parameter.Type):
+                        env.Values[target.Parameter] = Eval(assign.Value, env);
+                        break;
                     case IReturnOperation ret:
                         return ret.ReturnedValue is null ? -1 : Eval(ret.ReturnedValue, env);
                     case IInvalidOperation:

@@ -1,0 +1,3 @@
+using FashionCnn;
+var m = new SmallCnn();
+System.Console.WriteLine(m.Parameters.TrainableCount);
