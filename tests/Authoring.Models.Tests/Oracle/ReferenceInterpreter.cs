@@ -1,0 +1,244 @@
+// A double-precision, deliberately naive interpreter of the model IR: the numerical oracle for the
+// generated kernels. It shares no code with the runtime; each op follows PyTorch's definition.
+using Authoring.Generators.Ir;
+using Authoring.Runtime.Cpu;
+
+namespace Authoring.Models.Tests.Oracle;
+
+internal sealed class ReferenceInterpreter(ModelIr ir)
+{
+    public ModelIr Ir { get; } = ir;
+
+    /// <summary>Logits for a batch. Training mode uses batch statistics and the dropout masks of the
+    /// generated code's first training step for <paramref name="dropoutSeed"/>.</summary>
+    public double[] Forward(double[] x, int n, IReadOnlyDictionary<string, double[]> p, bool train, ulong dropoutSeed = 0x5EEDUL)
+    {
+        var values = new double[Ir.Nodes.Count][];
+        ulong stepSeed = dropoutSeed + 0x9E3779B97F4A7C15UL * 1;
+        foreach (var node in Ir.Nodes)
+            values[node.Id] = node.Op == OpKind.Input ? x : Eval(node, values, n, p, train, stepSeed);
+        return values[Ir.Output];
+    }
+
+    /// <summary>Mean softmax cross-entropy, in double.</summary>
+    public static double Loss(double[] logits, int n, int classes, int[] labels)
+    {
+        double total = 0;
+        for (int b = 0; b < n; b++)
+        {
+            double max = double.NegativeInfinity;
+            for (int k = 0; k < classes; k++) max = Math.Max(max, logits[b * classes + k]);
+            double sum = 0;
+            for (int k = 0; k < classes; k++) sum += Math.Exp(logits[b * classes + k] - max);
+            total += Math.Log(sum) + max - logits[b * classes + labels[b]];
+        }
+        return total / n;
+    }
+
+    /// <summary>Batch mean and biased variance per channel of a BatchNorm's input, as training uses them.</summary>
+    public (double[] Mean, double[] Var) BatchStats(Node bn, double[] x, int n)
+    {
+        int c = bn.Channels, hw = bn.Spatial;
+        var mean = new double[c];
+        var var = new double[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double s = 0, s2 = 0;
+            for (int b = 0; b < n; b++)
+                for (int i = 0; i < hw; i++) s += x[(b * c + ch) * hw + i];
+            mean[ch] = s / (n * hw);
+            for (int b = 0; b < n; b++)
+                for (int i = 0; i < hw; i++) { double d = x[(b * c + ch) * hw + i] - mean[ch]; s2 += d * d; }
+            var[ch] = s2 / (n * hw);
+        }
+        return (mean, var);
+    }
+
+    /// <summary>All intermediate values (for checking running statistics).</summary>
+    public double[][] All(double[] x, int n, IReadOnlyDictionary<string, double[]> p, bool train, ulong dropoutSeed = 0x5EEDUL)
+    {
+        var values = new double[Ir.Nodes.Count][];
+        ulong stepSeed = dropoutSeed + 0x9E3779B97F4A7C15UL * 1;
+        foreach (var node in Ir.Nodes)
+            values[node.Id] = node.Op == OpKind.Input ? x : Eval(node, values, n, p, train, stepSeed);
+        return values;
+    }
+
+    double[] Eval(Node node, double[][] v, int n, IReadOnlyDictionary<string, double[]> p, bool train, ulong seed)
+    {
+        var inputs = node.Inputs.Select(i => Ir.Nodes[i]).ToArray();
+        var x = inputs.Length > 0 ? v[inputs[0].Id] : Array.Empty<double>();
+        int size = node.Size;
+        var y = new double[n * size];
+        switch (node.Op)
+        {
+            case OpKind.Conv2d:
+                {
+                    var a = new ConvAttrs(node);
+                    var xs = inputs[0].Shape;
+                    int h = xs[1], w = xs[2], ho = node.Shape[1], wo = node.Shape[2];
+                    int cinG = a.Cin / a.Groups, coutG = a.Cout / a.Groups;
+                    var wt = p[node.Layer + ".weight"];
+                    var bias = a.Bias ? p[node.Layer + ".bias"] : null;
+                    for (int b = 0; b < n; b++)
+                        for (int co = 0; co < a.Cout; co++)
+                        {
+                            int g = co / coutG;
+                            for (int oy = 0; oy < ho; oy++)
+                                for (int ox = 0; ox < wo; ox++)
+                                {
+                                    double s = bias?[co] ?? 0;
+                                    for (int ci = 0; ci < cinG; ci++)
+                                        for (int ky = 0; ky < a.Kh; ky++)
+                                            for (int kx = 0; kx < a.Kw; kx++)
+                                            {
+                                                int iy = oy * a.Sh - a.Ph + ky * a.Dh, ix = ox * a.Sw - a.Pw + kx * a.Dw;
+                                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                                s += wt[((co * cinG + ci) * a.Kh + ky) * a.Kw + kx] * x[((b * a.Cin + g * cinG + ci) * h + iy) * w + ix];
+                                            }
+                                    y[((b * a.Cout + co) * ho + oy) * wo + ox] = s;
+                                }
+                        }
+                    return y;
+                }
+            case OpKind.Linear:
+                {
+                    int inF = node.Ints[0], outF = node.Ints[1];
+                    var wt = p[node.Layer + ".weight"];
+                    var bias = node.Ints[2] != 0 ? p[node.Layer + ".bias"] : null;
+                    for (int b = 0; b < n; b++)
+                        for (int o = 0; o < outF; o++)
+                        {
+                            double s = bias?[o] ?? 0;
+                            for (int i = 0; i < inF; i++) s += wt[o * inF + i] * x[b * inF + i];
+                            y[b * outF + o] = s;
+                        }
+                    return y;
+                }
+            case OpKind.BatchNorm:
+                {
+                    int c = node.Channels, hw = node.Spatial;
+                    double eps = node.F0;
+                    double[] mean, var;
+                    if (train) (mean, var) = BatchStats(node, x, n);
+                    else { mean = p[node.Layer + ".running_mean"]; var = p[node.Layer + ".running_var"]; }
+                    var gamma = p[node.Layer + ".weight"];
+                    var beta = p[node.Layer + ".bias"];
+                    for (int b = 0; b < n; b++)
+                        for (int ch = 0; ch < c; ch++)
+                            for (int i = 0; i < hw; i++)
+                            {
+                                int k = (b * c + ch) * hw + i;
+                                y[k] = (x[k] - mean[ch]) / Math.Sqrt(var[ch] + eps) * gamma[ch] + beta[ch];
+                            }
+                    return y;
+                }
+            case OpKind.Activation:
+                {
+                    var act = (ActKind)node.Ints[0];
+                    for (int i = 0; i < y.Length; i++) y[i] = Activate(act, x[i]);
+                    return y;
+                }
+            case OpKind.Add:
+            case OpKind.Mul:
+                {
+                    var a = inputs[0]; var bnode = inputs[1];
+                    for (int b = 0; b < n; b++)
+                        for (int k = 0; k < size; k++)
+                        {
+                            double l = Broadcast(v[a.Id], a, node, b, k), r = Broadcast(v[bnode.Id], bnode, node, b, k);
+                            y[b * size + k] = node.Op == OpKind.Add ? l + r : l * r;
+                        }
+                    return y;
+                }
+            case OpKind.Concat:
+                {
+                    int off = 0;
+                    foreach (var part in inputs)
+                    {
+                        for (int b = 0; b < n; b++)
+                            Array.Copy(v[part.Id], b * part.Size, y, b * size + off, part.Size);
+                        off += part.Size;
+                    }
+                    return y;
+                }
+            case OpKind.Slice:
+                {
+                    int start = node.Ints[0] * node.Spatial;
+                    for (int b = 0; b < n; b++) Array.Copy(x, b * inputs[0].Size + start, y, b * size, size);
+                    return y;
+                }
+            case OpKind.Reshape:
+                return (double[])x.Clone();
+            case OpKind.Dropout:
+                {
+                    if (!train) return (double[])x.Clone();
+                    double keep = 1.0 / (1.0 - node.F0);
+                    for (int b = 0; b < n; b++)
+                        for (int i = 0; i < size; i++)
+                        {
+                            float u = DropoutRandom.Uniform(seed + (ulong)node.Id, (long)b * size + i);
+                            y[b * size + i] = u >= node.F0 ? x[b * size + i] * keep : 0;
+                        }
+                    return y;
+                }
+            case OpKind.GlobalAvgPool:
+                {
+                    int c = inputs[0].Channels, hw = inputs[0].Spatial;
+                    for (int b = 0; b < n; b++)
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            double s = 0;
+                            for (int i = 0; i < hw; i++) s += x[(b * c + ch) * hw + i];
+                            y[b * c + ch] = s / hw;
+                        }
+                    return y;
+                }
+            case OpKind.MaxPool:
+            case OpKind.AvgPool:
+                {
+                    var a = new PoolAttrs(node);
+                    var xs = inputs[0].Shape;
+                    int c = xs[0], h = xs[1], w = xs[2], ho = node.Shape[1], wo = node.Shape[2];
+                    for (int b = 0; b < n; b++)
+                        for (int ch = 0; ch < c; ch++)
+                            for (int oy = 0; oy < ho; oy++)
+                                for (int ox = 0; ox < wo; ox++)
+                                {
+                                    double best = double.NegativeInfinity, sum = 0;
+                                    for (int ky = 0; ky < a.Kh; ky++)
+                                        for (int kx = 0; kx < a.Kw; kx++)
+                                        {
+                                            int iy = oy * a.Sh - a.Ph + ky, ix = ox * a.Sw - a.Pw + kx;
+                                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                            double val = x[((b * c + ch) * h + iy) * w + ix];
+                                            best = Math.Max(best, val);
+                                            sum += val;
+                                        }
+                                    y[((b * c + ch) * ho + oy) * wo + ox] = node.Op == OpKind.MaxPool ? best : sum / (a.Kh * a.Kw);
+                                }
+                    return y;
+                }
+            default:
+                throw new NotSupportedException(node.Op.ToString());
+        }
+    }
+
+    static double Broadcast(double[] data, Node operand, Node result, int b, int k)
+    {
+        if (OpRules.Same(operand.Shape, result.Shape)) return data[b * result.Size + k];
+        int c = k / result.Spatial;
+        return data[b * operand.Size + c];
+    }
+
+    public static double Activate(ActKind act, double z) => act switch
+    {
+        ActKind.Relu => Math.Max(z, 0),
+        ActKind.Relu6 => Math.Min(Math.Max(z, 0), 6),
+        ActKind.HardSigmoid => Math.Min(Math.Max(z + 3, 0), 6) / 6,
+        ActKind.HardSwish => z * Math.Min(Math.Max(z + 3, 0), 6) / 6,
+        ActKind.Sigmoid => 1 / (1 + Math.Exp(-z)),
+        ActKind.Tanh => Math.Tanh(z),
+        _ => z,
+    };
+}
