@@ -1,0 +1,277 @@
+// Batch normalisation with a fused activation. Statistics are two-pass (mean, then squared
+// deviations) with per-row float vector sums accumulated in double, one channel per task, so they
+// are accurate and independent of thread scheduling. The backward pass recomputes the
+// pre-activation from x and the saved mean/invstd instead of storing it.
+using System.Runtime.Intrinsics;
+
+namespace Authoring.Runtime.Cpu;
+
+/// <summary>Batch normalization over channels (BatchNorm1d is hw = 1), with a fused activation.</summary>
+public static unsafe class BatchNormKernel
+{
+    /// <summary>Training forward: batch mean and biased variance per channel; y = act(gamma x_hat + beta);
+    /// running mean/var updated with <paramref name="momentum"/> (unbiased variance, as PyTorch);
+    /// save[c] = mean, save[C + c] = 1/sqrt(var + eps).</summary>
+    public static void ForwardTrain<TAct>(int n, int c, int hw, View x, float[] p, int gammaOff, int betaOff,
+        int meanOff, int varOff, float momentum, float eps, float[] save, int saveOff, View y) where TAct : struct, IActivation
+    {
+        KernelUtil.Check(x, n, c * hw, nameof(x));
+        KernelUtil.Check(y, n, c * hw, nameof(y));
+        CheckParams(c, p, gammaOff, betaOff);
+        KernelUtil.Check(p, meanOff, c, nameof(meanOff));
+        KernelUtil.Check(p, varOff, c, nameof(varOff));
+        KernelUtil.Check(save, saveOff, 2 * c, nameof(save));
+        if (n == 0 || c == 0 || hw == 0) return;
+        fixed (float* px = x.Data, py = y.Data, pp = p, ps = save)
+        {
+            var job = new ForwardJob<TAct>
+            {
+                N = n, C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
+                Gamma = pp + gammaOff, Beta = pp + betaOff, Mean = pp + meanOff, Var = pp + varOff, Save = ps + saveOff,
+                Momentum = momentum, Eps = eps,
+            };
+            WorkerPool.For(c, ref job);
+        }
+    }
+
+    /// <summary>Training backward through act and the batch statistics: dx (= or +=), dgamma +=, dbeta +=.
+    /// The pre-activation is recomputed from x and save, not stored.</summary>
+    public static void BackwardTrain<TAct>(int n, int c, int hw, View x, View dy, float[] p, int gammaOff, int betaOff,
+        float[] save, int saveOff, View dx, bool accumulate, float[] g, int dGammaOff, int dBetaOff) where TAct : struct, IActivation
+    {
+        KernelUtil.Check(x, n, c * hw, nameof(x));
+        KernelUtil.Check(dy, n, c * hw, nameof(dy));
+        KernelUtil.Check(dx, n, c * hw, nameof(dx));
+        CheckParams(c, p, gammaOff, betaOff);
+        KernelUtil.Check(save, saveOff, 2 * c, nameof(save));
+        KernelUtil.Check(g, dGammaOff, c, nameof(dGammaOff));
+        KernelUtil.Check(g, dBetaOff, c, nameof(dBetaOff));
+        if (n == 0 || c == 0 || hw == 0) return;
+        fixed (float* px = x.Data, pdy = dy.Data, pdx = dx.Data, pp = p, ps = save, pg = g)
+        {
+            var job = new BackwardJob<TAct>
+            {
+                N = n, C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Dy = pdy + dy.Offset, DyStride = dy.BatchStride,
+                Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate, Gamma = pp + gammaOff, Beta = pp + betaOff,
+                Save = ps + saveOff, DGamma = pg + dGammaOff, DBeta = pg + dBetaOff,
+            };
+            WorkerPool.For(c, ref job);
+        }
+    }
+
+    /// <summary>Folds running statistics (and an optional preceding bias) into scale = gamma/sqrt(var+eps),
+    /// shift = beta + (bias - mean) * scale.</summary>
+    public static void FoldEval(int c, float[] p, int gammaOff, int betaOff, int meanOff, int varOff, float eps,
+        float[]? bias, int biasOff, float[] scale, int scaleOff, float[] shift, int shiftOff)
+    {
+        CheckParams(c, p, gammaOff, betaOff);
+        KernelUtil.Check(p, meanOff, c, nameof(meanOff));
+        KernelUtil.Check(p, varOff, c, nameof(varOff));
+        if (bias is not null) KernelUtil.Check(bias, biasOff, c, nameof(bias));
+        KernelUtil.Check(scale, scaleOff, c, nameof(scale));
+        KernelUtil.Check(shift, shiftOff, c, nameof(shift));
+        for (int i = 0; i < c; i++)
+        {
+            double sc = p[gammaOff + i] / Math.Sqrt((double)p[varOff + i] + eps);
+            double b = bias is null ? 0.0 : bias[biasOff + i];
+            scale[scaleOff + i] = (float)sc;
+            shift[shiftOff + i] = (float)(p[betaOff + i] + (b - p[meanOff + i]) * sc);
+        }
+    }
+
+    /// <summary>y = act(scale[c] x + shift[c]) for a BatchNorm that no producer can absorb.</summary>
+    public static void Affine<TAct>(int n, int c, int hw, View x, float[] scale, int scaleOff, float[] shift, int shiftOff, View y)
+        where TAct : struct, IActivation
+    {
+        KernelUtil.Check(x, n, c * hw, nameof(x));
+        KernelUtil.Check(y, n, c * hw, nameof(y));
+        KernelUtil.Check(scale, scaleOff, c, nameof(scale));
+        KernelUtil.Check(shift, shiftOff, c, nameof(shift));
+        if (n == 0 || c == 0 || hw == 0) return;
+        fixed (float* px = x.Data, py = y.Data, psc = scale, psh = shift)
+        {
+            var job = new AffineJob<TAct>
+            {
+                C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
+                Scale = psc + scaleOff, Shift = psh + shiftOff,
+            };
+            if ((long)n * c * hw < 16384) for (int b = 0; b < n; b++) job.Run(b);
+            else WorkerPool.For(n, ref job);
+        }
+    }
+
+    static void CheckParams(int c, float[] p, int gammaOff, int betaOff)
+    {
+        KernelUtil.Check(p, gammaOff, c, nameof(gammaOff));
+        KernelUtil.Check(p, betaOff, c, nameof(betaOff));
+    }
+
+    /// <summary>Sum of x over one row: float vector lanes, returned in double.</summary>
+    static double RowSum(float* x, int len) => System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(x, len));
+
+    /// <summary>Sum of (x - mean)^2 over one row.</summary>
+    static double RowSumSqDev(float* x, int len, float mean)
+    {
+        int i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var acc = Vector512<float>.Zero; var m = Vector512.Create(mean);
+            for (; i <= len - 16; i += 16) { var d = Vector512.Load(x + i) - m; acc = Vector512.FusedMultiplyAdd(d, d, acc); }
+            total += Vector512.Sum(acc);
+        }
+        {
+            var acc = Vector256<float>.Zero; var m = Vector256.Create(mean);
+            for (; i <= len - 8; i += 8) { var d = Vector256.Load(x + i) - m; acc = Vector256.FusedMultiplyAdd(d, d, acc); }
+            total += Vector256.Sum(acc);
+        }
+        for (; i < len; i++) { float d = x[i] - mean; total += d * d; }
+        return total;
+    }
+
+    struct ForwardJob<TAct> : IParallelJob where TAct : struct, IActivation
+    {
+        public float* X, Y, Gamma, Beta, Mean, Var, Save;
+        public int N, C, Hw, XStride, YStride;
+        public float Momentum, Eps;
+
+        public void Run(int ch)
+        {
+            long count = (long)N * Hw;
+            double sum = 0;
+            for (int b = 0; b < N; b++) sum += RowSum(X + (long)b * XStride + (long)ch * Hw, Hw);
+            float mean = (float)(sum / count);
+            double sq = 0;
+            for (int b = 0; b < N; b++) sq += RowSumSqDev(X + (long)b * XStride + (long)ch * Hw, Hw, mean);
+            double var = sq / count;
+            float invStd = (float)(1.0 / Math.Sqrt(var + Eps));
+            Save[ch] = mean;
+            Save[C + ch] = invStd;
+            double unbiased = count > 1 ? sq / (count - 1) : var;
+            Mean[ch] = (float)((1.0 - Momentum) * Mean[ch] + Momentum * (double)mean);
+            Var[ch] = (float)((1.0 - Momentum) * Var[ch] + Momentum * unbiased);
+            // z = gamma (x - mean) invstd + beta = a x + b.
+            float a = Gamma[ch] * invStd;
+            float bsh = Beta[ch] - mean * a;
+            for (int b = 0; b < N; b++)
+                KernelUtil.Epilogue<TAct>(X + (long)b * XStride + (long)ch * Hw, Y + (long)b * YStride + (long)ch * Hw, Hw, a, bsh);
+        }
+    }
+
+    struct BackwardJob<TAct> : IParallelJob where TAct : struct, IActivation
+    {
+        public float* X, Dy, Dx, Gamma, Beta, Save, DGamma, DBeta;
+        public int N, C, Hw, XStride, DyStride, DxStride;
+        public bool Accumulate;
+
+        public void Run(int ch)
+        {
+            float mean = Save[ch], invStd = Save[C + ch], gamma = Gamma[ch], beta = Beta[ch];
+            // g = dy * act'(z), z = gamma xhat + beta; sums of g and g * xhat give dbeta and dgamma.
+            double sumG = 0, sumGX = 0;
+            for (int b = 0; b < N; b++)
+            {
+                float* x = X + (long)b * XStride + (long)ch * Hw, dy = Dy + (long)b * DyStride + (long)ch * Hw;
+                RowGrads(x, dy, Hw, mean, invStd, gamma, beta, out double sg, out double sgx);
+                sumG += sg; sumGX += sgx;
+            }
+            long count = (long)N * Hw;
+            // dx = gamma invstd (g - sumG/N - xhat sumGX/N).
+            float k = gamma * invStd;
+            float mG = (float)(sumG / count), mGX = (float)(sumGX / count);
+            for (int b = 0; b < N; b++)
+            {
+                float* x = X + (long)b * XStride + (long)ch * Hw, dy = Dy + (long)b * DyStride + (long)ch * Hw;
+                float* dx = Dx + (long)b * DxStride + (long)ch * Hw;
+                RowDx(x, dy, dx, Hw, mean, invStd, gamma, beta, k, mG, mGX, Accumulate);
+            }
+            DGamma[ch] += (float)sumGX;
+            DBeta[ch] += (float)sumG;
+        }
+
+        static void RowGrads(float* x, float* dy, int len, float mean, float invStd, float gamma, float beta, out double sumG, out double sumGX)
+        {
+            int i = 0;
+            sumG = 0; sumGX = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var m = Vector512.Create(mean); var s = Vector512.Create(invStd); var ga = Vector512.Create(gamma); var be = Vector512.Create(beta);
+                var ag = Vector512<float>.Zero; var agx = Vector512<float>.Zero;
+                for (; i <= len - 16; i += 16)
+                {
+                    var xh = (Vector512.Load(x + i) - m) * s;
+                    var g = Vector512.Load(dy + i) * default(TAct).Derivative(Vector512.FusedMultiplyAdd(xh, ga, be));
+                    ag += g; agx = Vector512.FusedMultiplyAdd(g, xh, agx);
+                }
+                sumG += Vector512.Sum(ag); sumGX += Vector512.Sum(agx);
+            }
+            {
+                var m = Vector256.Create(mean); var s = Vector256.Create(invStd); var ga = Vector256.Create(gamma); var be = Vector256.Create(beta);
+                var ag = Vector256<float>.Zero; var agx = Vector256<float>.Zero;
+                for (; i <= len - 8; i += 8)
+                {
+                    var xh = (Vector256.Load(x + i) - m) * s;
+                    var g = Vector256.Load(dy + i) * default(TAct).Derivative(Vector256.FusedMultiplyAdd(xh, ga, be));
+                    ag += g; agx = Vector256.FusedMultiplyAdd(g, xh, agx);
+                }
+                sumG += Vector256.Sum(ag); sumGX += Vector256.Sum(agx);
+            }
+            for (; i < len; i++)
+            {
+                float xh = (x[i] - mean) * invStd;
+                float g = dy[i] * default(TAct).Derivative(MathF.FusedMultiplyAdd(xh, gamma, beta));
+                sumG += g; sumGX += g * xh;
+            }
+        }
+
+        static void RowDx(float* x, float* dy, float* dx, int len, float mean, float invStd, float gamma, float beta,
+            float k, float mG, float mGX, bool accumulate)
+        {
+            int i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var m = Vector512.Create(mean); var s = Vector512.Create(invStd); var ga = Vector512.Create(gamma); var be = Vector512.Create(beta);
+                var vk = Vector512.Create(k); var vmg = Vector512.Create(mG); var vmgx = Vector512.Create(mGX);
+                for (; i <= len - 16; i += 16)
+                {
+                    var xh = (Vector512.Load(x + i) - m) * s;
+                    var g = Vector512.Load(dy + i) * default(TAct).Derivative(Vector512.FusedMultiplyAdd(xh, ga, be));
+                    var d = vk * (g - vmg - xh * vmgx);
+                    if (accumulate) d += Vector512.Load(dx + i);
+                    d.Store(dx + i);
+                }
+            }
+            {
+                var m = Vector256.Create(mean); var s = Vector256.Create(invStd); var ga = Vector256.Create(gamma); var be = Vector256.Create(beta);
+                var vk = Vector256.Create(k); var vmg = Vector256.Create(mG); var vmgx = Vector256.Create(mGX);
+                for (; i <= len - 8; i += 8)
+                {
+                    var xh = (Vector256.Load(x + i) - m) * s;
+                    var g = Vector256.Load(dy + i) * default(TAct).Derivative(Vector256.FusedMultiplyAdd(xh, ga, be));
+                    var d = vk * (g - vmg - xh * vmgx);
+                    if (accumulate) d += Vector256.Load(dx + i);
+                    d.Store(dx + i);
+                }
+            }
+            for (; i < len; i++)
+            {
+                float xh = (x[i] - mean) * invStd;
+                float g = dy[i] * default(TAct).Derivative(MathF.FusedMultiplyAdd(xh, gamma, beta));
+                float d = k * (g - mG - xh * mGX);
+                dx[i] = accumulate ? dx[i] + d : d;
+            }
+        }
+    }
+
+    struct AffineJob<TAct> : IParallelJob where TAct : struct, IActivation
+    {
+        public float* X, Y, Scale, Shift;
+        public int C, Hw, XStride, YStride;
+
+        public void Run(int b)
+        {
+            for (int ch = 0; ch < C; ch++)
+                KernelUtil.Epilogue<TAct>(X + (long)b * XStride + (long)ch * Hw, Y + (long)b * YStride + (long)ch * Hw, Hw, Scale[ch], Shift[ch]);
+        }
+    }
+}

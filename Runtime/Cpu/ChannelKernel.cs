@@ -1,0 +1,58 @@
+// Per-channel reductions and batch copies (concat parts, residual adds into slices).
+namespace Authoring.Runtime.Cpu;
+
+/// <summary>Per-channel reductions and copies.</summary>
+public static unsafe class ChannelKernel
+{
+    /// <summary>db[c] += sum over batch and positions of dy[:, c, :].</summary>
+    public static void BiasGrad(int n, int c, int hw, View dy, float[] db, int dbOff)
+    {
+        KernelUtil.Check(dy, n, c * hw, nameof(dy));
+        KernelUtil.Check(db, dbOff, c, nameof(db));
+        if (n == 0 || c == 0) return;
+        fixed (float* pdy = dy.Data, pdb = db)
+        {
+            var job = new BiasGradJob { N = n, Hw = hw, Dy = pdy + dy.Offset, Stride = dy.BatchStride, Db = pdb + dbOff };
+            if ((long)n * c * hw < 16384) for (int i = 0; i < c; i++) job.Run(i);
+            else WorkerPool.For(c, ref job);
+        }
+    }
+
+    /// <summary>dst (=, or += when <paramref name="accumulate"/>) = src, <paramref name="size"/> floats per sample.</summary>
+    public static void Copy(int n, int size, View src, View dst, bool accumulate)
+    {
+        KernelUtil.Check(src, n, size, nameof(src));
+        KernelUtil.Check(dst, n, size, nameof(dst));
+        if (n == 0 || size == 0) return;
+        fixed (float* ps = src.Data, pd = dst.Data)
+        {
+            var job = new CopyJob { Src = ps + src.Offset, SrcStride = src.BatchStride, Dst = pd + dst.Offset, DstStride = dst.BatchStride, Size = size, Accumulate = accumulate };
+            if ((long)n * size < 32768) for (int b = 0; b < n; b++) job.Run(b);
+            else WorkerPool.For(n, ref job);
+        }
+    }
+
+    struct BiasGradJob : IParallelJob
+    {
+        public float* Dy, Db;
+        public int N, Hw, Stride;
+
+        public void Run(int ch)
+        {
+            // Per-row float sums (vector lanes over hw terms), accumulated across the batch in double, in batch order.
+            double sum = 0;
+            for (int b = 0; b < N; b++)
+                sum += System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(Dy + (long)b * Stride + (long)ch * Hw, Hw));
+            Db[ch] += (float)sum;
+        }
+    }
+
+    struct CopyJob : IParallelJob
+    {
+        public float* Src, Dst;
+        public int SrcStride, DstStride, Size;
+        public bool Accumulate;
+
+        public void Run(int b) => KernelUtil.CopyOrAdd(Src + (long)b * SrcStride, Dst + (long)b * DstStride, Size, Accumulate);
+    }
+}

@@ -1,0 +1,284 @@
+// 2-D convolution: grouped convolution as im2col + GEMM per sample (a 1x1 stride-1 unpadded conv
+// is a GEMM on the sample itself), parallel over the batch with per-thread column buffers, and a
+// direct vectorised path for depthwise convolution (DepthwiseConv.cs). Weight gradients are summed
+// per fixed chunk of the batch and reduced in chunk order, so results do not depend on scheduling.
+namespace Authoring.Runtime.Cpu;
+
+/// <summary>2-D convolution (including grouped and depthwise).</summary>
+public static unsafe class Conv2dKernel
+{
+    [ThreadStatic] static float[]? colScratch;
+    [ThreadStatic] static float[]? partialScratch;
+
+    /// <summary>y = act(scale[co] * conv(x, w)[co] + shift[co]).</summary>
+    public static void Forward<TAct>(in Conv2dShape s, int n, View x, float[] w, int wOff,
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, View y) where TAct : struct, IActivation
+    {
+        Validate(s, n, x, y, w, wOff, "y");
+        if (scale is not null) KernelUtil.Check(scale, scaleOff, s.Cout, nameof(scale));
+        if (shift is not null) KernelUtil.Check(shift, shiftOff, s.Cout, nameof(shift));
+        if (n == 0) return;
+        if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
+        fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
+        {
+            var job = new ForwardJob<TAct>
+            {
+                S = s, X = px + x.Offset, XStride = x.BatchStride, W = pw + wOff, Y = py + y.Offset, YStride = y.BatchStride,
+                Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff,
+            };
+            RunOverBatch(n, ref job, ref job.ParallelGemm);
+        }
+    }
+
+    /// <summary>dx (=, or += when <paramref name="accumulate"/>) = conv_transpose(dy, w).</summary>
+    public static void BackwardData(in Conv2dShape s, int n, View dy, float[] w, int wOff, View dx, bool accumulate)
+    {
+        Validate(s, n, dx, dy, w, wOff, "dy");
+        if (n == 0) return;
+        if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
+        fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
+        {
+            var job = new BackwardDataJob
+            {
+                S = s, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, W = pw + wOff, Dx = pdx + dx.Offset,
+                DxStride = dx.BatchStride, Accumulate = accumulate,
+            };
+            RunOverBatch(n, ref job, ref job.ParallelGemm);
+        }
+    }
+
+    /// <summary>dw += sum over the batch of the correlation of x with dy.</summary>
+    public static void BackwardWeights(in Conv2dShape s, int n, View x, View dy, float[] dw, int dwOff)
+    {
+        Validate(s, n, x, dy, dw, dwOff, "dy");
+        if (n == 0) return;
+        if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
+        int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
+        int chunks = Math.Min(n, threads);
+        int ws = s.WeightSize;
+        fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
+        {
+            float[]? partial = chunks > 1 ? Scratch.Get(ref partialScratch, chunks * ws) : null;
+            fixed (float* pp = partial)
+            {
+                var job = new BackwardWeightsJob
+                {
+                    S = s, N = n, Chunks = chunks, X = px + x.Offset, XStride = x.BatchStride, Dy = pdy + dy.Offset,
+                    DyStride = dy.BatchStride, Dw = pdw + dwOff, Partial = pp, ParallelGemm = chunks == 1,
+                };
+                WorkerPool.For(chunks, ref job);
+                if (chunks > 1)
+                {
+                    // Reduce in chunk order: the sum is the same whichever thread ran which chunk.
+                    var acc = new Span<float>(pdw + dwOff, ws);
+                    for (int c = 0; c < chunks; c++)
+                        System.Numerics.Tensors.TensorPrimitives.Add(acc, new ReadOnlySpan<float>(pp + (long)c * ws, ws), acc);
+                }
+            }
+        }
+    }
+
+    static void Validate(in Conv2dShape s, int n, in View input, in View output, float[] w, int wOff, string outName)
+    {
+        if (s.Groups <= 0 || s.Cin % s.Groups != 0 || s.Cout % s.Groups != 0)
+            throw new ArgumentException($"Channels {s.Cin} -> {s.Cout} are not divisible by {s.Groups} groups.");
+        if (s.Kh <= 0 || s.Kw <= 0 || s.StrideH <= 0 || s.StrideW <= 0 || s.DilH <= 0 || s.DilW <= 0 || s.PadH < 0 || s.PadW < 0 || s.Ho <= 0 || s.Wo <= 0)
+            throw new ArgumentException($"Invalid convolution shape {s}.");
+        KernelUtil.Check(input, n, s.InSize, "x");
+        KernelUtil.Check(output, n, s.OutSize, outName);
+        KernelUtil.Check(w, wOff, s.WeightSize, "w");
+    }
+
+    /// <summary>Samples in parallel with serial GEMMs when there are enough of them; otherwise one sample at a time with parallel GEMMs.</summary>
+    static void RunOverBatch<TJob>(int n, ref TJob job, ref bool parallelGemm) where TJob : struct, IParallelJob
+    {
+        if (n >= 2 && WorkerPool.ThreadCount > 1 && !WorkerPool.InsideJob)
+        {
+            parallelGemm = false;
+            WorkerPool.For(n, ref job);
+        }
+        else
+        {
+            parallelGemm = !WorkerPool.InsideJob;
+            for (int b = 0; b < n; b++) job.Run(b);
+        }
+    }
+
+    static bool IsPointwise(in Conv2dShape s) => s.Kh == 1 && s.Kw == 1 && s.StrideH == 1 && s.StrideW == 1 && s.PadH == 0 && s.PadW == 0;
+
+    struct ForwardJob<TAct> : IParallelJob where TAct : struct, IActivation
+    {
+        public Conv2dShape S;
+        public float* X, W, Y, Scale, Shift;
+        public int XStride, YStride;
+        public bool ParallelGemm;
+
+        public void Run(int b)
+        {
+            ref readonly Conv2dShape s = ref S;
+            int g = s.Groups, cinG = s.Cin / g, coutG = s.Cout / g, hw = s.H * s.W, howo = s.Ho * s.Wo;
+            int kg = cinG * s.Kh * s.Kw;
+            float* x = X + (long)b * XStride;
+            float* y = Y + (long)b * YStride;
+            bool pointwise = IsPointwise(s);
+            float* col = pointwise ? null : Scratch.Aligned(Scratch.Get(ref colScratch, kg * howo));
+            for (int gi = 0; gi < g; gi++)
+            {
+                float* xg = x + (long)gi * cinG * hw;
+                float* bm = xg;
+                if (!pointwise) { Im2Col(s, xg, cinG, col); bm = col; }
+                GemmCore.Run(false, false, coutG, howo, kg, 1f, W + (long)gi * coutG * kg, kg, bm, howo, 0f,
+                    y + (long)gi * coutG * howo, howo, ParallelGemm);
+            }
+            for (int co = 0; co < s.Cout; co++)
+                KernelUtil.Epilogue<TAct>(y + (long)co * howo, howo, Scale == null ? 1f : Scale[co], Shift == null ? 0f : Shift[co]);
+        }
+    }
+
+    struct BackwardDataJob : IParallelJob
+    {
+        public Conv2dShape S;
+        public float* Dy, W, Dx;
+        public int DyStride, DxStride;
+        public bool Accumulate, ParallelGemm;
+
+        public void Run(int b)
+        {
+            ref readonly Conv2dShape s = ref S;
+            int g = s.Groups, cinG = s.Cin / g, coutG = s.Cout / g, hw = s.H * s.W, howo = s.Ho * s.Wo;
+            int kg = cinG * s.Kh * s.Kw;
+            float* dy = Dy + (long)b * DyStride;
+            float* dx = Dx + (long)b * DxStride;
+            if (IsPointwise(s))
+            {
+                for (int gi = 0; gi < g; gi++)
+                    GemmCore.Run(true, false, cinG, hw, coutG, 1f, W + (long)gi * coutG * kg, kg, dy + (long)gi * coutG * howo, howo,
+                        Accumulate ? 1f : 0f, dx + (long)gi * cinG * hw, hw, ParallelGemm);
+                return;
+            }
+            if (!Accumulate) new Span<float>(dx, s.InSize).Clear();
+            float* col = Scratch.Aligned(Scratch.Get(ref colScratch, kg * howo));
+            for (int gi = 0; gi < g; gi++)
+            {
+                GemmCore.Run(true, false, kg, howo, coutG, 1f, W + (long)gi * coutG * kg, kg, dy + (long)gi * coutG * howo, howo,
+                    0f, col, howo, ParallelGemm);
+                Col2ImAdd(s, col, cinG, dx + (long)gi * cinG * hw);
+            }
+        }
+    }
+
+    struct BackwardWeightsJob : IParallelJob
+    {
+        public Conv2dShape S;
+        public float* X, Dy, Dw, Partial;
+        public int XStride, DyStride, N, Chunks;
+        public bool ParallelGemm;
+
+        public void Run(int chunk)
+        {
+            ref readonly Conv2dShape s = ref S;
+            int g = s.Groups, cinG = s.Cin / g, coutG = s.Cout / g, hw = s.H * s.W, howo = s.Ho * s.Wo;
+            int kg = cinG * s.Kh * s.Kw;
+            float* dw = Dw;
+            if (Chunks > 1)
+            {
+                dw = Partial + (long)chunk * s.WeightSize;
+                new Span<float>(dw, s.WeightSize).Clear();
+            }
+            int b0 = (int)((long)N * chunk / Chunks), b1 = (int)((long)N * (chunk + 1) / Chunks);
+            bool pointwise = IsPointwise(s);
+            float* col = pointwise ? null : Scratch.Aligned(Scratch.Get(ref colScratch, kg * howo));
+            for (int b = b0; b < b1; b++)
+            {
+                float* x = X + (long)b * XStride;
+                float* dy = Dy + (long)b * DyStride;
+                for (int gi = 0; gi < g; gi++)
+                {
+                    float* xg = x + (long)gi * cinG * hw;
+                    float* bm = xg;
+                    if (!pointwise) { Im2Col(s, xg, cinG, col); bm = col; }
+                    // dW_g (coutG x kg) += dy_g (coutG x howo) * col^T (howo x kg).
+                    GemmCore.Run(false, true, coutG, kg, howo, 1f, dy + (long)gi * coutG * howo, howo, bm, howo, 1f,
+                        dw + (long)gi * coutG * kg, kg, ParallelGemm);
+                }
+            }
+        }
+    }
+
+    /// <summary>Valid output columns [lo, hi) for a tap whose input column is ow * stride + off.</summary>
+    static void ValidRange(int off, int stride, int inW, int outW, out int lo, out int hi)
+    {
+        lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+        int last = inW - 1 - off;
+        hi = last < 0 ? 0 : Math.Min(outW, last / stride + 1);
+        if (lo > outW) lo = outW;
+        if (hi < lo) hi = lo;
+    }
+
+    /// <summary>col[(ci, kh, kw), (oh, ow)] = x[ci, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw], zero outside.</summary>
+    internal static void Im2Col(in Conv2dShape s, float* x, int channels, float* col)
+    {
+        int ho = s.Ho, wo = s.Wo, h = s.H, w = s.W, howo = ho * wo;
+        for (int ci = 0; ci < channels; ci++)
+        {
+            float* xc = x + (long)ci * h * w;
+            for (int kh = 0; kh < s.Kh; kh++)
+            {
+                for (int kw = 0; kw < s.Kw; kw++)
+                {
+                    float* dst = col + (long)((ci * s.Kh + kh) * s.Kw + kw) * howo;
+                    int offW = kw * s.DilW - s.PadW;
+                    ValidRange(offW, s.StrideW, w, wo, out int lo, out int hi);
+                    for (int oh = 0; oh < ho; oh++)
+                    {
+                        int ih = oh * s.StrideH - s.PadH + kh * s.DilH;
+                        float* d = dst + oh * wo;
+                        if ((uint)ih >= (uint)h) { new Span<float>(d, wo).Clear(); continue; }
+                        for (int ow = 0; ow < lo; ow++) d[ow] = 0f;
+                        float* src = xc + ih * w + offW;
+                        if (s.StrideW == 1)
+                            new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
+                        else
+                            for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s.StrideW];
+                        for (int ow = hi; ow < wo; ow++) d[ow] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The adjoint of <see cref="Im2Col"/>: dx[ci, ih, iw] += col[...] for every tap that read it.</summary>
+    internal static void Col2ImAdd(in Conv2dShape s, float* col, int channels, float* dx)
+    {
+        int ho = s.Ho, wo = s.Wo, h = s.H, w = s.W, howo = ho * wo;
+        for (int ci = 0; ci < channels; ci++)
+        {
+            float* xc = dx + (long)ci * h * w;
+            for (int kh = 0; kh < s.Kh; kh++)
+            {
+                for (int kw = 0; kw < s.Kw; kw++)
+                {
+                    float* src = col + (long)((ci * s.Kh + kh) * s.Kw + kw) * howo;
+                    int offW = kw * s.DilW - s.PadW;
+                    ValidRange(offW, s.StrideW, w, wo, out int lo, out int hi);
+                    for (int oh = 0; oh < ho; oh++)
+                    {
+                        int ih = oh * s.StrideH - s.PadH + kh * s.DilH;
+                        if ((uint)ih >= (uint)h) continue;
+                        float* d = xc + ih * w + offW;
+                        float* c = src + oh * wo;
+                        if (s.StrideW == 1)
+                        {
+                            var dd = new Span<float>(d + lo, hi - lo);
+                            System.Numerics.Tensors.TensorPrimitives.Add(dd, new ReadOnlySpan<float>(c + lo, hi - lo), dd);
+                        }
+                        else
+                        {
+                            for (int ow = lo; ow < hi; ow++) d[ow * s.StrideW] += c[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

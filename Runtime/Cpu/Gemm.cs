@@ -1,0 +1,357 @@
+// Row-major SGEMM: BLIS-style blocking (KC x NC panel of B shared by all threads, MC x KC block of
+// A per thread, 8 x 32 register tile), packing that absorbs the four transpose cases and alpha,
+// and an AVX-512 FMA microkernel with a Vector256 fallback. Edge tiles run the same microkernel
+// into a stack tile, so there is one arithmetic path and results do not depend on the tiling.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Authoring.Runtime.Cpu;
+
+/// <summary>Single-precision matrix multiply, row-major.</summary>
+public static unsafe class Gemm
+{
+    /// <summary>C = alpha op(A) op(B) + beta C with op(A) m x k, op(B) k x n; runs on all cores.</summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "GEMM sizes must be non-negative.");
+        if (m == 0 || n == 0) return;
+        CheckMatrix(c, cOff, m, n, ldc, nameof(c));
+        if (k > 0 && alpha != 0f)
+        {
+            CheckMatrix(a, aOff, transA ? k : m, transA ? m : k, lda, nameof(a));
+            CheckMatrix(b, bOff, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        }
+        fixed (float* pa = a, pb = b, pc = c)
+            GemmCore.Run(transA, transB, m, n, k, alpha, pa + aOff, lda, pb + bOff, ldb, beta, pc + cOff, ldc,
+                parallel: !WorkerPool.InsideJob);
+    }
+
+    static void CheckMatrix(float[] x, int off, int rows, int cols, int ld, string name)
+    {
+        ArgumentNullException.ThrowIfNull(x, name);
+        if (rows == 0 || cols == 0) return;
+        if (off < 0 || ld < cols || (long)off + (long)(rows - 1) * ld + cols > x.Length)
+            throw new ArgumentException($"Matrix {name} ({rows} x {cols}, ld {ld}, offset {off}) does not fit its array of {x.Length}.", name);
+    }
+}
+
+/// <summary>The blocked GEMM on raw pointers, used by <see cref="Gemm"/> and the convolution kernels.</summary>
+internal static unsafe class GemmCore
+{
+    public const int MR = 8, NR = 32, KC = 256, MC = 128, NC = 2048;
+
+    // Packed B is shared by all threads of one call, so it belongs to the calling thread; packed A
+    // belongs to whichever thread runs the block.
+    [ThreadStatic] static float[]? packB;
+    [ThreadStatic] static float[]? packA;
+
+    /// <summary>C = alpha op(A) op(B) + beta C. <paramref name="parallel"/> spreads blocks over the pool; nested callers pass false.</summary>
+    public static void Run(bool tA, bool tB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
+        float beta, float* c, int ldc, bool parallel)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
+        if ((long)m * n * k < 32 * 1024) parallel = false;
+        float* pb = Scratch.Aligned(Scratch.Get(ref packB, KC * Math.Min(NC, RoundUp(n, NR))));
+        int threads = parallel ? WorkerPool.ThreadCount : 1;
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            int panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                var pack = new PackBJob { TransB = tB, B = b, Ldb = ldb, Pc = pc, Kc = kc, Jc = jc, Nc = nc, Packed = pb };
+                int packTasks = Math.Min(panels, threads * 2);
+                pack.PanelsPerTask = (panels + packTasks - 1) / packTasks;
+                packTasks = (panels + pack.PanelsPerTask - 1) / pack.PanelsPerTask;
+                if (threads > 1) WorkerPool.For(packTasks, ref pack);
+                else for (int t = 0; t < packTasks; t++) pack.Run(t);
+
+                int icBlocks = (m + MC - 1) / MC;
+                int groups = 1;
+                if (icBlocks < 2 * threads && threads > 1) groups = Math.Min(panels, (2 * threads + icBlocks - 1) / icBlocks);
+                var job = new ComputeJob
+                {
+                    TransA = tA, A = a, Lda = lda, Alpha = alpha, Pc = pc, Kc = kc, Jc = jc, Nc = nc, M = m,
+                    PackedB = pb, C = c, Ldc = ldc, Beta = pc == 0 ? beta : 1f, Groups = groups,
+                    PanelsPerGroup = (panels + groups - 1) / groups,
+                };
+                int tasks = icBlocks * groups;
+                if (threads > 1) WorkerPool.For(tasks, ref job);
+                else for (int t = 0; t < tasks; t++) job.Run(t);
+            }
+        }
+    }
+
+    static int RoundUp(int x, int r) => (x + r - 1) / r * r;
+
+    static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        if (beta == 1f) return;
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    struct PackBJob : IParallelJob
+    {
+        public bool TransB;
+        public float* B, Packed;
+        public int Ldb, Pc, Kc, Jc, Nc, PanelsPerTask;
+
+        public void Run(int task)
+        {
+            int first = task * PanelsPerTask;
+            int last = Math.Min(first + PanelsPerTask, (Nc + NR - 1) / NR);
+            for (int panel = first; panel < last; panel++)
+            {
+                int jr = panel * NR;
+                PackB(TransB, B, Ldb, Pc, Kc, Jc + jr, Math.Min(NR, Nc - jr), Packed + (long)jr * Kc);
+            }
+        }
+    }
+
+    struct ComputeJob : IParallelJob
+    {
+        public bool TransA;
+        public float* A, PackedB, C;
+        public int Lda, Pc, Kc, Jc, Nc, M, Ldc, Groups, PanelsPerGroup;
+        public float Alpha, Beta;
+
+        public void Run(int task)
+        {
+            int ic = task / Groups * MC;
+            int group = task % Groups;
+            int mc = Math.Min(MC, M - ic);
+            int kc = Kc;
+            float* pa = Scratch.Aligned(Scratch.Get(ref packA, MC * KC));
+            PackA(TransA, A, Lda, ic, mc, Pc, kc, Alpha, pa);
+            int panels = (Nc + NR - 1) / NR;
+            int p0 = group * PanelsPerGroup, p1 = Math.Min(panels, p0 + PanelsPerGroup);
+            for (int panel = p0; panel < p1; panel++)
+            {
+                int jr = panel * NR;
+                int nr = Math.Min(NR, Nc - jr);
+                float* bp = PackedB + (long)jr * kc;
+                for (int ir = 0; ir < mc; ir += MR)
+                {
+                    int mr = Math.Min(MR, mc - ir);
+                    float* cp = C + (long)(ic + ir) * Ldc + Jc + jr;
+                    Tile(kc, pa + ir * kc, bp, cp, Ldc, mr, nr, Beta);
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs rows [i0, i0+mc) and columns [p0, p0+kc) of alpha op(A) into MR-row panels, k-major, zero padded.</summary>
+    static void PackA(bool tA, float* a, int lda, int i0, int mc, int p0, int kc, float alpha, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            float* d = dst + ir * kc;
+            if (tA)
+            {
+                // op(A)[i, p] = a[p * lda + i]: MR consecutive floats per k.
+                float* s = a + (long)p0 * lda + i0 + ir;
+                if (mr == MR)
+                {
+                    var va = Vector256.Create(alpha);
+                    for (int p = 0; p < kc; p++)
+                        (Vector256.Load(s + (long)p * lda) * va).Store(d + p * MR);
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++)
+                        for (int r = 0; r < MR; r++)
+                            d[p * MR + r] = r < mr ? alpha * s[(long)p * lda + r] : 0f;
+                }
+            }
+            else
+            {
+                // op(A)[i, p] = a[i * lda + p]: transpose MR rows into k-major order.
+                for (int r = 0; r < MR; r++)
+                {
+                    if (r < mr)
+                    {
+                        float* s = a + (long)(i0 + ir + r) * lda + p0;
+                        for (int p = 0; p < kc; p++) d[p * MR + r] = alpha * s[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) d[p * MR + r] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs rows [p0, p0+kc) and columns [j0, j0+nr) of op(B) into one NR-wide panel, k-major, zero padded.</summary>
+    static void PackB(bool tB, float* b, int ldb, int p0, int kc, int j0, int nr, float* d)
+    {
+        if (!tB)
+        {
+            float* s = b + (long)p0 * ldb + j0;
+            if (nr == NR)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* sp = s + (long)p * ldb;
+                    Vector256.Store(Vector256.Load(sp), d + p * NR);
+                    Vector256.Store(Vector256.Load(sp + 8), d + p * NR + 8);
+                    Vector256.Store(Vector256.Load(sp + 16), d + p * NR + 16);
+                    Vector256.Store(Vector256.Load(sp + 24), d + p * NR + 24);
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* sp = s + (long)p * ldb;
+                    int j = 0;
+                    for (; j < nr; j++) d[p * NR + j] = sp[j];
+                    for (; j < NR; j++) d[p * NR + j] = 0f;
+                }
+            }
+        }
+        else
+        {
+            // op(B)[p, j] = b[j * ldb + p].
+            for (int j = 0; j < NR; j++)
+            {
+                if (j < nr)
+                {
+                    float* s = b + (long)(j0 + j) * ldb + p0;
+                    for (int p = 0; p < kc; p++) d[p * NR + j] = s[p];
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++) d[p * NR + j] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>C tile (mr x nr) = beta C + A panel x B panel; partial tiles go through a stack tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile(int kc, float* ap, float* bp, float* c, int ldc, int mr, int nr, float beta)
+    {
+        if (mr == MR && nr == NR)
+        {
+            Micro(kc, ap, bp, c, ldc, beta);
+            return;
+        }
+        float* t = stackalloc float[MR * NR];
+        Micro(kc, ap, bp, t, NR, 0f);
+        for (int i = 0; i < mr; i++)
+        {
+            float* ci = c + (long)i * ldc;
+            float* ti = t + i * NR;
+            if (beta == 0f) for (int j = 0; j < nr; j++) ci[j] = ti[j];
+            else if (beta == 1f) for (int j = 0; j < nr; j++) ci[j] += ti[j];
+            else for (int j = 0; j < nr; j++) ci[j] = beta * ci[j] + ti[j];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Micro(int kc, float* ap, float* bp, float* c, int ldc, float beta)
+    {
+        if (Vector512.IsHardwareAccelerated) Micro512(kc, ap, bp, c, ldc, beta);
+        else Micro256(kc, ap, bp, c, ldc, beta);
+    }
+
+    /// <summary>8 x 32 tile in 16 zmm accumulators: per k, two B loads and eight broadcasts feed 16 FMAs.</summary>
+    static void Micro512(int kc, float* ap, float* bp, float* c, int ldc, float beta)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
+            c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(bp);
+            var b1 = Vector512.Load(bp + 16);
+            Vector512<float> av;
+            av = Vector512.Create(ap[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(ap[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(ap[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(ap[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(ap[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(ap[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(ap[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(ap[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+            ap += MR;
+            bp += NR;
+        }
+        Store512(c, c00, c01, beta); c += ldc;
+        Store512(c, c10, c11, beta); c += ldc;
+        Store512(c, c20, c21, beta); c += ldc;
+        Store512(c, c30, c31, beta); c += ldc;
+        Store512(c, c40, c41, beta); c += ldc;
+        Store512(c, c50, c51, beta); c += ldc;
+        Store512(c, c60, c61, beta); c += ldc;
+        Store512(c, c70, c71, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, float beta)
+    {
+        if (beta == 0f) { v0.Store(c); v1.Store(c + 16); }
+        else if (beta == 1f) { (Vector512.Load(c) + v0).Store(c); (Vector512.Load(c + 16) + v1).Store(c + 16); }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            Vector512.FusedMultiplyAdd(Vector512.Load(c), vb, v0).Store(c);
+            Vector512.FusedMultiplyAdd(Vector512.Load(c + 16), vb, v1).Store(c + 16);
+        }
+    }
+
+    /// <summary>Fallback without AVX-512: the 8 x 32 tile as four 4 x 16 passes of 8 ymm accumulators.</summary>
+    static void Micro256(int kc, float* ap, float* bp, float* c, int ldc, float beta)
+    {
+        for (int rh = 0; rh < MR; rh += 4)
+        {
+            for (int ch = 0; ch < NR; ch += 16)
+            {
+                Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default,
+                    c20 = default, c21 = default, c30 = default, c31 = default;
+                float* a = ap + rh;
+                float* bb = bp + ch;
+                for (int p = 0; p < kc; p++)
+                {
+                    var b0 = Vector256.Load(bb);
+                    var b1 = Vector256.Load(bb + 8);
+                    Vector256<float> av;
+                    av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+                    av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+                    av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+                    av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+                    a += MR;
+                    bb += NR;
+                }
+                float* cc = c + (long)rh * ldc + ch;
+                Store256(cc, c00, c01, beta); cc += ldc;
+                Store256(cc, c10, c11, beta); cc += ldc;
+                Store256(cc, c20, c21, beta); cc += ldc;
+                Store256(cc, c30, c31, beta);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store256(float* c, Vector256<float> v0, Vector256<float> v1, float beta)
+    {
+        if (beta == 0f) { v0.Store(c); v1.Store(c + 8); }
+        else if (beta == 1f) { (Vector256.Load(c) + v0).Store(c); (Vector256.Load(c + 8) + v1).Store(c + 8); }
+        else
+        {
+            var vb = Vector256.Create(beta);
+            Vector256.FusedMultiplyAdd(Vector256.Load(c), vb, v0).Store(c);
+            Vector256.FusedMultiplyAdd(Vector256.Load(c + 8), vb, v1).Store(c + 8);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+// A parallel-for over all cores that allocates nothing per call: persistent worker threads, the job
+// handed over as a pointer to the caller's struct plus a function pointer, indices claimed with an
+// atomic counter. Nested calls (from inside a job) and calls made while another thread owns the
+// pool run inline, so kernels can call kernels without deadlock or oversubscription.
+using System.Runtime.CompilerServices;
+
+namespace Authoring.Runtime.Cpu;
+
+/// <summary>A unit of parallel work: <see cref="Run"/> is called once for every index in [0, count).</summary>
+public interface IParallelJob
+{
+    /// <summary>Does the work of one index; indices run concurrently on different threads.</summary>
+    void Run(int index);
+}
+
+/// <summary>Persistent worker threads (one per core, the calling thread included) running <see cref="IParallelJob"/>s.</summary>
+public static unsafe class WorkerPool
+{
+    // Workers spin this many iterations before blocking: a training step issues kernels back to
+    // back, and waking a blocked thread costs tens of microseconds, but the cores are shared so
+    // spinning must not last.
+    const int SpinIterations = 20_000;
+
+    static readonly int workerCount = Math.Max(0, Environment.ProcessorCount - 1);
+    static readonly object owner = new();
+    static readonly SemaphoreSlim wake = new(0);
+
+    static volatile int generation;
+    static int sleeping;
+    static int pending;
+    static int nextIndex;
+    static int jobCount;
+    static void* jobPtr;
+    static delegate*<void*, int, void> jobRun;
+    static Exception? failure;
+    static bool started;
+
+    [ThreadStatic] static bool insideJob;
+
+    /// <summary>Threads that take part in a parallel call (workers plus the caller).</summary>
+    public static int ThreadCount => workerCount + 1;
+
+    /// <summary>True on a thread that is currently running part of a job (nested calls run inline).</summary>
+    public static bool InsideJob => insideJob;
+
+    /// <summary>Runs <c>job.Run(i)</c> for every i in [0, count) on all cores and returns when all are done.</summary>
+    public static void For<TJob>(int count, ref TJob job) where TJob : struct, IParallelJob
+    {
+        if (count <= 0) return;
+        if (count == 1 || workerCount == 0 || insideJob || !Monitor.TryEnter(owner))
+        {
+            RunInline(count, ref job);
+            return;
+        }
+        try
+        {
+            if (!started) Start();
+            jobPtr = Unsafe.AsPointer(ref job);
+            jobRun = &Invoke<TJob>;
+            jobCount = count;
+            failure = null;
+            Volatile.Write(ref nextIndex, 0);
+            Volatile.Write(ref pending, workerCount);
+            Interlocked.Increment(ref generation);
+            int s = Volatile.Read(ref sleeping);
+            if (s > 0) wake.Release(s);
+
+            insideJob = true;
+            try { Drain(); }
+            catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); Volatile.Write(ref nextIndex, int.MaxValue / 2); }
+            finally { insideJob = false; }
+
+            // The job lives on this stack frame: wait until no worker can still touch it.
+            var spin = new SpinWait();
+            while (Volatile.Read(ref pending) != 0) spin.SpinOnce(-1);
+            jobPtr = null;
+            if (failure is { } f) { failure = null; throw new AggregateException(f); }
+        }
+        finally { Monitor.Exit(owner); }
+    }
+
+    static void RunInline<TJob>(int count, ref TJob job) where TJob : struct, IParallelJob
+    {
+        bool was = insideJob;
+        insideJob = true;
+        try { for (int i = 0; i < count; i++) job.Run(i); }
+        finally { insideJob = was; }
+    }
+
+    static void Invoke<TJob>(void* job, int index) where TJob : struct, IParallelJob
+        => Unsafe.AsRef<TJob>(job).Run(index);
+
+    static void Drain()
+    {
+        int count = jobCount;
+        var run = jobRun;
+        void* job = jobPtr;
+        while (true)
+        {
+            int i = Interlocked.Increment(ref nextIndex) - 1;
+            if (i >= count) return;
+            run(job, i);
+        }
+    }
+
+    static void Start()
+    {
+        for (int w = 0; w < workerCount; w++)
+        {
+            var t = new Thread(WorkerLoop, 1 << 20) { IsBackground = true, Name = "Authoring worker " + w };
+            t.Start();
+        }
+        started = true;
+    }
+
+    static void WorkerLoop()
+    {
+        int seen = 0;
+        while (true)
+        {
+            int spins = 0;
+            while (generation == seen)
+            {
+                if (spins++ < SpinIterations) { Thread.SpinWait(4); continue; }
+                Interlocked.Increment(ref sleeping);
+                // Re-check after announcing: the caller reads `sleeping` after bumping `generation`,
+                // so either it sees us and releases the semaphore, or we see the new generation.
+                if (generation == seen) wake.Wait();
+                Interlocked.Decrement(ref sleeping);
+                spins = 0;
+            }
+            seen = generation;
+            insideJob = true;
+            try { Drain(); }
+            catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); Volatile.Write(ref nextIndex, int.MaxValue / 2); }
+            finally { insideJob = false; }
+            Interlocked.Decrement(ref pending);
+        }
+    }
+}
+
+/// <summary>Per-thread scratch arrays that grow only when a larger size is asked for.</summary>
+internal static class Scratch
+{
+    /// <summary>Returns <paramref name="slot"/>, replaced by a larger pinned array when it holds fewer than <paramref name="size"/> floats.
+    /// Pinned (on the pinned object heap) so that pointers into it stay valid and 64-byte alignment holds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float[] Get(ref float[]? slot, int size)
+    {
+        var a = slot;
+        if (a is null || a.Length < size + 16) a = Grow(ref slot, size);
+        return a;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static float[] Grow(ref float[]? slot, int size)
+    {
+        int len = Math.Max(size + 16, (slot?.Length ?? 0) * 3 / 2);
+        slot = GC.AllocateUninitializedArray<float>(len, pinned: true);
+        return slot;
+    }
+
+    /// <summary>A 64-byte aligned pointer into a pinned scratch array.</summary>
+    public static unsafe float* Aligned(float[] pinned)
+    {
+        nint p = (nint)Unsafe.AsPointer(ref pinned[0]);
+        return (float*)((p + 63) & ~(nint)63);
+    }
+}

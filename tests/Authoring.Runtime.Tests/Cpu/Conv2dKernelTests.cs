@@ -1,0 +1,185 @@
+// Convolution forward and both backward passes against a direct double-precision reference, on
+// sliced views (offset, batch stride larger than a sample), for plain, grouped, pointwise and
+// depthwise shapes with stride, padding, dilation and non-square kernels.
+using Authoring.Runtime.Cpu;
+
+namespace Authoring.Runtime.Tests.Cpu;
+
+public class Conv2dKernelTests
+{
+    // (Cin, H, W, Cout, Kh, Kw, Sh, Sw, Ph, Pw, Dh, Dw, Groups)
+    public static TheoryData<int[]> Shapes => new()
+    {
+        new[] { 3, 9, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1 },      // plain 3x3
+        new[] { 4, 11, 10, 6, 3, 2, 2, 2, 1, 1, 2, 2, 2 },    // groups 2, stride 2, dilation 2, Kh != Kw
+        new[] { 8, 5, 7, 12, 1, 1, 1, 1, 0, 0, 1, 1, 1 },     // pointwise: GEMM on the sample itself
+        new[] { 6, 7, 9, 4, 1, 1, 2, 2, 0, 0, 1, 1, 2 },      // 1x1 stride 2, grouped (im2col path)
+        new[] { 16, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // GEMM-sized: K = 144, N = 196
+        new[] { 5, 9, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5 },     // depthwise, wide rows (vector + tail)
+        new[] { 5, 12, 40, 5, 3, 3, 2, 2, 1, 1, 1, 1, 5 },    // depthwise stride 2
+        new[] { 3, 10, 35, 3, 3, 3, 1, 1, 2, 2, 2, 2, 3 },    // depthwise dilation 2
+        new[] { 4, 9, 41, 4, 3, 5, 2, 1, 1, 2, 1, 1, 4 },     // depthwise 3x5, stride (2, 1)
+        new[] { 2, 13, 50, 2, 5, 5, 2, 2, 2, 2, 1, 1, 2 },    // depthwise 5x5 stride 2
+        new[] { 3, 6, 6, 3, 2, 3, 1, 2, 0, 1, 2, 1, 3 },      // depthwise tiny, odd everything
+    };
+
+    static Conv2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ForwardMatchesReference(int[] shape)
+    {
+        foreach (int n in new[] { 1, 3 }) CheckForward(Shape(shape), n, "Relu", withScale: true, seed: n);
+    }
+
+    public static TheoryData<string> Acts => new(TestUtil.Activations);
+
+    [Theory]
+    [MemberData(nameof(Acts))]
+    public void ForwardAppliesEveryActivation(string act)
+    {
+        CheckForward(Shape([4, 11, 10, 6, 3, 2, 2, 2, 1, 1, 2, 2, 2]), 2, act, withScale: true, seed: 11);
+        CheckForward(Shape([5, 9, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5]), 2, act, withScale: false, seed: 12);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardDataMatchesReference(int[] shape)
+    {
+        foreach (int n in new[] { 1, 3 })
+            foreach (bool acc in new[] { false, true })
+                CheckBackwardData(Shape(shape), n, acc, seed: n + (acc ? 10 : 0));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BackwardWeightsMatchesReference(int[] shape)
+    {
+        foreach (int n in new[] { 1, 5 }) CheckBackwardWeights(Shape(shape), n, seed: n);
+    }
+
+    [Fact]
+    public void BackwardWeightsIsDeterministic()
+    {
+        var s = Shape([16, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1]);
+        var rng = new Random(5);
+        var x = TestUtil.Sliced(rng, 7, s.InSize, 0, 0);
+        var dy = TestUtil.Sliced(rng, 7, s.OutSize, 0, 0);
+        var dw1 = new float[s.WeightSize];
+        var dw2 = new float[s.WeightSize];
+        Conv2dKernel.BackwardWeights(s, 7, x, dy, dw1, 0);
+        Conv2dKernel.BackwardWeights(s, 7, x, dy, dw2, 0);
+        Assert.Equal(dw1, dw2);
+    }
+
+    /// <summary>The three reference results of one problem, with per-element error bounds from the term counts and magnitudes.</summary>
+    sealed class Reference
+    {
+        public double[] Y = [], YMag = [], Dx = [], DxMag = [], Dw = [], DwMag = [];
+        public int[] YCount = [], DxCount = [], DwCount = [];
+    }
+
+    static Reference Compute(in Conv2dShape s, int n, float[] x, float[] w, float[] dy)
+    {
+        int cinG = s.Cin / s.Groups, coutG = s.Cout / s.Groups, ho = s.Ho, wo = s.Wo;
+        var r = new Reference
+        {
+            Y = new double[n * s.OutSize], YMag = new double[n * s.OutSize], YCount = new int[n * s.OutSize],
+            Dx = new double[n * s.InSize], DxMag = new double[n * s.InSize], DxCount = new int[n * s.InSize],
+            Dw = new double[s.WeightSize], DwMag = new double[s.WeightSize], DwCount = new int[s.WeightSize],
+        };
+        for (int b = 0; b < n; b++)
+            for (int co = 0; co < s.Cout; co++)
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++)
+                    {
+                        int yi = b * s.OutSize + (co * ho + oh) * wo + ow;
+                        int g = co / coutG;
+                        for (int ci = 0; ci < cinG; ci++)
+                            for (int kh = 0; kh < s.Kh; kh++)
+                                for (int kw = 0; kw < s.Kw; kw++)
+                                {
+                                    int ih = oh * s.StrideH - s.PadH + kh * s.DilH, iw = ow * s.StrideW - s.PadW + kw * s.DilW;
+                                    if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+                                    int xi = b * s.InSize + ((g * cinG + ci) * s.H + ih) * s.W + iw;
+                                    int wi = ((co * cinG + ci) * s.Kh + kh) * s.Kw + kw;
+                                    double yx = (double)w[wi] * x[xi], dxv = (double)w[wi] * dy[yi], dwv = (double)dy[yi] * x[xi];
+                                    r.Y[yi] += yx; r.YMag[yi] += Math.Abs(yx); r.YCount[yi]++;
+                                    r.Dx[xi] += dxv; r.DxMag[xi] += Math.Abs(dxv); r.DxCount[xi]++;
+                                    r.Dw[wi] += dwv; r.DwMag[wi] += Math.Abs(dwv); r.DwCount[wi]++;
+                                }
+                    }
+        return r;
+    }
+
+    static void CheckForward(in Conv2dShape s, int n, string act, bool withScale, int seed)
+    {
+        var rng = new Random(seed);
+        var x = TestUtil.Sliced(rng, n, s.InSize, 3, 5);
+        var y = TestUtil.Sliced(rng, n, s.OutSize, 7, 2, fill: false);
+        var w = TestUtil.Random(rng, s.WeightSize + 4);
+        float[]? scale = withScale ? TestUtil.Random(rng, s.Cout + 1, 0.5f, 2f) : null;
+        float[]? shift = withScale ? TestUtil.Random(rng, s.Cout + 2) : null;
+        TestUtil.CallGeneric(typeof(Conv2dKernel), nameof(Conv2dKernel.Forward), act, s, n, x, w, 4, scale, 1, shift, 2, y);
+
+        var r = Compute(s, n, TestUtil.Gather(x, n, s.InSize), w[4..], new float[n * s.OutSize]);
+        int hw = s.Ho * s.Wo;
+        var expected = new double[r.Y.Length];
+        var tol = new double[r.Y.Length];
+        for (int i = 0; i < r.Y.Length; i++)
+        {
+            int co = i % s.OutSize / hw;
+            double sc = scale is null ? 1 : scale[1 + co], sh = shift is null ? 0 : shift[2 + co];
+            double z = sc * r.Y[i] + sh;
+            expected[i] = TestUtil.Act(act, z);
+            // Summation error of the conv, scaled and passed through the activation's slope, plus the epilogue's own rounding.
+            tol[i] = TestUtil.MaxSlope * (sc * TestUtil.SumTol(r.YMag[i], r.YCount[i]) + 2 * TestUtil.U * (Math.Abs(z) + sc * r.YMag[i]))
+                + TestUtil.ActTol(expected[i]);
+        }
+        TestUtil.AssertClose(TestUtil.Gather(y, n, s.OutSize), expected, tol, $"forward {s} n={n} {act}");
+        TestUtil.AssertUntouchedOutside(y, n, s.OutSize);
+    }
+
+    static void CheckBackwardData(in Conv2dShape s, int n, bool accumulate, int seed)
+    {
+        var rng = new Random(seed);
+        var dy = TestUtil.Sliced(rng, n, s.OutSize, 2, 3);
+        var dx = TestUtil.Sliced(rng, n, s.InSize, 5, 4);
+        var dx0 = TestUtil.Gather(dx, n, s.InSize);
+        var w = TestUtil.Random(rng, s.WeightSize);
+        Conv2dKernel.BackwardData(s, n, dy, w, 0, dx, accumulate);
+
+        var r = Compute(s, n, new float[n * s.InSize], w, TestUtil.Gather(dy, n, s.OutSize));
+        var expected = new double[r.Dx.Length];
+        var tol = new double[r.Dx.Length];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double prior = accumulate ? dx0[i] : 0;
+            expected[i] = r.Dx[i] + prior;
+            tol[i] = TestUtil.SumTol(r.DxMag[i] + Math.Abs(prior), r.DxCount[i] + 1);
+        }
+        TestUtil.AssertClose(TestUtil.Gather(dx, n, s.InSize), expected, tol, $"backward data {s} n={n} accumulate={accumulate}");
+        TestUtil.AssertUntouchedOutside(dx, n, s.InSize);
+    }
+
+    static void CheckBackwardWeights(in Conv2dShape s, int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = TestUtil.Sliced(rng, n, s.InSize, 1, 6);
+        var dy = TestUtil.Sliced(rng, n, s.OutSize, 0, 3);
+        var dw = TestUtil.Random(rng, s.WeightSize + 3);
+        var dw0 = (float[])dw.Clone();
+        Conv2dKernel.BackwardWeights(s, n, x, dy, dw, 3);
+
+        var r = Compute(s, n, TestUtil.Gather(x, n, s.InSize), new float[s.WeightSize], TestUtil.Gather(dy, n, s.OutSize));
+        var expected = new double[dw.Length];
+        var tol = new double[dw.Length];
+        for (int i = 0; i < 3; i++) expected[i] = dw0[i];
+        for (int i = 0; i < s.WeightSize; i++)
+        {
+            expected[3 + i] = dw0[3 + i] + r.Dw[i];
+            tol[3 + i] = TestUtil.SumTol(r.DwMag[i] + Math.Abs(dw0[3 + i]), r.DwCount[i] + 1);
+        }
+        TestUtil.AssertClose(dw, expected, tol, $"backward weights {s} n={n}");
+    }
+}
