@@ -15,7 +15,7 @@ internal static class ModelSources
 
     static CSharpCompilation Build()
     {
-        var dir = Path.Combine(AppContext.BaseDirectory, "ModelSources");
+        var dir = Path.Combine(AppContext.BaseDirectory, "Models");
         var trees = Directory.GetFiles(dir, "*.cs").Select(f => CSharpSyntaxTree.ParseText(File.ReadAllText(f), path: f)).ToList();
         var refs = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Select(p => MetadataReference.CreateFromFile(p)).ToList();
