@@ -29,13 +29,14 @@ public static class FashionMnist
     public static (LabeledImages Train, LabeledImages Test) Load(string? directory = null)
     {
         string dir = directory ?? DefaultDirectory;
-        var train = LoadSplit(dir, "train", 60000);
-        var test = LoadSplit(dir, "t10k", 10000);
+        var train = LoadSplit(dir, "train");
+        var test = LoadSplit(dir, "t10k");
         return (train, test);
     }
 
-    /// <summary>Loads one split, <paramref name="prefix"/> "train" or "t10k", checking it has <paramref name="expectedCount"/> samples.</summary>
-    static LabeledImages LoadSplit(string dir, string prefix, int expectedCount)
+    /// <summary>Loads one split, <paramref name="prefix"/> "train" or "t10k". Counts are not pinned to 60000/10000 so a
+    /// directory holding a subset in the same format loads too; images and labels must agree.</summary>
+    static LabeledImages LoadSplit(string dir, string prefix)
     {
         string imagesPath = Path.Combine(dir, prefix + "-images-idx3-ubyte.gz");
         string labelsPath = Path.Combine(dir, prefix + "-labels-idx1-ubyte.gz");
@@ -52,8 +53,6 @@ public static class FashionMnist
             throw new InvalidDataException($"{imagesPath}: images are {rows}x{cols}, expected {Size}x{Size}.");
         if (rawLabels.Length != count)
             throw new InvalidDataException($"{labelsPath} holds {rawLabels.Length} labels but {imagesPath} holds {count} images.");
-        if (count != expectedCount)
-            throw new InvalidDataException($"{imagesPath} holds {count} images; Fashion-MNIST's {prefix} split has {expectedCount}.");
 
         var labels = new int[count];
         for (int i = 0; i < count; i++)
