@@ -165,6 +165,7 @@ public static class Safetensors
         // Match against the store: names, dtypes and shapes, all checked before any copy.
         var found = new int[store.Infos.Count];
         Array.Fill(found, -1);
+        var unexpected = new List<string>();
         for (int k = 0; k < header.Tensors.Count; k++)
         {
             var t = header.Tensors[k];
@@ -175,7 +176,8 @@ public static class Safetensors
             {
                 // PyTorch's state_dict carries BatchNorm step counters; this runtime has no use for them.
                 if (t.Name.EndsWith(".num_batches_tracked", StringComparison.Ordinal)) continue;
-                throw Bad($"tensor '{t.Name}' is not a parameter of this model (expected one of: {ExpectedNames(store)}).");
+                unexpected.Add($"'{t.Name}'");
+                continue;
             }
             var info = store.Infos[idx];
             if (t.Dtype != "F32")
@@ -185,8 +187,16 @@ public static class Safetensors
             found[idx] = k;
         }
         var missing = Enumerable.Range(0, store.Infos.Count).Where(i => found[i] < 0).Select(i => $"'{store.Infos[i].Name}'").ToList();
-        if (missing.Count > 0)
-            throw Bad($"missing tensor{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} expected by the model.");
+        // Names are reported together: a renamed tensor shows up as one unexpected and one missing name.
+        if (unexpected.Count > 0 || missing.Count > 0)
+        {
+            var parts = new List<string>();
+            if (unexpected.Count > 0)
+                parts.Add($"{Plural(unexpected.Count, "tensor")} {Join(unexpected)} {(unexpected.Count > 1 ? "are not parameters" : "is not a parameter")} of this model");
+            if (missing.Count > 0)
+                parts.Add($"missing {Plural(missing.Count, "tensor")} {Join(missing)} expected by the model");
+            throw Bad($"{string.Join("; ", parts)} (the model's tensors: {ExpectedNames(store)}).");
+        }
 
         // Valid: now copy.
         var data = file[dataStart..];
@@ -315,6 +325,11 @@ public static class Safetensors
         "I64" or "U64" or "F64" => 8,
         _ => 0,
     };
+
+    static string Plural(int n, string word) => n > 1 ? word + "s" : word;
+
+    static string Join(List<string> names) =>
+        names.Count <= 8 ? string.Join(", ", names) : string.Join(", ", names.Take(8)) + $" and {names.Count - 8} more";
 
     static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 
