@@ -2,6 +2,8 @@
 // 60000 training and 10000 test 28x28 greyscale images in 10 balanced classes. Pixels are scaled to
 // [0, 1] and standardised with the training set's mean and std (0.2860, 0.3530), the usual torchvision
 // Normalize for this dataset, so numbers match PyTorch recipes.
+using System.Numerics.Tensors;
+
 namespace Authoring.Runtime.Data;
 
 /// <summary>Loads Fashion-MNIST.</summary>
@@ -64,13 +66,14 @@ public static class FashionMnist
         return new LabeledImages(Normalize(pixels), labels, 1, Size, Size, ClassCount);
     }
 
-    /// <summary>(p / 255 - mean) / std for every pixel, through a 256-entry table (exact and fast).</summary>
+    /// <summary>(p / 255 - mean) / std for every pixel, as p * a + b with a = 1 / (255 std), b = -mean / std
+    /// (vectorized; within a few ulp of the two-step form).</summary>
     internal static float[] Normalize(byte[] pixels)
     {
-        Span<float> table = stackalloc float[256];
-        for (int v = 0; v < 256; v++) table[v] = (v / 255f - Mean) / Std;
         var result = new float[pixels.Length];
-        for (int i = 0; i < pixels.Length; i++) result[i] = table[pixels[i]];
+        TensorPrimitives.ConvertChecked<byte, float>(pixels, result);
+        TensorPrimitives.Multiply(result, 1f / (255f * Std), result);
+        TensorPrimitives.Add(result, -Mean / Std, result);
         return result;
     }
 }
