@@ -18,12 +18,12 @@ public sealed class Sgd : IOptimizer
     /// <param name="weightDecay">L2 penalty added to the gradient (coupled, unlike AdamW).</param>
     /// <param name="nesterov">Nesterov momentum; needs momentum &gt; 0 and dampening 0, as in PyTorch.</param>
     /// <param name="dampening">Dampening for momentum (not applied on the first step, as in PyTorch).</param>
-    public Sgd(float learningRate, float momentum = 0f, float weightDecay = 0f, bool nesterov = false, float dampening = 0f)
+    public Sgd(float learningRate, double momentum = 0, double weightDecay = 0, bool nesterov = false, double dampening = 0)
     {
         if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "Learning rate must be >= 0.");
-        if (!(momentum >= 0f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be >= 0.");
-        if (!(weightDecay >= 0f)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be >= 0.");
-        if (nesterov && (momentum <= 0f || dampening != 0f))
+        if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be >= 0.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be >= 0.");
+        if (nesterov && (momentum <= 0 || dampening != 0))
             throw new ArgumentException("Nesterov momentum requires momentum > 0 and zero dampening (as torch.optim.SGD).", nameof(nesterov));
         LearningRate = learningRate;
         Momentum = momentum;
@@ -35,13 +35,13 @@ public sealed class Sgd : IOptimizer
     /// <inheritdoc/>
     public float LearningRate { get; set; }
     /// <summary>Momentum factor.</summary>
-    public float Momentum { get; }
+    public double Momentum { get; }
     /// <summary>L2 penalty coefficient.</summary>
-    public float WeightDecay { get; }
+    public double WeightDecay { get; }
     /// <summary>Whether Nesterov momentum is used.</summary>
     public bool Nesterov { get; }
     /// <summary>Dampening for momentum.</summary>
-    public float Dampening { get; }
+    public double Dampening { get; }
     /// <inheritdoc/>
     public long StepCount { get; private set; }
 
@@ -50,7 +50,7 @@ public sealed class Sgd : IOptimizer
     {
         var seg = TrainableSegments.Bind(ref _segments, store, nameof(Sgd));
         // The buffer spans the whole store (running statistics included) so offsets need no translation.
-        if (Momentum != 0f) _momentum ??= new float[store.Values.Length];
+        if (Momentum != 0) _momentum ??= new float[store.Values.Length];
         bool first = StepCount == 0;
         float[] values = store.Values, grads = store.Grads;
         for (int s = 0; s < seg.Count; s++)
@@ -68,25 +68,27 @@ public sealed class Sgd : IOptimizer
     void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, bool first)
     {
         var scratch = _scratch.AsSpan(0, p.Length);
+        // Scalars are rounded to float once, as PyTorch passes Python floats to float kernels.
+        float wd = (float)WeightDecay, mu = (float)Momentum, oneMinusDamp = (float)(1 - Dampening);
         // d = g + wd * p, into scratch so the caller's gradients stay as the model wrote them.
         ReadOnlySpan<float> d = g;
-        if (WeightDecay != 0f)
+        if (WeightDecay != 0)
         {
-            TensorPrimitives.FusedMultiplyAdd(p, WeightDecay, g, scratch);
+            TensorPrimitives.FusedMultiplyAdd(p, wd, g, scratch);
             d = scratch;
         }
-        if (Momentum != 0f)
+        if (Momentum != 0)
         {
             if (first) d.CopyTo(buf);
             else
             {
-                TensorPrimitives.Multiply(buf, Momentum, buf);
-                TensorPrimitives.FusedMultiplyAdd(d, 1f - Dampening, buf, buf);
+                TensorPrimitives.Multiply(buf, mu, buf);
+                TensorPrimitives.FusedMultiplyAdd(d, oneMinusDamp, buf, buf);
             }
             if (Nesterov)
             {
                 // d may already be scratch; same-start overlap is allowed by TensorPrimitives.
-                TensorPrimitives.FusedMultiplyAdd(buf, Momentum, d, scratch);
+                TensorPrimitives.FusedMultiplyAdd(buf, mu, d, scratch);
                 d = scratch;
             }
             else d = buf;

@@ -40,7 +40,7 @@ public class SgdTests
     {
         var store = OptimTestStores.Make();
         double[] p0 = Array.ConvertAll(store.Values, v => (double)v);
-        var opt = new Sgd((float)lr, (float)momentum, (float)wd, nesterov, (float)dampening);
+        var opt = new Sgd((float)lr, momentum, wd, nesterov, dampening);
         for (int t = 0; t < Steps; t++)
         {
             OptimTestStores.FillGrads(store, t);
