@@ -69,7 +69,7 @@ public sealed class Trainer
         if (steps == 0) throw new ArgumentException($"The training set ({train.Count} samples) has no full batch of {o.BatchSize}.", nameof(train));
 
         _log.WriteLine($"Training {_model.Name}: {_model.Parameters.TrainableCount:N0} parameters, {train.Count:N0} training samples, " +
-                       $"{o.Epochs} epochs of {steps} steps (batch {o.BatchSize}), {_optimizer.GetType().Name}.");
+                       $"{o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")} of {steps} steps (batch {o.BatchSize}), {_optimizer.GetType().Name}.");
         for (int epoch = 0; epoch < o.Epochs; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
