@@ -1,0 +1,98 @@
+// Stochastic gradient descent with PyTorch's exact semantics (torch.optim.SGD, maximize = false):
+//   d = g + wd * p;  buf = d on the first step, else momentum * buf + (1 - dampening) * d;
+//   d = nesterov ? d + momentum * buf : buf;  p -= lr * d.
+using System.Numerics.Tensors;
+
+namespace Authoring.Runtime.Optim;
+
+/// <summary>SGD with optional momentum, dampening, L2 weight decay and Nesterov momentum, as torch.optim.SGD.</summary>
+public sealed class Sgd : IOptimizer
+{
+    readonly float[] _scratch = new float[TrainableSegments.Chunk];
+    TrainableSegments? _segments;
+    float[]? _momentum;
+
+    /// <summary>Creates the optimizer; arguments mean what they mean in torch.optim.SGD.</summary>
+    /// <param name="learningRate">Step size (lr).</param>
+    /// <param name="momentum">Momentum factor; 0 disables the momentum buffer.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient (coupled, unlike AdamW).</param>
+    /// <param name="nesterov">Nesterov momentum; needs momentum &gt; 0 and dampening 0, as in PyTorch.</param>
+    /// <param name="dampening">Dampening for momentum (not applied on the first step, as in PyTorch).</param>
+    public Sgd(float learningRate, double momentum = 0, double weightDecay = 0, bool nesterov = false, double dampening = 0)
+    {
+        if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "Learning rate must be >= 0.");
+        if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be >= 0.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be >= 0.");
+        if (nesterov && (momentum <= 0 || dampening != 0))
+            throw new ArgumentException("Nesterov momentum requires momentum > 0 and zero dampening (as torch.optim.SGD).", nameof(nesterov));
+        LearningRate = learningRate;
+        Momentum = momentum;
+        WeightDecay = weightDecay;
+        Nesterov = nesterov;
+        Dampening = dampening;
+    }
+
+    /// <inheritdoc/>
+    public float LearningRate { get; set; }
+    /// <summary>Momentum factor.</summary>
+    public double Momentum { get; }
+    /// <summary>L2 penalty coefficient.</summary>
+    public double WeightDecay { get; }
+    /// <summary>Whether Nesterov momentum is used.</summary>
+    public bool Nesterov { get; }
+    /// <summary>Dampening for momentum.</summary>
+    public double Dampening { get; }
+    /// <inheritdoc/>
+    public long StepCount { get; private set; }
+
+    /// <inheritdoc/>
+    public void Step(ParameterStore store)
+    {
+        var seg = TrainableSegments.Bind(ref _segments, store, nameof(Sgd));
+        // The buffer spans the whole store (running statistics included) so offsets need no translation.
+        if (Momentum != 0) _momentum ??= new float[store.Values.Length];
+        bool first = StepCount == 0;
+        float[] values = store.Values, grads = store.Grads;
+        for (int s = 0; s < seg.Count; s++)
+        {
+            int end = seg.Offset(s) + seg.Length(s);
+            for (int o = seg.Offset(s); o < end; o += TrainableSegments.Chunk)
+            {
+                int n = Math.Min(TrainableSegments.Chunk, end - o);
+                Update(values.AsSpan(o, n), grads.AsSpan(o, n), _momentum is null ? default : _momentum.AsSpan(o, n), first);
+            }
+        }
+        StepCount++;
+    }
+
+    void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, bool first)
+    {
+        var scratch = _scratch.AsSpan(0, p.Length);
+        // Scalars are rounded to float once, as PyTorch passes Python floats to float kernels.
+        float wd = (float)WeightDecay, mu = (float)Momentum, oneMinusDamp = (float)(1 - Dampening);
+        // d = g + wd * p, into scratch so the caller's gradients stay as the model wrote them.
+        ReadOnlySpan<float> d = g;
+        if (WeightDecay != 0)
+        {
+            TensorPrimitives.FusedMultiplyAdd(p, wd, g, scratch);
+            d = scratch;
+        }
+        if (Momentum != 0)
+        {
+            if (first) d.CopyTo(buf);
+            else
+            {
+                TensorPrimitives.Multiply(buf, mu, buf);
+                TensorPrimitives.FusedMultiplyAdd(d, oneMinusDamp, buf, buf);
+            }
+            if (Nesterov)
+            {
+                // d may already be scratch; same-start overlap is allowed by TensorPrimitives.
+                TensorPrimitives.FusedMultiplyAdd(buf, mu, d, scratch);
+                d = scratch;
+            }
+            else d = buf;
+        }
+        TensorPrimitives.FusedMultiplyAdd(d, -LearningRate, p, p);
+    }
+}

@@ -1,0 +1,201 @@
+// The training loop around a generated IModel: shuffled mini-batches, TrainStep, optimizer step, an
+// optional learning-rate schedule, evaluation with Infer, progress output and checkpoints. Batch
+// buffers are allocated once, so the loop allocates nothing per step (progress text aside, which is
+// written at most ~100 times per epoch).
+using System.Diagnostics;
+using System.Globalization;
+using Authoring.Runtime.Checkpoints;
+using Authoring.Runtime.Data;
+using Authoring.Runtime.Optim;
+
+namespace Authoring.Runtime.Training;
+
+/// <summary>Trains an <see cref="IModel"/> with an <see cref="IOptimizer"/>.</summary>
+public sealed class Trainer
+{
+    const int BarWidth = 30;
+
+    readonly IModel _model;
+    readonly IOptimizer _optimizer;
+    readonly TrainerOptions _options;
+    readonly TextWriter _log;
+    readonly bool _bar;
+    readonly bool _progress;
+    float[] _evalInput = [];
+    float[] _evalOutput = [];
+    int[] _evalLabels = [];
+
+    /// <summary>Creates a trainer.</summary>
+    /// <param name="model">The compiled model.</param>
+    /// <param name="optimizer">Steps <paramref name="model"/>'s parameters.</param>
+    /// <param name="options">Run settings; null for the defaults.</param>
+    public Trainer(IModel model, IOptimizer optimizer, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        _model = model;
+        _optimizer = optimizer;
+        _options = options ?? new TrainerOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs, "options.Epochs");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.BatchSize, "options.BatchSize");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.EvalBatchSize, "options.EvalBatchSize");
+        _log = _options.Log ?? Console.Out;
+        // '\r' redraws only make sense on a terminal; a redirected log gets a line per ~10% instead.
+        _bar = _options.Progress switch
+        {
+            ProgressMode.Bar => true,
+            ProgressMode.Auto => _options.Log is null && !Console.IsOutputRedirected,
+            _ => false,
+        };
+        _progress = _options.Progress != ProgressMode.None;
+    }
+
+    /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs, evaluating on <paramref name="test"/> after each.</summary>
+    /// <param name="train">Training samples; their shape must match the model's input.</param>
+    /// <param name="test">Optional held-out samples.</param>
+    /// <returns>One entry per epoch.</returns>
+    public IReadOnlyList<EpochStats> Fit(LabeledImages train, LabeledImages? test = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        CheckShape(_model, train, nameof(train));
+        if (test is not null) CheckShape(_model, test, nameof(test));
+
+        var o = _options;
+        var batches = new BatchIterator(train, o.BatchSize, shuffle: true, o.Seed, o.DropLast);
+        var input = new float[o.BatchSize * _model.InputSize];
+        var labels = new int[o.BatchSize];
+        var history = new List<EpochStats>(o.Epochs);
+        int steps = batches.BatchesPerEpoch;
+        if (steps == 0) throw new ArgumentException($"The training set ({train.Count} samples) has no full batch of {o.BatchSize}.", nameof(train));
+
+        _log.WriteLine($"Training {_model.Name}: {_model.Parameters.TrainableCount:N0} parameters, {train.Count:N0} training samples, " +
+                       $"{o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")} of {steps} steps (batch {o.BatchSize}), {_optimizer.GetType().Name}.");
+        for (int epoch = 0; epoch < o.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            if (epoch > 0) batches.Reset();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            int lastShown = -1;
+            for (int step = 0; step < steps; step++)
+            {
+                if (o.Schedule is { } s) _optimizer.LearningRate = s.LearningRate(epoch, step, o.Epochs, steps);
+                batches.Next(input, labels, out int n);
+                var r = _model.TrainStep(input.AsSpan(0, n * _model.InputSize), labels.AsSpan(0, n), n);
+                _optimizer.Step(_model.Parameters);
+                lossSum += (double)r.Loss * n;
+                correct += r.Correct;
+                seen += n;
+                if (_progress) lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, lastShown);
+            }
+            double trainSeconds = epochClock.Elapsed.TotalSeconds;
+            if (!double.IsFinite(lossSum))
+                _log.WriteLine($"warning: training loss is {lossSum / seen} in epoch {epoch + 1}; the learning rate ({_optimizer.LearningRate}) may be too high.");
+
+            var eval = test is null ? new EvalResult(double.NaN, double.NaN) : Evaluate(test, o.EvalBatchSize);
+            if (o.CheckpointPath is { } path)
+                Safetensors.Save(_model.Parameters, path, CheckpointMetadata(epoch + 1, eval));
+            var stats = new EpochStats(epoch + 1, lossSum / seen, (double)correct / seen, eval.Loss, eval.Accuracy,
+                _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds);
+            history.Add(stats);
+            if (_bar) _log.Write('\r' + new string(' ', BarWidth + 60) + '\r');
+            _log.WriteLine(Format(stats, o.Epochs));
+        }
+        return history;
+    }
+
+    /// <summary>Accuracy and mean loss of <paramref name="model"/> on <paramref name="data"/>, evaluation mode (<see cref="IModel.Infer"/>).</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="data">Samples whose shape matches the model input.</param>
+    /// <param name="batchSize">Samples per Infer call.</param>
+    public static EvalResult Evaluate(IModel model, LabeledImages data, int batchSize = 500)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        CheckShape(model, data, nameof(data));
+        float[] input = [], output = [];
+        int[] labels = [];
+        return Evaluate(model, data, batchSize, ref input, ref output, ref labels);
+    }
+
+    /// <summary>Evaluates this trainer's model, reusing its evaluation buffers.</summary>
+    public EvalResult Evaluate(LabeledImages data, int batchSize)
+    {
+        CheckShape(_model, data, nameof(data));
+        return Evaluate(_model, data, batchSize, ref _evalInput, ref _evalOutput, ref _evalLabels);
+    }
+
+    static EvalResult Evaluate(IModel model, LabeledImages data, int batchSize, ref float[] input, ref float[] output, ref int[] labels)
+    {
+        if (data.Count == 0) return new EvalResult(double.NaN, double.NaN);
+        int inSize = model.InputSize, outSize = model.OutputSize;
+        if (input.Length < batchSize * inSize) input = new float[batchSize * inSize];
+        if (output.Length < batchSize * outSize) output = new float[batchSize * outSize];
+        if (labels.Length < batchSize) labels = new int[batchSize];
+        var batches = new BatchIterator(data, batchSize, shuffle: false);
+        double loss = 0;
+        long correct = 0;
+        while (batches.Next(input, labels, out int n))
+        {
+            model.Infer(input.AsSpan(0, n * inSize), n, output.AsSpan(0, n * outSize));
+            loss += SoftmaxCrossEntropy.Sum(output.AsSpan(0, n * outSize), labels.AsSpan(0, n), n, outSize, out int c);
+            correct += c;
+        }
+        return new EvalResult((double)correct / data.Count, loss / data.Count);
+    }
+
+    static void CheckShape(IModel model, LabeledImages data, string name)
+    {
+        if (data.SampleSize != model.InputSize)
+            throw new ArgumentException(
+                $"Samples of shape ({string.Join(", ", data.Shape)}) = {data.SampleSize} floats do not fit {model.Name}'s input " +
+                $"({string.Join(", ", model.InputShape)}) = {model.InputSize} floats.", name);
+        if (data.ClassCount > model.OutputSize)
+            throw new ArgumentException($"The data has {data.ClassCount} classes but {model.Name} outputs {model.OutputSize} logits.", name);
+    }
+
+    Dictionary<string, string> CheckpointMetadata(int epoch, EvalResult eval)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var m = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["model"] = _model.Name,
+            ["epoch"] = epoch.ToString(inv),
+            ["optimizer"] = _optimizer.GetType().Name,
+            ["optimizer_steps"] = _optimizer.StepCount.ToString(inv),
+        };
+        if (!double.IsNaN(eval.Accuracy)) m["test_accuracy"] = eval.Accuracy.ToString("R", inv);
+        return m;
+    }
+
+    /// <summary>Draws the bar when the whole-percent position changes (or a line at each 10% when not a terminal);
+    /// returns the position drawn, so the caller passes it back.</summary>
+    int ShowProgress(int epoch, int done, int total, double loss, double accuracy, int lastShown)
+    {
+        int granularity = _bar ? 100 : 10;
+        int pos = (int)((long)done * granularity / total);
+        if (pos == lastShown || (pos == 0 && done != total)) return lastShown;
+        if (!_bar && done == total) return pos; // the epoch line follows at once
+        var inv = CultureInfo.InvariantCulture;
+        if (_bar)
+        {
+            int filled = (int)((long)done * BarWidth / total);
+            Span<char> bar = stackalloc char[BarWidth];
+            bar[..filled].Fill('#');
+            bar[filled..].Fill('.');
+            _log.Write(string.Create(inv, $"\repoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {accuracy * 100:F2}%"));
+        }
+        else
+        {
+            _log.WriteLine(string.Create(inv, $"  epoch {epoch + 1}/{_options.Epochs} {pos * 10,3}% ({done}/{total}) loss {loss:F4} acc {accuracy * 100:F2}%"));
+        }
+        _log.Flush();
+        return pos;
+    }
+
+    static string Format(EpochStats s, int epochs) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {s.Epoch,3}/{epochs}  train loss {s.TrainLoss:F4} acc {s.TrainAccuracy * 100:F2}%  " +
+        $"test loss {s.TestLoss:F4} acc {s.TestAccuracy * 100:F2}%  lr {s.LearningRate:G4}  {s.ImagesPerSecond:F0} img/s  {s.Seconds:F1} s");
+}
