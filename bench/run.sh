@@ -4,6 +4,7 @@
 # date, a summary of ours against the better TorchSharp run, and BenchmarkDotNet's tables.
 #
 #   bench/run.sh [--quick] [--filter PATTERN] [other BenchmarkDotNet arguments]
+#   bench/run.sh --report-only     # rewrite RESULTS.md from the last run's bench/artifacts/
 #
 # --quick: CI smoke run (few short iterations). Default filter: '*' (everything).
 set -euo pipefail
@@ -14,27 +15,39 @@ project="$here/Authoring.Benchmarks"
 artifacts="$here/artifacts"
 results="$here/RESULTS.md"
 
-args=("$@")
+args=()
 has_filter=false
 mode=full
-for a in "${args[@]}"; do
-    [[ $a == --filter || $a == -f ]] && has_filter=true
-    [[ $a == --quick ]] && mode=quick
+report_only=false
+for a in "$@"; do
+    case $a in
+        --report-only) report_only=true; continue ;;
+        --filter | -f) has_filter=true ;;
+        --quick) mode=quick ;;
+    esac
+    args+=("$a")
 done
 $has_filter || args+=(--filter '*')
 
-"$repo/scripts/setup-test-deps.sh"
-dotnet build -c Release "$project" -nologo -v:q
-dll="$project/bin/Release/net10.0/Authoring.Benchmarks.dll"
-
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-rm -rf "$artifacts"
 status=0
-echo "== TorchSharp with the default malloc"
-dotnet "$dll" "${args[@]}" --artifacts "$artifacts/malloc-default" || status=$?
-echo "== TorchSharp with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
-GLIBC_TUNABLES=glibc.malloc.hugetlb=1 dotnet "$dll" "${args[@]}" --artifacts "$artifacts/malloc-hugetlb" || status=$?
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if $report_only; then
+    # Rewrite RESULTS.md from the artifacts of the last run.
+    mode="earlier"
+    load_before=unknown
+    load_after=unknown
+else
+    "$repo/scripts/setup-test-deps.sh"
+    dotnet build -c Release "$project" -nologo -v:q
+    dll="$project/bin/Release/net10.0/Authoring.Benchmarks.dll"
+
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    rm -rf "$artifacts"
+    echo "== TorchSharp with the default malloc"
+    dotnet "$dll" "${args[@]}" --artifacts "$artifacts/malloc-default" || status=$?
+    echo "== TorchSharp with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 dotnet "$dll" "${args[@]}" --artifacts "$artifacts/malloc-hugetlb" || status=$?
+    load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+fi
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 cpus=$(lscpu | sed -n 's/^CPU(s):[[:space:]]*//p' | head -1)
@@ -65,23 +78,23 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
     for f in "$artifacts"/malloc-default/results/*-flops.tsv; do
         [[ -f $f ]] || continue
         g="$artifacts/malloc-hugetlb/results/$(basename "$f")"
-        awk -F'\t' -v OFS=' | ' '
+        awk -F'\t' '
             FNR == 1 { run = (FILENAME ~ /malloc-hugetlb/) ? "hugetlb" : "default"; next }
-            {
+            $3 == 1 {
+                # TorchSharp baseline of this class and parameters: keep the better run.
                 key = $1 SUBSEP $4
-                if (!(key in seen)) { seen[key] = 1; order[++n] = key; cls[key] = $1; par[key] = $4 }
-                if ($3 == 1) {
-                    if ($5 != "NA" && (!(key in tm) || $5 + 0 < tm[key] + 0)) { tm[key] = $5; tg[key] = $7; tr[key] = run }
-                } else if (run == "default") {
-                    om[key] = $5; og[key] = $7
-                }
+                if ($5 != "NA" && (!(key in tm) || $5 + 0 < tm[key] + 0)) { tm[key] = $5; tg[key] = $7; tr[key] = run }
+                next
             }
+            run == "default" { rows[++n] = $0 }
             function ms(ns) { return ns == "" || ns == "NA" ? "NA" : sprintf("%.3f", ns / 1e6) }
+            function na(v) { return v == "" ? "NA" : v }
             END {
                 for (i = 1; i <= n; i++) {
-                    k = order[i]
-                    ratio = (om[k] != "" && om[k] != "NA" && tm[k] != "") ? sprintf("%.2f", om[k] / tm[k]) : "NA"
-                    print "| " cls[k], par[k], ms(om[k]), (og[k] == "" ? "NA" : og[k]), ms(tm[k]), (tg[k] == "" ? "NA" : tg[k]), (tr[k] == "" ? "NA" : tr[k]), ratio " |"
+                    split(rows[i], r, "\t")
+                    k = r[1] SUBSEP r[4]
+                    ratio = (r[5] != "NA" && tm[k] != "") ? sprintf("%.2f", r[5] / tm[k]) : "NA"
+                    printf "| %s.%s | %s | %s | %s | %s | %s | %s | %s |\n", r[1], r[2], r[4], ms(r[5]), na(r[7]), ms(tm[k]), na(tg[k]), na(tr[k]), ratio
                 }
             }' "$f" $( [[ -f $g ]] && echo "$g" )
     done
