@@ -1,0 +1,37 @@
+// Entry point of the benchmark suite: BenchmarkSwitcher over every benchmark class here, with our
+// config (in-process, MemoryDiagnoser, GFLOP/s column, TSV export for bench/run.sh).
+//
+//   dotnet run -c Release --project bench/Authoring.Benchmarks -- --filter '*' [--quick]
+//
+// --quick: a few short iterations per case, for a CI smoke run (numbers are indicative only).
+// Any other arguments are BenchmarkDotNet's own (--filter, --list flat, --artifacts DIR, ...).
+using Authoring.Benchmarks;
+using BenchmarkDotNet.Running;
+
+bool quick = args.Contains("--quick");
+string[] bdnArgs = args.Where(a => a != "--quick").ToArray();
+
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(BenchConfig).Assembly)
+    .Run(bdnArgs, BenchConfig.Create(quick))
+    .ToArray();
+
+// A TorchSharp baseline without results means the harness itself is broken (native libraries not
+// loading, say): fail. Our own kernels may still be stubs; those are listed, not fatal.
+int exitCode = 0;
+foreach (var summary in summaries)
+{
+    foreach (var report in summary.Reports.Where(r => !r.Success || r.ResultStatistics is null))
+    {
+        bool baseline = report.BenchmarkCase.Descriptor.Baseline;
+        Console.Error.WriteLine($"{(baseline ? "error" : "warning")}: no result for {report.BenchmarkCase.DisplayInfo}");
+        if (baseline)
+        {
+            exitCode = 1;
+        }
+    }
+    if (summary.HasCriticalValidationErrors)
+    {
+        exitCode = 1;
+    }
+}
+return exitCode;
