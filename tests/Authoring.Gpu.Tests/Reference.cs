@@ -7,11 +7,14 @@ namespace Authoring.Gpu.Tests;
 
 static class Reference
 {
-    /// <summary>Every activation the runtime defines, for theories.</summary>
-    public static TheoryData<Type> Activations => new()
-    {
+    /// <summary>Every activation the runtime defines.</summary>
+    public static readonly Type[] ActivationTypes =
+    [
         typeof(Identity), typeof(Relu), typeof(Relu6), typeof(HardSigmoid), typeof(HardSwish), typeof(Sigmoid), typeof(Tanh),
-    };
+    ];
+
+    /// <summary><see cref="ActivationTypes"/> as theory data.</summary>
+    public static TheoryData<Type> Activations => new(ActivationTypes);
 
     public static double Apply(Type act, double z) => act.Name switch
     {

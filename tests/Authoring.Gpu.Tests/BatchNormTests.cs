@@ -1,0 +1,129 @@
+// BatchNorm kernels against double-precision statistics and gradients. Tolerance 5e-5 absolute:
+// normalisation multiplies the float rounding of x - mean by 1/std (about 2 here) and gamma (up
+// to 3), and the pre-activations reach |8|; the backward sums ~12 such terms per channel.
+using Authoring.Runtime.Cpu;
+using static Authoring.Gpu.Tests.Reference;
+
+namespace Authoring.Gpu.Tests;
+
+[Collection(GpuCollection.Name)]
+public sealed class BatchNormTests(GpuFixture fx)
+{
+    const double Atol = 5e-5, Rtol = 1e-5;
+    const int N = 2, C = 3, HW = 6;
+    const float Momentum = 0.1f, Eps = 1e-5f;
+
+    [Theory, MemberData(nameof(Activations), MemberType = typeof(Reference))]
+    public void TrainForwardAndBackwardEveryActivation(Type act) => Invoke(this, nameof(Train), act);
+
+    void Train<TAct>() where TAct : struct, IActivation
+    {
+        var a = typeof(TAct);
+        var rng = new Random(a.Name.Length * 31 + 5);
+        using var x = fx.Batch(rng, N, C * HW, offset: 2, gap: 3, scale: 2);
+        using var gamma = fx.Array(Random(rng, C, 3));
+        using var beta = fx.Array(Random(rng, C, 2));
+        var rm0 = Random(rng, C);
+        var rv0 = Array.ConvertAll(Random(rng, C), v => 1 + v / 2);
+        using var rm = fx.Array(rm0);
+        using var rv = fx.Array(rv0);
+        using var save = fx.Array(Random(rng, 2 * C));
+        using var y = fx.Batch(rng, N, C * HW, offset: 0, gap: 1);
+
+        fx.Kernels.BatchNormForwardTrain<TAct>(N, C, HW, x.View, gamma.View, beta.View, rm.View, rv.View, Momentum, Eps, save.View, y.View);
+
+        int count = N * HW;
+        var mean = new double[C];
+        var var = new double[C];
+        for (int c = 0; c < C; c++)
+        {
+            for (int b = 0; b < N; b++) for (int p = 0; p < HW; p++) mean[c] += x.Values[b * C * HW + c * HW + p];
+            mean[c] /= count;
+            for (int b = 0; b < N; b++) for (int p = 0; p < HW; p++) var[c] += Math.Pow(x.Values[b * C * HW + c * HW + p] - mean[c], 2);
+            var[c] /= count;
+        }
+        double XHat(int i) { int c = i % (C * HW) / HW; return (x.Values[i] - mean[c]) / Math.Sqrt(var[c] + Eps); }
+        double Z(int i) { int c = i % (C * HW) / HW; return gamma.Host[c] * XHat(i) + beta.Host[c]; }
+
+        var saveRef = new double[2 * C];
+        var rmRef = new double[C];
+        var rvRef = new double[C];
+        for (int c = 0; c < C; c++)
+        {
+            saveRef[c] = mean[c];
+            saveRef[C + c] = 1 / Math.Sqrt(var[c] + Eps);
+            rmRef[c] = (1 - Momentum) * rm0[c] + Momentum * mean[c];
+            rvRef[c] = (1 - Momentum) * rv0[c] + Momentum * var[c] * count / (count - 1);
+        }
+        var yRef = new double[N * C * HW];
+        for (int i = 0; i < yRef.Length; i++) yRef[i] = Apply(a, Z(i));
+        Close(saveRef, save.Read(), Atol, Rtol, "save");
+        Close(rmRef, rm.Read(), Atol, Rtol, "running mean");
+        Close(rvRef, rv.Read(), Atol, Rtol, "running var");
+        Close(yRef, y.Read(), Atol, Rtol, "y");
+
+        // Backward, from the saved statistics.
+        using var dy = fx.Batch(rng, N, C * HW, offset: 1, gap: 2);
+        var g = new double[yRef.Length];
+        for (int i = 0; i < g.Length; i++) g[i] = dy.Values[i] * Derivative(a, Z(i));
+        var sg = new double[C];
+        var sgx = new double[C];
+        for (int i = 0; i < g.Length; i++) { int c = i % (C * HW) / HW; sg[c] += g[i]; sgx[c] += g[i] * XHat(i); }
+        var dxRef = new double[g.Length];
+        for (int i = 0; i < g.Length; i++)
+        {
+            int c = i % (C * HW) / HW;
+            dxRef[i] = gamma.Host[c] / Math.Sqrt(var[c] + Eps) * (g[i] - sg[c] / count - XHat(i) * sgx[c] / count);
+        }
+        var dGamma0 = Random(rng, C);
+        var dBeta0 = Random(rng, C);
+        using var dGamma = fx.Array(dGamma0);
+        using var dBeta = fx.Array(dBeta0);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            using var dx = fx.Batch(rng, N, C * HW, offset: 3, gap: 1);
+            fx.Kernels.BatchNormBackwardTrain<TAct>(N, C, HW, x.View, dy.View, gamma.View, beta.View, save.View, dx.View, accumulate,
+                dGamma.View, dBeta.View);
+            Close(accumulate ? Plus(dxRef, dx.Values) : dxRef, dx.Read(), Atol, Rtol, $"dx (accumulate {accumulate})");
+        }
+        // Two backward calls, each adding its sums.
+        Close(Plus(ToDouble(dGamma0), Plus(sgx, sgx)), dGamma.Read(), Atol, Rtol, "dGamma (+= twice)");
+        Close(Plus(ToDouble(dBeta0), Plus(sg, sg)), dBeta.Read(), Atol, Rtol, "dBeta (+= twice)");
+
+        // Eval-mode affine with the same activation.
+        using var scale = fx.Array(Random(rng, C, 4));
+        using var shift = fx.Array(Random(rng, C, 3));
+        using var ya = fx.Batch(rng, N, C * HW, offset: 4, gap: 2);
+        fx.Kernels.BatchNormAffine<TAct>(N, C, HW, x.View, scale.View, shift.View, ya.View);
+        var yaRef = new double[N * C * HW];
+        for (int i = 0; i < yaRef.Length; i++) { int c = i % (C * HW) / HW; yaRef[i] = Apply(a, scale.Host[c] * x.Values[i] + shift.Host[c]); }
+        Close(yaRef, ya.Read(), Atol, Rtol, "affine y");
+    }
+
+    [Fact]
+    public void FoldEvalWithAndWithoutBias()
+    {
+        var rng = new Random(3);
+        const int c = 5;
+        using var gamma = fx.Array(Random(rng, c, 2));
+        using var beta = fx.Array(Random(rng, c));
+        using var mean = fx.Array(Random(rng, c));
+        using var var = fx.Array(Array.ConvertAll(Random(rng, c), v => 1 + v / 2));
+        using var bias = fx.Array(Random(rng, c));
+        foreach (bool withBias in new[] { true, false })
+        {
+            using var scale = fx.Array(new float[c]);
+            using var shift = fx.Array(new float[c]);
+            fx.Kernels.BatchNormFoldEval(c, gamma.View, beta.View, mean.View, var.View, Eps, withBias ? bias.View : default, scale.View, shift.View);
+            var sRef = new double[c];
+            var tRef = new double[c];
+            for (int i = 0; i < c; i++)
+            {
+                sRef[i] = gamma.Host[i] / Math.Sqrt(var.Host[i] + Eps);
+                tRef[i] = beta.Host[i] + ((withBias ? bias.Host[i] : 0) - mean.Host[i]) * sRef[i];
+            }
+            Close(sRef, scale.Read(), 1e-5, 1e-5, "scale");
+            Close(tRef, shift.Read(), 1e-5, 1e-5, "shift");
+        }
+    }
+}
