@@ -14,7 +14,7 @@ public sealed partial class GpuKernels
         Action<Index1D, Conv2dShape, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView>? _conv;
         Action<Index1D, LinearDims, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView>? _linear;
         Action<Index1D, ChannelDims, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView>? _bnApply;
-        Action<Index1D, ChannelDims, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _bnBackwardSums;
+        Action<Index1D, ChannelDims, int, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _bnBackwardPartials;
         Action<Index1D, ChannelDims, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView, int>? _bnBackwardData;
         Action<Index1D, ChannelDims, GView, ArrayView<float>, ArrayView<float>, GView>? _affine;
 
@@ -30,9 +30,9 @@ public sealed partial class GpuKernels
             _bnApply ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView>(
                 BatchNormApplyKernel<TAct>);
 
-        public Action<Index1D, ChannelDims, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> BatchNormBackwardSums =>
-            _bnBackwardSums ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-                BatchNormBackwardSumsKernel<TAct>);
+        public Action<Index1D, ChannelDims, int, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> BatchNormBackwardPartials =>
+            _bnBackwardPartials ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+                BatchNormBackwardPartialsKernel<TAct>);
 
         public Action<Index1D, ChannelDims, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView, int> BatchNormBackwardData =>
             _bnBackwardData ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, GView, GView, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GView, int>(

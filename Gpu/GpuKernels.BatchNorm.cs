@@ -1,6 +1,6 @@
-// Batch normalization with a fused activation. Statistics and parameter-gradient sums take one
-// thread per channel, summing batch and positions in a fixed order (deterministic, no atomics);
-// the element-wise parts take one thread per element. Backward recomputes the pre-activation
+// Batch normalization with a fused activation. Per-channel statistics and parameter-gradient sums
+// reduce in two deterministic steps (partials over interleaved terms, then an ordered combine per
+// channel; no atomics); the element-wise parts take one thread per element. Backward recomputes the pre-activation
 // z = gamma x_hat + beta from x and the saved statistics instead of storing it.
 using ILGPU;
 using ILGPU.Runtime;
@@ -19,8 +19,12 @@ public sealed partial class GpuKernels
     {
         if (n * c * hw == 0) return;
         var d = new ChannelDims(n, c, hw);
-        (_bnStats ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, GView, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>(
-            BatchNormStatsKernel))(c, d, x, runningMean, runningVar, momentum, eps, save);
+        int parts = Parts(n * hw);
+        var partials = Scratch(2 * c * parts);
+        (_bnPartialStats ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, GView, ArrayView<float>>(
+            BatchNormPartialStatsKernel))(c * parts, d, parts, x, partials);
+        (_bnStats ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>(
+            BatchNormStatsKernel))(c, d, parts, partials, runningMean, runningVar, momentum, eps, save);
         Act<TAct>().BatchNormApply(n * c * hw, d, x, gamma, beta, save, y);
     }
 
@@ -32,9 +36,13 @@ public sealed partial class GpuKernels
     {
         if (n * c * hw == 0) return;
         var d = new ChannelDims(n, c, hw);
-        var sums = Scratch(2 * c);
+        int parts = Parts(n * hw);
+        var scratch = Scratch(2 * c + 2 * c * parts);
+        ArrayView<float> sums = scratch.SubView(0, 2 * c), partials = scratch.SubView(2 * c, 2 * c * parts);
         var k = Act<TAct>();
-        k.BatchNormBackwardSums(c, d, x, dy, gamma, beta, save, sums, dGamma, dBeta);
+        k.BatchNormBackwardPartials(c * parts, d, parts, x, dy, gamma, beta, save, partials);
+        (_bnBackwardSums ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            BatchNormBackwardSumsKernel))(c, d, parts, partials, sums, dGamma, dBeta);
         k.BatchNormBackwardData(n * c * hw, d, x, dy, gamma, beta, save, sums, dx, accumulate ? 1 : 0);
     }
 
@@ -56,7 +64,9 @@ public sealed partial class GpuKernels
         Act<TAct>().Affine(n * c * hw, new ChannelDims(n, c, hw), x, scale, shift, y);
     }
 
-    Action<Index1D, ChannelDims, GView, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>? _bnStats;
+    Action<Index1D, ChannelDims, int, GView, ArrayView<float>>? _bnPartialStats;
+    Action<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>? _bnStats;
+    Action<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _bnBackwardSums;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _bnFold;
 
     /// <summary>Batch, channels and positions per channel, packed so kernels take few parameters.</summary>
@@ -67,28 +77,47 @@ public sealed partial class GpuKernels
         public readonly int HW = hw;
     }
 
-    /// <summary>One thread per channel: two-pass mean and variance (no cancellation from E[x^2] - E[x]^2).</summary>
-    internal static void BatchNormStatsKernel(Index1D index, ChannelDims d, GView x, ArrayView<float> runningMean,
-        ArrayView<float> runningVar, float momentum, float eps, ArrayView<float> save)
+    /// <summary>One thread per (channel, part j): mean and sum of squared deviations of terms j, j+P, ... of the
+    /// channel (two passes over them, so no cancellation from E[x^2] - E[x]^2) into partials[2i], partials[2i+1].</summary>
+    internal static void BatchNormPartialStatsKernel(Index1D index, ChannelDims d, int parts, GView x, ArrayView<float> partials)
+    {
+        int i = index;
+        int ch = i / parts, j = i - ch * parts, count = d.N * d.HW, m = 0;
+        float sum = 0f;
+        for (int e = j; e < count; e += parts)
+        {
+            int b = e / d.HW;
+            sum += x.Data[x.At(b) + ch * d.HW + e - b * d.HW];
+            m++;
+        }
+        float mean = m > 0 ? sum / m : 0f, sq = 0f;
+        for (int e = j; e < count; e += parts)
+        {
+            int b = e / d.HW;
+            float t = x.Data[x.At(b) + ch * d.HW + e - b * d.HW] - mean;
+            sq += t * t;
+        }
+        partials[2 * i] = mean;
+        partials[2 * i + 1] = sq;
+    }
+
+    /// <summary>One thread per channel: combines the parts in order (Chan et al.'s pairwise update, stable for
+    /// large counts), writes save and updates the running statistics.</summary>
+    internal static void BatchNormStatsKernel(Index1D index, ChannelDims d, int parts, ArrayView<float> partials,
+        ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, ArrayView<float> save)
     {
         int ch = index;
-        int count = d.N * d.HW;
-        float sum = 0f;
-        for (int b = 0; b < d.N; b++)
+        int count = d.N * d.HW, seen = 0;
+        float mean = 0f, sq = 0f;
+        for (int j = 0; j < parts; j++)
         {
-            int at = x.At(b) + ch * d.HW;
-            for (int p = 0; p < d.HW; p++) sum += x.Data[at + p];
-        }
-        float mean = sum / count;
-        float sq = 0f;
-        for (int b = 0; b < d.N; b++)
-        {
-            int at = x.At(b) + ch * d.HW;
-            for (int p = 0; p < d.HW; p++)
-            {
-                float t = x.Data[at + p] - mean;
-                sq += t * t;
-            }
+            int m = (count - j + parts - 1) / parts;
+            if (m <= 0) continue;
+            int at = 2 * (ch * parts + j), total = seen + m;
+            float delta = partials[at] - mean;
+            mean += delta * m / total;
+            sq += partials[at + 1] + delta * delta * ((float)seen * m / total);
+            seen = total;
         }
         float var = sq / count;
         save[ch] = mean;
@@ -113,26 +142,39 @@ public sealed partial class GpuKernels
         y.Data[y.At(b) + r] = default(TAct).Apply(z);
     }
 
-    /// <summary>One thread per channel: sums[ch] = sum g, sums[C + ch] = sum g x_hat with g = dy act'(z);
-    /// they are also dBeta and dGamma.</summary>
-    internal static void BatchNormBackwardSumsKernel<TAct>(Index1D index, ChannelDims d, GView x, GView dy,
-        ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> save, ArrayView<float> sums,
-        ArrayView<float> dGamma, ArrayView<float> dBeta) where TAct : struct, IActivation
+    /// <summary>One thread per (channel, part j): sums of g and g x_hat over terms j, j+P, ... with g = dy act'(z),
+    /// into partials[2i], partials[2i+1].</summary>
+    internal static void BatchNormBackwardPartialsKernel<TAct>(Index1D index, ChannelDims d, int parts, GView x, GView dy,
+        ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> save, ArrayView<float> partials) where TAct : struct, IActivation
     {
-        int ch = index;
+        int i = index;
+        int ch = i / parts, j = i - ch * parts, count = d.N * d.HW;
         float mean = save[ch], invStd = save[d.C + ch];
         float ga = gamma.Length > 0 ? gamma[ch] : 1f, be = beta.Length > 0 ? beta[ch] : 0f;
         float sg = 0f, sgx = 0f;
-        for (int b = 0; b < d.N; b++)
+        for (int e = j; e < count; e += parts)
         {
-            int xa = x.At(b) + ch * d.HW, ga0 = dy.At(b) + ch * d.HW;
-            for (int p = 0; p < d.HW; p++)
-            {
-                float xhat = (x.Data[xa + p] - mean) * invStd;
-                float g = dy.Data[ga0 + p] * default(TAct).Derivative(ga * xhat + be);
-                sg += g;
-                sgx += g * xhat;
-            }
+            int b = e / d.HW, r = ch * d.HW + e - b * d.HW;
+            float xhat = (x.Data[x.At(b) + r] - mean) * invStd;
+            float g = dy.Data[dy.At(b) + r] * default(TAct).Derivative(ga * xhat + be);
+            sg += g;
+            sgx += g * xhat;
+        }
+        partials[2 * i] = sg;
+        partials[2 * i + 1] = sgx;
+    }
+
+    /// <summary>One thread per channel: adds the parts in order into sums[ch] = sum g, sums[C + ch] = sum g x_hat,
+    /// which are also what dBeta and dGamma accumulate.</summary>
+    internal static void BatchNormBackwardSumsKernel(Index1D index, ChannelDims d, int parts, ArrayView<float> partials,
+        ArrayView<float> sums, ArrayView<float> dGamma, ArrayView<float> dBeta)
+    {
+        int ch = index;
+        float sg = 0f, sgx = 0f;
+        for (int j = 0; j < parts; j++)
+        {
+            sg += partials[2 * (ch * parts + j)];
+            sgx += partials[2 * (ch * parts + j) + 1];
         }
         sums[ch] = sg;
         sums[d.C + ch] = sgx;

@@ -1,6 +1,6 @@
 // Convolution (dense, grouped, depthwise) and fully connected layers: one thread per output
 // element, gathering instead of scattering so no two threads write one element and no atomics
-// are needed; weight gradients take one thread per weight element looping over batch and positions.
+// are needed; weight gradients reduce over batch and positions in two ordered steps (see GpuKernels.cs).
 using ILGPU;
 using ILGPU.Runtime;
 using Authoring.Runtime.Cpu;
@@ -32,8 +32,12 @@ public sealed partial class GpuKernels
     {
         int total = s.WeightSize;
         if (total == 0 || n == 0) return;
-        (_convBackwardWeights ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, Conv2dShape, int, GView, GView, ArrayView<float>>(
-            Conv2dBackwardWeightsKernel))(total, s, n, x, dy, dw);
+        // Each weight element reduces over n Ho Wo terms; cap the partials at 2M floats of scratch.
+        int parts = Math.Min(Parts(n * s.Ho * s.Wo), Math.Max(1, (1 << 21) / total));
+        var partials = Scratch(total * parts);
+        (_convBackwardWeights ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, Conv2dShape, int, int, GView, GView, ArrayView<float>>(
+            Conv2dBackwardWeightsKernel))(total * parts, s, n, parts, x, dy, partials);
+        AddParts(total, parts, partials, dw);
     }
 
     /// <summary>y = act(scale[o] * (x W^T)[o] + shift[o]); <paramref name="w"/> is [outF, inF].</summary>
@@ -63,7 +67,7 @@ public sealed partial class GpuKernels
     }
 
     Action<Index1D, Conv2dShape, GView, ArrayView<float>, GView, int>? _convBackwardData;
-    Action<Index1D, Conv2dShape, int, GView, GView, ArrayView<float>>? _convBackwardWeights;
+    Action<Index1D, Conv2dShape, int, int, GView, GView, ArrayView<float>>? _convBackwardWeights;
     Action<Index1D, LinearDims, GView, ArrayView<float>, GView, int>? _linearBackwardData;
     Action<Index1D, LinearDims, int, GView, GView, ArrayView<float>>? _linearBackwardWeights;
 
@@ -141,33 +145,27 @@ public sealed partial class GpuKernels
         dx.Data[o] = accumulate != 0 ? dx.Data[o] + acc : acc;
     }
 
-    /// <summary>One thread per weight element (co, ci, ky, kx), summing over batch and output positions in order.</summary>
-    internal static void Conv2dBackwardWeightsKernel(Index1D index, Conv2dShape s, int n, GView x, GView dy, ArrayView<float> dw)
+    /// <summary>One thread per (weight element (co, ci, ky, kx), part j): the sum over output positions
+    /// e = j, j+P, ... of the n Ho Wo (b, oy, ox) of x[b, ci, iy, ix] dy[b, co, oy, ox], into partials[index].</summary>
+    internal static void Conv2dBackwardWeightsKernel(Index1D index, Conv2dShape s, int n, int parts, GView x, GView dy, ArrayView<float> partials)
     {
-        int ho = s.Ho, wo = s.Wo, kk = s.Kh * s.Kw;
+        int ho = s.Ho, wo = s.Wo, plane = ho * wo, kk = s.Kh * s.Kw;
         int cinG = s.Cin / s.Groups, coutG = s.Cout / s.Groups;
-        int i = index;
+        int t = index;
+        int i = t / parts, j = t - i * parts;
         int co = i / (cinG * kk), r = i - co * cinG * kk;
         int cil = r / kk, k = r - cil * kk;
         int ky = k / s.Kw, kx = k - ky * s.Kw;
         int ci = co / coutG * cinG + cil;
         float acc = 0f;
-        for (int b = 0; b < n; b++)
+        for (int e = j; e < n * plane; e += parts)
         {
-            int xc = x.At(b) + ci * s.H * s.W, dyc = dy.At(b) + co * ho * wo;
-            for (int oy = 0; oy < ho; oy++)
-            {
-                int iy = oy * s.StrideH - s.PadH + ky * s.DilH;
-                if (iy < 0 || iy >= s.H) continue;
-                for (int ox = 0; ox < wo; ox++)
-                {
-                    int ix = ox * s.StrideW - s.PadW + kx * s.DilW;
-                    if (ix < 0 || ix >= s.W) continue;
-                    acc += x.Data[xc + iy * s.W + ix] * dy.Data[dyc + oy * wo + ox];
-                }
-            }
+            int b = e / plane, p = e - b * plane, oy = p / wo, ox = p - oy * wo;
+            int iy = oy * s.StrideH - s.PadH + ky * s.DilH, ix = ox * s.StrideW - s.PadW + kx * s.DilW;
+            if (iy < 0 || iy >= s.H || ix < 0 || ix >= s.W) continue;
+            acc += x.Data[x.At(b) + (ci * s.H + iy) * s.W + ix] * dy.Data[dy.At(b) + co * plane + p];
         }
-        dw[i] += acc;
+        partials[t] = acc;
     }
 
     /// <summary>One thread per output element (b, o).</summary>

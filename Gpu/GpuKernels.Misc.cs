@@ -12,8 +12,11 @@ public sealed partial class GpuKernels
     public void BiasGrad(int n, int c, int hw, GView dy, ArrayView<float> db)
     {
         if (n * c * hw == 0) return;
-        (_biasGrad ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, GView, ArrayView<float>>(BiasGradKernel))(
-            c, new ChannelDims(n, c, hw), dy, db);
+        int parts = Parts(n * hw);
+        var partials = Scratch(c * parts);
+        (_biasPartials ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, GView, ArrayView<float>>(BiasPartialsKernel))(
+            c * parts, new ChannelDims(n, c, hw), parts, dy, partials);
+        AddParts(c, parts, partials, db);
     }
 
     /// <summary>dst (=, or += when <paramref name="accumulate"/>) = src, <paramref name="size"/> floats per sample.</summary>
@@ -55,23 +58,39 @@ public sealed partial class GpuKernels
             n * size, size, p, seed, x, mask, y);
     }
 
-    Action<Index1D, ChannelDims, GView, ArrayView<float>>? _biasGrad;
+    Action<Index1D, ChannelDims, int, GView, ArrayView<float>>? _biasPartials;
+    Action<Index1D, int, ArrayView<float>, ArrayView<float>>? _addParts;
+
+    /// <summary>dst[i] += sum over j &lt; parts of partials[i * parts + j], in order.</summary>
+    void AddParts(int count, int parts, ArrayView<float> partials, ArrayView<float> dst) =>
+        (_addParts ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ArrayView<float>, ArrayView<float>>(AddPartsKernel))(
+            count, parts, partials, dst);
     Action<Index1D, int, GView, GView, int>? _copy;
     Action<Index1D, int, int, GView, ArrayView<int>, GView, ArrayView<float>>? _lossRows;
     Action<Index1D, int, ArrayView<float>, ArrayView<float>>? _lossTotal;
     Action<Index1D, int, float, ulong, GView, GView, GView>? _dropout;
 
-    /// <summary>One thread per channel, summing batch then positions in order.</summary>
-    internal static void BiasGradKernel(Index1D index, ChannelDims d, GView dy, ArrayView<float> db)
+    /// <summary>One thread per (channel, part j): the sum of terms j, j+P, ... of dy[:, ch, :].</summary>
+    internal static void BiasPartialsKernel(Index1D index, ChannelDims d, int parts, GView dy, ArrayView<float> partials)
     {
-        int ch = index;
+        int i = index;
+        int ch = i / parts, j = i - ch * parts, count = d.N * d.HW;
         float sum = 0f;
-        for (int b = 0; b < d.N; b++)
+        for (int e = j; e < count; e += parts)
         {
-            int at = dy.At(b) + ch * d.HW;
-            for (int p = 0; p < d.HW; p++) sum += dy.Data[at + p];
+            int b = e / d.HW;
+            sum += dy.Data[dy.At(b) + ch * d.HW + e - b * d.HW];
         }
-        db[ch] += sum;
+        partials[i] = sum;
+    }
+
+    /// <summary>One thread per reduction: adds its parts in order, then accumulates into dst.</summary>
+    internal static void AddPartsKernel(Index1D index, int parts, ArrayView<float> partials, ArrayView<float> dst)
+    {
+        int i = index;
+        float sum = 0f;
+        for (int j = 0; j < parts; j++) sum += partials[i * parts + j];
+        dst[i] += sum;
     }
 
     /// <summary>One thread per element.</summary>

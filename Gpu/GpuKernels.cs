@@ -3,8 +3,10 @@
 // Each kernel is compiled once per accelerator on first use and its launcher cached; kernels
 // generic over an activation are cached per activation type. Launches go to the default stream
 // in call order, so later kernels see earlier results without explicit synchronisation.
-// Reductions (BatchNorm statistics, bias and weight gradients, the loss) use no atomics and a
-// fixed summation order: results are bitwise reproducible from run to run on one accelerator.
+// Reductions (BatchNorm statistics, bias and weight gradients, the loss) use no atomics: a first
+// kernel writes partial sums over interleaved terms (thread j of a reduction takes terms j, j+P,
+// j+2P, ..., so neighbouring threads read neighbouring floats), a second adds them in order. The
+// order depends only on the shapes: results are bitwise reproducible from run to run.
 using ILGPU;
 using ILGPU.Runtime;
 using Authoring.Runtime.Cpu;
@@ -56,6 +58,11 @@ public sealed partial class GpuKernels : IDisposable
             return _scratch.View.SubView(0, length);
         }
     }
+
+    /// <summary>Partial sums per reduction for a reduction over <paramref name="length"/> terms: enough threads to
+    /// fill a GPU when there are few reductions (BatchNorm channels), at least 8 terms each. Depends only on the
+    /// problem, not on the accelerator, so every accelerator adds in the same order and gets the same bits.</summary>
+    internal static int Parts(int length) => Math.Clamp((length + 7) / 8, 1, 256);
 
     /// <summary>Sets every element of <paramref name="v"/> to <paramref name="value"/>.</summary>
     public void Fill(ArrayView<float> v, float value)
