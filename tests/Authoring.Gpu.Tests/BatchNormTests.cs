@@ -14,9 +14,9 @@ public sealed class BatchNormTests(GpuFixture fx)
     const float Momentum = 0.1f, Eps = 1e-5f;
 
     [Theory, MemberData(nameof(Activations), MemberType = typeof(Reference))]
-    public void TrainForwardAndBackwardEveryActivation(Type act) => Invoke(this, nameof(Train), act);
+    public void TrainForwardAndBackwardEveryActivation(Type act) => Invoke(this, nameof(TrainOnDevice), act);
 
-    void Train<TAct>() where TAct : struct, IActivation
+    void TrainOnDevice<TAct>() where TAct : struct, IActivation
     {
         var a = typeof(TAct);
         var rng = new Random(a.Name.Length * 31 + 5);
@@ -33,17 +33,8 @@ public sealed class BatchNormTests(GpuFixture fx)
         fx.Kernels.BatchNormForwardTrain<TAct>(N, C, HW, x.View, gamma.View, beta.View, rm.View, rv.View, Momentum, Eps, save.View, y.View);
 
         int count = N * HW;
-        var mean = new double[C];
-        var var = new double[C];
-        for (int c = 0; c < C; c++)
-        {
-            for (int b = 0; b < N; b++) for (int p = 0; p < HW; p++) mean[c] += x.Values[b * C * HW + c * HW + p];
-            mean[c] /= count;
-            for (int b = 0; b < N; b++) for (int p = 0; p < HW; p++) var[c] += Math.Pow(x.Values[b * C * HW + c * HW + p] - mean[c], 2);
-            var[c] /= count;
-        }
-        double XHat(int i) { int c = i % (C * HW) / HW; return (x.Values[i] - mean[c]) / Math.Sqrt(var[c] + Eps); }
-        double Z(int i) { int c = i % (C * HW) / HW; return gamma.Host[c] * XHat(i) + beta.Host[c]; }
+        using var dy = fx.Batch(rng, N, C * HW, offset: 1, gap: 2);
+        var (mean, var, yRef, dxRef, sg, sgx) = Train(a, x.Values, ToDouble(gamma.Host), ToDouble(beta.Host), dy.Values);
 
         var saveRef = new double[2 * C];
         var rmRef = new double[C];
@@ -55,26 +46,12 @@ public sealed class BatchNormTests(GpuFixture fx)
             rmRef[c] = (1 - Momentum) * rm0[c] + Momentum * mean[c];
             rvRef[c] = (1 - Momentum) * rv0[c] + Momentum * var[c] * count / (count - 1);
         }
-        var yRef = new double[N * C * HW];
-        for (int i = 0; i < yRef.Length; i++) yRef[i] = Apply(a, Z(i));
         Close(saveRef, save.Read(), Atol, Rtol, "save");
         Close(rmRef, rm.Read(), Atol, Rtol, "running mean");
         Close(rvRef, rv.Read(), Atol, Rtol, "running var");
         Close(yRef, y.Read(), Atol, Rtol, "y");
 
         // Backward, from the saved statistics.
-        using var dy = fx.Batch(rng, N, C * HW, offset: 1, gap: 2);
-        var g = new double[yRef.Length];
-        for (int i = 0; i < g.Length; i++) g[i] = dy.Values[i] * Derivative(a, Z(i));
-        var sg = new double[C];
-        var sgx = new double[C];
-        for (int i = 0; i < g.Length; i++) { int c = i % (C * HW) / HW; sg[c] += g[i]; sgx[c] += g[i] * XHat(i); }
-        var dxRef = new double[g.Length];
-        for (int i = 0; i < g.Length; i++)
-        {
-            int c = i % (C * HW) / HW;
-            dxRef[i] = gamma.Host[c] / Math.Sqrt(var[c] + Eps) * (g[i] - sg[c] / count - XHat(i) * sgx[c] / count);
-        }
         var dGamma0 = Random(rng, C);
         var dBeta0 = Random(rng, C);
         using var dGamma = fx.Array(dGamma0);
@@ -98,6 +75,71 @@ public sealed class BatchNormTests(GpuFixture fx)
         var yaRef = new double[N * C * HW];
         for (int i = 0; i < yaRef.Length; i++) { int c = i % (C * HW) / HW; yaRef[i] = Apply(a, scale.Host[c] * x.Values[i] + shift.Host[c]); }
         Close(yaRef, ya.Read(), Atol, Rtol, "affine y");
+    }
+
+    /// <summary>The training forward and its analytic backward in double: batch mean and biased variance,
+    /// y = act(gamma x_hat + beta), dx, and the sums that dBeta (sum g) and dGamma (sum g x_hat) accumulate.</summary>
+    static (double[] mean, double[] var, double[] y, double[] dx, double[] sg, double[] sgx) Train(
+        Type act, double[] x, double[] gamma, double[] beta, double[] dy)
+    {
+        int count = N * HW;
+        var mean = new double[C];
+        var var = new double[C];
+        for (int i = 0; i < x.Length; i++) mean[i % (C * HW) / HW] += x[i] / count;
+        for (int i = 0; i < x.Length; i++) var[i % (C * HW) / HW] += Math.Pow(x[i] - mean[i % (C * HW) / HW], 2) / count;
+        var y = new double[x.Length];
+        var g = new double[x.Length];
+        var xhat = new double[x.Length];
+        var sg = new double[C];
+        var sgx = new double[C];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int c = i % (C * HW) / HW;
+            xhat[i] = (x[i] - mean[c]) / Math.Sqrt(var[c] + Eps);
+            double z = gamma[c] * xhat[i] + beta[c];
+            y[i] = Apply(act, z);
+            g[i] = dy[i] * Derivative(act, z);
+            sg[c] += g[i];
+            sgx[c] += g[i] * xhat[i];
+        }
+        var dx = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int c = i % (C * HW) / HW;
+            dx[i] = gamma[c] / Math.Sqrt(var[c] + Eps) * (g[i] - sg[c] / count - xhat[i] * sgx[c] / count);
+        }
+        return (mean, var, y, dx, sg, sgx);
+    }
+
+    /// <summary>The reference backward (which the kernels are held to) must itself be the gradient of the reference
+    /// forward: central differences of L = sum dy * y in double, on smooth activations (no kinks to straddle).</summary>
+    [Theory]
+    [InlineData(typeof(Identity))]
+    [InlineData(typeof(Tanh))]
+    [InlineData(typeof(Sigmoid))]
+    public void ReferenceBackwardMatchesFiniteDifferences(Type act)
+    {
+        var rng = new Random(12);
+        double[] R(int len, double scale) => Array.ConvertAll(Random(rng, len, scale), v => (double)v);
+        double[] x = R(N * C * HW, 2), gamma = R(C, 3), beta = R(C, 2), dy = R(N * C * HW, 1);
+        var (_, _, _, dx, sg, sgx) = Train(act, x, gamma, beta, dy);
+        double Loss() { var y = Train(act, x, gamma, beta, dy).y; double l = 0; for (int i = 0; i < y.Length; i++) l += dy[i] * y[i]; return l; }
+        double Numeric(double[] v, int i)
+        {
+            const double h = 1e-6;
+            double keep = v[i];
+            v[i] = keep + h; double up = Loss();
+            v[i] = keep - h; double down = Loss();
+            v[i] = keep;
+            return (up - down) / (2 * h);
+        }
+        // Central differences in double: truncation ~h^2 and rounding ~1e-16/h, so 1e-6 absolute is ample.
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(Numeric(x, i) - dx[i]) < 1e-6, $"dx[{i}]");
+        for (int c = 0; c < C; c++)
+        {
+            Assert.True(Math.Abs(Numeric(gamma, c) - sgx[c]) < 1e-6, $"dGamma[{c}]");
+            Assert.True(Math.Abs(Numeric(beta, c) - sg[c]) < 1e-6, $"dBeta[{c}]");
+        }
     }
 
     [Fact]
