@@ -33,6 +33,9 @@ public sealed class DeviceParameters : IDisposable
         Upload(store);
     }
 
+    /// <summary>A device copy of <paramref name="store"/> on <paramref name="device"/>'s accelerator.</summary>
+    public DeviceParameters(GpuDevice device, ParameterStore store) : this(device.Accelerator, store) { }
+
     /// <summary>The accelerator holding the buffers.</summary>
     public Accelerator Accelerator { get; }
     /// <summary>Floats in <see cref="Values"/> (and in <see cref="Grads"/>).</summary>

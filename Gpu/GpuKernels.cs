@@ -14,6 +14,9 @@ using Authoring.Runtime.Cpu;
 namespace Authoring.Gpu;
 
 /// <summary>ILGPU kernels mirroring <c>Authoring.Runtime.Cpu</c>'s, for one accelerator.</summary>
+/// <remarks>The accelerator's context must have ILGPU.Algorithms enabled (<see cref="GpuDevice"/> does it), or
+/// kernels using exp/log/tanh fail to compile for CUDA. Launches are queued on the default stream; use one instance
+/// from one thread at a time.</remarks>
 public sealed partial class GpuKernels : IDisposable
 {
     readonly Dictionary<Type, object> _byActivation = [];

@@ -164,6 +164,19 @@ public sealed class MiscTests(GpuFixture fx)
         Assert.Equal(AcceleratorChoice.Cpu, GpuDevice.ParseChoice("Cpu"));
         Assert.Throws<ArgumentException>(() => GpuDevice.ParseChoice("opencl"));
         Assert.False(string.IsNullOrWhiteSpace(fx.Device.Description));
+        // The environment variable decides when no choice is passed.
+        string? saved = Environment.GetEnvironmentVariable(GpuDevice.EnvironmentVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(GpuDevice.EnvironmentVariable, "cpu");
+            using var cpu = new GpuDevice();
+            Assert.Equal(AcceleratorChoice.Cpu, cpu.Choice);
+            Assert.False(cpu.IsCuda);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(GpuDevice.EnvironmentVariable, saved);
+        }
         if (!fx.Device.IsCuda)
         {
             // Without a CUDA device, asking for one must fail loudly rather than fall back silently.
