@@ -1,0 +1,91 @@
+// A device copy of a ParameterStore: values and gradients as two flat device buffers with the
+// store's layout, so generated kernels take parameter slices by offset and optimizers and
+// checkpoints move whole buffers in one copy.
+using ILGPU;
+using ILGPU.Runtime;
+using Authoring.Runtime;
+
+namespace Authoring.Gpu;
+
+/// <summary>Parameters, gradients and running statistics of a <see cref="ParameterStore"/> on the device.</summary>
+public sealed class DeviceParameters : IDisposable
+{
+    readonly MemoryBuffer1D<float, Stride1D.Dense> _values, _grads;
+    readonly int[] _offsets, _lengths;
+
+    /// <summary>Allocates device buffers with <paramref name="store"/>'s layout and uploads its values and gradients.</summary>
+    public DeviceParameters(Accelerator accelerator, ParameterStore store)
+    {
+        Accelerator = accelerator;
+        int count = store.Infos.Count;
+        _offsets = new int[count];
+        _lengths = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            _offsets[i] = store.OffsetOf(i);
+            _lengths[i] = store.Infos[i].Length;
+        }
+        // ILGPU refuses zero-length allocations on some backends; a model without parameters gets one unused float.
+        long length = Math.Max(1, store.Values.Length);
+        _values = accelerator.Allocate1D<float>(length);
+        _grads = accelerator.Allocate1D<float>(length);
+        Length = store.Values.Length;
+        Upload(store);
+    }
+
+    /// <summary>A device copy of <paramref name="store"/> on <paramref name="device"/>'s accelerator.</summary>
+    public DeviceParameters(GpuDevice device, ParameterStore store) : this(device.Accelerator, store) { }
+
+    /// <summary>The accelerator holding the buffers.</summary>
+    public Accelerator Accelerator { get; }
+    /// <summary>Floats in <see cref="Values"/> (and in <see cref="Grads"/>).</summary>
+    public int Length { get; }
+    /// <summary>All values, laid out as <see cref="ParameterStore.Values"/>.</summary>
+    public ArrayView<float> Values => _values.View.SubView(0, Length);
+    /// <summary>All gradients, laid out as <see cref="ParameterStore.Grads"/>.</summary>
+    public ArrayView<float> Grads => _grads.View.SubView(0, Length);
+
+    /// <summary>Values of tensor <paramref name="tensorIndex"/> (as <see cref="ParameterStore.Value(int)"/>).</summary>
+    public ArrayView<float> Slice(int tensorIndex) => Values.SubView(_offsets[tensorIndex], _lengths[tensorIndex]);
+
+    /// <summary>Gradient of tensor <paramref name="tensorIndex"/> (as <see cref="ParameterStore.Grad(int)"/>).</summary>
+    public ArrayView<float> GradSlice(int tensorIndex) => Grads.SubView(_offsets[tensorIndex], _lengths[tensorIndex]);
+
+    /// <summary>Copies <paramref name="store"/>'s values and gradients to the device.</summary>
+    public void Upload(ParameterStore store)
+    {
+        Check(store);
+        if (Length == 0) return;
+        Values.CopyFromCPU(store.Values.AsSpan());
+        Grads.CopyFromCPU(store.Grads.AsSpan());
+    }
+
+    /// <summary>Waits for queued kernels, then copies values and gradients back into <paramref name="store"/>.</summary>
+    public void Download(ParameterStore store)
+    {
+        Check(store);
+        if (Length == 0) return;
+        Accelerator.Synchronize();
+        Values.CopyToCPU(store.Values.AsSpan());
+        Grads.CopyToCPU(store.Grads.AsSpan());
+    }
+
+    /// <summary>Zeroes every gradient (kernels accumulate weight and bias gradients with +=).</summary>
+    public void ClearGrads()
+    {
+        if (Length > 0) Grads.MemSetToZero(Accelerator.DefaultStream);
+    }
+
+    void Check(ParameterStore store)
+    {
+        if (store.Values.Length != Length)
+            throw new ArgumentException($"Parameter layouts differ: the store has {store.Values.Length} floats, the device copy {Length}.", nameof(store));
+    }
+
+    /// <summary>Frees both device buffers.</summary>
+    public void Dispose()
+    {
+        _values.Dispose();
+        _grads.Dispose();
+    }
+}
