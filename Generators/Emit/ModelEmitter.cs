@@ -21,7 +21,11 @@ internal static class ModelEmitter
             var plan = Planner.Build(model);
             ct.ThrowIfCancellationRequested();
             var files = new List<GeneratedFile> { new(FileName(model, "g"), CpuEmitter.Emit(plan)) };
-            if (hasGpu) files.Add(new GeneratedFile(FileName(model, "Gpu.g"), GpuEmitter.Emit(plan)));
+            if (hasGpu)
+            {
+                files.Add(new GeneratedFile(FileName(model, "Gpu.g"), GpuEmitter.Emit(plan)));
+                files.Add(new GeneratedFile(FileName(model, "GpuAccess.g"), GpuEmitter.AccessFile));
+            }
             return new EmitOutput(files.ToEquatableArray(), EquatableArray<DiagnosticInfo>.Empty);
         }
         catch (OperationCanceledException)

@@ -1,0 +1,83 @@
+// The ILGPU backend (on ILGPU's CPU accelerator here, CUDA when present) against the CPU SIMD backend:
+// same generated plan, same parameters, same dropout masks; outputs, loss, gradients and running
+// statistics must agree.
+using Authoring.Gpu;
+using Authoring.Models.Tests.Models;
+using Authoring.Runtime;
+
+namespace Authoring.Models.Tests;
+
+public sealed class GpuDeviceFixture : IDisposable
+{
+    public GpuDevice Device { get; } = new();
+
+    public void Dispose() => Device.Dispose();
+}
+
+[CollectionDefinition("gpu")]
+public sealed class GpuCollection : ICollectionFixture<GpuDeviceFixture>;
+
+[Collection("gpu")]
+public class GpuParityTests(GpuDeviceFixture fixture)
+{
+    // Both backends compute in float32 but sum in different orders (blocked GEMM vs one thread per
+    // output; two-level partial sums for reductions), so results differ by round-off: a few ulps of
+    // the largest term times sqrt(terms). 1e-4 of the tensor's scale is ~100x that and still catches
+    // any indexing or fusion error, which produces O(1) differences.
+    const float Tol = 1e-4f;
+
+    [Fact] public void ConvRelu() => Check(new ConvRelu(), p => new ConvRelu.Gpu(fixture.Device, p));
+    [Fact] public void GroupedDilated() => Check(new GroupedDilated(), p => new GroupedDilated.Gpu(fixture.Device, p));
+    [Fact] public void DepthwiseBn() => Check(new DepthwiseBn(), p => new DepthwiseBn.Gpu(fixture.Device, p));
+    [Fact] public void PoolNorm1d() => Check(new PoolNorm1d(), p => new PoolNorm1d.Gpu(fixture.Device, p));
+    [Fact] public void SqueezeExcite() => Check(new SqueezeExcite(), p => new SqueezeExcite.Gpu(fixture.Device, p));
+    [Fact] public void Ghost() => Check(new Ghost(), p => new Ghost.Gpu(fixture.Device, p));
+    [Fact] public void ConcatCopies() => Check(new ConcatCopies(), p => new ConcatCopies.Gpu(fixture.Device, p));
+    [Fact] public void Mlp() => Check(new Mlp(), p => new Mlp.Gpu(fixture.Device, p));
+
+    static ParameterStore Copy(ParameterStore s)
+    {
+        var c = new ParameterStore(s.Infos);
+        c.CopyFrom(s);
+        return c;
+    }
+
+    static void Close(ReadOnlySpan<float> gpu, ReadOnlySpan<float> cpu, string what, float floor = 1e-3f)
+    {
+        float scale = floor;
+        foreach (float v in cpu) scale = Math.Max(scale, Math.Abs(v));
+        for (int i = 0; i < cpu.Length; i++)
+            Assert.True(Math.Abs(gpu[i] - cpu[i]) <= Tol * scale, $"{what}[{i}]: gpu {gpu[i]:R} cpu {cpu[i]:R} (scale {scale})");
+    }
+
+    static void Check<TCpu, TGpu>(TCpu cpu, Func<ParameterStore, TGpu> makeGpu) where TCpu : IModel where TGpu : IModel, IDisposable
+    {
+        GradientTests.Randomize(cpu.Parameters, 21);
+        using var gpu = makeGpu(Copy(cpu.Parameters));
+        const int n = 3;
+        var x = GradientTests.RandomInput(n * cpu.InputSize, 22);
+        var labels = Enumerable.Range(0, n).Select(i => (i * 5 + 2) % cpu.OutputSize).ToArray();
+
+        var a = new float[n * cpu.OutputSize];
+        var b = new float[n * cpu.OutputSize];
+        cpu.Infer(x, n, a);
+        gpu.Infer(x, n, b);
+        Close(b, a, "eval logits");
+
+        var rc = cpu.TrainStep(x, labels, n);
+        var rg = gpu.TrainStep(x, labels, n);
+        Assert.Equal(rc.Correct, rg.Correct);
+        Assert.True(Math.Abs(rc.Loss - rg.Loss) <= 1e-5f * Math.Max(1, rc.Loss), $"loss cpu {rc.Loss} gpu {rg.Loss}");
+        // A gradient that is zero in exact arithmetic (a bias followed by BatchNorm, which removes constant
+        // shifts) comes out as the round-off of cancelling terms, whose size follows the model's gradient
+        // scale, not its own (measured: 2e-6 of the largest gradient): such tensors are compared against 10%
+        // of the largest gradient, i.e. an absolute error of 1e-5 of it.
+        float floor = Math.Max(1e-3f, 0.1f * cpu.Parameters.Grads.Max(Math.Abs));
+        for (int t = 0; t < cpu.Parameters.Infos.Count; t++)
+        {
+            var info = cpu.Parameters.Infos[t];
+            if (info.Trainable) Close(gpu.Parameters.Grad(t), cpu.Parameters.Grad(t), "grad " + info.Name, floor);
+            else Close(gpu.Parameters.Value(t), cpu.Parameters.Value(t), info.Name);
+        }
+    }
+}
