@@ -9,21 +9,37 @@ namespace Authoring.Runtime.Cpu;
 internal static unsafe class DepthwiseConv
 {
     [ThreadStatic] static float[]? planeScratch;
+    [ThreadStatic] static float[]? dyScratch;
 
-    /// <summary>The phase-split padded plane: row r (padded coordinates), phase f, column q holds xpad[r, q * sw + f].</summary>
+    /// <summary>Vector width of the inner loops. 8 lanes everywhere: the rows here are short (7..56
+    /// outputs), so wider vectors would mostly compute padding.</summary>
+    const int V = 8;
+
+    /// <summary>The phase-split padded plane: row r (padded coordinates), phase f, column q holds xpad[r, q * sw + f].
+    /// Lines are wide enough that whole vectors past the last output column stay inside their own line.</summary>
     readonly struct Plane
     {
-        public readonly int Rows, Phases, Width;
+        public readonly int Rows, Phases, Width, VecWo;
         public Plane(in Conv2dShape s)
         {
             Rows = s.H + 2 * s.PadH;
             Phases = s.StrideW;
-            // Every tap reads columns up to Wo - 1 + (Kw - 1) * dw / sw; the input may reach further.
-            int need = Math.Max(s.Wo + (s.Kw - 1) * s.DilW / s.StrideW, (s.W + 2 * s.PadW + s.StrideW - 1) / s.StrideW);
-            Width = need;
+            VecWo = (s.Wo + V - 1) / V * V;
+            Width = Math.Max(VecWo + (s.Kw - 1) * s.DilW / s.StrideW, (s.W + 2 * s.PadW + s.StrideW - 1) / s.StrideW);
         }
         public int Size => Rows * Phases * Width;
-        public long Index(int row, int tapCol) => ((long)row * Phases + tapCol % Phases) * Width + tapCol / Phases;
+        public int RowStride => Phases * Width;
+
+        /// <summary>Offsets of each tap's first input relative to the line of output row 0.</summary>
+        public void TapOffsets(in Conv2dShape s, Span<int> offsets)
+        {
+            for (int kh = 0; kh < s.Kh; kh++)
+                for (int kw = 0; kw < s.Kw; kw++)
+                {
+                    int t = kw * s.DilW;
+                    offsets[kh * s.Kw + kw] = (kh * s.DilH * Phases + t % Phases) * Width + t / Phases;
+                }
+        }
     }
 
     static void Fill(in Conv2dShape s, in Plane p, float* x, float* plane)
@@ -39,10 +55,12 @@ internal static unsafe class DepthwiseConv
                 new ReadOnlySpan<float>(src, s.W).CopyTo(new Span<float>(plane + rowBase + s.PadW, s.W));
                 continue;
             }
+            // Walk phase and column incrementally: a division per element would cost more than the copy.
+            int phase = s.PadW % sw, q = s.PadW / sw;
             for (int iw = 0; iw < s.W; iw++)
             {
-                int c = iw + s.PadW;
-                plane[rowBase + (long)(c % sw) * p.Width + c / sw] = src[iw];
+                plane[rowBase + (long)phase * p.Width + q] = src[iw];
+                if (++phase == sw) { phase = 0; q++; }
             }
         }
     }
@@ -100,55 +118,28 @@ internal static unsafe class DepthwiseConv
             var p = new Plane(s);
             float* plane = Scratch.Aligned(Scratch.Get(ref planeScratch, p.Size));
             Fill(s, p, X + (long)b * XStride + (long)c * s.H * s.W, plane);
-            float* wc = W + (long)c * s.Kh * s.Kw;
+            int kk = s.Kh * s.Kw;
+            int* offs = stackalloc int[kk];
+            p.TapOffsets(s, new Span<int>(offs, kk));
+            float* wc = W + (long)c * kk;
             float* y = Y + (long)b * YStride + (long)c * s.Ho * s.Wo;
             float sc = Scale == null ? 1f : Scale[c], sh = Shift == null ? 0f : Shift[c];
-            int wo = s.Wo;
+            var vs = Vector256.Create(sc); var vt = Vector256.Create(sh);
+            int wo = s.Wo, full = wo / V * V;
+            float* tail = stackalloc float[V];
             for (int oh = 0; oh < s.Ho; oh++)
             {
+                float* line = plane + (long)oh * s.StrideH * p.RowStride;
                 float* yr = y + oh * wo;
-                int ow = 0;
-                if (Vector512.IsHardwareAccelerated)
+                for (int ow = 0; ow < p.VecWo; ow += V)
                 {
-                    var vs = Vector512.Create(sc); var vt = Vector512.Create(sh);
-                    for (; ow <= wo - 16; ow += 16)
-                    {
-                        var acc = Vector512<float>.Zero;
-                        for (int kh = 0; kh < s.Kh; kh++)
-                        {
-                            int row = oh * s.StrideH + kh * s.DilH;
-                            for (int kw = 0; kw < s.Kw; kw++)
-                                acc = Vector512.FusedMultiplyAdd(Vector512.Create(wc[kh * s.Kw + kw]),
-                                    Vector512.Load(plane + p.Index(row, kw * s.DilW) + ow), acc);
-                        }
-                        default(TAct).Apply(Vector512.FusedMultiplyAdd(acc, vs, vt)).Store(yr + ow);
-                    }
-                }
-                {
-                    var vs = Vector256.Create(sc); var vt = Vector256.Create(sh);
-                    for (; ow <= wo - 8; ow += 8)
-                    {
-                        var acc = Vector256<float>.Zero;
-                        for (int kh = 0; kh < s.Kh; kh++)
-                        {
-                            int row = oh * s.StrideH + kh * s.DilH;
-                            for (int kw = 0; kw < s.Kw; kw++)
-                                acc = Vector256.FusedMultiplyAdd(Vector256.Create(wc[kh * s.Kw + kw]),
-                                    Vector256.Load(plane + p.Index(row, kw * s.DilW) + ow), acc);
-                        }
-                        default(TAct).Apply(Vector256.FusedMultiplyAdd(acc, vs, vt)).Store(yr + ow);
-                    }
-                }
-                for (; ow < wo; ow++)
-                {
-                    float acc = 0f;
-                    for (int kh = 0; kh < s.Kh; kh++)
-                    {
-                        int row = oh * s.StrideH + kh * s.DilH;
-                        for (int kw = 0; kw < s.Kw; kw++)
-                            acc = MathF.FusedMultiplyAdd(wc[kh * s.Kw + kw], plane[p.Index(row, kw * s.DilW) + ow], acc);
-                    }
-                    yr[ow] = default(TAct).Apply(MathF.FusedMultiplyAdd(acc, sc, sh));
+                    float* src = line + ow;
+                    var acc = Vector256<float>.Zero;
+                    for (int t = 0; t < kk; t++)
+                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(wc[t]), Vector256.Load(src + offs[t]), acc);
+                    var r = default(TAct).Apply(Vector256.FusedMultiplyAdd(acc, vs, vt));
+                    if (ow < full) r.Store(yr + ow);
+                    else { r.Store(tail); for (int j = 0; j < wo - ow; j++) yr[ow + j] = tail[j]; }
                 }
             }
         }
@@ -168,34 +159,25 @@ internal static unsafe class DepthwiseConv
             var p = new Plane(s);
             float* plane = Scratch.Aligned(Scratch.Get(ref planeScratch, p.Size));
             new Span<float>(plane, p.Size).Clear();
-            float* wc = W + (long)c * s.Kh * s.Kw;
+            int kk = s.Kh * s.Kw;
+            int* offs = stackalloc int[kk];
+            p.TapOffsets(s, new Span<int>(offs, kk));
+            float* wc = W + (long)c * kk;
             float* dy = Dy + (long)b * DyStride + (long)c * s.Ho * s.Wo;
             int wo = s.Wo;
-            // Scatter: every tap adds w * dy[oh, :] into a contiguous run of the phase-split plane.
+            // dy rows padded with zeros to whole vectors: the extra lanes add 0 into slack columns.
+            float* row = stackalloc float[p.VecWo];
+            for (int j = wo; j < p.VecWo; j++) row[j] = 0f;
             for (int oh = 0; oh < s.Ho; oh++)
             {
-                float* dr = dy + oh * wo;
-                for (int kh = 0; kh < s.Kh; kh++)
+                new ReadOnlySpan<float>(dy + oh * wo, wo).CopyTo(new Span<float>(row, wo));
+                float* line = plane + (long)oh * s.StrideH * p.RowStride;
+                for (int t = 0; t < kk; t++)
                 {
-                    int row = oh * s.StrideH + kh * s.DilH;
-                    for (int kw = 0; kw < s.Kw; kw++)
-                    {
-                        float* d = plane + p.Index(row, kw * s.DilW);
-                        float wv = wc[kh * s.Kw + kw];
-                        int ow = 0;
-                        if (Vector512.IsHardwareAccelerated)
-                        {
-                            var vw = Vector512.Create(wv);
-                            for (; ow <= wo - 16; ow += 16)
-                                Vector512.FusedMultiplyAdd(vw, Vector512.Load(dr + ow), Vector512.Load(d + ow)).Store(d + ow);
-                        }
-                        {
-                            var vw = Vector256.Create(wv);
-                            for (; ow <= wo - 8; ow += 8)
-                                Vector256.FusedMultiplyAdd(vw, Vector256.Load(dr + ow), Vector256.Load(d + ow)).Store(d + ow);
-                        }
-                        for (; ow < wo; ow++) d[ow] = MathF.FusedMultiplyAdd(wv, dr[ow], d[ow]);
-                    }
+                    float* d = line + offs[t];
+                    var vw = Vector256.Create(wc[t]);
+                    for (int ow = 0; ow < p.VecWo; ow += V)
+                        Vector256.FusedMultiplyAdd(vw, Vector256.Load(row + ow), Vector256.Load(d + ow)).Store(d + ow);
                 }
             }
             float* dx = Dx + (long)b * DxStride + (long)c * s.H * s.W;
@@ -209,11 +191,12 @@ internal static unsafe class DepthwiseConv
                     KernelUtil.CopyOrAdd(plane + rowBase + s.PadW, dst, s.W, Accumulate);
                     continue;
                 }
+                int phase = s.PadW % sw, q = s.PadW / sw;
                 for (int iw = 0; iw < s.W; iw++)
                 {
-                    int col = iw + s.PadW;
-                    float v = plane[rowBase + (long)(col % sw) * p.Width + col / sw];
+                    float v = plane[rowBase + (long)phase * p.Width + q];
                     dst[iw] = Accumulate ? dst[iw] + v : v;
+                    if (++phase == sw) { phase = 0; q++; }
                 }
             }
         }
@@ -231,34 +214,48 @@ internal static unsafe class DepthwiseConv
             var p = new Plane(s);
             float* plane = Scratch.Aligned(Scratch.Get(ref planeScratch, p.Size));
             int kk = s.Kh * s.Kw, wo = s.Wo;
-            // Per-tap sums in double across samples; within a sample, float vector lanes over <= Ho*Wo terms.
-            Span<double> sums = kk <= 256 ? stackalloc double[kk] : new double[kk];
+            int* offs = stackalloc int[kk];
+            p.TapOffsets(s, new Span<int>(offs, kk));
+            // Per-tap sums in double across samples; within a sample, float vector lanes over Ho*Wo terms.
+            Span<double> sums = stackalloc double[kk];
             sums.Clear();
+            // dy copied with zero-padded rows, so whole vectors need no tail (extra lanes multiply 0).
+            int ho = s.Ho;
+            float* dyp = Scratch.Aligned(Scratch.Get(ref dyScratch, ho * p.VecWo));
             for (int b = 0; b < N; b++)
             {
                 Fill(s, p, X + (long)b * XStride + (long)c * s.H * s.W, plane);
-                float* dy = Dy + (long)b * DyStride + (long)c * s.Ho * wo;
-                for (int kh = 0; kh < s.Kh; kh++)
+                float* dy = Dy + (long)b * DyStride + (long)c * ho * wo;
+                for (int oh = 0; oh < ho; oh++)
                 {
-                    for (int kw = 0; kw < s.Kw; kw++)
+                    new ReadOnlySpan<float>(dy + oh * wo, wo).CopyTo(new Span<float>(dyp + oh * p.VecWo, wo));
+                    for (int j = wo; j < p.VecWo; j++) dyp[oh * p.VecWo + j] = 0f;
+                }
+                long lineStep = (long)s.StrideH * p.RowStride;
+                for (int t = 0; t < kk; t++)
+                {
+                    // Two accumulators on alternate rows halve the FMA latency chain.
+                    var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero;
+                    float* src = plane + offs[t];
+                    int oh = 0;
+                    for (; oh + 1 < ho; oh += 2)
                     {
-                        float tail = 0f;
-                        var acc512 = Vector512<float>.Zero;
-                        var acc256 = Vector256<float>.Zero;
-                        for (int oh = 0; oh < s.Ho; oh++)
+                        float* x0 = src + oh * lineStep, x1 = x0 + lineStep;
+                        float* d0 = dyp + oh * p.VecWo, d1 = d0 + p.VecWo;
+                        for (int ow = 0; ow < p.VecWo; ow += V)
                         {
-                            float* xr = plane + p.Index(oh * s.StrideH + kh * s.DilH, kw * s.DilW);
-                            float* dr = dy + oh * wo;
-                            int ow = 0;
-                            if (Vector512.IsHardwareAccelerated)
-                                for (; ow <= wo - 16; ow += 16)
-                                    acc512 = Vector512.FusedMultiplyAdd(Vector512.Load(dr + ow), Vector512.Load(xr + ow), acc512);
-                            for (; ow <= wo - 8; ow += 8)
-                                acc256 = Vector256.FusedMultiplyAdd(Vector256.Load(dr + ow), Vector256.Load(xr + ow), acc256);
-                            for (; ow < wo; ow++) tail = MathF.FusedMultiplyAdd(dr[ow], xr[ow], tail);
+                            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(d0 + ow), Vector256.Load(x0 + ow), a0);
+                            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(d1 + ow), Vector256.Load(x1 + ow), a1);
                         }
-                        sums[kh * s.Kw + kw] += (double)Vector512.Sum(acc512) + Vector256.Sum(acc256) + tail;
                     }
+                    if (oh < ho)
+                    {
+                        float* x0 = src + oh * lineStep;
+                        float* d0 = dyp + oh * p.VecWo;
+                        for (int ow = 0; ow < p.VecWo; ow += V)
+                            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(d0 + ow), Vector256.Load(x0 + ow), a0);
+                    }
+                    sums[t] += Vector256.Sum(a0 + a1);
                 }
             }
             float* dw = Dw + (long)c * kk;

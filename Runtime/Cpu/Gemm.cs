@@ -1,6 +1,7 @@
 // Row-major SGEMM: BLIS-style blocking (KC x NC panel of B shared by all threads, MC x KC block of
-// A per thread, 8 x 32 register tile), packing that absorbs the four transpose cases and alpha,
-// and an AVX-512 FMA microkernel with a Vector256 fallback. Edge tiles run the same microkernel
+// A per thread), packing that absorbs the four transpose cases and alpha, and a register tile
+// chosen by ISA: 8 x 32 in 16 zmm accumulators with AVX-512, 6 x 16 in 12 ymm accumulators
+// otherwise (16 ymm registers: 12 accumulators, 2 B vectors, 1 broadcast). Edge tiles run the same microkernel
 // into a stack tile, so there is one arithmetic path and results do not depend on the tiling.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -39,7 +40,12 @@ public static unsafe class Gemm
 /// <summary>The blocked GEMM on raw pointers, used by <see cref="Gemm"/> and the convolution kernels.</summary>
 internal static unsafe class GemmCore
 {
-    public const int MR = 8, NR = 32, KC = 256, MC = 128, NC = 2048;
+    static readonly bool Wide = Vector512.IsHardwareAccelerated;
+    /// <summary>Register tile rows and columns; static readonly, so the JIT folds them as constants.</summary>
+    public static readonly int MR = Wide ? 8 : 6, NR = Wide ? 32 : 16;
+    /// <summary>Rows of A per packed block (a multiple of MR).</summary>
+    public static readonly int MC = Wide ? 128 : 120;
+    public const int KC = 256, NC = 2048, MaxTile = 8 * 32;
 
     // Packed B is shared by all threads of one call, so it belongs to the calling thread; packed A
     // belongs to whichever thread runs the block.
@@ -47,41 +53,53 @@ internal static unsafe class GemmCore
     [ThreadStatic] static float[]? packA;
 
     /// <summary>C = alpha op(A) op(B) + beta C. <paramref name="parallel"/> spreads blocks over the pool; nested callers pass false.</summary>
+    /// <remarks>Two synchronisation points per column block: all of op(B) for that block is packed
+    /// (every KC slice) in one parallel step, then each task owns a rectangle of C across the whole
+    /// depth. On shared cores a descheduled thread stalls the others at every barrier, so fewer
+    /// barriers matter more than perfect cache reuse.</remarks>
     public static void Run(bool tA, bool tB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
         float beta, float* c, int ldc, bool parallel)
     {
         if (m <= 0 || n <= 0) return;
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
-        if ((long)m * n * k < 32 * 1024) parallel = false;
-        float* pb = Scratch.Aligned(Scratch.Get(ref packB, KC * Math.Min(NC, RoundUp(n, NR))));
+        if ((long)m * n * k < 64 * 1024) parallel = false;
         int threads = parallel ? WorkerPool.ThreadCount : 1;
-        for (int jc = 0; jc < n; jc += NC)
+        // Column block: all of k times nc packed must stay within ~4 MB (L3-resident, bounded scratch).
+        int ncMax = Math.Clamp((1 << 20) / k / NR * NR, NR, NC);
+        int ncBlock = Math.Min(ncMax, RoundUp(n, NR));
+        float* pb = Scratch.Aligned(Scratch.Get(ref packB, RoundUp(k, 1) * ncBlock));
+        // Balanced row blocks: as many as MC needs, each a multiple of MR.
+        int icBlocks = (m + MC - 1) / MC;
+        int mcBlock = RoundUp((m + icBlocks - 1) / icBlocks, MR);
+        icBlocks = (m + mcBlock - 1) / mcBlock;
+        for (int jc = 0; jc < n; jc += ncBlock)
         {
-            int nc = Math.Min(NC, n - jc);
+            int nc = Math.Min(ncBlock, n - jc);
             int panels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC)
-            {
-                int kc = Math.Min(KC, k - pc);
-                var pack = new PackBJob { TransB = tB, B = b, Ldb = ldb, Pc = pc, Kc = kc, Jc = jc, Nc = nc, Packed = pb };
-                int packTasks = Math.Min(panels, threads * 2);
-                pack.PanelsPerTask = (panels + packTasks - 1) / packTasks;
-                packTasks = (panels + pack.PanelsPerTask - 1) / pack.PanelsPerTask;
-                if (threads > 1) WorkerPool.For(packTasks, ref pack);
-                else for (int t = 0; t < packTasks; t++) pack.Run(t);
+            int ncRounded = panels * NR;
+            int kBlocks = (k + KC - 1) / KC;
 
-                int icBlocks = (m + MC - 1) / MC;
-                int groups = 1;
-                if (icBlocks < 2 * threads && threads > 1) groups = Math.Min(panels, (2 * threads + icBlocks - 1) / icBlocks);
-                var job = new ComputeJob
-                {
-                    TransA = tA, A = a, Lda = lda, Alpha = alpha, Pc = pc, Kc = kc, Jc = jc, Nc = nc, M = m,
-                    PackedB = pb, C = c, Ldc = ldc, Beta = pc == 0 ? beta : 1f, Groups = groups,
-                    PanelsPerGroup = (panels + groups - 1) / groups,
-                };
-                int tasks = icBlocks * groups;
-                if (threads > 1) WorkerPool.For(tasks, ref job);
-                else for (int t = 0; t < tasks; t++) job.Run(t);
-            }
+            var pack = new PackBJob { TransB = tB, B = b, Ldb = ldb, K = k, Jc = jc, Nc = nc, NcRounded = ncRounded, Packed = pb };
+            int packGroups = Math.Max(1, Math.Min(panels, threads * 4 / kBlocks));
+            pack.Groups = packGroups;
+            pack.PanelsPerGroup = (panels + packGroups - 1) / packGroups;
+            int packTasks = kBlocks * packGroups;
+            if (threads > 1) WorkerPool.For(packTasks, ref pack);
+            else for (int t = 0; t < packTasks; t++) pack.Run(t);
+
+            // Enough tasks for dynamic balance on shared cores; splitting columns only re-packs A
+            // blocks, which is cheap next to the tile work as long as each group keeps >= 4 panels.
+            int groups = 1;
+            if (threads > 1 && icBlocks < 4 * threads)
+                groups = Math.Max(1, Math.Min(panels / 4, (4 * threads + icBlocks - 1) / icBlocks));
+            var job = new ComputeJob
+            {
+                TransA = tA, A = a, Lda = lda, Alpha = alpha, K = k, Jc = jc, Nc = nc, NcRounded = ncRounded, M = m, Mc = mcBlock,
+                PackedB = pb, C = c, Ldc = ldc, Beta = beta, Groups = groups, PanelsPerGroup = (panels + groups - 1) / groups,
+            };
+            int tasks = icBlocks * groups;
+            if (threads > 1) WorkerPool.For(tasks, ref job);
+            else for (int t = 0; t < tasks; t++) job.Run(t);
         }
     }
 
@@ -98,20 +116,24 @@ internal static unsafe class GemmCore
         }
     }
 
+    /// <summary>Packed B of one column block: KC slice pc starts at pc * NcRounded; within it, panel j at j * NR * kc.</summary>
     struct PackBJob : IParallelJob
     {
         public bool TransB;
         public float* B, Packed;
-        public int Ldb, Pc, Kc, Jc, Nc, PanelsPerTask;
+        public int Ldb, K, Jc, Nc, NcRounded, Groups, PanelsPerGroup;
 
         public void Run(int task)
         {
-            int first = task * PanelsPerTask;
-            int last = Math.Min(first + PanelsPerTask, (Nc + NR - 1) / NR);
+            int pc = task / Groups * KC, group = task % Groups;
+            int kc = Math.Min(KC, K - pc);
+            int first = group * PanelsPerGroup;
+            int last = Math.Min(first + PanelsPerGroup, (Nc + NR - 1) / NR);
+            float* slice = Packed + (long)pc * NcRounded;
             for (int panel = first; panel < last; panel++)
             {
                 int jr = panel * NR;
-                PackB(TransB, B, Ldb, Pc, Kc, Jc + jr, Math.Min(NR, Nc - jr), Packed + (long)jr * Kc);
+                PackB(TransB, B, Ldb, pc, kc, Jc + jr, Math.Min(NR, Nc - jr), slice + (long)jr * kc);
             }
         }
     }
@@ -120,29 +142,34 @@ internal static unsafe class GemmCore
     {
         public bool TransA;
         public float* A, PackedB, C;
-        public int Lda, Pc, Kc, Jc, Nc, M, Ldc, Groups, PanelsPerGroup;
+        public int Lda, K, Jc, Nc, NcRounded, M, Mc, Ldc, Groups, PanelsPerGroup;
         public float Alpha, Beta;
 
         public void Run(int task)
         {
-            int ic = task / Groups * MC;
+            int ic = task / Groups * Mc;
             int group = task % Groups;
-            int mc = Math.Min(MC, M - ic);
-            int kc = Kc;
+            int mc = Math.Min(Mc, M - ic);
             float* pa = Scratch.Aligned(Scratch.Get(ref packA, MC * KC));
-            PackA(TransA, A, Lda, ic, mc, Pc, kc, Alpha, pa);
             int panels = (Nc + NR - 1) / NR;
             int p0 = group * PanelsPerGroup, p1 = Math.Min(panels, p0 + PanelsPerGroup);
-            for (int panel = p0; panel < p1; panel++)
+            for (int pc = 0; pc < K; pc += KC)
             {
-                int jr = panel * NR;
-                int nr = Math.Min(NR, Nc - jr);
-                float* bp = PackedB + (long)jr * kc;
-                for (int ir = 0; ir < mc; ir += MR)
+                int kc = Math.Min(KC, K - pc);
+                float beta = pc == 0 ? Beta : 1f;
+                PackA(TransA, A, Lda, ic, mc, pc, kc, Alpha, pa);
+                float* slice = PackedB + (long)pc * NcRounded;
+                for (int panel = p0; panel < p1; panel++)
                 {
-                    int mr = Math.Min(MR, mc - ir);
-                    float* cp = C + (long)(ic + ir) * Ldc + Jc + jr;
-                    Tile(kc, pa + ir * kc, bp, cp, Ldc, mr, nr, Beta);
+                    int jr = panel * NR;
+                    int nr = Math.Min(NR, Nc - jr);
+                    float* bp = slice + (long)jr * kc;
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int mr = Math.Min(MR, mc - ir);
+                        float* cp = C + (long)(ic + ir) * Ldc + Jc + jr;
+                        Tile(kc, pa + ir * kc, bp, cp, Ldc, mr, nr, beta);
+                    }
                 }
             }
         }
@@ -159,11 +186,19 @@ internal static unsafe class GemmCore
             {
                 // op(A)[i, p] = a[p * lda + i]: MR consecutive floats per k.
                 float* s = a + (long)p0 * lda + i0 + ir;
-                if (mr == MR)
+                if (mr == MR && MR == 8)
                 {
                     var va = Vector256.Create(alpha);
                     for (int p = 0; p < kc; p++)
                         (Vector256.Load(s + (long)p * lda) * va).Store(d + p * MR);
+                }
+                else if (mr == MR)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* sp = s + (long)p * lda;
+                        for (int r = 0; r < MR; r++) d[p * MR + r] = alpha * sp[r];
+                    }
                 }
                 else
                 {
@@ -202,10 +237,7 @@ internal static unsafe class GemmCore
                 for (int p = 0; p < kc; p++)
                 {
                     float* sp = s + (long)p * ldb;
-                    Vector256.Store(Vector256.Load(sp), d + p * NR);
-                    Vector256.Store(Vector256.Load(sp + 8), d + p * NR + 8);
-                    Vector256.Store(Vector256.Load(sp + 16), d + p * NR + 16);
-                    Vector256.Store(Vector256.Load(sp + 24), d + p * NR + 24);
+                    for (int j = 0; j < NR; j += 8) Vector256.Store(Vector256.Load(sp + j), d + p * NR + j);
                 }
             }
             else
@@ -246,7 +278,7 @@ internal static unsafe class GemmCore
             Micro(kc, ap, bp, c, ldc, beta);
             return;
         }
-        float* t = stackalloc float[MR * NR];
+        float* t = stackalloc float[MaxTile];
         Micro(kc, ap, bp, t, NR, 0f);
         for (int i = 0; i < mr; i++)
         {
@@ -310,36 +342,31 @@ internal static unsafe class GemmCore
         }
     }
 
-    /// <summary>Fallback without AVX-512: the 8 x 32 tile as four 4 x 16 passes of 8 ymm accumulators.</summary>
+    /// <summary>6 x 16 tile in 12 ymm accumulators: per k, two B loads and six broadcasts feed 12 FMAs.</summary>
     static void Micro256(int kc, float* ap, float* bp, float* c, int ldc, float beta)
     {
-        for (int rh = 0; rh < MR; rh += 4)
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
         {
-            for (int ch = 0; ch < NR; ch += 16)
-            {
-                Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default,
-                    c20 = default, c21 = default, c30 = default, c31 = default;
-                float* a = ap + rh;
-                float* bb = bp + ch;
-                for (int p = 0; p < kc; p++)
-                {
-                    var b0 = Vector256.Load(bb);
-                    var b1 = Vector256.Load(bb + 8);
-                    Vector256<float> av;
-                    av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-                    av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-                    av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-                    av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
-                    a += MR;
-                    bb += NR;
-                }
-                float* cc = c + (long)rh * ldc + ch;
-                Store256(cc, c00, c01, beta); cc += ldc;
-                Store256(cc, c10, c11, beta); cc += ldc;
-                Store256(cc, c20, c21, beta); cc += ldc;
-                Store256(cc, c30, c31, beta);
-            }
+            var b0 = Vector256.Load(bp);
+            var b1 = Vector256.Load(bp + 8);
+            Vector256<float> av;
+            av = Vector256.Create(ap[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(ap[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(ap[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(ap[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(ap[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(ap[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            ap += 6;
+            bp += 16;
         }
+        Store256(c, c00, c01, beta); c += ldc;
+        Store256(c, c10, c11, beta); c += ldc;
+        Store256(c, c20, c21, beta); c += ldc;
+        Store256(c, c30, c31, beta); c += ldc;
+        Store256(c, c40, c41, beta); c += ldc;
+        Store256(c, c50, c51, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -27,7 +27,9 @@ public static unsafe class WorkerPool
 
     static volatile int generation;
     static int sleeping;
-    static int pending;
+    static int active;
+    static int closed = 1;
+    static readonly long[] workerAllocated = new long[Math.Max(0, Environment.ProcessorCount - 1)];
     static int nextIndex;
     static int jobCount;
     static void* jobPtr;
@@ -42,6 +44,15 @@ public static unsafe class WorkerPool
 
     /// <summary>True on a thread that is currently running part of a job (nested calls run inline).</summary>
     public static bool InsideJob => insideJob;
+
+    /// <summary>Managed bytes allocated so far by the calling thread plus the pool's workers (as of their
+    /// last job): lets tests check that kernels allocate nothing without counting other threads' garbage.</summary>
+    internal static long AllocatedBytesOfPoolAndCaller()
+    {
+        long sum = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < workerAllocated.Length; i++) sum += Volatile.Read(ref workerAllocated[i]);
+        return sum;
+    }
 
     /// <summary>Runs <c>job.Run(i)</c> for every i in [0, count) on all cores and returns when all are done.</summary>
     public static void For<TJob>(int count, ref TJob job) where TJob : struct, IParallelJob
@@ -59,8 +70,8 @@ public static unsafe class WorkerPool
             jobRun = &Invoke<TJob>;
             jobCount = count;
             failure = null;
-            Volatile.Write(ref nextIndex, 0);
-            Volatile.Write(ref pending, workerCount);
+            nextIndex = 0;
+            Volatile.Write(ref closed, 0);
             Interlocked.Increment(ref generation);
             int s = Volatile.Read(ref sleeping);
             if (s > 0) wake.Release(s);
@@ -70,11 +81,14 @@ public static unsafe class WorkerPool
             catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); Volatile.Write(ref nextIndex, int.MaxValue / 2); }
             finally { insideJob = false; }
 
-            // The job lives on this stack frame: wait until no worker can still touch it.
+            // The job lives on this stack frame. Close it, then wait only for workers already inside:
+            // a worker that was descheduled and never entered sees `closed` and leaves the job alone,
+            // so a busy machine does not make every call wait for a sleeping thread to be scheduled.
+            Interlocked.Exchange(ref closed, 1);
             var spin = new SpinWait();
-            while (Volatile.Read(ref pending) != 0) spin.SpinOnce(-1);
+            while (Volatile.Read(ref active) != 0) spin.SpinOnce(-1);
             jobPtr = null;
-            if (failure is { } f) { failure = null; throw new AggregateException(f); }
+            if (failure is { } f) { failure = null; System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(f); }
         }
         finally { Monitor.Exit(owner); }
     }
@@ -108,13 +122,14 @@ public static unsafe class WorkerPool
         for (int w = 0; w < workerCount; w++)
         {
             var t = new Thread(WorkerLoop, 1 << 20) { IsBackground = true, Name = "Authoring worker " + w };
-            t.Start();
+            t.Start(w);
         }
         started = true;
     }
 
-    static void WorkerLoop()
+    static void WorkerLoop(object? state)
     {
+        int id = (int)state!;
         int seen = 0;
         while (true)
         {
@@ -130,11 +145,17 @@ public static unsafe class WorkerPool
                 spins = 0;
             }
             seen = generation;
-            insideJob = true;
-            try { Drain(); }
-            catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); Volatile.Write(ref nextIndex, int.MaxValue / 2); }
-            finally { insideJob = false; }
-            Interlocked.Decrement(ref pending);
+            // Enter, then check the job is still open (full fences on both sides, as the caller closes then reads `active`).
+            Interlocked.Increment(ref active);
+            if (Volatile.Read(ref closed) == 0)
+            {
+                insideJob = true;
+                try { Drain(); }
+                catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); Volatile.Write(ref nextIndex, int.MaxValue / 2); }
+                finally { insideJob = false; }
+            }
+            workerAllocated[id] = GC.GetAllocatedBytesForCurrentThread();
+            Interlocked.Decrement(ref active);
         }
     }
 }

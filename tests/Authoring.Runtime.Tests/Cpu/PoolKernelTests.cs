@@ -1,0 +1,155 @@
+// Pooling against direct references: PyTorch's max tie rule (first maximum wins), padding never
+// selected, count_include_pad averaging, global average, with = and += into sliced views.
+using Authoring.Runtime.Cpu;
+
+namespace Authoring.Runtime.Tests.Cpu;
+
+public class PoolKernelTests
+{
+    public static TheoryData<int[]> Shapes => new()
+    {
+        new[] { 3, 8, 8, 2, 2, 2, 2, 0, 0 },
+        new[] { 2, 9, 11, 3, 3, 2, 2, 1, 1 },
+        new[] { 4, 7, 10, 3, 2, 1, 2, 1, 0 },
+        new[] { 1, 5, 5, 5, 5, 1, 1, 2, 2 },
+    };
+
+    static Pool2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+
+    static IEnumerable<(int ih, int iw)> Window(in Pool2dShape s, int oh, int ow)
+    {
+        var list = new List<(int, int)>();
+        for (int kh = 0; kh < s.Kh; kh++)
+            for (int kw = 0; kw < s.Kw; kw++)
+            {
+                int ih = oh * s.StrideH - s.PadH + kh, iw = ow * s.StrideW - s.PadW + kw;
+                if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) list.Add((ih, iw));
+            }
+        return list;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void MaxPoolPicksTheFirstMaximum(int[] shape)
+    {
+        var s = Shape(shape);
+        int n = 3, inSize = s.C * s.H * s.W, outSize = s.C * s.Ho * s.Wo;
+        var rng = new Random(shape.Sum());
+        // Few distinct, all negative values: ties are everywhere and padding (-inf) must still lose.
+        var x = TestUtil.Sliced(rng, n, inSize, 2, 3);
+        for (int b = 0; b < n; b++) for (int i = 0; i < inSize; i++) x.Data[x.At(b) + i] = -1 - rng.Next(3);
+        var y = TestUtil.Sliced(rng, n, outSize, 1, 2, fill: false);
+        PoolKernel.MaxForward(s, n, x, y);
+        var dy = TestUtil.Sliced(rng, n, outSize, 0, 1);
+        foreach (bool acc in new[] { false, true })
+        {
+            var dx = TestUtil.Sliced(rng, n, inSize, 3, 1);
+            var dx0 = TestUtil.Gather(dx, n, inSize);
+            PoolKernel.MaxBackward(s, n, x, dy, dx, acc);
+            var eDx = new double[n * inSize];
+            if (acc) for (int i = 0; i < eDx.Length; i++) eDx[i] = dx0[i];
+            for (int b = 0; b < n; b++)
+                for (int c = 0; c < s.C; c++)
+                    for (int oh = 0; oh < s.Ho; oh++)
+                        for (int ow = 0; ow < s.Wo; ow++)
+                        {
+                            float best = float.NegativeInfinity; int arg = -1;
+                            foreach (var (ih, iw) in Window(s, oh, ow))
+                            {
+                                float v = x.Data[x.At(b) + (c * s.H + ih) * s.W + iw];
+                                if (v > best) { best = v; arg = (c * s.H + ih) * s.W + iw; }
+                            }
+                            int o = (c * s.Ho + oh) * s.Wo + ow;
+                            Assert.Equal(best, y.Data[y.At(b) + o]);
+                            eDx[b * inSize + arg] += dy.Data[dy.At(b) + o];
+                        }
+            // Each input gathers the same few terms in the same order as the reference only up to
+            // ordering, so allow the rounding of a sum of up to Kh*Kw terms.
+            var tol = eDx.Select(v => TestUtil.SumTol(Math.Abs(v) + 4, s.Kh * s.Kw + 1)).ToArray();
+            TestUtil.AssertClose(TestUtil.Gather(dx, n, inSize), eDx, tol, $"max backward acc={acc}");
+            TestUtil.AssertUntouchedOutside(dx, n, inSize);
+        }
+        TestUtil.AssertUntouchedOutside(y, n, outSize);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void AvgPoolCountsPaddingInTheDivisor(int[] shape)
+    {
+        var s = Shape(shape);
+        int n = 2, inSize = s.C * s.H * s.W, outSize = s.C * s.Ho * s.Wo, area = s.Kh * s.Kw;
+        var rng = new Random(shape.Sum() + 1);
+        var x = TestUtil.Sliced(rng, n, inSize, 2, 3);
+        var y = TestUtil.Sliced(rng, n, outSize, 1, 2, fill: false);
+        PoolKernel.AvgForward(s, n, x, y);
+        var dy = TestUtil.Sliced(rng, n, outSize, 0, 1);
+        var eY = new double[n * outSize]; var tY = new double[n * outSize];
+        foreach (bool acc in new[] { false, true })
+        {
+            var dx = TestUtil.Sliced(rng, n, inSize, 3, 1);
+            var dx0 = TestUtil.Gather(dx, n, inSize);
+            PoolKernel.AvgBackward(s, n, dy, dx, acc);
+            var eDx = new double[n * inSize]; var magDx = new double[n * inSize];
+            if (acc) for (int i = 0; i < eDx.Length; i++) { eDx[i] = dx0[i]; magDx[i] = Math.Abs(dx0[i]); }
+            for (int b = 0; b < n; b++)
+                for (int c = 0; c < s.C; c++)
+                    for (int oh = 0; oh < s.Ho; oh++)
+                        for (int ow = 0; ow < s.Wo; ow++)
+                        {
+                            int o = (c * s.Ho + oh) * s.Wo + ow;
+                            double sum = 0, mag = 0, g = dy.Data[dy.At(b) + o] / (double)area;
+                            foreach (var (ih, iw) in Window(s, oh, ow))
+                            {
+                                int i = (c * s.H + ih) * s.W + iw;
+                                double v = x.Data[x.At(b) + i];
+                                sum += v; mag += Math.Abs(v);
+                                eDx[b * inSize + i] += g; magDx[b * inSize + i] += Math.Abs(g);
+                            }
+                            eY[b * outSize + o] = sum / area;
+                            tY[b * outSize + o] = TestUtil.SumTol(mag / area, area + 1);
+                        }
+            var tDx = magDx.Select(m => TestUtil.SumTol(m, area + 2)).ToArray();
+            TestUtil.AssertClose(TestUtil.Gather(dx, n, inSize), eDx, tDx, $"avg backward acc={acc}");
+            TestUtil.AssertUntouchedOutside(dx, n, inSize);
+        }
+        TestUtil.AssertClose(TestUtil.Gather(y, n, outSize), eY, tY, "avg forward");
+        TestUtil.AssertUntouchedOutside(y, n, outSize);
+    }
+
+    [Theory]
+    [InlineData(2, 3, 7, false)]
+    [InlineData(64, 32, 49, true)]
+    public void GlobalAveragePool(int n, int c, int hw, bool accumulate)
+    {
+        var rng = new Random(hw);
+        var x = TestUtil.Sliced(rng, n, c * hw, 2, 5);
+        var y = TestUtil.Sliced(rng, n, c, 3, 1, fill: false);
+        PoolKernel.GlobalAvgForward(n, c, hw, x, y);
+        var e = new double[n * c]; var t = new double[n * c];
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                double s = 0, mag = 0;
+                for (int i = 0; i < hw; i++) { double v = x.Data[x.At(b) + ch * hw + i]; s += v; mag += Math.Abs(v); }
+                e[b * c + ch] = s / hw; t[b * c + ch] = TestUtil.SumTol(mag / hw, hw + 1);
+            }
+        TestUtil.AssertClose(TestUtil.Gather(y, n, c), e, t, "global avg forward");
+        TestUtil.AssertUntouchedOutside(y, n, c);
+
+        var dy = TestUtil.Sliced(rng, n, c, 1, 2);
+        var dx = TestUtil.Sliced(rng, n, c * hw, 4, 3);
+        var dx0 = TestUtil.Gather(dx, n, c * hw);
+        PoolKernel.GlobalAvgBackward(n, c, hw, dy, dx, accumulate);
+        var eDx = new double[n * c * hw]; var tDx = new double[n * c * hw];
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < hw; i++)
+                {
+                    int k = b * c * hw + ch * hw + i;
+                    double g = dy.Data[dy.At(b) + ch] / (double)hw, prior = accumulate ? dx0[k] : 0;
+                    eDx[k] = prior + g; tDx[k] = 3 * TestUtil.U * (Math.Abs(g) + Math.Abs(prior)); // divide (or scale) and add: two roundings
+                }
+        TestUtil.AssertClose(TestUtil.Gather(dx, n, c * hw), eDx, tDx, "global avg backward");
+        TestUtil.AssertUntouchedOutside(dx, n, c * hw);
+    }
+}
