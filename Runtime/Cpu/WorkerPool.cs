@@ -47,7 +47,7 @@ public static unsafe class WorkerPool
 
     /// <summary>Managed bytes allocated so far by the calling thread plus the pool's workers (as of their
     /// last job): lets tests check that kernels allocate nothing without counting other threads' garbage.</summary>
-    internal static long AllocatedBytesOfPoolAndCaller()
+    public static long AllocatedBytesOfPoolAndCaller()
     {
         long sum = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < workerAllocated.Length; i++) sum += Volatile.Read(ref workerAllocated[i]);
