@@ -39,15 +39,25 @@ internal static class EltwiseCpu
         var bcast = leaves.Select(l => channelLoop && LeafIsBroadcast(m, g, l)).ToArray();
         var gradLeaves = back ? Enumerable.Range(0, leaves.Count).Where(i => s.LeafGrads![i] is not null).ToArray() : new int[0];
 
-        var parms = new List<string> { "int n" };
-        parms.AddRange(leaves.Select((_, i) => $"{CpuNs}.View l{i}"));
-        parms.Add(back ? $"{CpuNs}.View dy" : $"{CpuNs}.View y");
-        parms.AddRange(gradLeaves.Select(i => $"{CpuNs}.View g{i}"));
+        var views = new List<string>();
+        views.AddRange(leaves.Select((_, i) => "l" + i));
+        views.Add(back ? "dy" : "y");
+        views.AddRange(gradLeaves.Select(i => "g" + i));
+        string name = MethodName(s, train);
 
+        // One sample per job index: the worker pool spreads the batch over the cores without allocating.
         w.Line($"// {(back ? "backward of " : "")}fused element-wise: {Formula(m, g)}");
-        w.Open($"static void {MethodName(s, train)}({string.Join(", ", parms)})");
+        w.Open($"static void {name}(int n, {string.Join(", ", views.Select(v => $"{CpuNs}.View {v}"))})");
+        w.Line($"var job = new {name}Job {{ {string.Join(", ", views.Select(v => $"{v} = {v}"))} }};");
+        w.Line($"{CpuNs}.WorkerPool.For(n, ref job);");
+        w.Close();
+        w.Line();
+        w.Open($"struct {name}Job : {CpuNs}.IParallelJob");
+        w.Line($"public {CpuNs}.View {string.Join(", ", views)};");
+        w.Line();
+        w.Open("public void Run(int b)");
         w.Line($"const int L = {len};");
-        w.Open("for (int b = 0; b < n; b++)");
+        foreach (var v in views) w.Line($"var {v} = this.{v};");
         if (channelLoop) w.Open($"for (int c = 0; c < {g.C}; c++)");
         string plane = channelLoop ? " + c * L" : "";
         for (int i = 0; i < leaves.Count; i++)
