@@ -1,0 +1,47 @@
+// Runs each benchmark once through its own setup and cleanup (no timing), at the smallest parameter
+// values: the suite keeps compiling and every case, ours and TorchSharp's, keeps running.
+using System.Reflection;
+using Authoring.Benchmarks;
+using BenchmarkDotNet.Attributes;
+
+namespace Authoring.Bench.Tests;
+
+public class BenchmarkSmokeTests
+{
+    public static TheoryData<string> Classes()
+    {
+        var data = new TheoryData<string>();
+        foreach (var t in typeof(BenchConfig).Assembly.GetTypes())
+            if (!t.IsAbstract && t.GetMethods().Any(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null))
+                data.Add(t.FullName!);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Classes))]
+    public void EveryBenchmarkRunsOnce(string typeName)
+    {
+        var type = typeof(BenchConfig).Assembly.GetType(typeName)!;
+        var methods = type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null).ToList();
+        Assert.NotEmpty(methods);
+        var paramProps = type.GetProperties().Where(p => p.GetCustomAttribute<ParamsAttribute>() is not null).ToList();
+        var instance = Activator.CreateInstance(type)!;
+        foreach (var p in paramProps)
+        {
+            // The smallest case of each parameter keeps the run short.
+            var values = p.GetCustomAttribute<ParamsAttribute>()!.Values;
+            p.SetValue(instance, values.Min());
+        }
+        var setup = type.GetMethods().FirstOrDefault(m => m.GetCustomAttribute<GlobalSetupAttribute>() is not null);
+        var cleanup = type.GetMethods().FirstOrDefault(m => m.GetCustomAttribute<GlobalCleanupAttribute>() is not null);
+        setup?.Invoke(instance, null);
+        try
+        {
+            foreach (var m in methods) m.Invoke(instance, null);
+        }
+        finally
+        {
+            cleanup?.Invoke(instance, null);
+        }
+    }
+}
