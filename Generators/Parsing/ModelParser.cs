@@ -170,5 +170,7 @@ internal sealed partial class ModelParser
     {
         public readonly Dictionary<ISymbol, int> Values = new(SymbolEqualityComparer.Default);
         public readonly Dictionary<ISymbol, object> Constants = new(SymbolEqualityComparer.Default);
+        /// <summary>Non-tensor locals whose initializer was already reported.</summary>
+        public readonly HashSet<ISymbol> Failed = new(SymbolEqualityComparer.Default);
     }
 }
