@@ -74,5 +74,6 @@ internal sealed record ParamSpec(string Name, EquatableArray<int> Shape, string 
 internal sealed record ModelIr(string Namespace, string ClassName, string Modifiers, string InputName,
     EquatableArray<Node> Nodes, int Output, EquatableArray<ParamSpec> Params, EquatableArray<DiagnosticInfo> Diagnostics)
 {
-    public bool IsValid => Diagnostics.Count == 0 && Nodes.Count > 0;
+    /// <summary>False also when the parser stopped quietly (the source has C# errors): then there is no output node.</summary>
+    public bool IsValid => Diagnostics.Count == 0 && Output >= 0 && Output < Nodes.Count;
 }
