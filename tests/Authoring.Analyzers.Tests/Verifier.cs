@@ -49,7 +49,6 @@ internal static class LocalReferences
         string pack = Path.Combine(dotnetRoot, "packs", "Microsoft.NETCore.App.Ref", version, "ref", tfm);
         string dir = Directory.Exists(pack) ? pack : runtimeDir;
         return Directory.GetFiles(dir, "*.dll")
-            .Where(p => !Path.GetFileName(p).StartsWith("Microsoft.VisualBasic", StringComparison.Ordinal) || dir == pack)
             .OrderBy(p => p, StringComparer.Ordinal)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToImmutableArray();
