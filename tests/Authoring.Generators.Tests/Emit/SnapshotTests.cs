@@ -48,6 +48,17 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void GpuBackendIsEmittedOnlyWhenAuthoringGpuIsReferenced()
+    {
+        // The generator looks for Authoring.Gpu.GpuKernels; a stand-in type is enough to switch the backend on.
+        const string gpu = "namespace Authoring.Gpu { public static class GpuKernels { } }";
+        var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost), ("/src/Gpu.cs", gpu)));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
+    }
+
+    [Fact]
     public void DiffHintNamesTheFirstDifferingLine()
     {
         // The failure message is the only thing a reader sees of a mismatch: it must point at the change.
