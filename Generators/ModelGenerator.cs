@@ -14,7 +14,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
         var models = context.SyntaxProvider.ForAttributeWithMetadataName(
                 "Authoring.ModelAttribute",
                 static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
-                static (ctx, ct) => ModelParser.Parse((INamedTypeSymbol)ctx.TargetSymbol, ctx.SemanticModel.Compilation, ct))
+                static (ctx, ct) => ModelParser.Parse((INamedTypeSymbol)ctx.TargetSymbol, ctx.SemanticModel.Compilation, ct).ForCache())
             .WithTrackingName(TrackingNames.Parse);
 
         // Whether the ILGPU backend can be emitted: the project references Authoring.Gpu.

@@ -74,5 +74,17 @@ internal sealed record ParamSpec(string Name, EquatableArray<int> Shape, string 
 internal sealed record ModelIr(string Namespace, string ClassName, string Modifiers, string InputName,
     EquatableArray<Node> Nodes, int Output, EquatableArray<ParamSpec> Params, EquatableArray<DiagnosticInfo> Diagnostics)
 {
-    public bool IsValid => Diagnostics.Count == 0 && Nodes.Count > 0;
+    /// <summary>False also when the parser stopped quietly (the source has C# errors): then there is no output node.</summary>
+    public bool IsValid => Diagnostics.Count == 0 && Output >= 0 && Output < Nodes.Count;
+
+    /// <summary>What the generator caches: a valid model without node positions. They only serve
+    /// diagnostics, which a valid model has none of, and keeping them made any edit that moves the model
+    /// (a comment above it) re-run planning and emission. Invalid models keep them for their diagnostics.</summary>
+    public ModelIr ForCache()
+    {
+        if (!IsValid) return this;
+        var nodes = new Node[Nodes.Count];
+        for (int i = 0; i < nodes.Length; i++) nodes[i] = Nodes[i] with { Location = null };
+        return this with { Nodes = new EquatableArray<Node>(nodes) };
+    }
 }

@@ -91,7 +91,16 @@ internal sealed partial class ModelParser
         else if (value is IInvalidOperation || value.Type is IErrorTypeSymbol)
             _hasCompilerErrors = true;
         else
-            Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(value.Syntax), $"A non-constant local of type '{local.Type.ToDisplayString()}'");
+        {
+            // Reported here once; reads of the local must not report it again as a non-constant argument.
+            env.Failed.Add(local);
+            var inner = value;
+            while (inner is IConversionOperation c) inner = c.Operand;
+            if (inner is IInvocationOperation call)
+                Report(DiagnosticDescriptors.UnknownCall, LocationInfo.From(call.Syntax), Short(call.Syntax.ToString()));
+            else
+                Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(value.Syntax), $"A non-constant local of type '{local.Type.ToDisplayString()}'");
+        }
     }
 
     static string Describe(SyntaxNode syntax) => syntax switch
@@ -130,11 +139,18 @@ internal sealed partial class ModelParser
         };
     }
 
+    static bool IsFailedLocal(IOperation op, Env env)
+    {
+        while (op is IConversionOperation c) op = c.Operand;
+        return op is ILocalReferenceOperation l && env.Failed.Contains(l.Local);
+    }
+
     int? ConstInt(IOperation op, Env env, string name, string owner)
     {
         var c = Constant(op, env);
         if (c is int i) return i;
         if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
+        if (IsFailedLocal(op, env)) return null;
         Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
         return null;
     }
@@ -224,6 +240,7 @@ internal sealed partial class ModelParser
                 else
                 {
                     var c = Constant(arg.Value, env);
+                    if (c is null && IsFailedLocal(arg.Value, env)) return -1;
                     if (c is null)
                     {
                         Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(arg.Syntax), arg.Parameter.Name, $"'{target.Name}'");

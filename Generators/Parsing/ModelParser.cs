@@ -74,6 +74,10 @@ internal sealed partial class ModelParser
     ModelIr Run()
     {
         var classLoc = LocationInfo.From(_type.Locations.FirstOrDefault());
+        // A class with syntax errors is being typed: the compiler's errors are the answer, and a member
+        // cut short (no Forward yet, a field without its initializer) is not the user's mistake.
+        if (_type.DeclaringSyntaxReferences.Any(r => r.GetSyntax(_ct).ContainsDiagnostics && r.GetSyntax(_ct).GetDiagnostics().Any(d => d.Severity == DiagnosticSeverity.Error)))
+            return Result(Array.Empty<DiagnosticInfo>());
         foreach (var reference in _type.DeclaringSyntaxReferences)
         {
             if (reference.GetSyntax(_ct) is ClassDeclarationSyntax cds && !cds.Modifiers.Any(SyntaxKind.PartialKeyword))
@@ -170,5 +174,7 @@ internal sealed partial class ModelParser
     {
         public readonly Dictionary<ISymbol, int> Values = new(SymbolEqualityComparer.Default);
         public readonly Dictionary<ISymbol, object> Constants = new(SymbolEqualityComparer.Default);
+        /// <summary>Non-tensor locals whose initializer was already reported.</summary>
+        public readonly HashSet<ISymbol> Failed = new(SymbolEqualityComparer.Default);
     }
 }

@@ -120,7 +120,7 @@ internal sealed class CpuEmitter
         foreach (var s in p.Steps) EmitStep(w, p, s);
         var o = p.Output;
         var ob = p.Buffers[o.Buffer];
-        w.Line($"for (int b = 0; b < n; b++) A.AsSpan(n * {ob.Offset} + {o.Shift} + b * {ob.PerSample}, __OutputSize).CopyTo(output.Slice(b * __OutputSize, __OutputSize));");
+        w.Line($"for (int b = 0; b < n; b++) global::System.MemoryExtensions.AsSpan(A, n * {ob.Offset} + {o.Shift} + b * {ob.PerSample}, __OutputSize).CopyTo(output.Slice(b * __OutputSize, __OutputSize));");
         w.Close();
         w.Line();
     }
@@ -128,7 +128,7 @@ internal sealed class CpuEmitter
     static void CopyIn(CodeWriter w, Program p)
     {
         var ib = p.Buffers[p.Input.Buffer];
-        w.Line($"input.Slice(0, n * __InputSize).CopyTo(A.AsSpan(n * {ib.Offset}, n * __InputSize));");
+        w.Line($"input.Slice(0, n * __InputSize).CopyTo(global::System.MemoryExtensions.AsSpan(A, n * {ib.Offset}, n * __InputSize));");
     }
 
     void EmitTrain(CodeWriter w)

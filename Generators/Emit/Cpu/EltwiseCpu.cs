@@ -22,6 +22,8 @@ internal static class EltwiseCpu
         public int Width { get; }
         public string Load(string arr, string idx) => Vec is null ? $"{arr}[{idx}]" : $"global::System.Runtime.Intrinsics.{Vec}.LoadUnsafe(ref {arr}[{idx}])";
         public string Splat(string scalar) => Vec is null ? scalar : $"global::System.Runtime.Intrinsics.{Vec}.Create({scalar})";
+        // Static form, not the extension method: the value may be an expression ('a * b'), and
+        // generated code cannot count on the user's usings.
         public string Store(string value, string arr, string idx) => Vec is null ? $"{arr}[{idx}] = {value};" : $"global::System.Runtime.Intrinsics.{Vec}.StoreUnsafe({value}, ref {arr}[{idx}]);";
         public string Zero => Vec is null ? "0f" : $"global::System.Runtime.Intrinsics.{Vec}<float>.Zero";
         public string Sum(string v) => Vec is null ? v : $"global::System.Runtime.Intrinsics.{Vec}.Sum({v})";

@@ -1,0 +1,658 @@
+// One or more tests per AUT id: each model is valid C# with one problem the model compiler must
+// reject, and the marker names the exact span the diagnostic has to point at.
+using Authoring.Generators.Tests.Harness;
+
+namespace Authoring.Generators.Tests.Diagnostics;
+
+public class DiagnosticTests
+{
+    const string Usings = """
+        using System;
+        using Authoring;
+        using static Authoring.Ops;
+
+        namespace Test;
+
+        """;
+
+    static GeneratorRun Verify(string body) => DiagnosticAssert.Verify(Usings + body);
+
+    [Fact]
+    public void ValidModelHasNoDiagnostics()
+    {
+        // The baseline the other tests perturb: it must be accepted and produce code.
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(1, 8, kernel: 3, padding: 1);
+                readonly Linear head = new(8, 10);
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(Relu(conv.Forward(x))));
+            }
+            """);
+        Assert.Single(run.Result.GeneratedSources);
+    }
+
+    [Fact]
+    public void AUT0001_NotPartial()
+    {
+        Verify("""
+            [Model]
+            public class {|AUT0001:Net|}
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(x);
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0002_NoForward()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class {|AUT0002:Net|}
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Run([Shape(4)] Tensor x) => head.Forward(x);
+            }
+            """);
+        Assert.Contains("none is declared", DiagnosticAssert.Message(run, "AUT0002"));
+    }
+
+    [Fact]
+    public void AUT0002_ForwardWithTwoInputs()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor {|AUT0002:Forward|}([Shape(4)] Tensor x, Tensor y) => head.Forward(x + y);
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0002_StaticForward()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                static Tensor {|AUT0002:Forward|}([Shape(4)] Tensor x) => Relu(x);
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0007_Throw()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                Tensor Forward([Shape(4)] Tensor x) => {|AUT0007:throw new InvalidOperationException()|};
+            }
+            """);
+        Assert.StartsWith("Throwing", DiagnosticAssert.Message(run, "AUT0007"));
+    }
+
+    [Fact]
+    public void AUT0003_MissingShape()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward(Tensor {|AUT0003:input|}) => head.Forward(input);
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0004_TwoDimensionalShape()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([{|AUT0004:Shape(4, 4)|}] Tensor x) => head.Forward(Flatten(x));
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0004_NonPositiveDimension()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([{|AUT0004:Shape(1, 0, 4)|}] Tensor x) => head.Forward(Flatten(x));
+            }
+            """);
+        Assert.Contains("(1, 0, 4)", DiagnosticAssert.Message(run, "AUT0004"));
+    }
+
+    [Fact]
+    public void AUT0005_NonConstantLayerArgument()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                static readonly int Hidden = 8;
+                readonly Linear head = new(4, {|AUT0005:Hidden|});
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(x);
+            }
+            """);
+        Assert.Contains("'outFeatures'", DiagnosticAssert.Message(run, "AUT0005"));
+    }
+
+    [Fact]
+    public void AUT0005_NonConstantNamedLayerArgumentCoversTheArgument()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                static int K => 3;
+                readonly Conv2d conv = new(1, 4, {|AUT0005:kernel: K|});
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(conv.Forward(x)));
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0005_NonConstantOpArgument()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                int k = 2;
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(MaxPool(x, {|AUT0005:k|})));
+            }
+            """);
+        Assert.Contains("'kernel' of MaxPool", DiagnosticAssert.Message(run, "AUT0005"));
+    }
+
+    [Fact]
+    public void AUT0005_NonConstantHelperArgument()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                int width = 2;
+                readonly Linear head = new(2, 2);
+                Tensor Narrow(Tensor t, int n) => Slice(t, 0, n);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(Narrow(x, {|AUT0005:width|}));
+            }
+            """);
+    }
+
+    [Fact]
+    public void ConstantLocalsAndHelperArgumentsAreAccepted()
+    {
+        // The counterpart of the AUT0005 tests: constants flow through locals and helper parameters.
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(2, 2);
+                Tensor Narrow(Tensor t, int n) => Slice(t, 0, n);
+                Tensor Forward([Shape(4)] Tensor x)
+                {
+                    int n = 2;
+                    return head.Forward(Narrow(x, n));
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0006_MathCall()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x)
+                {
+                    int k = {|AUT0006:Math.Max(2, 1)|};
+                    return head.Forward(GlobalAvgPool(MaxPool(x, k)));
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0007_NonConstantLocalIsReportedOnce()
+    {
+        // One problem, one diagnostic: the later use of 'k' as a kernel size is not reported again.
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                int field = 2;
+                readonly Linear head = new(4, 2);
+                Tensor Narrow(Tensor t, int n) => Slice(t, 0, n);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x)
+                {
+                    int k = {|AUT0007:field + 1|};
+                    return head.Forward(Narrow(GlobalAvgPool(MaxPool(x, k)), k));
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0006_StaticMethodOfAnotherClass()
+    {
+        var run = Verify("""
+            static class Blocks
+            {
+                public static Tensor Act(Tensor t) => Relu(t);
+            }
+
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward({|AUT0006:Blocks.Act(x)|});
+            }
+            """);
+        Assert.Contains("'Blocks.Act(x)'", DiagnosticAssert.Message(run, "AUT0006"));
+    }
+
+    [Fact]
+    public void AUT0006_LayerOfAnotherObject()
+    {
+        Verify("""
+            static class Shared
+            {
+                public static readonly Linear Head = new(4, 2);
+            }
+
+            [Model]
+            public partial class Net
+            {
+                Tensor Forward([Shape(4)] Tensor x) => {|AUT0006:Shared.Head.Forward(x)|};
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0006_LayerCreatedInForward()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                Tensor Forward([Shape(4)] Tensor x) => {|AUT0006:new Linear(4, 2).Forward(x)|};
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0007_If()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                const bool Deep = true;
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x)
+                {
+                    {|AUT0007:if (Deep)
+                        x = Relu(x);|}
+                    return head.Forward(x);
+                }
+            }
+            """);
+        Assert.StartsWith("An if statement", DiagnosticAssert.Message(run, "AUT0007"));
+    }
+
+    [Fact]
+    public void AUT0007_For()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x)
+                {
+                    {|AUT0007:for (int i = 0; i < 2; i++) x = Relu(x);|}
+                    return head.Forward(x);
+                }
+            }
+            """);
+        Assert.StartsWith("A for loop", DiagnosticAssert.Message(run, "AUT0007"));
+    }
+
+    [Fact]
+    public void AUT0007_Foreach()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x)
+                {
+                    {|AUT0007:foreach (var t in new[] { x }) x = Relu(t);|}
+                    return head.Forward(x);
+                }
+            }
+            """);
+        Assert.StartsWith("A foreach loop", DiagnosticAssert.Message(run, "AUT0007"));
+    }
+
+    [Fact]
+    public void AUT0007_Lambda()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x)
+                {
+                    Func<Tensor, Tensor> act = {|AUT0007:t => Relu(t)|};
+                    return head.Forward(x);
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0007_Ternary()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                const bool Deep = true;
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward({|AUT0007:Deep ? Relu(x) : x|});
+            }
+            """);
+        Assert.StartsWith("A conditional expression", DiagnosticAssert.Message(run, "AUT0007"));
+    }
+
+    [Fact]
+    public void AUT0008_ConvChannelMismatch()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(3, 8, kernel: 3);
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:conv.Forward(x)|}));
+            }
+            """);
+        Assert.Contains("expects 3 input channels, got 1", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void AUT0008_LinearInFeatures()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(1, 8, kernel: 3);
+                readonly Linear head = new(16, 2);
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => {|AUT0008:head.Forward(GlobalAvgPool(conv.Forward(x)))|};
+            }
+            """);
+        Assert.Contains("expects 16 input features, got 8", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void AUT0008_AddOfDifferentShapes()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(4, 8, kernel: 1);
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x)
+                {
+                    var y = conv.Forward(x);
+                    return head.Forward(GlobalAvgPool({|AUT0008:Add(x, y)|}));
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0008_PlusOperatorOfDifferentShapes()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(4, 4, kernel: 3);
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:x + conv.Forward(x)|}));
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0008_ConcatOfDifferentSpatialSizes()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:Concat(x, MaxPool(x, 2))|}));
+            }
+            """);
+        Assert.Contains("(4, 8, 8) and (4, 4, 4)", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void AUT0008_SliceOutOfRange()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(8, 4, 4)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:Slice(x, 6, 4)|}));
+            }
+            """);
+        Assert.Contains("[6, 10)", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void AUT0009_DirectRecursion()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Block(Tensor t) => {|AUT0009:Block(Relu(t))|};
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(Block(x));
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0009_IndirectRecursion()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor A(Tensor t) => B(Relu(t));
+                Tensor B(Tensor t) => {|AUT0009:A(t)|};
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(A(x));
+            }
+            """);
+        Assert.Contains("'A'", DiagnosticAssert.Message(run, "AUT0009"));
+    }
+
+    [Fact]
+    public void AUT0009_ForwardCallsItself()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                Tensor Forward([Shape(4)] Tensor x) => {|AUT0009:Forward(Relu(x))|};
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0010_LayerWithoutInitializer()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear {|AUT0010:head|};
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(x);
+            }
+            """);
+        Assert.Contains("needs an initializer", DiagnosticAssert.Message(run, "AUT0010"));
+    }
+
+    [Fact]
+    public void AUT0010_StaticLayer()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                static readonly Linear {|AUT0010:head|} = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(x);
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0011_GroupsDoNotDivideChannels()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d {|AUT0011:conv|} = new(4, 6, kernel: 3, groups: 4);
+                readonly Linear head = new(6, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(conv.Forward(x)));
+            }
+            """);
+        Assert.Contains("groups (4) must divide", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_DropoutProbability()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Dropout {|AUT0011:drop|} = new(1.5f);
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(drop.Forward(x));
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0012_ForwardReturnsFeatureMap()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(1, 4, kernel: 3, padding: 1);
+                Tensor {|AUT0012:Forward|}([Shape(1, 8, 8)] Tensor x) => Relu(conv.Forward(x));
+            }
+            """);
+        Assert.Contains("(4, 8, 8)", DiagnosticAssert.Message(run, "AUT0012"));
+    }
+
+    [Fact]
+    public void AUT0013_LayerAppliedTwice()
+    {
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear hidden = new(4, 4);
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward({|AUT0013:hidden.Forward(Relu(hidden.Forward(x)))|});
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0014_NestedModel()
+    {
+        var run = Verify("""
+            public partial class Outer
+            {
+                [Model]
+                public partial class {|AUT0014:Net|}
+                {
+                    readonly Linear head = new(4, 2);
+                    Tensor Forward([Shape(4)] Tensor x) => head.Forward(x);
+                }
+            }
+            """);
+        Assert.Contains("top-level", DiagnosticAssert.Message(run, "AUT0014"));
+    }
+
+    [Fact]
+    public void AUT0014_GenericModel()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class {|AUT0014:Net|}<T>
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward(x);
+            }
+            """);
+        Assert.Contains("generic", DiagnosticAssert.Message(run, "AUT0014"));
+    }
+
+    [Fact]
+    public void SeveralProblemsAreAllReported()
+    {
+        // Diagnostics do not stop at the first problem inside Forward.
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                int k = 2;
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x)
+                {
+                    {|AUT0007:for (;;) { }|}
+                    return head.Forward(GlobalAvgPool(MaxPool(x, {|AUT0005:k|})));
+                }
+            }
+            """);
+    }
+}

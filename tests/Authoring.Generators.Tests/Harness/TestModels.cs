@@ -1,0 +1,55 @@
+// Representative models shared by snapshot, incrementality and robustness tests.
+using System.Runtime.CompilerServices;
+
+namespace Authoring.Generators.Tests.Harness;
+
+internal static class TestModels
+{
+    /// <summary>The repository root, found from this file's compile-time path (tests run from bin/).</summary>
+    public static string RepoRoot([CallerFilePath] string thisFile = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", ".."));
+
+    /// <summary>The sample model, read from samples/ so the tests follow it as it changes.</summary>
+    public static string SmallCnn => File.ReadAllText(Path.Combine(RepoRoot(), "samples", "FashionCnn", "SmallCnn.cs")).ReplaceLineEndings("\n");
+
+    /// <summary>A Ghost module (primary conv, cheap depthwise conv, channel Concat) with a squeeze-excite
+    /// gate broadcast from (C, 1, 1), a Slice feeding a residual Add, and a linear head.</summary>
+    public const string Ghost = """
+        using Authoring;
+        using static Authoring.Ops;
+
+        namespace Samples.Ghost;
+
+        [Model]
+        public partial class GhostNet
+        {
+            const int In = 16, Out = 32, Half = Out / 2, Reduced = 8, Classes = 10;
+
+            readonly Conv2d primary = new(In, Half, kernel: 1, bias: false);
+            readonly BatchNorm2d primaryBn = new(Half);
+            readonly DepthwiseConv2d cheap = new(Half, kernel: 3, padding: 1, bias: false);
+            readonly BatchNorm2d cheapBn = new(Half);
+            readonly Conv2d squeeze = new(Out, Reduced, kernel: 1);
+            readonly Conv2d excite = new(Reduced, Out, kernel: 1);
+            readonly Linear head = new(In, Classes);
+
+            // GhostNet's module: half the channels from a 1x1 conv, the other half cheaply from them.
+            Tensor GhostModule(Tensor x)
+            {
+                var a = Relu(primaryBn.Forward(primary.Forward(x)));
+                var b = Relu(cheapBn.Forward(cheap.Forward(a)));
+                return Concat(a, b);
+            }
+
+            Tensor Forward([Shape(In, 14, 14)] Tensor x)
+            {
+                var g = GhostModule(x);                                          // 32 x 14 x 14
+                var s = Reshape(GlobalAvgPool(g), Out, 1, 1);                    // 32 x 1 x 1
+                var gate = HardSigmoid(excite.Forward(Relu(squeeze.Forward(s))));
+                var y = Mul(g, gate);                                            // gate broadcast over H, W
+                var r = Relu(Slice(y, 0, In) + x);                               // residual on the first half
+                return head.Forward(GlobalAvgPool(r));
+            }
+        }
+        """;
+}
