@@ -59,6 +59,7 @@ internal sealed class GpuEmitter
         w.Line($"{Il}.Runtime.MemoryBuffer1D<int, {Il}.Stride1D.Dense>? __labels;");
         w.Line("int __capacity;");
         w.Line("ulong __steps;");
+        w.Line("float[] __host = global::System.Array.Empty<float>();");
         w.Line();
         w.Line("/// <summary>Creates the backend on <paramref name=\"device\"/>, sharing <paramref name=\"parameters\"/> (e.g. a CPU model's) or new ones.</summary>");
         w.Open($"public Gpu({G}.GpuDevice device, {Rt}.ParameterStore? parameters = null)");
@@ -160,9 +161,9 @@ internal sealed class GpuEmitter
         else
         {
             var ob = p.Buffers[p.Output.Buffer];
-            w.Line($"var host = new float[n * {ob.PerSample}];");
-            w.Line($"__device.CopyToHost(A.SubView((long)n * {ob.Offset}, n * {ob.PerSample}), host);");
-            w.Line($"for (int b = 0; b < n; b++) host.AsSpan(b * {ob.PerSample} + {p.Output.Shift}, __OutputSize).CopyTo(output.Slice(b * __OutputSize, __OutputSize));");
+            w.Line($"if (__host.Length < n * {ob.PerSample}) __host = new float[n * {ob.PerSample}];");
+            w.Line($"__device.CopyToHost(A.SubView((long)n * {ob.Offset}, n * {ob.PerSample}), new global::System.Span<float>(__host, 0, n * {ob.PerSample}));");
+            w.Line($"for (int b = 0; b < n; b++) new global::System.Span<float>(__host, b * {ob.PerSample} + {p.Output.Shift}, __OutputSize).CopyTo(output.Slice(b * __OutputSize, __OutputSize));");
         }
         w.Close();
         w.Line();

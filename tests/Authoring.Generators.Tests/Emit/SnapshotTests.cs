@@ -50,11 +50,17 @@ public class SnapshotTests
     [Fact]
     public void GpuBackendIsEmittedOnlyWhenAuthoringGpuIsReferenced()
     {
-        // The generator looks for Authoring.Gpu.GpuKernels; a stand-in type is enough to switch the backend on.
-        const string gpu = "namespace Authoring.Gpu { public static class GpuKernels { } }";
-        var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost), ("/src/Gpu.cs", gpu)));
+        // Without Authoring.Gpu only the CPU backend is emitted.
+        var cpuOnly = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost)));
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.g.cs" }, cpuOnly.Sources.Keys.Order(StringComparer.Ordinal));
+
+        // With the real Authoring.Gpu (and ILGPU) referenced, the ILGPU backend is emitted and compiles.
+        var gpuAssembly = typeof(Authoring.Gpu.GpuKernels).Assembly;
+        var gpuRefs = new[] { gpuAssembly }.Concat(gpuAssembly.GetReferencedAssemblies().Select(System.Reflection.Assembly.Load))
+            .Select(a => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(a.Location));
+        var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost)).AddReferences(gpuRefs));
         Assert.Empty(run.GeneratorDiagnostics);
-        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.GpuAccess.g.cs", "Samples.Ghost.GhostNet.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
         Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
     }
 
