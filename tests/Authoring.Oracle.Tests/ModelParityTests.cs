@@ -49,7 +49,8 @@ public class ModelParityTests
         var h = Flatten(MaxPool2d(m.Conv("conv", x, padding: 1), 3, stride: 2, padding: 1));
         var z = Tanh(m.BatchNorm("bn", m.Linear("fc1", h)));
         return m.Linear("fc2", Hardsigmoid(z));
-    }, zeroGrads: new[] { "fc1" });
+    }, zeroGrads: new[] { "conv", "fc1" });   // conv.bias too: max pooling and fc1 carry its per-channel
+                                              // shift to every sample alike, and bn removes it
 
     [Fact]
     public void SqueezeExciteBroadcastMulAddSigmoid() => Check(new SqueezeExcite { DropoutSeed = Seed }, (m, x) =>
@@ -150,10 +151,12 @@ public class ModelParityTests
         return shape;
     }
 
-    /// <param name="zeroGrads">Layers whose bias feeds a training-mode BatchNorm: that bias's exact gradient
-    /// is zero (the batch mean removes it), so both sides hold only round-off of a sum of O(|upstream
-    /// gradient|) terms that cancel. Their values are checked against the scale of the same layer's weight
-    /// gradient (the natural size of those terms) rather than against their own noise-sized scale.</param>
+    /// <param name="zeroGrads">Layers whose bias only shifts all samples alike before a training-mode
+    /// BatchNorm (directly, or through shift-equivariant ops such as max pooling and a linear layer): that
+    /// bias's exact gradient is zero (the batch mean removes the shift), so both sides hold only round-off
+    /// of a sum of O(|upstream gradient|) terms that cancel. Both are checked to be zero to Tol times the
+    /// scale of the same layer's weight gradient (the natural size of those terms), not compared with each
+    /// other at their own noise-sized scale.</param>
     static void Check<T>(T model, Func<TorchModel, TorchTensor, TorchTensor> forward, string[]? zeroGrads = null) where T : IModel
     {
         EnsureInitialized();
@@ -211,8 +214,8 @@ public class ModelParityTests
                     int w = leaves.Select(t => t.Name).ToList().IndexOf(name[..^5] + ".weight");
                     double scale = grads[w].Max(Math.Abs);
                     var zeros = new float[ours.Length];
-                    AssertClose(ours, zeros, Tol, $"step {step}: d loss / d {name} (exactly zero: bias before BatchNorm)", scale);
-                    AssertClose(grads[k], zeros, Tol, $"step {step}: torch d loss / d {name} (exactly zero: bias before BatchNorm)", scale);
+                    AssertClose(ours, zeros, Tol, $"step {step}: d loss / d {name} (exactly zero: a shift BatchNorm removes)", scale);
+                    AssertClose(grads[k], zeros, Tol, $"step {step}: torch d loss / d {name} (exactly zero: a shift BatchNorm removes)", scale);
                 }
                 else AssertClose(ours, grads[k], Tol, $"step {step}: d loss / d {name}");
             }
