@@ -4,15 +4,17 @@
 using Authoring.Runtime;
 using Authoring.Runtime.Cpu;
 using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
 using TorchTensor = TorchSharp.torch.Tensor;
 
 namespace Authoring.Oracle.Tests;
 
-/// <summary>One pass (evaluation or one training step) of a torch mirror of a generated model.</summary>
+/// <summary>A torch mirror's parameters: one pass (evaluation or a training step), or several when a torch
+/// optimizer updates the <see cref="Trainable"/> parameters in place between steps.</summary>
 public sealed class TorchModel
 {
     readonly Dictionary<string, TorchTensor> _p = new(StringComparer.Ordinal);
-    readonly List<(string Name, TorchTensor Leaf)> _trainable = new();
+    readonly List<(string Name, Parameter Leaf)> _trainable = new();
 
     /// <summary>Copies every tensor of <paramref name="store"/> (call inside a <see cref="TorchOracle.Scope"/>).</summary>
     public TorchModel(ParameterStore store, bool train, ulong dropoutSeed = 0, long step = 0)
@@ -25,21 +27,25 @@ public sealed class TorchModel
             var info = store.Infos[i];
             long[] shape = Array.ConvertAll(info.Shape, d => (long)d);
             float[] data = store.Value(i).ToArray();
-            var t = info.Trainable ? TorchOracle.Leaf(data, shape) : TorchOracle.Constant(data, shape);
-            _p[info.Name] = t;
-            if (info.Trainable) _trainable.Add((info.Name, t));
+            if (info.Trainable)
+            {
+                var leaf = new Parameter(TorchOracle.Constant(data, shape));
+                _p[info.Name] = leaf;
+                _trainable.Add((info.Name, leaf));
+            }
+            else _p[info.Name] = TorchOracle.Constant(data, shape);
         }
     }
 
     /// <summary>Training mode: batch statistics, dropout masks.</summary>
-    public bool Train { get; }
+    public bool Train { get; set; }
     /// <summary>The model's DropoutSeed.</summary>
     public ulong DropoutSeed { get; }
     /// <summary>Which training step this pass mirrors (the generated model counts from 1).</summary>
-    public long Step { get; }
+    public long Step { get; set; }
 
-    /// <summary>Trainable leaves, in store order.</summary>
-    public IReadOnlyList<(string Name, TorchTensor Leaf)> Trainable => _trainable;
+    /// <summary>Trainable leaves (torch parameters), in store order.</summary>
+    public IReadOnlyList<(string Name, Parameter Leaf)> Trainable => _trainable;
 
     /// <summary>The tensor named <paramref name="name"/> (after a training pass, running statistics hold the updated values).</summary>
     public TorchTensor this[string name] => _p[name];
