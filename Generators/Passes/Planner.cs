@@ -27,8 +27,6 @@ internal sealed class Planner
     readonly ActKind[] _act;            // kernel anchor -> fused activation
     readonly EltGroup?[] _groupOf;
     readonly (int Parent, int Shift)?[] _placed;  // value written into a slice of a concat buffer
-    readonly Dictionary<int, int> _ownBuffer = new();
-    readonly Dictionary<int, int> _gradBuffer = new();
     readonly HashSet<int> _gradWritten = new();
 
     Planner(ModelIr m, bool train, List<EltGroup> groups, int state)
@@ -202,51 +200,32 @@ internal sealed class Planner
         }
     }
 
-    Ref RefOf(int v)
-    {
-        if (_p.Values.TryGetValue(v, out var r)) return r;
-        var node = _nodes[v];
-        if (_placed[v] is { } pl)
-        {
-            var parent = RefOf(pl.Parent);
-            r = new Ref(parent.Buffer, parent.Shift + pl.Shift);
-        }
-        else if (IsView(node))
-        {
-            var inner = RefOf(node.Inputs[0]);
-            int shift = node.Op == OpKind.Slice ? node.Ints[0] * node.Spatial : 0;
-            r = new Ref(inner.Buffer, inner.Shift + shift);
-        }
-        else
-        {
-            r = new Ref(NewBuffer(node.Size, "act " + Label(node)), 0);
-            _ownBuffer[v] = r.Buffer;
-        }
-        _p.Values[v] = r;
-        return r;
-    }
+    Ref RefOf(int v) => Resolve(v, _p.Values, "act ", RefOf);
 
-    Ref GradOf(int v)
+    Ref GradOf(int v) => Resolve(v, _p.Grads, "grad ", GradOf);
+
+    /// <summary>Values and gradients share one placement rule: a concat part lives in its slice of the
+    /// concat's buffer, a view in its input's buffer, anything else in a buffer of its own.</summary>
+    Ref Resolve(int v, Dictionary<int, Ref> known, string label, System.Func<int, Ref> parentOf)
     {
-        if (_p.Grads.TryGetValue(v, out var r)) return r;
+        if (known.TryGetValue(v, out var r)) return r;
         var node = _nodes[v];
         if (_placed[v] is { } pl)
         {
-            var parent = GradOf(pl.Parent);
+            var parent = parentOf(pl.Parent);
             r = new Ref(parent.Buffer, parent.Shift + pl.Shift);
         }
         else if (IsView(node))
         {
-            var inner = GradOf(node.Inputs[0]);
+            var inner = parentOf(node.Inputs[0]);
             int shift = node.Op == OpKind.Slice ? node.Ints[0] * node.Spatial : 0;
             r = new Ref(inner.Buffer, inner.Shift + shift);
         }
         else
         {
-            r = new Ref(NewBuffer(node.Size, "grad " + Label(node)), 0);
-            _gradBuffer[v] = r.Buffer;
+            r = new Ref(NewBuffer(node.Size, label + Label(node)), 0);
         }
-        _p.Grads[v] = r;
+        known[v] = r;
         return r;
     }
 

@@ -36,7 +36,8 @@ public partial class DepthwiseSeparableBlock
         head.Forward(GlobalAvgPool(Relu(bn2.Forward(pw.Forward(Relu(bn1.Forward(dw.Forward(x))))))));
 }
 
-/// <summary>Shared harness: the TorchSharp module is the baseline, so Ratio reads ours / TorchSharp.</summary>
+/// <summary>Shared harness for a model and its TorchSharp twin: the TorchSharp training step is the
+/// baseline, so Ratio reads ours / TorchSharp.</summary>
 public abstract class BlockBenchmark
 {
     IModel? ours;
