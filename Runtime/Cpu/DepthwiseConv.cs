@@ -65,6 +65,15 @@ internal static unsafe class DepthwiseConv
         }
     }
 
+    /// <summary>About eight tasks per thread: enough to balance shared cores, few enough that claiming
+    /// work (an atomic on a shared counter) costs nothing next to a group of planes.</summary>
+    static void Split(int planes, out int perTask, out int total, out int tasks)
+    {
+        total = planes;
+        perTask = Math.Max(1, planes / (8 * WorkerPool.ThreadCount));
+        tasks = (planes + perTask - 1) / perTask;
+    }
+
     public static void Forward<TAct>(in Conv2dShape s, int n, View x, float[] w, int wOff,
         float[]? scale, int scaleOff, float[]? shift, int shiftOff, View y) where TAct : struct, IActivation
     {
@@ -75,7 +84,8 @@ internal static unsafe class DepthwiseConv
                 S = s, X = px + x.Offset, XStride = x.BatchStride, W = pw + wOff, Y = py + y.Offset, YStride = y.BatchStride,
                 Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff,
             };
-            WorkerPool.For(n * s.Cin, ref job);
+            Split(n * s.Cin, out job.PerTask, out job.Total, out int tasks);
+            WorkerPool.For(tasks, ref job);
         }
     }
 
@@ -88,7 +98,8 @@ internal static unsafe class DepthwiseConv
                 S = s, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, W = pw + wOff, Dx = pdx + dx.Offset,
                 DxStride = dx.BatchStride, Accumulate = accumulate,
             };
-            WorkerPool.For(n * s.Cin, ref job);
+            Split(n * s.Cin, out job.PerTask, out job.Total, out int tasks);
+            WorkerPool.For(tasks, ref job);
         }
     }
 
@@ -111,7 +122,15 @@ internal static unsafe class DepthwiseConv
         public float* X, W, Y, Scale, Shift;
         public int XStride, YStride;
 
-        public void Run(int index)
+        public int PerTask, Total;
+
+        public void Run(int task)
+        {
+            int end = Math.Min(Total, (task + 1) * PerTask);
+            for (int i = task * PerTask; i < end; i++) RunPlane(i);
+        }
+
+        void RunPlane(int index)
         {
             ref readonly Conv2dShape s = ref S;
             int b = index / s.Cin, c = index % s.Cin;
@@ -152,7 +171,15 @@ internal static unsafe class DepthwiseConv
         public int DyStride, DxStride;
         public bool Accumulate;
 
-        public void Run(int index)
+        public int PerTask, Total;
+
+        public void Run(int task)
+        {
+            int end = Math.Min(Total, (task + 1) * PerTask);
+            for (int i = task * PerTask; i < end; i++) RunPlane(i);
+        }
+
+        void RunPlane(int index)
         {
             ref readonly Conv2dShape s = ref S;
             int b = index / s.Cin, c = index % s.Cin;
