@@ -114,6 +114,37 @@ internal static unsafe class GemmCore
 
     static int RoundUp(int x, int r) => (x + r - 1) / r * r;
 
+    /// <summary>Floats of a pre-packed k x n B (see <see cref="PackedBRow"/>).</summary>
+    public static int PackedBSize(int k, int n) => k * RoundUp(n, NR);
+
+    /// <summary>Where row p of a pre-packed k x n B starts its panel 0: slices of KC rows, each slice
+    /// NR-column panels of its rows k-major. Panel jp of the row is at the result + jp * NR * kc(p);
+    /// <paramref name="panelStride"/> returns that NR * kc(p).</summary>
+    public static long PackedBRow(int k, int n, int p, out int panelStride)
+    {
+        int pc = p / KC * KC;
+        panelStride = NR * Math.Min(KC, k - pc);
+        return (long)pc * RoundUp(n, NR) + (long)(p - pc) * NR;
+    }
+
+    /// <summary>C = A B + beta C on the calling thread with B already packed by the caller
+    /// (im2col writes its columns straight into this layout, saving a copy of the whole matrix).</summary>
+    public static void RunPrepackedB(int m, int n, int k, float* a, int lda, float* packedB, float beta, float* c, int ldc)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k == 0) { ScaleC(m, n, beta, c, ldc); return; }
+        int icBlocks = (m + MC - 1) / MC;
+        int mcBlock = RoundUp((m + icBlocks - 1) / icBlocks, MR);
+        icBlocks = (m + mcBlock - 1) / mcBlock;
+        int panels = (n + NR - 1) / NR;
+        var job = new ComputeJob
+        {
+            A = a, Lda = lda, Alpha = 1f, K = k, Jc = 0, Nc = n, NcRounded = panels * NR, M = m, Mc = mcBlock,
+            PackedB = packedB, C = c, Ldc = ldc, Beta = beta, Groups = 1, PanelsPerGroup = panels,
+        };
+        for (int t = 0; t < icBlocks; t++) job.Run(t);
+    }
+
     static void ScaleC(int m, int n, float beta, float* c, int ldc)
     {
         if (beta == 1f) return;
