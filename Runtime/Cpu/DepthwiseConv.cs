@@ -3,6 +3,7 @@
 // inputs of consecutive output columns are consecutive floats: stride 2 and dilation vectorise like
 // stride 1, and no bounds tests remain in the inner loops.
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Authoring.Runtime.Cpu;
 
@@ -57,7 +58,24 @@ internal static unsafe class DepthwiseConv
             }
             // Walk phase and column incrementally: a division per element would cost more than the copy.
             int phase = s.PadW % sw, q = s.PadW / sw;
-            for (int iw = 0; iw < s.W; iw++)
+            int iw = 0;
+            if (sw == 2 && Avx2.IsSupported)
+            {
+                // Even and odd inputs of 16 at a time, split with a shuffle and a lane permute.
+                float* evenDst = plane + rowBase + (long)phase * p.Width + q;
+                float* oddDst = plane + rowBase + (long)(1 - phase) * p.Width + (s.PadW + 1) / 2;
+                for (; iw + 16 <= s.W; iw += 16)
+                {
+                    var a = Vector256.Load(src + iw);
+                    var b = Vector256.Load(src + iw + 8);
+                    var ev = Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle();
+                    var od = Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle();
+                    ev.Store(evenDst + iw / 2);
+                    od.Store(oddDst + iw / 2);
+                }
+                q += iw / 2;
+            }
+            for (; iw < s.W; iw++)
             {
                 plane[rowBase + (long)phase * p.Width + q] = src[iw];
                 if (++phase == sw) { phase = 0; q++; }

@@ -41,7 +41,7 @@ public static unsafe class Gemm
 /// <summary>The blocked GEMM on raw pointers, used by <see cref="Gemm"/> and the convolution kernels.</summary>
 internal static unsafe class GemmCore
 {
-    static readonly bool Wide = Vector512.IsHardwareAccelerated;
+    static readonly bool Wide = Simd.Use512;
     /// <summary>Register tile rows and columns; static readonly, so the JIT folds them as constants.</summary>
     public static readonly int MR = Wide ? 8 : 6, NR = Wide ? 32 : 16;
     /// <summary>Rows of A per packed block (a multiple of MR).</summary>
@@ -409,7 +409,7 @@ internal static unsafe class GemmCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Micro(int kc, float* ap, float* bp, nint bStride, float* c, int ldc, float beta, int rows)
     {
-        if (Vector512.IsHardwareAccelerated) Micro512(kc, ap, bp, bStride, c, ldc, beta, rows);
+        if (Wide) Micro512(kc, ap, bp, bStride, c, ldc, beta, rows);
         else Micro256(kc, ap, bp, bStride, c, ldc, beta, rows);
     }
 
