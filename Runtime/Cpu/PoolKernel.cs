@@ -139,7 +139,10 @@ public static unsafe class PoolKernel
                     break;
                 case Op.MaxBackward:
                     if (!Accumulate) new Span<float>(dx, hw).Clear();
-                    MaxPlane(s, x, y, dx, true);
+                    if (s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0 && Avx2.IsSupported)
+                        Max2x2Backward(x, y, dx, w, ho, wo);
+                    else
+                        MaxPlane(s, x, y, dx, true);
                     break;
                 case Op.AvgForward:
                     AvgPlane(s, x, y, null, false);
@@ -205,6 +208,72 @@ public static unsafe class PoolKernel
                     yr[ow] = m;
                 }
             }
+        }
+
+        /// <summary>2x2 stride-2 max backward: the first maximum (scan order 00, 01, 10, 11; NaN wins) is found
+        /// with compare masks for 8 windows at a time, dy is masked into the four positions, and the
+        /// even/odd columns are interleaved back (the inverse of the forward split).</summary>
+        static void Max2x2Backward(float* x, float* dy, float* dx, int w, int ho, int wo)
+        {
+            for (int oh = 0; oh < ho; oh++)
+            {
+                float* r0 = x + 2 * oh * w, r1 = r0 + w, g = dy + oh * wo;
+                float* d0 = dx + 2 * oh * w, d1 = d0 + w;
+                int ow = 0;
+                for (; ow + 8 <= wo && 2 * ow + 16 <= w; ow += 8)
+                {
+                    Split(Vector256.Load(r0 + 2 * ow), Vector256.Load(r0 + 2 * ow + 8), out var x00, out var x01);
+                    Split(Vector256.Load(r1 + 2 * ow), Vector256.Load(r1 + 2 * ow + 8), out var x10, out var x11);
+                    var cur = x00;
+                    var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
+                    cur = Vector256.ConditionalSelect(m1, x01, cur);
+                    var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
+                    cur = Vector256.ConditionalSelect(m2, x10, cur);
+                    var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
+                    var gv = Vector256.Load(g + ow);
+                    var g11 = m3 & gv;
+                    var g10 = Vector256.AndNot(m2 & gv, m3);
+                    var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
+                    var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
+                    Merge(g00, g01, out var lo0, out var hi0);
+                    Merge(g10, g11, out var lo1, out var hi1);
+                    (Vector256.Load(d0 + 2 * ow) + lo0).Store(d0 + 2 * ow);
+                    (Vector256.Load(d0 + 2 * ow + 8) + hi0).Store(d0 + 2 * ow + 8);
+                    (Vector256.Load(d1 + 2 * ow) + lo1).Store(d1 + 2 * ow);
+                    (Vector256.Load(d1 + 2 * ow + 8) + hi1).Store(d1 + 2 * ow + 8);
+                }
+                for (; ow < wo; ow++)
+                {
+                    float m = float.NegativeInfinity;
+                    int best = 2 * oh * w + 2 * ow;
+                    for (int i = 0; i < 2; i++)
+                        for (int j = 0; j < 2; j++)
+                        {
+                            int at = (2 * oh + i) * w + 2 * ow + j;
+                            float v = x[at];
+                            if (v > m || float.IsNaN(v)) { m = v; best = at; }
+                        }
+                    dx[best] += g[ow];
+                }
+            }
+        }
+
+        /// <summary>Even and odd elements of the 16 floats a:b.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static void Split(Vector256<float> a, Vector256<float> b, out Vector256<float> even, out Vector256<float> odd)
+        {
+            even = Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle();
+            odd = Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle();
+        }
+
+        /// <summary>The inverse of <see cref="Split"/>: interleaves even and odd back into 16 floats lo:hi.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static void Merge(Vector256<float> even, Vector256<float> odd, out Vector256<float> lo, out Vector256<float> hi)
+        {
+            var e = Avx2.Permute4x64(even.AsDouble(), 0xD8).AsSingle();
+            var o = Avx2.Permute4x64(odd.AsDouble(), 0xD8).AsSingle();
+            lo = Avx.UnpackLow(e, o);
+            hi = Avx.UnpackHigh(e, o);
         }
 
         /// <summary>Average forward, or (with <paramref name="backward"/>) spreading dy in y over each window.</summary>
