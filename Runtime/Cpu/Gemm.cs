@@ -95,11 +95,16 @@ internal static unsafe class GemmCore
                 else for (int t = 0; t < packTasks; t++) pack.Run(t);
             }
 
-            // Enough tasks for dynamic balance on shared cores; splitting columns only re-packs A
-            // blocks, which is cheap next to the tile work as long as each group keeps >= 4 panels.
+            // Split columns into groups until there are at least two tasks per thread and a whole
+            // number per thread (9 row blocks on 2 threads would leave one thread idle a ninth of
+            // the time). Each group re-packs its A blocks, so take the fewest groups that do it,
+            // and keep at least 4 panels per group.
             int groups = 1;
-            if (threads > 1 && icBlocks < 4 * threads)
-                groups = Math.Max(1, Math.Min(panels / 4, (4 * threads + icBlocks - 1) / icBlocks));
+            if (threads > 1)
+            {
+                int maxGroups = Math.Max(1, panels / 4);
+                while (groups < maxGroups && (icBlocks * groups < 2 * threads || icBlocks * groups % threads != 0)) groups++;
+            }
             var job = new ComputeJob
             {
                 TransA = tA, A = a, Lda = lda, Alpha = alpha, K = k, Jc = jc, Nc = nc, NcRounded = ncRounded, M = m, Mc = mcBlock,
