@@ -114,7 +114,7 @@ public static unsafe class BatchNormKernel
     {
         int i = 0;
         double total = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Simd.Use512)
         {
             var acc = Vector512<float>.Zero; var m = Vector512.Create(mean);
             for (; i <= len - 16; i += 16) { var d = Vector512.Load(x + i) - m; acc = Vector512.FusedMultiplyAdd(d, d, acc); }
@@ -193,7 +193,7 @@ public static unsafe class BatchNormKernel
         {
             int i = 0;
             sumG = 0; sumGX = 0;
-            if (Vector512.IsHardwareAccelerated)
+            if (Simd.Use512)
             {
                 var m = Vector512.Create(mean); var s = Vector512.Create(invStd); var ga = Vector512.Create(gamma); var be = Vector512.Create(beta);
                 var ag = Vector512<float>.Zero; var agx = Vector512<float>.Zero;
@@ -228,7 +228,7 @@ public static unsafe class BatchNormKernel
             float k, float mG, float mGX, bool accumulate)
         {
             int i = 0;
-            if (Vector512.IsHardwareAccelerated)
+            if (Simd.Use512)
             {
                 var m = Vector512.Create(mean); var s = Vector512.Create(invStd); var ga = Vector512.Create(gamma); var be = Vector512.Create(beta);
                 var vk = Vector512.Create(k); var vmg = Vector512.Create(mG); var vmgx = Vector512.Create(mGX);

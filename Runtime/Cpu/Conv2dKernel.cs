@@ -2,6 +2,8 @@
 // is a GEMM on the sample itself), parallel over the batch with per-thread column buffers, and a
 // direct vectorised path for depthwise convolution (DepthwiseConv.cs). Weight gradients are summed
 // per fixed chunk of the batch and reduced in chunk order, so results do not depend on scheduling.
+using System.Runtime.Intrinsics;
+
 namespace Authoring.Runtime.Cpu;
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
@@ -9,6 +11,7 @@ public static unsafe class Conv2dKernel
 {
     [ThreadStatic] static float[]? colScratch;
     [ThreadStatic] static float[]? partialScratch;
+    [ThreadStatic] static float[]? rowScratch;
 
     /// <summary>y = act(scale[co] * conv(x, w)[co] + shift[co]).</summary>
     public static void Forward<TAct>(in Conv2dShape s, int n, View x, float[] w, int wOff,
@@ -121,14 +124,26 @@ public static unsafe class Conv2dKernel
             float* x = X + (long)b * XStride;
             float* y = Y + (long)b * YStride;
             bool pointwise = IsPointwise(s);
-            float* col = pointwise ? null : Scratch.Aligned(Scratch.Get(ref colScratch, kg * howo));
+            // On one thread, im2col writes straight into the GEMM's packed-B layout; a parallel GEMM
+            // (batch of one) packs for itself from a plain column matrix.
+            bool prepacked = !pointwise && !ParallelGemm;
+            float* col = pointwise ? null : Scratch.Aligned(Scratch.Get(ref colScratch,
+                prepacked ? GemmCore.PackedBSize(kg, howo) : kg * howo));
+            float* row = prepacked ? Scratch.Aligned(Scratch.Get(ref rowScratch, howo + GemmCore.NR)) : null;
             for (int gi = 0; gi < g; gi++)
             {
                 float* xg = x + (long)gi * cinG * hw;
+                float* wg = W + (long)gi * coutG * kg;
+                float* yg = y + (long)gi * coutG * howo;
+                if (prepacked)
+                {
+                    Im2ColPacked(s, xg, cinG, col, row);
+                    GemmCore.RunPrepackedB(coutG, howo, kg, wg, kg, col, 0f, yg, howo);
+                    continue;
+                }
                 float* bm = xg;
                 if (!pointwise) { Im2Col(s, xg, cinG, col); bm = col; }
-                GemmCore.Run(false, false, coutG, howo, kg, 1f, W + (long)gi * coutG * kg, kg, bm, howo, 0f,
-                    y + (long)gi * coutG * howo, howo, ParallelGemm);
+                GemmCore.Run(false, false, coutG, howo, kg, 1f, wg, kg, bm, howo, 0f, yg, howo, ParallelGemm);
             }
             for (int co = 0; co < s.Cout; co++)
                 KernelUtil.Epilogue<TAct>(y + (long)co * howo, howo, Scale == null ? 1f : Scale[co], Shift == null ? 0f : Shift[co]);
@@ -218,32 +233,51 @@ public static unsafe class Conv2dKernel
     /// <summary>col[(ci, kh, kw), (oh, ow)] = x[ci, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw], zero outside.</summary>
     internal static void Im2Col(in Conv2dShape s, float* x, int channels, float* col)
     {
-        int ho = s.Ho, wo = s.Wo, h = s.H, w = s.W, howo = ho * wo;
+        int howo = s.Ho * s.Wo;
         for (int ci = 0; ci < channels; ci++)
-        {
-            float* xc = x + (long)ci * h * w;
             for (int kh = 0; kh < s.Kh; kh++)
-            {
+                for (int kw = 0; kw < s.Kw; kw++)
+                    Im2ColRow(s, x + (long)ci * s.H * s.W, kh, kw, col + (long)((ci * s.Kh + kh) * s.Kw + kw) * howo);
+    }
+
+    /// <summary><see cref="Im2Col"/> written in <see cref="GemmCore"/>'s packed-B layout: each row is built
+    /// in a small buffer (zero padded to whole panels), then copied panel by panel.</summary>
+    internal static void Im2ColPacked(in Conv2dShape s, float* x, int channels, float* packed, float* row)
+    {
+        int howo = s.Ho * s.Wo, k = channels * s.Kh * s.Kw, nr = GemmCore.NR;
+        int panels = (howo + nr - 1) / nr;
+        for (int j = howo; j < panels * nr; j++) row[j] = 0f;
+        for (int ci = 0; ci < channels; ci++)
+            for (int kh = 0; kh < s.Kh; kh++)
                 for (int kw = 0; kw < s.Kw; kw++)
                 {
-                    float* dst = col + (long)((ci * s.Kh + kh) * s.Kw + kw) * howo;
-                    int offW = kw * s.DilW - s.PadW;
-                    ValidRange(offW, s.StrideW, w, wo, out int lo, out int hi);
-                    for (int oh = 0; oh < ho; oh++)
-                    {
-                        int ih = oh * s.StrideH - s.PadH + kh * s.DilH;
-                        float* d = dst + oh * wo;
-                        if ((uint)ih >= (uint)h) { new Span<float>(d, wo).Clear(); continue; }
-                        for (int ow = 0; ow < lo; ow++) d[ow] = 0f;
-                        float* src = xc + ih * w + offW;
-                        if (s.StrideW == 1)
-                            new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
-                        else
-                            for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s.StrideW];
-                        for (int ow = hi; ow < wo; ow++) d[ow] = 0f;
-                    }
+                    int p = (ci * s.Kh + kh) * s.Kw + kw;
+                    Im2ColRow(s, x + (long)ci * s.H * s.W, kh, kw, row);
+                    float* dst = packed + GemmCore.PackedBRow(k, howo, p, out int panelStride);
+                    for (int jp = 0; jp < panels; jp++)
+                        for (int j = 0; j < nr; j += 8)
+                            Vector256.Load(row + jp * nr + j).Store(dst + (long)jp * panelStride + j);
                 }
-            }
+    }
+
+    /// <summary>One im2col row: tap (kh, kw) of input channel plane <paramref name="xc"/> at every output position.</summary>
+    static void Im2ColRow(in Conv2dShape s, float* xc, int kh, int kw, float* dst)
+    {
+        int ho = s.Ho, wo = s.Wo, h = s.H, w = s.W;
+        int offW = kw * s.DilW - s.PadW;
+        ValidRange(offW, s.StrideW, w, wo, out int lo, out int hi);
+        for (int oh = 0; oh < ho; oh++)
+        {
+            int ih = oh * s.StrideH - s.PadH + kh * s.DilH;
+            float* d = dst + oh * wo;
+            if ((uint)ih >= (uint)h) { new Span<float>(d, wo).Clear(); continue; }
+            for (int ow = 0; ow < lo; ow++) d[ow] = 0f;
+            float* src = xc + ih * w + offW;
+            if (s.StrideW == 1)
+                new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
+            else
+                for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s.StrideW];
+            for (int ow = hi; ow < wo; ow++) d[ow] = 0f;
         }
     }
 

@@ -3,6 +3,7 @@
 // inputs of consecutive output columns are consecutive floats: stride 2 and dilation vectorise like
 // stride 1, and no bounds tests remain in the inner loops.
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Authoring.Runtime.Cpu;
 
@@ -57,12 +58,38 @@ internal static unsafe class DepthwiseConv
             }
             // Walk phase and column incrementally: a division per element would cost more than the copy.
             int phase = s.PadW % sw, q = s.PadW / sw;
-            for (int iw = 0; iw < s.W; iw++)
+            int iw = 0;
+            if (sw == 2 && Avx2.IsSupported)
+            {
+                // Even and odd inputs of 16 at a time, split with a shuffle and a lane permute.
+                float* evenDst = plane + rowBase + (long)phase * p.Width + q;
+                float* oddDst = plane + rowBase + (long)(1 - phase) * p.Width + (s.PadW + 1) / 2;
+                for (; iw + 16 <= s.W; iw += 16)
+                {
+                    var a = Vector256.Load(src + iw);
+                    var b = Vector256.Load(src + iw + 8);
+                    var ev = Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle();
+                    var od = Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle();
+                    ev.Store(evenDst + iw / 2);
+                    od.Store(oddDst + iw / 2);
+                }
+                q += iw / 2;
+            }
+            for (; iw < s.W; iw++)
             {
                 plane[rowBase + (long)phase * p.Width + q] = src[iw];
                 if (++phase == sw) { phase = 0; q++; }
             }
         }
+    }
+
+    /// <summary>About eight tasks per thread: enough to balance shared cores, few enough that claiming
+    /// work (an atomic on a shared counter) costs nothing next to a group of planes.</summary>
+    static void Split(int planes, out int perTask, out int total, out int tasks)
+    {
+        total = planes;
+        perTask = Math.Max(1, planes / (8 * WorkerPool.ThreadCount));
+        tasks = (planes + perTask - 1) / perTask;
     }
 
     public static void Forward<TAct>(in Conv2dShape s, int n, View x, float[] w, int wOff,
@@ -75,7 +102,8 @@ internal static unsafe class DepthwiseConv
                 S = s, X = px + x.Offset, XStride = x.BatchStride, W = pw + wOff, Y = py + y.Offset, YStride = y.BatchStride,
                 Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff,
             };
-            WorkerPool.For(n * s.Cin, ref job);
+            Split(n * s.Cin, out job.PerTask, out job.Total, out int tasks);
+            WorkerPool.For(tasks, ref job);
         }
     }
 
@@ -88,7 +116,8 @@ internal static unsafe class DepthwiseConv
                 S = s, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, W = pw + wOff, Dx = pdx + dx.Offset,
                 DxStride = dx.BatchStride, Accumulate = accumulate,
             };
-            WorkerPool.For(n * s.Cin, ref job);
+            Split(n * s.Cin, out job.PerTask, out job.Total, out int tasks);
+            WorkerPool.For(tasks, ref job);
         }
     }
 
@@ -111,7 +140,15 @@ internal static unsafe class DepthwiseConv
         public float* X, W, Y, Scale, Shift;
         public int XStride, YStride;
 
-        public void Run(int index)
+        public int PerTask, Total;
+
+        public void Run(int task)
+        {
+            int end = Math.Min(Total, (task + 1) * PerTask);
+            for (int i = task * PerTask; i < end; i++) RunPlane(i);
+        }
+
+        void RunPlane(int index)
         {
             ref readonly Conv2dShape s = ref S;
             int b = index / s.Cin, c = index % s.Cin;
@@ -152,7 +189,15 @@ internal static unsafe class DepthwiseConv
         public int DyStride, DxStride;
         public bool Accumulate;
 
-        public void Run(int index)
+        public int PerTask, Total;
+
+        public void Run(int task)
+        {
+            int end = Math.Min(Total, (task + 1) * PerTask);
+            for (int i = task * PerTask; i < end; i++) RunPlane(i);
+        }
+
+        void RunPlane(int index)
         {
             ref readonly Conv2dShape s = ref S;
             int b = index / s.Cin, c = index % s.Cin;

@@ -5,6 +5,7 @@
 // into a stack tile, so there is one arithmetic path and results do not depend on the tiling.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Authoring.Runtime.Cpu;
 
@@ -40,17 +41,18 @@ public static unsafe class Gemm
 /// <summary>The blocked GEMM on raw pointers, used by <see cref="Gemm"/> and the convolution kernels.</summary>
 internal static unsafe class GemmCore
 {
-    static readonly bool Wide = Vector512.IsHardwareAccelerated;
+    static readonly bool Wide = Simd.Use512;
     /// <summary>Register tile rows and columns; static readonly, so the JIT folds them as constants.</summary>
     public static readonly int MR = Wide ? 8 : 6, NR = Wide ? 32 : 16;
     /// <summary>Rows of A per packed block (a multiple of MR).</summary>
     public static readonly int MC = Wide ? 128 : 120;
-    public const int KC = 256, NC = 2048, MaxTile = 8 * 32;
+    public const int KC = 256, NC = 2048, MaxTile = 8 * 32, DirectMaxK = 64;
 
     // Packed B is shared by all threads of one call, so it belongs to the calling thread; packed A
     // belongs to whichever thread runs the block.
     [ThreadStatic] static float[]? packB;
     [ThreadStatic] static float[]? packA;
+    [ThreadStatic] static float[]? edgeB;
 
     /// <summary>C = alpha op(A) op(B) + beta C. <paramref name="parallel"/> spreads blocks over the pool; nested callers pass false.</summary>
     /// <remarks>Two synchronisation points per column block: all of op(B) for that block is packed
@@ -67,7 +69,10 @@ internal static unsafe class GemmCore
         // Column block: all of k times nc packed must stay within ~4 MB (L3-resident, bounded scratch).
         int ncMax = Math.Clamp((1 << 20) / k / NR * NR, NR, NC);
         int ncBlock = Math.Min(ncMax, RoundUp(n, NR));
-        float* pb = Scratch.Aligned(Scratch.Get(ref packB, RoundUp(k, 1) * ncBlock));
+        // Shallow products (k <= 64: pointwise convolutions, most backward-data GEMMs) read B in
+        // place: packing would copy all of B to use each packed panel only m / MR times.
+        bool direct = !tB && k <= DirectMaxK;
+        float* pb = direct ? null : Scratch.Aligned(Scratch.Get(ref packB, k * ncBlock));
         // Balanced row blocks: as many as MC needs, each a multiple of MR.
         int icBlocks = (m + MC - 1) / MC;
         int mcBlock = RoundUp((m + icBlocks - 1) / icBlocks, MR);
@@ -79,23 +84,32 @@ internal static unsafe class GemmCore
             int ncRounded = panels * NR;
             int kBlocks = (k + KC - 1) / KC;
 
-            var pack = new PackBJob { TransB = tB, B = b, Ldb = ldb, K = k, Jc = jc, Nc = nc, NcRounded = ncRounded, Packed = pb };
-            int packGroups = Math.Max(1, Math.Min(panels, threads * 4 / kBlocks));
-            pack.Groups = packGroups;
-            pack.PanelsPerGroup = (panels + packGroups - 1) / packGroups;
-            int packTasks = kBlocks * packGroups;
-            if (threads > 1) WorkerPool.For(packTasks, ref pack);
-            else for (int t = 0; t < packTasks; t++) pack.Run(t);
+            if (!direct)
+            {
+                var pack = new PackBJob { TransB = tB, B = b, Ldb = ldb, K = k, Jc = jc, Nc = nc, NcRounded = ncRounded, Packed = pb };
+                int packGroups = Math.Max(1, Math.Min(panels, threads * 4 / kBlocks));
+                pack.Groups = packGroups;
+                pack.PanelsPerGroup = (panels + packGroups - 1) / packGroups;
+                int packTasks = kBlocks * packGroups;
+                if (threads > 1) WorkerPool.For(packTasks, ref pack);
+                else for (int t = 0; t < packTasks; t++) pack.Run(t);
+            }
 
-            // Enough tasks for dynamic balance on shared cores; splitting columns only re-packs A
-            // blocks, which is cheap next to the tile work as long as each group keeps >= 4 panels.
+            // Split columns into groups until there are at least two tasks per thread and a whole
+            // number per thread (9 row blocks on 2 threads would leave one thread idle a ninth of
+            // the time). Each group re-packs its A blocks, so take the fewest groups that do it,
+            // and keep at least 4 panels per group.
             int groups = 1;
-            if (threads > 1 && icBlocks < 4 * threads)
-                groups = Math.Max(1, Math.Min(panels / 4, (4 * threads + icBlocks - 1) / icBlocks));
+            if (threads > 1)
+            {
+                int maxGroups = Math.Max(1, panels / 4);
+                while (groups < maxGroups && (icBlocks * groups < 2 * threads || icBlocks * groups % threads != 0)) groups++;
+            }
             var job = new ComputeJob
             {
                 TransA = tA, A = a, Lda = lda, Alpha = alpha, K = k, Jc = jc, Nc = nc, NcRounded = ncRounded, M = m, Mc = mcBlock,
                 PackedB = pb, C = c, Ldc = ldc, Beta = beta, Groups = groups, PanelsPerGroup = (panels + groups - 1) / groups,
+                DirectB = direct ? b : null, Ldb = ldb,
             };
             int tasks = icBlocks * groups;
             if (threads > 1) WorkerPool.For(tasks, ref job);
@@ -104,6 +118,37 @@ internal static unsafe class GemmCore
     }
 
     static int RoundUp(int x, int r) => (x + r - 1) / r * r;
+
+    /// <summary>Floats of a pre-packed k x n B (see <see cref="PackedBRow"/>).</summary>
+    public static int PackedBSize(int k, int n) => k * RoundUp(n, NR);
+
+    /// <summary>Where row p of a pre-packed k x n B starts its panel 0: slices of KC rows, each slice
+    /// NR-column panels of its rows k-major. Panel jp of the row is at the result + jp * NR * kc(p);
+    /// <paramref name="panelStride"/> returns that NR * kc(p).</summary>
+    public static long PackedBRow(int k, int n, int p, out int panelStride)
+    {
+        int pc = p / KC * KC;
+        panelStride = NR * Math.Min(KC, k - pc);
+        return (long)pc * RoundUp(n, NR) + (long)(p - pc) * NR;
+    }
+
+    /// <summary>C = A B + beta C on the calling thread with B already packed by the caller
+    /// (im2col writes its columns straight into this layout, saving a copy of the whole matrix).</summary>
+    public static void RunPrepackedB(int m, int n, int k, float* a, int lda, float* packedB, float beta, float* c, int ldc)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k == 0) { ScaleC(m, n, beta, c, ldc); return; }
+        int icBlocks = (m + MC - 1) / MC;
+        int mcBlock = RoundUp((m + icBlocks - 1) / icBlocks, MR);
+        icBlocks = (m + mcBlock - 1) / mcBlock;
+        int panels = (n + NR - 1) / NR;
+        var job = new ComputeJob
+        {
+            A = a, Lda = lda, Alpha = 1f, K = k, Jc = 0, Nc = n, NcRounded = panels * NR, M = m, Mc = mcBlock,
+            PackedB = packedB, C = c, Ldc = ldc, Beta = beta, Groups = 1, PanelsPerGroup = panels,
+        };
+        for (int t = 0; t < icBlocks; t++) job.Run(t);
+    }
 
     static void ScaleC(int m, int n, float beta, float* c, int ldc)
     {
@@ -141,8 +186,8 @@ internal static unsafe class GemmCore
     struct ComputeJob : IParallelJob
     {
         public bool TransA;
-        public float* A, PackedB, C;
-        public int Lda, K, Jc, Nc, NcRounded, M, Mc, Ldc, Groups, PanelsPerGroup;
+        public float* A, PackedB, C, DirectB;
+        public int Lda, Ldb, K, Jc, Nc, NcRounded, M, Mc, Ldc, Groups, PanelsPerGroup;
         public float Alpha, Beta;
 
         public void Run(int task)
@@ -150,7 +195,7 @@ internal static unsafe class GemmCore
             int ic = task / Groups * Mc;
             int group = task % Groups;
             int mc = Math.Min(Mc, M - ic);
-            float* pa = Scratch.Aligned(Scratch.Get(ref packA, MC * KC));
+            float* pa = Scratch.Aligned(Scratch.Get(ref packA, MC * KC + 8)); // + 8: PackA's overlapping stores
             int panels = (Nc + NR - 1) / NR;
             int p0 = group * PanelsPerGroup, p1 = Math.Min(panels, p0 + PanelsPerGroup);
             for (int pc = 0; pc < K; pc += KC)
@@ -163,12 +208,21 @@ internal static unsafe class GemmCore
                 {
                     int jr = panel * NR;
                     int nr = Math.Min(NR, Nc - jr);
-                    float* bp = slice + (long)jr * kc;
+                    float* bp;
+                    nint bStride = NR;
+                    if (DirectB == null) bp = slice + (long)jr * kc;
+                    else if (nr == NR) { bp = DirectB + (long)pc * Ldb + Jc + jr; bStride = Ldb; }
+                    else
+                    {
+                        // The ragged last panel is packed (zero padded) so the tile never reads past B.
+                        bp = Scratch.Aligned(Scratch.Get(ref edgeB, KC * NR));
+                        PackB(false, DirectB, Ldb, pc, kc, Jc + jr, nr, bp);
+                    }
                     for (int ir = 0; ir < mc; ir += MR)
                     {
                         int mr = Math.Min(MR, mc - ir);
                         float* cp = C + (long)(ic + ir) * Ldc + Jc + jr;
-                        Tile(kc, pa + ir * kc, bp, cp, Ldc, mr, nr, beta);
+                        Tile(kc, pa + ir * kc, bp, bStride, cp, Ldc, mr, nr, beta);
                     }
                 }
             }
@@ -209,17 +263,41 @@ internal static unsafe class GemmCore
             }
             else
             {
-                // op(A)[i, p] = a[i * lda + p]: transpose MR rows into k-major order.
+                // op(A)[i, p] = a[i * lda + p]: transpose MR rows into k-major order, 8 x 8 blocks in
+                // registers. With MR = 6 each 8-wide store spills 2 lanes into the next k, which the
+                // next store overwrites (the last one lands in the next panel or the buffer's slack).
+                int p8 = 0;
+                if (Avx.IsSupported && mr == MR)
+                {
+                    float* s0 = a + (long)(i0 + ir) * lda + p0;
+                    var va = Vector256.Create(alpha);
+                    for (; p8 + 8 <= kc; p8 += 8)
+                    {
+                        float* sp = s0 + p8;
+                        var r0 = Vector256.Load(sp) * va;
+                        var r1 = Vector256.Load(sp + lda) * va;
+                        var r2 = Vector256.Load(sp + 2L * lda) * va;
+                        var r3 = Vector256.Load(sp + 3L * lda) * va;
+                        var r4 = Vector256.Load(sp + 4L * lda) * va;
+                        var r5 = Vector256.Load(sp + 5L * lda) * va;
+                        var r6 = MR == 8 ? Vector256.Load(sp + 6L * lda) * va : default;
+                        var r7 = MR == 8 ? Vector256.Load(sp + 7L * lda) * va : default;
+                        Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                        float* dp = d + p8 * MR;
+                        r0.Store(dp); r1.Store(dp + MR); r2.Store(dp + 2 * MR); r3.Store(dp + 3 * MR);
+                        r4.Store(dp + 4 * MR); r5.Store(dp + 5 * MR); r6.Store(dp + 6 * MR); r7.Store(dp + 7 * MR);
+                    }
+                }
                 for (int r = 0; r < MR; r++)
                 {
                     if (r < mr)
                     {
                         float* s = a + (long)(i0 + ir + r) * lda + p0;
-                        for (int p = 0; p < kc; p++) d[p * MR + r] = alpha * s[p];
+                        for (int p = p8; p < kc; p++) d[p * MR + r] = alpha * s[p];
                     }
                     else
                     {
-                        for (int p = 0; p < kc; p++) d[p * MR + r] = 0f;
+                        for (int p = p8; p < kc; p++) d[p * MR + r] = 0f;
                     }
                 }
             }
@@ -253,13 +331,36 @@ internal static unsafe class GemmCore
         }
         else
         {
-            // op(B)[p, j] = b[j * ldb + p].
+            // op(B)[p, j] = b[j * ldb + p]: 8 x 8 register transposes, then the k remainder.
+            int p8 = 0;
+            if (Avx.IsSupported && nr == NR)
+            {
+                for (; p8 + 8 <= kc; p8 += 8)
+                {
+                    for (int jg = 0; jg < NR; jg += 8)
+                    {
+                        float* sp = b + (long)(j0 + jg) * ldb + p0 + p8;
+                        var r0 = Vector256.Load(sp);
+                        var r1 = Vector256.Load(sp + ldb);
+                        var r2 = Vector256.Load(sp + 2L * ldb);
+                        var r3 = Vector256.Load(sp + 3L * ldb);
+                        var r4 = Vector256.Load(sp + 4L * ldb);
+                        var r5 = Vector256.Load(sp + 5L * ldb);
+                        var r6 = Vector256.Load(sp + 6L * ldb);
+                        var r7 = Vector256.Load(sp + 7L * ldb);
+                        Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                        float* dp = d + p8 * NR + jg;
+                        r0.Store(dp); r1.Store(dp + NR); r2.Store(dp + 2 * NR); r3.Store(dp + 3 * NR);
+                        r4.Store(dp + 4 * NR); r5.Store(dp + 5 * NR); r6.Store(dp + 6 * NR); r7.Store(dp + 7 * NR);
+                    }
+                }
+            }
             for (int j = 0; j < NR; j++)
             {
                 if (j < nr)
                 {
                     float* s = b + (long)(j0 + j) * ldb + p0;
-                    for (int p = 0; p < kc; p++) d[p * NR + j] = s[p];
+                    for (int p = p8; p < kc; p++) d[p * NR + j] = s[p];
                 }
                 else
                 {
@@ -269,17 +370,37 @@ internal static unsafe class GemmCore
         }
     }
 
+    /// <summary>In-register 8 x 8 transpose: afterwards r_i holds column i of the rows r0..r7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(u0, u4, 0x20); r1 = Avx.Permute2x128(u1, u5, 0x20);
+        r2 = Avx.Permute2x128(u2, u6, 0x20); r3 = Avx.Permute2x128(u3, u7, 0x20);
+        r4 = Avx.Permute2x128(u0, u4, 0x31); r5 = Avx.Permute2x128(u1, u5, 0x31);
+        r6 = Avx.Permute2x128(u2, u6, 0x31); r7 = Avx.Permute2x128(u3, u7, 0x31);
+    }
+
     /// <summary>C tile (mr x nr) = beta C + A panel x B panel; partial tiles go through a stack tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile(int kc, float* ap, float* bp, float* c, int ldc, int mr, int nr, float beta)
+    static void Tile(int kc, float* ap, float* bp, nint bStride, float* c, int ldc, int mr, int nr, float beta)
     {
-        if (mr == MR && nr == NR)
+        if (nr == NR)
         {
-            Micro(kc, ap, bp, c, ldc, beta);
+            // Short tiles (the last rows of C) store only the rows that exist; A's padding rows are zero.
+            Micro(kc, ap, bp, bStride, c, ldc, beta, mr);
             return;
         }
         float* t = stackalloc float[MaxTile];
-        Micro(kc, ap, bp, t, NR, 0f);
+        Micro(kc, ap, bp, bStride, t, NR, 0f, MR);
         for (int i = 0; i < mr; i++)
         {
             float* ci = c + (long)i * ldc;
@@ -291,14 +412,14 @@ internal static unsafe class GemmCore
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Micro(int kc, float* ap, float* bp, float* c, int ldc, float beta)
+    static void Micro(int kc, float* ap, float* bp, nint bStride, float* c, int ldc, float beta, int rows)
     {
-        if (Vector512.IsHardwareAccelerated) Micro512(kc, ap, bp, c, ldc, beta);
-        else Micro256(kc, ap, bp, c, ldc, beta);
+        if (Wide) Micro512(kc, ap, bp, bStride, c, ldc, beta, rows);
+        else Micro256(kc, ap, bp, bStride, c, ldc, beta, rows);
     }
 
     /// <summary>8 x 32 tile in 16 zmm accumulators: per k, two B loads and eight broadcasts feed 16 FMAs.</summary>
-    static void Micro512(int kc, float* ap, float* bp, float* c, int ldc, float beta)
+    static void Micro512(int kc, float* ap, float* bp, nint bStride, float* c, int ldc, float beta, int rows)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
@@ -317,16 +438,16 @@ internal static unsafe class GemmCore
             av = Vector512.Create(ap[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
             av = Vector512.Create(ap[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
             ap += MR;
-            bp += NR;
+            bp += bStride;
         }
         Store512(c, c00, c01, beta); c += ldc;
-        Store512(c, c10, c11, beta); c += ldc;
-        Store512(c, c20, c21, beta); c += ldc;
-        Store512(c, c30, c31, beta); c += ldc;
-        Store512(c, c40, c41, beta); c += ldc;
-        Store512(c, c50, c51, beta); c += ldc;
-        Store512(c, c60, c61, beta); c += ldc;
-        Store512(c, c70, c71, beta);
+        if (rows > 1) Store512(c, c10, c11, beta); c += ldc;
+        if (rows > 2) Store512(c, c20, c21, beta); c += ldc;
+        if (rows > 3) Store512(c, c30, c31, beta); c += ldc;
+        if (rows > 4) Store512(c, c40, c41, beta); c += ldc;
+        if (rows > 5) Store512(c, c50, c51, beta); c += ldc;
+        if (rows > 6) Store512(c, c60, c61, beta); c += ldc;
+        if (rows > 7) Store512(c, c70, c71, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -343,7 +464,7 @@ internal static unsafe class GemmCore
     }
 
     /// <summary>6 x 16 tile in 12 ymm accumulators: per k, two B loads and six broadcasts feed 12 FMAs.</summary>
-    static void Micro256(int kc, float* ap, float* bp, float* c, int ldc, float beta)
+    static void Micro256(int kc, float* ap, float* bp, nint bStride, float* c, int ldc, float beta, int rows)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -359,14 +480,14 @@ internal static unsafe class GemmCore
             av = Vector256.Create(ap[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
             av = Vector256.Create(ap[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
             ap += 6;
-            bp += 16;
+            bp += bStride;
         }
         Store256(c, c00, c01, beta); c += ldc;
-        Store256(c, c10, c11, beta); c += ldc;
-        Store256(c, c20, c21, beta); c += ldc;
-        Store256(c, c30, c31, beta); c += ldc;
-        Store256(c, c40, c41, beta); c += ldc;
-        Store256(c, c50, c51, beta);
+        if (rows > 1) Store256(c, c10, c11, beta); c += ldc;
+        if (rows > 2) Store256(c, c20, c21, beta); c += ldc;
+        if (rows > 3) Store256(c, c30, c31, beta); c += ldc;
+        if (rows > 4) Store256(c, c40, c41, beta); c += ldc;
+        if (rows > 5) Store256(c, c50, c51, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -5,6 +5,15 @@ using System.Runtime.Intrinsics;
 
 namespace Authoring.Runtime.Cpu;
 
+/// <summary>Which vector width the kernels use.</summary>
+internal static class Simd
+{
+    /// <summary>Use the Vector512 paths: where Vector512 is accelerated, or when AUTHORING_SIMD512=1
+    /// forces them (Vector512 then runs in software), which is how those paths are tested on
+    /// AVX2-only machines. Static readonly, so the JIT folds the branches away.</summary>
+    public static readonly bool Use512 = Vector512.IsHardwareAccelerated || Environment.GetEnvironmentVariable("AUTHORING_SIMD512") == "1";
+}
+
 internal static unsafe class KernelUtil
 {
     /// <summary>Throws unless samples [0, n) of <paramref name="size"/> floats each lie inside the view's array.</summary>
@@ -38,7 +47,7 @@ internal static unsafe class KernelUtil
     public static void Epilogue<TAct>(float* x, float* y, int len, float scale, float shift) where TAct : struct, IActivation
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Simd.Use512)
         {
             var vs = Vector512.Create(scale);
             var vt = Vector512.Create(shift);

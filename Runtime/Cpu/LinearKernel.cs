@@ -57,7 +57,7 @@ public static unsafe class LinearKernel
     static void RowEpilogue<TAct>(float* y, int len, float* scale, float* shift) where TAct : struct, IActivation
     {
         int o = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Simd.Use512)
         {
             for (; o <= len - 16; o += 16)
             {

@@ -1,6 +1,9 @@
 // Pooling, one (sample, channel) plane per task. Max pooling follows PyTorch exactly: padding is
 // never selected, ties go to the first maximum in row-major window order, and NaN wins; the
 // backward pass recomputes that choice from x instead of storing indices.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Authoring.Runtime.Cpu;
 
 /// <summary>Pooling.</summary>
@@ -118,54 +121,186 @@ public static unsafe class PoolKernel
 
         public void Run(int index)
         {
-            ref readonly Pool2dShape s = ref S;
-            int b = index / s.C, c = index % s.C, hw = s.H * s.W, ohw = s.Ho * s.Wo;
-            float* x = X + (long)b * XStride + (long)c * hw;
-            float* y = Y + (long)b * YStride + (long)c * ohw;
-            float* dx = Dx + (long)b * DxStride + (long)c * hw;
-            if ((Kind == Op.MaxBackward || Kind == Op.AvgBackward) && !Accumulate) new Span<float>(dx, hw).Clear();
-            float invArea = 1f / (s.Kh * s.Kw);
-            for (int oh = 0; oh < s.Ho; oh++)
+            // Shape copied into locals: stores through float pointers could alias this struct, which
+            // would make the JIT reload every field inside the loops.
+            Pool2dShape s = S;
+            int c = s.C, h = s.H, w = s.W, ho = s.Ho, wo = s.Wo, hw = h * w, ohw = ho * wo;
+            int b = index / c, ch = index % c;
+            float* x = X + (long)b * XStride + (long)ch * hw;
+            float* y = Y + (long)b * YStride + (long)ch * ohw;
+            float* dx = Dx + (long)b * DxStride + (long)ch * hw;
+            switch (Kind)
             {
-                int h0 = oh * s.StrideH - s.PadH;
-                int hs = Math.Max(h0, 0), he = Math.Min(h0 + s.Kh, s.H);
-                for (int ow = 0; ow < s.Wo; ow++)
+                case Op.MaxForward:
+                    if (s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0 && Avx2.IsSupported)
+                        Max2x2(x, y, w, ho, wo);
+                    else
+                        MaxPlane(s, x, y, null, false);
+                    break;
+                case Op.MaxBackward:
+                    if (!Accumulate) new Span<float>(dx, hw).Clear();
+                    if (s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0 && Avx2.IsSupported)
+                        Max2x2Backward(x, y, dx, w, ho, wo);
+                    else
+                        MaxPlane(s, x, y, dx, true);
+                    break;
+                case Op.AvgForward:
+                    AvgPlane(s, x, y, null, false);
+                    break;
+                default:
+                    if (!Accumulate) new Span<float>(dx, hw).Clear();
+                    AvgPlane(s, null, y, dx, true);
+                    break;
+            }
+        }
+
+        /// <summary>Max forward (or, with <paramref name="backward"/>, routing dy in y to dx at the first maximum).</summary>
+        static void MaxPlane(Pool2dShape s, float* x, float* y, float* dx, bool backward)
+        {
+            int h = s.H, w = s.W, ho = s.Ho, wo = s.Wo, kh = s.Kh, kw = s.Kw, sh = s.StrideH, sw = s.StrideW, ph = s.PadH, pw = s.PadW;
+            for (int oh = 0; oh < ho; oh++)
+            {
+                int h0 = oh * sh - ph;
+                int hs = Math.Max(h0, 0), he = Math.Min(h0 + kh, h);
+                for (int ow = 0; ow < wo; ow++)
                 {
-                    int w0 = ow * s.StrideW - s.PadW;
-                    int ws = Math.Max(w0, 0), we = Math.Min(w0 + s.Kw, s.W);
-                    int o = oh * s.Wo + ow;
-                    switch (Kind)
+                    int w0 = ow * sw - pw;
+                    int ws = Math.Max(w0, 0), we = Math.Min(w0 + kw, w);
+                    int best = hs * w + ws;
+                    float max = float.NegativeInfinity;
+                    for (int ih = hs; ih < he; ih++)
+                        for (int iw = ws; iw < we; iw++)
+                        {
+                            float v = x[ih * w + iw];
+                            if (v > max || float.IsNaN(v)) { max = v; best = ih * w + iw; }
+                        }
+                    if (backward) dx[best] += y[oh * wo + ow];
+                    else y[oh * wo + ow] = max;
+                }
+            }
+        }
+
+        /// <summary>2x2 stride-2 max pooling: rows maxed pairwise, then even and odd columns split by a
+        /// shuffle and maxed. Vector256.Max propagates NaN, as PyTorch does.</summary>
+        static void Max2x2(float* x, float* y, int w, int ho, int wo)
+        {
+            for (int oh = 0; oh < ho; oh++)
+            {
+                float* r0 = x + 2 * oh * w, r1 = r0 + w, yr = y + oh * wo;
+                int ow = 0;
+                for (; ow + 8 <= wo && 2 * ow + 16 <= w; ow += 8)
+                {
+                    var a = Vector256.Max(Vector256.Load(r0 + 2 * ow), Vector256.Load(r1 + 2 * ow));
+                    var bb = Vector256.Max(Vector256.Load(r0 + 2 * ow + 8), Vector256.Load(r1 + 2 * ow + 8));
+                    var ev = Avx2.Permute4x64(Avx.Shuffle(a, bb, 0x88).AsDouble(), 0xD8).AsSingle();
+                    var od = Avx2.Permute4x64(Avx.Shuffle(a, bb, 0xDD).AsDouble(), 0xD8).AsSingle();
+                    Vector256.Max(ev, od).Store(yr + ow);
+                }
+                for (; ow < wo; ow++)
+                {
+                    float m = float.NegativeInfinity;
+                    for (int i = 0; i < 2; i++)
+                        for (int j = 0; j < 2; j++)
+                        {
+                            float v = x[(2 * oh + i) * w + 2 * ow + j];
+                            if (v > m || float.IsNaN(v)) m = v;
+                        }
+                    yr[ow] = m;
+                }
+            }
+        }
+
+        /// <summary>2x2 stride-2 max backward: the first maximum (scan order 00, 01, 10, 11; NaN wins) is found
+        /// with compare masks for 8 windows at a time, dy is masked into the four positions, and the
+        /// even/odd columns are interleaved back (the inverse of the forward split).</summary>
+        static void Max2x2Backward(float* x, float* dy, float* dx, int w, int ho, int wo)
+        {
+            for (int oh = 0; oh < ho; oh++)
+            {
+                float* r0 = x + 2 * oh * w, r1 = r0 + w, g = dy + oh * wo;
+                float* d0 = dx + 2 * oh * w, d1 = d0 + w;
+                int ow = 0;
+                for (; ow + 8 <= wo && 2 * ow + 16 <= w; ow += 8)
+                {
+                    Split(Vector256.Load(r0 + 2 * ow), Vector256.Load(r0 + 2 * ow + 8), out var x00, out var x01);
+                    Split(Vector256.Load(r1 + 2 * ow), Vector256.Load(r1 + 2 * ow + 8), out var x10, out var x11);
+                    var cur = x00;
+                    var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
+                    cur = Vector256.ConditionalSelect(m1, x01, cur);
+                    var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
+                    cur = Vector256.ConditionalSelect(m2, x10, cur);
+                    var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
+                    var gv = Vector256.Load(g + ow);
+                    var g11 = m3 & gv;
+                    var g10 = Vector256.AndNot(m2 & gv, m3);
+                    var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
+                    var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
+                    Merge(g00, g01, out var lo0, out var hi0);
+                    Merge(g10, g11, out var lo1, out var hi1);
+                    (Vector256.Load(d0 + 2 * ow) + lo0).Store(d0 + 2 * ow);
+                    (Vector256.Load(d0 + 2 * ow + 8) + hi0).Store(d0 + 2 * ow + 8);
+                    (Vector256.Load(d1 + 2 * ow) + lo1).Store(d1 + 2 * ow);
+                    (Vector256.Load(d1 + 2 * ow + 8) + hi1).Store(d1 + 2 * ow + 8);
+                }
+                for (; ow < wo; ow++)
+                {
+                    float m = float.NegativeInfinity;
+                    int best = 2 * oh * w + 2 * ow;
+                    for (int i = 0; i < 2; i++)
+                        for (int j = 0; j < 2; j++)
+                        {
+                            int at = (2 * oh + i) * w + 2 * ow + j;
+                            float v = x[at];
+                            if (v > m || float.IsNaN(v)) { m = v; best = at; }
+                        }
+                    dx[best] += g[ow];
+                }
+            }
+        }
+
+        /// <summary>Even and odd elements of the 16 floats a:b.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static void Split(Vector256<float> a, Vector256<float> b, out Vector256<float> even, out Vector256<float> odd)
+        {
+            even = Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle();
+            odd = Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle();
+        }
+
+        /// <summary>The inverse of <see cref="Split"/>: interleaves even and odd back into 16 floats lo:hi.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static void Merge(Vector256<float> even, Vector256<float> odd, out Vector256<float> lo, out Vector256<float> hi)
+        {
+            var e = Avx2.Permute4x64(even.AsDouble(), 0xD8).AsSingle();
+            var o = Avx2.Permute4x64(odd.AsDouble(), 0xD8).AsSingle();
+            lo = Avx.UnpackLow(e, o);
+            hi = Avx.UnpackHigh(e, o);
+        }
+
+        /// <summary>Average forward, or (with <paramref name="backward"/>) spreading dy in y over each window.</summary>
+        static void AvgPlane(Pool2dShape s, float* x, float* y, float* dx, bool backward)
+        {
+            int h = s.H, w = s.W, ho = s.Ho, wo = s.Wo, kh = s.Kh, kw = s.Kw, sh = s.StrideH, sw = s.StrideW, ph = s.PadH, pw = s.PadW;
+            float invArea = 1f / (kh * kw);
+            for (int oh = 0; oh < ho; oh++)
+            {
+                int h0 = oh * sh - ph;
+                int hs = Math.Max(h0, 0), he = Math.Min(h0 + kh, h);
+                for (int ow = 0; ow < wo; ow++)
+                {
+                    int w0 = ow * sw - pw;
+                    int ws = Math.Max(w0, 0), we = Math.Min(w0 + kw, w);
+                    if (backward)
                     {
-                        case Op.MaxForward:
-                        case Op.MaxBackward:
-                        {
-                            int best = hs * s.W + ws;
-                            float max = float.NegativeInfinity;
-                            for (int ih = hs; ih < he; ih++)
-                                for (int iw = ws; iw < we; iw++)
-                                {
-                                    float v = x[ih * s.W + iw];
-                                    if (v > max || float.IsNaN(v)) { max = v; best = ih * s.W + iw; }
-                                }
-                            if (Kind == Op.MaxForward) y[o] = max;
-                            else dx[best] += y[o];
-                            break;
-                        }
-                        case Op.AvgForward:
-                        {
-                            float sum = 0f;
-                            for (int ih = hs; ih < he; ih++)
-                                for (int iw = ws; iw < we; iw++) sum += x[ih * s.W + iw];
-                            y[o] = sum * invArea;
-                            break;
-                        }
-                        default:
-                        {
-                            float g = y[o] * invArea;
-                            for (int ih = hs; ih < he; ih++)
-                                for (int iw = ws; iw < we; iw++) dx[ih * s.W + iw] += g;
-                            break;
-                        }
+                        float g = y[oh * wo + ow] * invArea;
+                        for (int ih = hs; ih < he; ih++)
+                            for (int iw = ws; iw < we; iw++) dx[ih * w + iw] += g;
+                    }
+                    else
+                    {
+                        float sum = 0f;
+                        for (int ih = hs; ih < he; ih++)
+                            for (int iw = ws; iw < we; iw++) sum += x[ih * w + iw];
+                        y[oh * wo + ow] = sum * invArea;
                     }
                 }
             }

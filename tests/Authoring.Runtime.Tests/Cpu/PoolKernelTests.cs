@@ -12,6 +12,8 @@ public class PoolKernelTests
         new[] { 2, 9, 11, 3, 3, 2, 2, 1, 1 },
         new[] { 4, 7, 10, 3, 2, 1, 2, 1, 0 },
         new[] { 1, 5, 5, 5, 5, 1, 1, 2, 2 },
+        new[] { 2, 6, 37, 2, 2, 2, 2, 0, 0 },   // 2x2 stride 2 vector path, odd width
+        new[] { 2, 4, 48, 2, 2, 2, 2, 0, 0 },   // 2x2 stride 2, whole vectors only
     };
 
     static Pool2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
@@ -70,6 +72,38 @@ public class PoolKernelTests
             TestUtil.AssertUntouchedOutside(dx, n, inSize);
         }
         TestUtil.AssertUntouchedOutside(y, n, outSize);
+    }
+
+    [Theory]
+    [InlineData(2, 2, 2, 0)]
+    [InlineData(3, 3, 2, 1)]
+    public void MaxPoolPropagatesNaN(int k, int kw, int stride, int pad)
+    {
+        // PyTorch: a NaN in the window makes the output NaN (and receives the gradient).
+        var s = new Pool2dShape(1, 6, 40, k, kw, stride, stride, pad, pad);
+        var rng = new Random(3);
+        var x = TestUtil.Sliced(rng, 1, 240, 0, 0);
+        x.Data[1 * 40 + 21] = float.NaN;
+        var y = TestUtil.Sliced(rng, 1, s.Ho * s.Wo, 0, 0, fill: false);
+        PoolKernel.MaxForward(s, 1, x, y);
+        int nanCount = 0;
+        for (int oh = 0; oh < s.Ho; oh++)
+            for (int ow = 0; ow < s.Wo; ow++)
+            {
+                bool covers = Window(s, oh, ow).Contains((1, 21));
+                float v = y.Data[oh * s.Wo + ow];
+                Assert.Equal(covers, float.IsNaN(v));
+                if (covers) nanCount++;
+            }
+        Assert.True(nanCount > 0);
+        var dy = TestUtil.Sliced(rng, 1, s.Ho * s.Wo, 0, 0);
+        var dx = TestUtil.Sliced(rng, 1, 240, 0, 0);
+        PoolKernel.MaxBackward(s, 1, x, dy, dx, false);
+        double expected = 0;
+        for (int oh = 0; oh < s.Ho; oh++)
+            for (int ow = 0; ow < s.Wo; ow++)
+                if (Window(s, oh, ow).Contains((1, 21))) expected += dy.Data[oh * s.Wo + ow];
+        Assert.Equal(expected, dx.Data[1 * 40 + 21], 1e-6); // at most 9 terms of magnitude <= 1 summed in float
     }
 
     [Theory]
