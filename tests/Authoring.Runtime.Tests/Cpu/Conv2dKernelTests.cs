@@ -58,6 +58,30 @@ public class Conv2dKernelTests
         foreach (int n in new[] { 1, 5 }) CheckBackwardWeights(Shape(shape), n, seed: n);
     }
 
+    /// <summary>Seeded random small shapes: every combination of stride, padding, dilation, groups and
+    /// kernel size the fixed list might miss, through all three passes.</summary>
+    [Fact]
+    public void RandomShapesMatchReference()
+    {
+        var rng = new Random(2024);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int groups = rng.Next(3) switch { 0 => 1, 1 => 2, _ => 3 };
+            bool depthwise = rng.Next(4) == 0;
+            int cin = depthwise ? groups * rng.Next(1, 3) : groups * rng.Next(1, 4);
+            int cout = depthwise ? cin : groups * rng.Next(1, 4);
+            if (depthwise) groups = cin;
+            int kh = rng.Next(1, 5), kw = rng.Next(1, 5), sh = rng.Next(1, 3), sw = rng.Next(1, 3);
+            int dh = rng.Next(1, 3), dw = rng.Next(1, 3), ph = rng.Next(0, kh), pw = rng.Next(0, kw);
+            int h = rng.Next(dh * (kh - 1) + 1, 12), w = rng.Next(dw * (kw - 1) + 1, 40);
+            var s = new Conv2dShape(cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups);
+            if (s.Ho <= 0 || s.Wo <= 0) continue;
+            CheckForward(s, 2, "HardSwish", withScale: trial % 2 == 0, seed: trial);
+            CheckBackwardData(s, 2, seed: trial);
+            CheckBackwardWeights(s, 2, seed: trial);
+        }
+    }
+
     [Fact]
     public void BackwardWeightsIsDeterministic()
     {
