@@ -127,9 +127,12 @@ public static unsafe class Conv2dKernel
             // On one thread, im2col writes straight into the GEMM's packed-B layout; a parallel GEMM
             // (batch of one) packs for itself from a plain column matrix.
             bool prepacked = !pointwise && !ParallelGemm;
+            // Output positions in slabs whose packed columns (kg x chunk) stay within ~256 KB, so the
+            // GEMM reads them from L2 rather than L3.
+            int chunk = Math.Min(howo, Math.Max(32, 65536 / kg / 32 * 32));
             float* col = pointwise ? null : Scratch.Aligned(Scratch.Get(ref colScratch,
-                prepacked ? GemmCore.PackedBSize(kg, howo) : kg * howo));
-            float* row = prepacked ? Scratch.Aligned(Scratch.Get(ref rowScratch, howo + GemmCore.NR)) : null;
+                prepacked ? GemmCore.PackedBSize(kg, chunk) : kg * howo));
+            float* row = prepacked ? Scratch.Aligned(Scratch.Get(ref rowScratch, chunk + GemmCore.NR)) : null;
             for (int gi = 0; gi < g; gi++)
             {
                 float* xg = x + (long)gi * cinG * hw;
@@ -137,8 +140,12 @@ public static unsafe class Conv2dKernel
                 float* yg = y + (long)gi * coutG * howo;
                 if (prepacked)
                 {
-                    Im2ColPacked(s, xg, cinG, col, row);
-                    GemmCore.RunPrepackedB(coutG, howo, kg, wg, kg, col, 0f, yg, howo);
+                    for (int j0 = 0; j0 < howo; j0 += chunk)
+                    {
+                        int len = Math.Min(chunk, howo - j0);
+                        Im2ColPacked(s, xg, cinG, j0, len, col, row);
+                        GemmCore.RunPrepackedB(coutG, len, kg, wg, kg, col, 0f, yg + j0, howo);
+                    }
                     continue;
                 }
                 float* bm = xg;
@@ -240,20 +247,21 @@ public static unsafe class Conv2dKernel
                     Im2ColRow(s, x + (long)ci * s.H * s.W, kh, kw, col + (long)((ci * s.Kh + kh) * s.Kw + kw) * howo);
     }
 
-    /// <summary><see cref="Im2Col"/> written in <see cref="GemmCore"/>'s packed-B layout: each row is built
-    /// in a small buffer (zero padded to whole panels), then copied panel by panel.</summary>
-    internal static void Im2ColPacked(in Conv2dShape s, float* x, int channels, float* packed, float* row)
+    /// <summary>Output positions [j0, j0 + n) of <see cref="Im2Col"/>, written in <see cref="GemmCore"/>'s
+    /// packed-B layout: each row is built in a small buffer (zero padded to whole panels), then
+    /// copied panel by panel.</summary>
+    internal static void Im2ColPacked(in Conv2dShape s, float* x, int channels, int j0, int n, float* packed, float* row)
     {
-        int howo = s.Ho * s.Wo, k = channels * s.Kh * s.Kw, nr = GemmCore.NR;
-        int panels = (howo + nr - 1) / nr;
-        for (int j = howo; j < panels * nr; j++) row[j] = 0f;
+        int k = channels * s.Kh * s.Kw, nr = GemmCore.NR;
+        int panels = (n + nr - 1) / nr;
+        for (int j = n; j < panels * nr; j++) row[j] = 0f;
         for (int ci = 0; ci < channels; ci++)
             for (int kh = 0; kh < s.Kh; kh++)
                 for (int kw = 0; kw < s.Kw; kw++)
                 {
                     int p = (ci * s.Kh + kh) * s.Kw + kw;
-                    Im2ColRow(s, x + (long)ci * s.H * s.W, kh, kw, row);
-                    float* dst = packed + GemmCore.PackedBRow(k, howo, p, out int panelStride);
+                    Im2ColRowRange(s, x + (long)ci * s.H * s.W, kh, kw, j0, j0 + n, row);
+                    float* dst = packed + GemmCore.PackedBRow(k, n, p, out int panelStride);
                     for (int jp = 0; jp < panels; jp++)
                         for (int j = 0; j < nr; j += 8)
                             Vector256.Load(row + jp * nr + j).Store(dst + (long)jp * panelStride + j);
@@ -261,23 +269,29 @@ public static unsafe class Conv2dKernel
     }
 
     /// <summary>One im2col row: tap (kh, kw) of input channel plane <paramref name="xc"/> at every output position.</summary>
-    static void Im2ColRow(in Conv2dShape s, float* xc, int kh, int kw, float* dst)
+    static void Im2ColRow(in Conv2dShape s, float* xc, int kh, int kw, float* dst) => Im2ColRowRange(s, xc, kh, kw, 0, s.Ho * s.Wo, dst);
+
+    /// <summary>Output positions [j0, j1) of one im2col row into dst[0 .. j1 - j0).</summary>
+    static void Im2ColRowRange(in Conv2dShape s, float* xc, int kh, int kw, int j0, int j1, float* dst)
     {
-        int ho = s.Ho, wo = s.Wo, h = s.H, w = s.W;
+        int wo = s.Wo, h = s.H, w = s.W;
         int offW = kw * s.DilW - s.PadW;
         ValidRange(offW, s.StrideW, w, wo, out int lo, out int hi);
-        for (int oh = 0; oh < ho; oh++)
+        for (int j = j0; j < j1;)
         {
+            int oh = j / wo, a = j - oh * wo, b = Math.Min(wo, a + (j1 - j));
+            float* d = dst + (j - j0) - a; // d[ow] is output column ow of this row
+            j += b - a;
             int ih = oh * s.StrideH - s.PadH + kh * s.DilH;
-            float* d = dst + oh * wo;
-            if ((uint)ih >= (uint)h) { new Span<float>(d, wo).Clear(); continue; }
-            for (int ow = 0; ow < lo; ow++) d[ow] = 0f;
+            if ((uint)ih >= (uint)h) { new Span<float>(d + a, b - a).Clear(); continue; }
+            int vlo = Math.Clamp(lo, a, b), vhi = Math.Clamp(hi, vlo, b);
+            for (int ow = a; ow < vlo; ow++) d[ow] = 0f;
             float* src = xc + ih * w + offW;
             if (s.StrideW == 1)
-                new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
+                new ReadOnlySpan<float>(src + vlo, vhi - vlo).CopyTo(new Span<float>(d + vlo, vhi - vlo));
             else
-                for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * s.StrideW];
-            for (int ow = hi; ow < wo; ow++) d[ow] = 0f;
+                for (int ow = vlo; ow < vhi; ow++) d[ow] = src[ow * s.StrideW];
+            for (int ow = vhi; ow < b; ow++) d[ow] = 0f;
         }
     }
 
