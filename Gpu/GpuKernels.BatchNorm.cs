@@ -18,6 +18,7 @@ public sealed partial class GpuKernels
         where TAct : struct, IActivation
     {
         if (n * c * hw == 0) return;
+        Authoring.Runtime.Cpu.BatchNormKernel.CheckBatchStatistics(n, hw);
         var d = new ChannelDims(n, c, hw);
         int parts = Parts(n * hw);
         var partials = Scratch(2 * c * parts);

@@ -391,7 +391,9 @@ internal sealed partial class ModelParser
 
     int CallLayer(LayerDecl layer, int x, LocationInfo? loc)
     {
-        if (!_usedLayers.Add(layer.Name))
+        // Layers with parameters or statistics hold state per use; pools and dropout do not.
+        bool stateless = layer.Kind is "MaxPool2d" or "AvgPool2d" or "Dropout";
+        if (!_usedLayers.Add(layer.Name) && !stateless)
         {
             Report(DiagnosticDescriptors.LayerReused, loc, layer.Name);
             return -1;
@@ -431,7 +433,11 @@ internal sealed partial class ModelParser
                         Report(DiagnosticDescriptors.InvalidHyperParameter, layer.Location, what, "feature counts must be positive");
                         return -1;
                     }
-                    int id = Shaped(OpKind.Linear, what, new[] { x }, OpRules.Linear(ShapeOf(x), inF, outF), new[] { inF, outF, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
+                    var rule = OpRules.Linear(ShapeOf(x), inF, outF);
+                    // A flattened input hides the shape that explains the count: name it.
+                    if (rule.Error is not null && _nodes[x].Op == OpKind.Reshape)
+                        rule = (null, rule.Error + $" (the flattened {OpRules.Format(_nodes[_nodes[x].Inputs[0]].Shape)})");
+                    int id = Shaped(OpKind.Linear, what, new[] { x }, rule, new[] { inF, outF, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
                     if (id < 0) return -1;
                     _params.Add(new ParamSpec(layer.Name + ".weight", new[] { outF, inF }.ToEquatableArray(), "Weight", "KaimingUniform", inF, outF));
                     if (bias) _params.Add(new ParamSpec(layer.Name + ".bias", new[] { outF }.ToEquatableArray(), "Bias", "BiasUniform", inF, outF));

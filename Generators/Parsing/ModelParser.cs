@@ -122,7 +122,7 @@ internal sealed partial class ModelParser
 
         if (_hasCompilerErrors) return Result(Array.Empty<DiagnosticInfo>());
         if (output >= 0 && _diagnostics.Count == 0 && _nodes[output].Shape.Count != 1)
-            Report(DiagnosticDescriptors.OutputShape, forwardLoc, OpRules.Format(_nodes[output].Shape));
+            Report(DiagnosticDescriptors.OutputShape, _nodes[output].Location ?? forwardLoc, OpRules.Format(_nodes[output].Shape));
         if (output < 0 && _diagnostics.Count == 0)
             Report(DiagnosticDescriptors.ForwardMissing, forwardLoc, _type.Name, "it has no return statement");
         return Result(_diagnostics, output);

@@ -43,7 +43,7 @@ public struct Identity : IActivation
 public struct Relu : IActivation
 {
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Apply(float z) => z > 0f ? z : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Apply(float z) => z < 0f ? 0f : z; // NaN passes through, as PyTorch and the vector path
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Derivative(float z) => z > 0f ? 1f : 0f;
     /// <inheritdoc/>
@@ -60,7 +60,7 @@ public struct Relu : IActivation
 public struct Relu6 : IActivation
 {
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Apply(float z) => z > 0f ? (z < 6f ? z : 6f) : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Apply(float z) => z < 0f ? 0f : (z > 6f ? 6f : z); // NaN passes through
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public float Derivative(float z) => z > 0f && z < 6f ? 1f : 0f;
     /// <inheritdoc/>

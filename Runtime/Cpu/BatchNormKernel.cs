@@ -9,6 +9,15 @@ namespace Authoring.Runtime.Cpu;
 /// <summary>Batch normalization over channels (BatchNorm1d is hw = 1), with a fused activation.</summary>
 public static unsafe class BatchNormKernel
 {
+    /// <summary>Training statistics need more than one value per channel, as PyTorch insists: one value
+    /// has zero variance, normalises to beta and gives the layers below no gradient.</summary>
+    public static void CheckBatchStatistics(int n, int hw)
+    {
+        if ((long)n * hw <= 1)
+            throw new ArgumentException(
+                $"BatchNorm in training needs more than one value per channel, got a batch of {n} x {hw}: train with batches of at least 2 (TrainerOptions.DropLast drops a last batch of 1).");
+    }
+
     /// <summary>Training forward: batch mean and biased variance per channel; y = act(gamma x_hat + beta);
     /// running mean/var updated with <paramref name="momentum"/> (unbiased variance, as PyTorch);
     /// save[c] = mean, save[C + c] = 1/sqrt(var + eps).</summary>
@@ -22,6 +31,7 @@ public static unsafe class BatchNormKernel
         KernelUtil.Check(p, varOff, c, nameof(varOff));
         KernelUtil.Check(save, saveOff, 2 * c, nameof(save));
         if (n == 0 || c == 0 || hw == 0) return;
+        CheckBatchStatistics(n, hw);
         fixed (float* px = x.Data, py = y.Data, pp = p, ps = save)
         {
             var job = new ForwardJob<TAct>

@@ -81,6 +81,8 @@ public sealed class Trainer
             {
                 if (o.Schedule is { } s) _optimizer.LearningRate = s.LearningRate(epoch, step, o.Epochs, steps);
                 batches.Next(input, labels, out int n);
+                // A last batch of one sample has no batch statistics (BatchNorm rejects it, as PyTorch does).
+                if (n == 1 && step == steps - 1 && steps > 1) break;
                 var r = _model.TrainStep(input.AsSpan(0, n * _model.InputSize), labels.AsSpan(0, n), n);
                 _optimizer.Step(_model.Parameters);
                 lossSum += (double)r.Loss * n;
@@ -147,7 +149,9 @@ public sealed class Trainer
 
     static void CheckShape(IModel model, LabeledImages data, string name)
     {
-        if (data.SampleSize != model.InputSize)
+        // Image models need the exact (C, H, W); a (features) model takes any sample of that many floats.
+        bool shapeDiffers = model.InputShape.Count == 3 && !model.InputShape.SequenceEqual(data.Shape);
+        if (data.SampleSize != model.InputSize || shapeDiffers)
             throw new ArgumentException(
                 $"Samples of shape ({string.Join(", ", data.Shape)}) = {data.SampleSize} floats do not fit {model.Name}'s input " +
                 $"({string.Join(", ", model.InputShape)}) = {model.InputSize} floats.", name);

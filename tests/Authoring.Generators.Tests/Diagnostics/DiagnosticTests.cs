@@ -586,7 +586,7 @@ public class DiagnosticTests
             public partial class Net
             {
                 readonly Conv2d conv = new(1, 4, kernel: 3, padding: 1);
-                Tensor {|AUT0012:Forward|}([Shape(1, 8, 8)] Tensor x) => Relu(conv.Forward(x));
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => {|AUT0012:Relu(conv.Forward(x))|};
             }
             """);
         Assert.Contains("(4, 8, 8)", DiagnosticAssert.Message(run, "AUT0012"));
@@ -604,6 +604,39 @@ public class DiagnosticTests
                 Tensor Forward([Shape(4)] Tensor x) => head.Forward({|AUT0013:hidden.Forward(Relu(hidden.Forward(x)))|});
             }
             """);
+    }
+
+    [Fact]
+    public void StatelessLayersMayBeAppliedTwice()
+    {
+        // Pools and dropout hold no parameters or statistics: reusing one field, as PyTorch code reuses
+        // self.pool, is fine and compiles.
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(1, 8, kernel: 3, padding: 1);
+                readonly MaxPool2d pool = new(2);
+                readonly Linear head = new(8, 10);
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(pool.Forward(pool.Forward(Relu(conv.Forward(x))))));
+            }
+            """);
+        Assert.Contains(run.Sources.Keys, k => k.EndsWith("Net.g.cs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void LinearMismatchAfterFlattenNamesTheFlattenedShape()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(1, 8, kernel: 3);
+                readonly Linear head = new(8 * 8 * 8, 10);
+                Tensor Forward([Shape(1, 8, 8)] Tensor x) => {|AUT0008:head.Forward(Flatten(conv.Forward(x)))|};
+            }
+            """);
+        Assert.Contains("(8, 6, 6)", DiagnosticAssert.Message(run, "AUT0008"));
     }
 
     [Fact]
