@@ -41,7 +41,7 @@ sealed record Args(int Epochs, int Batch, float Lr, int Seed, string Checkpoint,
 {
     public static Args Parse(string[] args)
     {
-        var a = new Args(15, 128, 3e-3f, 1, "checkpoints/smallcnn.safetensors", null);
+        var a = new Args(8, 128, 3e-3f, 1, "checkpoints/smallcnn.safetensors", null);
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
