@@ -77,7 +77,6 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
         {
             var m = g.Nodes[stack.Pop()];
             if (!seen.Add(m.Id)) continue;
-            if (m.Id == g.Output) return null;
             bool follow;
             switch (m.Op)
             {
@@ -121,7 +120,9 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
                 default:
                     return null;
             }
-            if (follow) foreach (int c in g.Consumers(m.Id)) stack.Push(c);
+            if (!follow) continue;
+            if (m.Id == g.Output) return null; // the width reaches the model output unchanged
+            foreach (int c in g.Consumers(m.Id)) stack.Push(c);
         }
         return sites;
     }

@@ -33,11 +33,11 @@ internal static class Verify
     public const string Gpu = "gpu", Avx2 = "cpu-avx2", Avx512 = "cpu-avx512";
 
     /// <summary>Checks the diagnostics marked in <paramref name="source"/> (markup) under a profile, with no code fix.</summary>
-    public static Task Analyzer(string source, string? profile = null, bool deploy = false, params DiagnosticResult[] expected)
+    public static Task Analyzer(string source, string? profile = null, bool deploy = false, string? extraConfig = null, string? globalConfig = null)
     {
         var test = new Test<EmptyCodeFixProvider> { TestCode = source };
-        Configure(test, profile, deploy);
-        test.ExpectedDiagnostics.AddRange(expected);
+        Configure(test, profile, deploy, extraConfig);
+        if (globalConfig is not null) test.TestState.AnalyzerConfigFiles.Add(("/.globalconfig", "is_global = true\n" + globalConfig));
         return test.RunAsync();
     }
 
@@ -46,11 +46,11 @@ internal static class Verify
         where TFix : CodeFixProvider, new()
     {
         var test = new Test<TFix> { TestCode = source, FixedCode = fixedSource, NumberOfFixAllIterations = iterations, NumberOfIncrementalIterations = iterations };
-        Configure(test, profile, deploy: false);
+        Configure(test, profile, deploy: false, null);
         return test.RunAsync();
     }
 
-    static void Configure<TFix>(Test<TFix> test, string? profile, bool deploy) where TFix : CodeFixProvider, new()
+    static void Configure<TFix>(Test<TFix> test, string? profile, bool deploy, string? extraConfig) where TFix : CodeFixProvider, new()
     {
         test.ReferenceAssemblies = Refs.None;
         test.TestState.AdditionalReferences.AddRange(Refs.All);
@@ -58,6 +58,7 @@ internal static class Verify
         var config = "root = true\n\n[*]\n";
         if (profile is not null) config += $"authoring_target_profile = {profile}\n";
         if (deploy) config += "authoring_deploy = true\n";
+        if (extraConfig is not null) config += extraConfig + "\n";
         test.TestState.AnalyzerConfigFiles.Add(("/.editorconfig", config));
         // Generated partial members do not exist in tests; the analyzer never needs them.
         test.CompilerDiagnostics = CompilerDiagnostics.Errors;

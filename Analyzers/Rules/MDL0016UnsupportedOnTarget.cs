@@ -1,0 +1,37 @@
+// MDL0016: an op the target profile's capability table lists as unsupported. The table today has one
+// entry: MaxPool with explicit padding on the gpu profile (modelled on mobile GPU delegates, whose
+// MAX_POOL_2D takes only SAME/VALID padding; explicit -inf padding becomes a separate pad op outside the
+// delegate, so the graph splits between GPU and CPU). CPU profiles support every DSL op.
+using Authoring.Analyzers.Core;
+using Authoring.Analyzers.Diagnostics;
+using Authoring.Generators.Ir;
+using Microsoft.CodeAnalysis;
+
+namespace Authoring.Analyzers.Rules;
+
+internal sealed class MDL0016UnsupportedOnTarget : ModelRule
+{
+    public const string Id = "MDL0016";
+
+    // {0}: op, {1}: profile, {2}: why, {3}: alternative
+    public static readonly DiagnosticDescriptor Rule = DiagnosticDescriptors.Create(Id,
+        "Op unsupported on target",
+        "{0} is not supported on {1}: {2}; {3}",
+        DiagnosticSeverity.Warning,
+        "Ops outside the target's capability table fall back to another device, splitting the graph and adding synchronisations.");
+
+    public override DiagnosticDescriptor Descriptor => Rule;
+
+    public override void Analyze(RuleContext ctx)
+    {
+        if (!ctx.Profile.MaxPoolPaddingUnsupported) return;
+        foreach (var n in ctx.Nodes(OpKind.MaxPool))
+        {
+            var p = new PoolAttrs(n);
+            if (p.Ph == 0 && p.Pw == 0) continue;
+            ctx.Report(Rule, ctx.Location(n), $"MaxPool with padding {p.Ph}", ctx.Profile.Name,
+                "pooling takes only SAME/VALID padding there and the -inf pad runs outside the delegate",
+                "use padding 0 (pad the feature map with a convolution's padding instead)");
+        }
+    }
+}
