@@ -1,6 +1,7 @@
-// MDL0001, MDL0003, MDL0012: rewrite integer literal arguments of layer constructors. The analyzer
-// lists every literal that must change together (additional locations) and the new texts; this fixer
-// only substitutes them, in one document edit.
+// Rewrites integer literal arguments of layer constructors for any rule whose diagnostic carries
+// FixProperties.Replacements (today MDL0001, MDL0003, MDL0012). The analyzer lists every literal that
+// must change together (additional locations), the new texts and the fix's title; this fixer only
+// substitutes them, in one document edit, so a new rule with such a fix needs no new fixer.
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Composition;
@@ -19,7 +20,7 @@ namespace Authoring.Analyzers.CodeFixes;
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ReplaceArgumentsCodeFixProvider)), Shared]
 public sealed class ReplaceArgumentsCodeFixProvider : CodeFixProvider
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create("MDL0001", "MDL0003", "MDL0012");
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = RuleRegistry.Ids.ToImmutableArray();
 
     public override FixAllProvider? GetFixAllProvider() => null;
 
@@ -31,12 +32,7 @@ public sealed class ReplaceArgumentsCodeFixProvider : CodeFixProvider
             var values = text.Split(';');
             var locations = diagnostic.AdditionalLocations;
             if (values.Length != locations.Count || locations.Any(l => l.SourceTree is null)) continue;
-            string title = diagnostic.Id switch
-            {
-                "MDL0001" => $"Round the channel count up to {values[0]}",
-                "MDL0003" => "Use a dense convolution (groups: 1)",
-                _ => $"Use a 3x3 kernel (padding {values.Last()}, same output shape)",
-            };
+            if (!diagnostic.Properties.TryGetValue(FixProperties.Title, out var title) || title is null) continue;
             context.RegisterCodeFix(CodeAction.Create(title, ct => Apply(context.Document, locations, values, ct), diagnostic.Id), diagnostic);
         }
         return Task.CompletedTask;

@@ -7,6 +7,9 @@ internal static class FixProperties
     /// <summary>Replacement text for every additional location (each an integer literal argument); ';'-separated, one per location.</summary>
     public const string Replacements = "Replacements";
 
+    /// <summary>The title of a <see cref="Replacements"/> fix, as the IDE shows it.</summary>
+    public const string Title = "Title";
+
     /// <summary>The op a call is renamed to (MDL0010).</summary>
     public const string RenameTo = "RenameTo";
 

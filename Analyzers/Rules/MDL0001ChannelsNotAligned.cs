@@ -36,7 +36,8 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
             string parameter = n.Op == OpKind.Conv2d ? "outChannels" : "outFeatures";
             var fix = FixSites(ctx, n, parameter, up);
             ctx.Report(Rule, site.LocationOf(parameter), fix,
-                fix is null ? null : ImmutableDictionary<string, string?>.Empty.Add(FixProperties.Replacements, Repeat(up, fix.Count)),
+                fix is null ? null : ImmutableDictionary<string, string?>.Empty.Add(FixProperties.Replacements, Repeat(up, fix.Count))
+                    .Add(FixProperties.Title, $"Round the channel count up to {up}"),
                 n.Layer, c, a, ctx.Profile.Name, up);
         }
     }

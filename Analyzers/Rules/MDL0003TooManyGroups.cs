@@ -31,7 +31,8 @@ internal sealed class MDL0003TooManyGroups : ModelRule
             if (site is null || site.TypeName != "Conv2d") continue;
             var lit = site.LiteralLocation("groups");
             ctx.Report(Rule, site.LocationOf("groups"), lit is null ? null : new[] { lit },
-                lit is null ? null : ImmutableDictionary<string, string?>.Empty.Add(FixProperties.Replacements, "1"),
+                lit is null ? null : ImmutableDictionary<string, string?>.Empty.Add(FixProperties.Replacements, "1")
+                    .Add(FixProperties.Title, "Use a dense convolution (groups: 1)"),
                 n.Layer, c.Groups, ctx.Profile.GroupsThreshold);
         }
     }

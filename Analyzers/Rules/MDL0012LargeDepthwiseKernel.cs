@@ -34,7 +34,8 @@ internal sealed class MDL0012LargeDepthwiseKernel : ModelRule
             var padding = site.LiteralLocation("padding");
             bool fixable = kernel is not null && padding is not null && c.Kh % 2 == 1 && c.Ph == c.Dh * (c.Kh - 1) / 2;
             ctx.Report(Rule, site.LocationOf("kernel"), fixable ? new[] { kernel!, padding! } : null,
-                fixable ? ImmutableDictionary<string, string?>.Empty.Add(FixProperties.Replacements, "3;" + c.Dh) : null,
+                fixable ? ImmutableDictionary<string, string?>.Empty.Add(FixProperties.Replacements, "3;" + c.Dh)
+                    .Add(FixProperties.Title, $"Use a 3x3 kernel (padding {c.Dh}, same output shape)") : null,
                 n.Layer, c.Kh, ctx.Profile.DepthwiseKernel);
         }
     }

@@ -81,3 +81,69 @@ public class RobustnessTests
         Assert.Equal(analyzed.Length, analyzed.Select(d => (d.Id, d.Location.SourceSpan)).Distinct().Count());
     }
 }
+
+public class RegistryTests
+{
+    static readonly string Repo = FindRepo();
+
+    static string FindRepo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Authoring.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+
+    [Fact]
+    public void AtLeastFifteenRulesEachWithAHelpPageLinkedFromItsDescriptor()
+    {
+        var rules = Core.RuleRegistry.Rules;
+        Assert.True(rules.Length >= 15, $"{rules.Length} rules");
+        foreach (var rule in rules)
+        {
+            var d = rule.Descriptor;
+            Assert.Equal($"https://github.com/authoring/authoring/blob/main/docs/rules/{d.Id}.md", d.HelpLinkUri);
+            Assert.True(File.Exists(Path.Combine(Repo, "docs", "rules", d.Id + ".md")), d.Id + " has no help page");
+            Assert.Contains(d.Id, File.ReadAllText(Path.Combine(Repo, "Analyzers", "AnalyzerReleases.Unshipped.md")));
+            if (d.DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Warning)
+                Assert.Contains(d.Id, File.ReadAllText(Path.Combine(Repo, "build", "Authoring.Analyzers.props")));
+        }
+    }
+
+    [Fact]
+    public void EveryRuleHasAPositiveMarkupTest()
+    {
+        var tests = string.Concat(Directory.GetFiles(Path.Combine(Repo, "tests", "Authoring.Analyzers.Tests"), "*.cs").Select(File.ReadAllText));
+        foreach (var rule in Core.RuleRegistry.Rules)
+            Assert.Contains("{|" + rule.Descriptor.Id + ":", tests);
+    }
+}
+
+public class SuppressionTests
+{
+    [Fact]
+    public Task SuppressMessageOnTheModelClass() => Verify.Analyzer(Refs.Usings + """
+        [Model]
+        [System.Diagnostics.CodeAnalysis.SuppressMessage("Authoring.Hardware", "MDL0001")]
+        public partial class M
+        {
+            readonly Conv2d conv = new(3, 12, kernel: 3, padding: 1);
+            readonly Linear fc = new(12, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(conv.Forward(x))));
+        }
+        """);
+
+    [Fact]
+    public Task PragmaAroundTheField() => Verify.Analyzer(Refs.Usings + """
+        [Model]
+        public partial class M
+        {
+        #pragma warning disable MDL0001
+            readonly Conv2d conv = new(3, 12, kernel: 3, padding: 1);
+        #pragma warning restore MDL0001
+            readonly Linear fc = new(12, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(conv.Forward(x))));
+        }
+        """);
+}
