@@ -1,7 +1,8 @@
 // MDL0016: an op the target profile's capability table lists as unsupported. The table today has one
-// entry: MaxPool with explicit padding on the gpu profile (modelled on mobile GPU delegates, whose
-// MAX_POOL_2D takes only SAME/VALID padding; explicit -inf padding becomes a separate pad op outside the
-// delegate, so the graph splits between GPU and CPU). CPU profiles support every DSL op.
+// entry: MaxPool with explicit padding on the gpu profile. Deployment formats for mobile GPU delegates
+// (TFLite's MAX_POOL_2D) express pooling padding only as SAME/VALID, so explicit padding needs a separate
+// pad op with a -inf constant, which a delegate may not run: a conservative entry, documented as such.
+// CPU profiles support every DSL op.
 using Authoring.Analyzers.Core;
 using Authoring.Analyzers.Diagnostics;
 using Authoring.Generators.Ir;
@@ -30,7 +31,7 @@ internal sealed class MDL0016UnsupportedOnTarget : ModelRule
             var p = new PoolAttrs(n);
             if (p.Ph == 0 && p.Pw == 0) continue;
             ctx.Report(Rule, ctx.Location(n), $"MaxPool with padding {p.Ph}", ctx.Profile.Name,
-                "pooling takes only SAME/VALID padding there and the -inf pad runs outside the delegate",
+                "GPU delegates take pooling padding only as SAME/VALID, so the -inf padding needs a separate pad op that may run outside the delegate",
                 "use padding 0 (pad the feature map with a convolution's padding instead)");
         }
     }
