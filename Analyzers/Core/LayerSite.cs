@@ -47,6 +47,19 @@ internal sealed class LayerSite
     /// <summary>The argument's location when written, else the whole <c>new(...)</c> expression.</summary>
     public Location LocationOf(string parameter) => (Argument(parameter) ?? (SyntaxNode)Creation).GetLocation();
 
+    /// <summary>The model class's own const field the argument names (e.g. <c>new(3, C)</c>), if any.</summary>
+    public IFieldSymbol? ConstField(string parameter)
+    {
+        foreach (var arg in _creation.Arguments)
+        {
+            if (arg.Parameter?.Name != parameter || arg.ArgumentKind != ArgumentKind.Explicit) continue;
+            var value = arg.Value;
+            while (value is IConversionOperation conv) value = conv.Operand;
+            return value is IFieldReferenceOperation { Field: { IsConst: true } field } ? field : null;
+        }
+        return null;
+    }
+
     /// <summary>The argument's location when it is a plain integer literal (what a code fix may rewrite).</summary>
     public Location? LiteralLocation(string parameter) =>
         Argument(parameter) is LiteralExpressionSyntax lit && lit.IsKind(SyntaxKind.NumericLiteralExpression) ? lit.GetLocation() : null;

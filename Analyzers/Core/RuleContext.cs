@@ -7,6 +7,8 @@ using System.Threading;
 using Authoring.Generators.Diagnostics;
 using Authoring.Generators.Ir;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Authoring.Analyzers.Core;
 
@@ -44,6 +46,29 @@ internal sealed class RuleContext
         if (!_sites.TryGetValue(n.Layer, out var site))
             _sites[n.Layer] = site = LayerSite.Find(Type, n.Layer, _compilation, CancellationToken);
         return site;
+    }
+
+    /// <summary>The integer literal a const field of the model is initialised with, if it is one.</summary>
+    public Location? ConstDeclarationLiteral(IFieldSymbol field) =>
+        field.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(CancellationToken) is VariableDeclaratorSyntax
+        { Initializer.Value: LiteralExpressionSyntax lit } && lit.IsKind(SyntaxKind.NumericLiteralExpression) ? lit.GetLocation() : null;
+
+    /// <summary>How many times the model class's source names <paramref name="field"/> (by simple name).</summary>
+    public int CountReferences(IFieldSymbol field)
+    {
+        int count = 0;
+        foreach (var reference in Type.DeclaringSyntaxReferences)
+        {
+            var root = reference.GetSyntax(CancellationToken);
+            SemanticModel? model = null;
+            foreach (var id in root.DescendantNodes().OfType<IdentifierNameSyntax>())
+            {
+                if (id.Identifier.ValueText != field.Name) continue;
+                model ??= _compilation.GetSemanticModel(root.SyntaxTree);
+                if (SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(id, CancellationToken).Symbol, field)) count++;
+            }
+        }
+        return count;
     }
 
     /// <summary>The node's source location (a call in Forward, or the input parameter).</summary>

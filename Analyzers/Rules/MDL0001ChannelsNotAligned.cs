@@ -64,14 +64,15 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
     }
 
     /// <summary>Every integer literal that must change together so the model stays valid, or null when the
-    /// width flows somewhere a mechanical edit cannot follow (Add, Concat, Reshape, a grouped consumer, a const).</summary>
+    /// width flows somewhere a mechanical edit cannot follow (Add, Concat, Reshape, a grouped consumer). A
+    /// width written as a const of the model class is fixed at the const's declaration, when every use of
+    /// the const is one of these sites.</summary>
     static List<Location>? FixSites(RuleContext ctx, Node producer, string parameter, int up)
     {
         var g = ctx.Graph;
-        var sites = new List<Location>();
-        if (ctx.Layer(producer)?.LiteralLocation(parameter) is not { } own) return null;
+        var sites = new Sites(ctx);
+        if (!sites.Add(ctx.Layer(producer), parameter)) return null;
         if (producer.Op == OpKind.Conv2d && up % new ConvAttrs(producer).Groups != 0) return null;
-        sites.Add(own);
         var stack = new Stack<int>(g.Consumers(producer.Id));
         var seen = new HashSet<int>();
         while (stack.Count > 0)
@@ -87,9 +88,7 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
                 case OpKind.BatchNorm:
                     {
                         var site = ctx.Layer(m);
-                        var lit = site?.LiteralLocation(site.TypeName == "BatchNorm1d" ? "features" : "channels");
-                        if (lit is null) return null;
-                        sites.Add(lit);
+                        if (!sites.Add(site, site?.TypeName == "BatchNorm1d" ? "features" : "channels")) return null;
                         follow = true;
                         break;
                     }
@@ -99,22 +98,19 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
                         if (site is null) return null;
                         if (site.TypeName == "DepthwiseConv2d")
                         {
-                            if (site.LiteralLocation("channels") is not { } lit) return null;
-                            sites.Add(lit);
+                            if (!sites.Add(site, "channels")) return null;
                             follow = true;
                         }
                         else
                         {
-                            if (new ConvAttrs(m).Groups != 1 || site.LiteralLocation("inChannels") is not { } lit) return null;
-                            sites.Add(lit);
+                            if (new ConvAttrs(m).Groups != 1 || !sites.Add(site, "inChannels")) return null;
                             follow = false;
                         }
                         break;
                     }
                 case OpKind.Linear:
                     {
-                        if (g.Input(m).Shape.Count != 1 || ctx.Layer(m)?.LiteralLocation("inFeatures") is not { } lit) return null;
-                        sites.Add(lit);
+                        if (g.Input(m).Shape.Count != 1 || !sites.Add(ctx.Layer(m), "inFeatures")) return null;
                         follow = false;
                         break;
                     }
@@ -125,6 +121,42 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
             if (m.Id == g.Output) return null; // the width reaches the model output unchanged
             foreach (int c in g.Consumers(m.Id)) stack.Push(c);
         }
-        return sites;
+        return sites.Complete();
+    }
+
+    /// <summary>The literals to rewrite, and the consts named instead of literals with how often.</summary>
+    sealed class Sites
+    {
+        readonly RuleContext _ctx;
+        readonly List<Location> _literals = new();
+        readonly Dictionary<IFieldSymbol, int> _consts = new(SymbolEqualityComparer.Default);
+
+        public Sites(RuleContext ctx) => _ctx = ctx;
+
+        public bool Add(LayerSite? site, string parameter)
+        {
+            if (site is null) return false;
+            if (site.LiteralLocation(parameter) is { } lit)
+            {
+                _literals.Add(lit);
+                return true;
+            }
+            if (site.ConstField(parameter) is { DeclaredAccessibility: Accessibility.Private } field && SymbolEqualityComparer.Default.Equals(field.ContainingType, _ctx.Type))
+            {
+                _consts[field] = _consts.TryGetValue(field, out int n) ? n + 1 : 1;
+                return true;
+            }
+            return false;
+        }
+
+        public List<Location>? Complete()
+        {
+            foreach (var pair in _consts)
+            {
+                if (_ctx.ConstDeclarationLiteral(pair.Key) is not { } decl || _ctx.CountReferences(pair.Key) != pair.Value) return null;
+                _literals.Add(decl);
+            }
+            return _literals;
+        }
     }
 }

@@ -56,6 +56,54 @@ public class ChannelAndGroupRuleTests
         }
         """);
 
+    [Fact]
+    public Task MDL0001_FixChangesAPrivateConstUsedOnlyForThisWidth() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            const int C = 12;
+            readonly Conv2d conv = new(3, {|MDL0001:C|}, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(C);
+            readonly Linear fc = new(C, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(bn.Forward(conv.Forward(x)))));
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            const int C = 16;
+            readonly Conv2d conv = new(3, C, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(C);
+            readonly Linear fc = new(C, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(bn.Forward(conv.Forward(x)))));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0001_NoFixWhenTheConstIsUsedElsewhere() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            const int C = 12;
+            readonly Conv2d conv = new(C, {|MDL0001:C|}, kernel: 3, padding: 1);
+            readonly Linear fc = new(C, 10);
+
+            Tensor Forward([Shape(C, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(conv.Forward(x))));
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            const int C = 12;
+            readonly Conv2d conv = new(C, {|MDL0001:C|}, kernel: 3, padding: 1);
+            readonly Linear fc = new(C, 10);
+
+            Tensor Forward([Shape(C, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(conv.Forward(x))));
+        }
+        """, iterations: 0);
+
     const string Width24 = U + """
         [Model]
         public partial class M
