@@ -1,0 +1,47 @@
+// MDL0007: a BatchNorm that inference tools cannot fold into weights: its input is not a Conv/Linear
+// used only by it. BatchNorms inside a re-parameterizable multi-branch block are left to MDL0005.
+using System.Collections.Immutable;
+using System.Linq;
+using Authoring.Analyzers.Core;
+using Authoring.Analyzers.Diagnostics;
+using Authoring.Generators.Ir;
+using Microsoft.CodeAnalysis;
+
+namespace Authoring.Analyzers.Rules;
+
+internal sealed class MDL0007BatchNormNotFoldable : ModelRule
+{
+    public const string Id = "MDL0007";
+
+    // {0}: layer, {1}: what it follows
+    public static readonly DiagnosticDescriptor Rule = DiagnosticDescriptors.Create(Id,
+        "BatchNorm cannot be folded",
+        "'{0}' follows {1}, so it cannot be folded into a convolution's or linear layer's weights at inference",
+        DiagnosticSeverity.Warning,
+        "Inference tools fold BatchNorm into the weights of a Conv or Linear directly before it, and only in that order.");
+
+    public override DiagnosticDescriptor Descriptor => Rule;
+
+    public override void Analyze(RuleContext ctx)
+    {
+        var g = ctx.Graph;
+        foreach (var bn in ctx.Nodes(OpKind.BatchNorm))
+        {
+            if (g.RepBlocks.Any(b => b.Members.Contains(bn.Id))) continue;
+            var p = g.Input(bn);
+            if (p.Op is OpKind.Conv2d or OpKind.Linear && g.SingleConsumer(p.Id)) continue;
+            string what = p.Op switch
+            {
+                OpKind.Conv2d or OpKind.Linear => $"'{p.Layer}', whose output is also used elsewhere",
+                OpKind.Activation => $"an activation ({(ActKind)p.Ints[0]})",
+                OpKind.Input => "the model input",
+                _ => $"a {p.Op} op",
+            };
+            bool swap = p.Op == OpKind.Activation && g.SingleConsumer(p.Id) && g.Input(p) is var q
+                && q.Op is OpKind.Conv2d or OpKind.Linear && g.SingleConsumer(q.Id);
+            ctx.Report(Rule, ctx.Location(bn), null,
+                swap ? ImmutableDictionary<string, string?>.Empty.Add(FixProperties.SwapWithActivation, "true") : null,
+                bn.Layer, what);
+        }
+    }
+}
