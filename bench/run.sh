@@ -73,17 +73,22 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "Median times. TorchSharp's figure is the better of its default-malloc and hugetlb runs (column"
     echo "\"malloc\"); ours comes from the default run. Ratio = ours / TorchSharp (below 1: we are faster)."
     echo
-    echo "| Benchmark | Params | Ours (ms) | Ours GFLOP/s | TorchSharp (ms) | TorchSharp GFLOP/s | malloc | Ours / TorchSharp |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"
+    echo "| Benchmark | Params | Ours (ms) | Ours GFLOP/s | TorchSharp case | TorchSharp (ms) | TorchSharp GFLOP/s | malloc | Ours / TorchSharp |"
+    echo "| --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: |"
     for f in "$artifacts"/malloc-default/results/*-flops.tsv; do
         [[ -f $f ]] || continue
         g="$artifacts/malloc-hugetlb/results/$(basename "$f")"
         awk -F'\t' '
+            # Each "OursX" case is compared with the "TorchX" case of the same class and parameters
+            # (OursForward with TorchForward, ...); a case without such a twin falls back to the
+            # class baseline (OursGemm with TorchMatmul).
+            function keep(key, name) {
+                if ($5 != "NA" && (!(key in tm) || $5 + 0 < tm[key] + 0)) { tm[key] = $5; tg[key] = $7; tr[key] = run; tn[key] = name }
+            }
             FNR == 1 { run = (FILENAME ~ /malloc-hugetlb/) ? "hugetlb" : "default"; next }
-            $3 == 1 {
-                # TorchSharp baseline of this class and parameters: keep the better run.
-                key = $1 SUBSEP $4
-                if ($5 != "NA" && (!(key in tm) || $5 + 0 < tm[key] + 0)) { tm[key] = $5; tg[key] = $7; tr[key] = run }
+            $2 ~ /^Torch/ || $3 == 1 {
+                if ($2 ~ /^Torch/) keep($1 SUBSEP $4 SUBSEP substr($2, 6), $2)
+                if ($3 == 1) keep($1 SUBSEP $4 SUBSEP "(baseline)", $2)
                 next
             }
             run == "default" { rows[++n] = $0 }
@@ -92,9 +97,10 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
             END {
                 for (i = 1; i <= n; i++) {
                     split(rows[i], r, "\t")
-                    k = r[1] SUBSEP r[4]
+                    k = r[1] SUBSEP r[4] SUBSEP (r[2] ~ /^Ours/ ? substr(r[2], 5) : r[2])
+                    if (!(k in tm)) k = r[1] SUBSEP r[4] SUBSEP "(baseline)"
                     ratio = (r[5] != "NA" && tm[k] != "") ? sprintf("%.2f", r[5] / tm[k]) : "NA"
-                    printf "| %s.%s | %s | %s | %s | %s | %s | %s | %s |\n", r[1], r[2], r[4], ms(r[5]), na(r[7]), ms(tm[k]), na(tg[k]), na(tr[k]), ratio
+                    printf "| %s.%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r[1], r[2], r[4], ms(r[5]), na(r[7]), na(tn[k]), ms(tm[k]), na(tg[k]), na(tr[k]), ratio
                 }
             }' "$f" $( [[ -f $g ]] && echo "$g" )
     done
