@@ -54,6 +54,18 @@ public sealed class LabeledImages
     /// <summary>The floats of sample <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Image(int index) => Images.AsSpan(index * SampleSize, SampleSize);
 
+    /// <summary>A copy of samples [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>), for quick
+    /// runs and smoke tests on part of a data set (Fashion-MNIST's files are not ordered by class).</summary>
+    public LabeledImages Slice(int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (start + (long)count > Count)
+            throw new ArgumentOutOfRangeException(nameof(count), $"Samples [{start}, {start + (long)count}) exceed the {Count} available.");
+        return new LabeledImages(Images.AsSpan(start * SampleSize, count * SampleSize).ToArray(), Labels.AsSpan(start, count).ToArray(),
+            Channels, Height, Width, ClassCount);
+    }
+
     /// <summary>Samples per class.</summary>
     public int[] ClassCounts()
     {

@@ -19,7 +19,9 @@ public sealed class AdamW : IOptimizer
     /// <param name="beta2">Decay of the second-moment average.</param>
     /// <param name="eps">Added to the bias-corrected sqrt of the second moment (outside the sqrt).</param>
     /// <param name="weightDecay">Decoupled decay: p -= lr * weightDecay * p before the Adam step.</param>
-    public AdamW(float learningRate = 1e-3f, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2)
+    /// <param name="decayFilter">Which tensors weight decay applies to (e.g. <see cref="DecayFilters.WeightsOnly"/>); null for all.</param>
+    public AdamW(float learningRate = 1e-3f, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2,
+        Func<ParameterInfo, bool>? decayFilter = null)
     {
         if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "Learning rate must be >= 0.");
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
@@ -31,6 +33,7 @@ public sealed class AdamW : IOptimizer
         Beta2 = beta2;
         Eps = eps;
         WeightDecay = weightDecay;
+        DecayFilter = decayFilter;
     }
 
     /// <inheritdoc/>
@@ -45,11 +48,13 @@ public sealed class AdamW : IOptimizer
     public double WeightDecay { get; }
     /// <inheritdoc/>
     public long StepCount { get; private set; }
+    /// <summary>Which trainable tensors weight decay applies to; null means all of them (one PyTorch param group).</summary>
+    public Func<ParameterInfo, bool>? DecayFilter { get; }
 
     /// <inheritdoc/>
     public void Step(ParameterStore store)
     {
-        var seg = TrainableSegments.Bind(ref _segments, store, nameof(AdamW));
+        var seg = TrainableSegments.Bind(ref _segments, store, DecayFilter, nameof(AdamW));
         _m ??= new float[store.Values.Length];
         _v ??= new float[store.Values.Length];
         long t = StepCount + 1;
@@ -71,7 +76,7 @@ public sealed class AdamW : IOptimizer
             for (int o = seg.Offset(s); o < end; o += TrainableSegments.Chunk)
             {
                 int n = Math.Min(TrainableSegments.Chunk, end - o);
-                Update(values.AsSpan(o, n), grads.AsSpan(o, n), _m.AsSpan(o, n), _v.AsSpan(o, n), k);
+                Update(values.AsSpan(o, n), grads.AsSpan(o, n), _m.AsSpan(o, n), _v.AsSpan(o, n), k, seg.Decay(s));
             }
         }
         StepCount = t;
@@ -79,10 +84,10 @@ public sealed class AdamW : IOptimizer
 
     readonly record struct Coefficients(float Decay, float StepSize, float Bc2Sqrt, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float Eps);
 
-    void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, in Coefficients k)
+    void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, in Coefficients k, bool decay)
     {
         var scratch = _scratch.AsSpan(0, p.Length);
-        if (WeightDecay != 0) TensorPrimitives.Multiply(p, k.Decay, p);
+        if (WeightDecay != 0 && decay) TensorPrimitives.Multiply(p, k.Decay, p);
         TensorPrimitives.Lerp(m, g, k.OneMinusBeta1, m);
         TensorPrimitives.Multiply(g, g, scratch);
         TensorPrimitives.Multiply(v, k.Beta2, v);

@@ -18,7 +18,9 @@ public sealed class Sgd : IOptimizer
     /// <param name="weightDecay">L2 penalty added to the gradient (coupled, unlike AdamW).</param>
     /// <param name="nesterov">Nesterov momentum; needs momentum &gt; 0 and dampening 0, as in PyTorch.</param>
     /// <param name="dampening">Dampening for momentum (not applied on the first step, as in PyTorch).</param>
-    public Sgd(float learningRate, double momentum = 0, double weightDecay = 0, bool nesterov = false, double dampening = 0)
+    /// <param name="decayFilter">Which tensors weight decay applies to (e.g. <see cref="DecayFilters.WeightsOnly"/>); null for all.</param>
+    public Sgd(float learningRate, double momentum = 0, double weightDecay = 0, bool nesterov = false, double dampening = 0,
+        Func<ParameterInfo, bool>? decayFilter = null)
     {
         if (!(learningRate >= 0f)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "Learning rate must be >= 0.");
         if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be >= 0.");
@@ -30,6 +32,7 @@ public sealed class Sgd : IOptimizer
         WeightDecay = weightDecay;
         Nesterov = nesterov;
         Dampening = dampening;
+        DecayFilter = decayFilter;
     }
 
     /// <inheritdoc/>
@@ -44,11 +47,13 @@ public sealed class Sgd : IOptimizer
     public double Dampening { get; }
     /// <inheritdoc/>
     public long StepCount { get; private set; }
+    /// <summary>Which trainable tensors weight decay applies to; null means all of them (one PyTorch param group).</summary>
+    public Func<ParameterInfo, bool>? DecayFilter { get; }
 
     /// <inheritdoc/>
     public void Step(ParameterStore store)
     {
-        var seg = TrainableSegments.Bind(ref _segments, store, nameof(Sgd));
+        var seg = TrainableSegments.Bind(ref _segments, store, DecayFilter, nameof(Sgd));
         // The buffer spans the whole store (running statistics included) so offsets need no translation.
         if (Momentum != 0) _momentum ??= new float[store.Values.Length];
         bool first = StepCount == 0;
@@ -59,20 +64,20 @@ public sealed class Sgd : IOptimizer
             for (int o = seg.Offset(s); o < end; o += TrainableSegments.Chunk)
             {
                 int n = Math.Min(TrainableSegments.Chunk, end - o);
-                Update(values.AsSpan(o, n), grads.AsSpan(o, n), _momentum is null ? default : _momentum.AsSpan(o, n), first);
+                Update(values.AsSpan(o, n), grads.AsSpan(o, n), _momentum is null ? default : _momentum.AsSpan(o, n), first, seg.Decay(s));
             }
         }
         StepCount++;
     }
 
-    void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, bool first)
+    void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, bool first, bool decay)
     {
         var scratch = _scratch.AsSpan(0, p.Length);
         // Scalars are rounded to float once, as PyTorch passes Python floats to float kernels.
         float wd = (float)WeightDecay, mu = (float)Momentum, oneMinusDamp = (float)(1 - Dampening);
         // d = g + wd * p, into scratch so the caller's gradients stay as the model wrote them.
         ReadOnlySpan<float> d = g;
-        if (WeightDecay != 0)
+        if (WeightDecay != 0 && decay)
         {
             TensorPrimitives.FusedMultiplyAdd(p, wd, g, scratch);
             d = scratch;

@@ -1,5 +1,6 @@
 // Contiguous runs of trainable scalars in a ParameterStore's flat arrays. Optimizers walk these runs in
-// fixed-size chunks so every vector pass over a chunk stays in L1, and skip running statistics.
+// fixed-size chunks so every vector pass over a chunk stays in L1, and skip running statistics. Each run
+// also says whether weight decay applies to it (PyTorch's two-param-group recipe: no decay on norms and biases).
 namespace Authoring.Runtime.Optim;
 
 /// <summary>The (offset, length) runs of trainable scalars, adjacent tensors merged.</summary>
@@ -10,24 +11,28 @@ internal sealed class TrainableSegments
 
     readonly int[] _offsets;
     readonly int[] _lengths;
+    readonly bool[] _decay;
 
-    internal TrainableSegments(ParameterStore store)
+    internal TrainableSegments(ParameterStore store, Func<ParameterInfo, bool>? decayFilter)
     {
         Store = store;
         var offsets = new List<int>();
         var lengths = new List<int>();
+        var decay = new List<bool>();
         for (int i = 0; i < store.Infos.Count; i++)
         {
             var info = store.Infos[i];
             if (!info.Trainable || info.Length == 0) continue;
             int off = store.OffsetOf(i);
+            bool d = decayFilter?.Invoke(info) ?? true;
             int last = offsets.Count - 1;
-            // Merge with the previous run when contiguous, so small bias tensors do not cost a call each.
-            if (last >= 0 && offsets[last] + lengths[last] == off) lengths[last] += info.Length;
-            else { offsets.Add(off); lengths.Add(info.Length); }
+            // Merge with the previous run when contiguous and alike, so small bias tensors do not cost a call each.
+            if (last >= 0 && offsets[last] + lengths[last] == off && decay[last] == d) lengths[last] += info.Length;
+            else { offsets.Add(off); lengths.Add(info.Length); decay.Add(d); }
         }
         _offsets = offsets.ToArray();
         _lengths = lengths.ToArray();
+        _decay = decay.ToArray();
     }
 
     /// <summary>The store these runs describe.</summary>
@@ -42,12 +47,15 @@ internal sealed class TrainableSegments
     /// <summary>Length of run <paramref name="i"/>.</summary>
     internal int Length(int i) => _lengths[i];
 
+    /// <summary>Whether weight decay applies to run <paramref name="i"/>.</summary>
+    internal bool Decay(int i) => _decay[i];
+
     /// <summary>Binds lazily: returns the segments for <paramref name="store"/>, building them on first use
     /// and refusing a different store later (the optimizer's state is laid out for the first one).</summary>
-    internal static TrainableSegments Bind(ref TrainableSegments? segments, ParameterStore store, string optimizer)
+    internal static TrainableSegments Bind(ref TrainableSegments? segments, ParameterStore store, Func<ParameterInfo, bool>? decayFilter, string optimizer)
     {
         ArgumentNullException.ThrowIfNull(store);
-        if (segments is null) return segments = new TrainableSegments(store);
+        if (segments is null) return segments = new TrainableSegments(store, decayFilter);
         if (!ReferenceEquals(segments.Store, store))
             throw new InvalidOperationException(
                 $"{optimizer} was first stepped on another ParameterStore; its state belongs to that store. Create one optimizer per model.");

@@ -24,6 +24,7 @@ public sealed class Trainer
     float[] _evalInput = [];
     float[] _evalOutput = [];
     int[] _evalLabels = [];
+    int _barLength; // widest bar drawn this epoch, so clearing it covers it all
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="model">The compiled model.</param>
@@ -91,8 +92,6 @@ public sealed class Trainer
                 if (_progress) lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, lastShown);
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
-            if (!double.IsFinite(lossSum))
-                _log.WriteLine($"warning: training loss is {lossSum / seen} in epoch {epoch + 1}; the learning rate ({_optimizer.LearningRate}) may be too high.");
 
             var eval = test is null ? new EvalResult(double.NaN, double.NaN) : Evaluate(test, o.EvalBatchSize);
             if (o.CheckpointPath is { } path)
@@ -100,8 +99,11 @@ public sealed class Trainer
             var stats = new EpochStats(epoch + 1, lossSum / seen, (double)correct / seen, eval.Loss, eval.Accuracy,
                 _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds);
             history.Add(stats);
-            if (_bar) _log.Write('\r' + new string(' ', BarWidth + 60) + '\r');
+            if (_bar && _barLength > 0) _log.Write('\r' + new string(' ', _barLength) + '\r');
+            _barLength = 0;
             _log.WriteLine(Format(stats, o.Epochs));
+            if (!double.IsFinite(lossSum))
+                _log.WriteLine($"warning: training loss is {lossSum / seen} in epoch {epoch + 1}; the learning rate ({_optimizer.LearningRate}) may be too high.");
         }
         return history;
     }
@@ -189,7 +191,10 @@ public sealed class Trainer
             Span<char> bar = stackalloc char[BarWidth];
             bar[..filled].Fill('#');
             bar[filled..].Fill('.');
-            _log.Write(string.Create(inv, $"\repoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {accuracy * 100:F2}%"));
+            string text = string.Create(inv, $"epoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {accuracy * 100:F2}%");
+            _log.Write('\r');
+            _log.Write(text);
+            _barLength = Math.Max(_barLength, text.Length);
         }
         else
         {

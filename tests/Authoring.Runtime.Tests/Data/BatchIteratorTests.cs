@@ -75,4 +75,14 @@ public class BatchIteratorTests
         var ex = Assert.Throws<ArgumentException>(() => it.Next(new float[7], y, out _));
         Assert.Contains("a batch needs 4 x 2", ex.Message);
     }
+
+    [Fact]
+    public void SliceCopiesARangeOfSamplesWithTheirLabels()
+    {
+        var part = Ten().Slice(3, 4);
+        Assert.Equal(4, part.Count);
+        Assert.Equal([3f, -3f], part.Image(0).ToArray());
+        Assert.Equal([0, 1, 2, 0], part.Labels);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ten().Slice(8, 3));
+    }
 }

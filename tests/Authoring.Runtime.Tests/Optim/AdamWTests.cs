@@ -105,4 +105,20 @@ public class AdamWTests
             Assert.Equal(single.Values[0], big.Values[i]);
         }
     }
+
+    [Fact]
+    public void DecayFilterExemptsBiasesLikeASecondParamGroup()
+    {
+        // Zero gradients isolate the decay: a decayed weight shrinks by (1 - lr * wd), the exempt bias does not move.
+        var store = OptimTestStores.Make();
+        var before = (float[])store.Values.Clone();
+        new AdamW(0.1f, weightDecay: 0.5, decayFilter: DecayFilters.WeightsOnly).Step(store);
+        for (int i = 0; i < 15; i++) Assert.Equal(before[i] * 0.95f, store.Values[i], 6); // fc.weight, |w| < 0.5
+        for (int i = 15; i < 22; i++) Assert.Equal(before[i], store.Values[i]);            // running mean, fc.bias
+
+        var sgd = OptimTestStores.Make();
+        new Sgd(0.1f, weightDecay: 0.5, decayFilter: DecayFilters.WeightsOnly).Step(sgd);
+        for (int i = 0; i < 15; i++) Assert.Equal(before[i] * 0.95f, sgd.Values[i], 6);
+        for (int i = 15; i < 22; i++) Assert.Equal(before[i], sgd.Values[i]);
+    }
 }
