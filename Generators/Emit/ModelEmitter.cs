@@ -26,6 +26,15 @@ internal static class ModelEmitter
                 files.Add(new GeneratedFile(FileName(model, "Gpu.g"), GpuEmitter.Emit(plan)));
                 files.Add(new GeneratedFile(FileName(model, "GpuAccess.g"), GpuEmitter.AccessFile));
             }
+            // The deployment twin: its own plan and kernels, plus ToDeploy on the training model.
+            if (Deploy.Rewrite(model) is { } deploy)
+            {
+                ct.ThrowIfCancellationRequested();
+                var deployPlan = Planner.Build(deploy.Ir);
+                files.Add(new GeneratedFile(FileName(deploy.Ir, "g"), CpuEmitter.Emit(deployPlan)));
+                files.Add(new GeneratedFile(FileName(model, "ToDeploy.g"), DeployEmitter.Emit(model, deploy)));
+                if (hasGpu) files.Add(new GeneratedFile(FileName(deploy.Ir, "Gpu.g"), GpuEmitter.Emit(deployPlan)));
+            }
             return new EmitOutput(files.ToEquatableArray(), EquatableArray<DiagnosticInfo>.Empty);
         }
         catch (OperationCanceledException)

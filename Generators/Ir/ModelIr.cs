@@ -77,6 +77,9 @@ internal sealed record ModelIr(string Namespace, string ClassName, string Modifi
     /// <summary>False also when the parser stopped quietly (the source has C# errors): then there is no output node.</summary>
     public bool IsValid => Diagnostics.Count == 0 && Output >= 0 && Output < Nodes.Count;
 
+    /// <summary>True for a class only generated code declares (a deploy model): the emitters write its accessibility.</summary>
+    public bool DeclaresClass { get; init; }
+
     /// <summary>What the generator caches: a valid model without node positions. They only serve
     /// diagnostics, which a valid model has none of, and keeping them made any edit that moves the model
     /// (a comment above it) re-run planning and emission. Invalid models keep them for their diagnostics.</summary>

@@ -34,6 +34,9 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void Ghost() => Check(new Ghost(), p => new Ghost.Gpu(fixture.Device, p));
     [Fact] public void ConcatCopies() => Check(new ConcatCopies(), p => new ConcatCopies.Gpu(fixture.Device, p));
     [Fact] public void Mlp() => Check(new Mlp(), p => new Mlp.Gpu(fixture.Device, p));
+    [Fact] public void RepVggDeploy() => Check(new RepVggDsl().ToDeploy(), p => new RepVggDslDeploy.Gpu(fixture.Device, p));
+    [Fact] public void MobileOneDeploy() => Check(new MobileOneDsl().ToDeploy(), p => new MobileOneDslDeploy.Gpu(fixture.Device, p));
+    [Fact] public void FoldEdgesDeploy() => Check(new FoldEdges().ToDeploy(), p => new FoldEdgesDeploy.Gpu(fixture.Device, p));
 
     static ParameterStore Copy(ParameterStore s)
     {

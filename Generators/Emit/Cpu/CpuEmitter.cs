@@ -39,7 +39,7 @@ internal sealed class CpuEmitter
         Header(w, _m);
         w.Line($"/// <summary>Compiled CPU SIMD backend of <c>{_m.ClassName}</c>.</summary>");
         w.Line(GeneratedCode);
-        w.Open($"partial class {_m.ClassName} : {Rt}.IModel");
+        w.Open($"{(_m.DeclaresClass ? _m.Modifiers + " sealed " : "")}partial class {_m.ClassName} : {Rt}.IModel");
         int inSize = _m.Nodes[0].Size, outSize = _m.Nodes[_m.Output].Size;
         int perSample = System.Math.Max(_plan.Infer.ArenaPerSample, _plan.Train.ArenaPerSample);
         w.Line($"const int __InputSize = {inSize}, __OutputSize = {outSize}, __ArenaPerSample = {perSample}, __StateSize = {_plan.StateSize};");

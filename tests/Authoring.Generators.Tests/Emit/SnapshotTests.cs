@@ -12,6 +12,9 @@ public class SnapshotTests
         ["SmallCnn"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnn.g.cs"),
         // Concat of a Ghost module, a (C, 1, 1) gate broadcast by Mul, Slice into a residual +.
         ["GhostNet"] = (() => TestModels.Ghost, "Samples.Ghost.GhostNet.g.cs"),
+        // Deployment: every conv+BN folded into a conv with bias, and the fold that fills it.
+        ["SmallCnnDeploy"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnnDeploy.g.cs"),
+        ["SmallCnnToDeploy"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnn.ToDeploy.g.cs"),
     };
 
     public static TheoryData<string> Names => new(Models.Keys);
@@ -24,8 +27,8 @@ public class SnapshotTests
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.True(run.Sources.TryGetValue(file, out var text),
             $"No '{file}' among the generated files: {string.Join(", ", run.Sources.Keys)}");
-        // Without Authoring.Gpu referenced, only the CPU backend is emitted.
-        Assert.Single(run.Sources);
+        // Without Authoring.Gpu referenced, only the CPU backend is emitted: the model and its deploy twin.
+        Assert.Equal(3, run.Sources.Count);
         return (run, text);
     }
 
@@ -52,7 +55,7 @@ public class SnapshotTests
     {
         // Without Authoring.Gpu only the CPU backend is emitted.
         var cpuOnly = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost)));
-        Assert.Equal(new[] { "Samples.Ghost.GhostNet.g.cs" }, cpuOnly.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.ToDeploy.g.cs", "Samples.Ghost.GhostNet.g.cs", "Samples.Ghost.GhostNetDeploy.g.cs" }, cpuOnly.Sources.Keys.Order(StringComparer.Ordinal));
 
         // With the real Authoring.Gpu (and ILGPU) referenced, the ILGPU backend is emitted and compiles.
         var gpuAssembly = typeof(Authoring.Gpu.GpuKernels).Assembly;
@@ -60,7 +63,8 @@ public class SnapshotTests
             .Select(a => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(a.Location));
         var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost)).AddReferences(gpuRefs));
         Assert.Empty(run.GeneratorDiagnostics);
-        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.GpuAccess.g.cs", "Samples.Ghost.GhostNet.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.GpuAccess.g.cs", "Samples.Ghost.GhostNet.ToDeploy.g.cs",
+            "Samples.Ghost.GhostNet.g.cs", "Samples.Ghost.GhostNetDeploy.Gpu.g.cs", "Samples.Ghost.GhostNetDeploy.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
         Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
     }
 

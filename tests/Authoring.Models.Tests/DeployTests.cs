@@ -1,0 +1,92 @@
+// Structural re-parameterization: for random weights and random BatchNorm statistics, every deploy model
+// computes what its training model computes in evaluation mode, and the fold removed what it should.
+using Authoring.Models.Tests.Models;
+using Authoring.Runtime;
+
+namespace Authoring.Models.Tests;
+
+public class DeployTests
+{
+    // The fold runs in double and rounds each merged weight once; both graphs then run in float32 with
+    // different summation orders (one merged 3x3 kernel against three branch kernels plus BN scaling),
+    // so they differ by round-off: a few ulps of the output scale. 1e-5 of the scale (~80 ulps) is
+    // what the issue demands, and a wrong placement or BN formula gives O(1e-1) differences.
+    const double Tol = 1e-5;
+
+    [Fact] public void RepVgg() => Check(new RepVggDsl(), m => m.ToDeploy());
+    [Fact] public void MobileOne() => Check(new MobileOneDsl(), m => m.ToDeploy());
+    [Fact] public void RepGhost() => Check(new RepGhostDsl(), m => m.ToDeploy());
+    [Fact] public void FoldEdges() => Check(new FoldEdges(), m => m.ToDeploy());
+    [Fact] public void Mlp() => Check(new Mlp(), m => m.ToDeploy());
+    [Fact] public void DepthwiseBn() => Check(new DepthwiseBn(), m => m.ToDeploy());
+    [Fact] public void PoolNorm1d() => Check(new PoolNorm1d(), m => m.ToDeploy());
+
+    [Fact]
+    public void ModelsWithNothingToFoldGetNoDeployTwin()
+    {
+        // Plain convs with their own bias and no BatchNorm: the deploy graph would be the same graph.
+        Assert.Null(typeof(ConvRelu).GetMethod("ToDeploy", Type.EmptyTypes));
+        Assert.Null(typeof(SqueezeExcite).GetMethod("ToDeploy", Type.EmptyTypes));
+        Assert.NotNull(typeof(Ghost).GetMethod("ToDeploy", Type.EmptyTypes));
+    }
+    [Fact] public void Ghost() => Check(new Ghost(), m => m.ToDeploy());
+    [Fact] public void SmallCnnSample() => Check(new FashionCnn.SmallCnn(), m => m.ToDeploy());
+
+    [Fact]
+    public void RepVggBranchesBecomeOneConvPerBlock() =>
+        Assert.Equal(new[] { "dense_reparam.weight", "dense_reparam.bias", "down_reparam.weight", "down_reparam.bias", "fc.weight", "fc.bias" },
+            Names(RepVggDslDeploy.ParameterInfos));
+
+    [Fact]
+    public void MobileOneBranchesBecomeOneDepthwiseAndOnePointwiseConv()
+    {
+        Assert.Equal(new[] { "dwScale_reparam.weight", "dwScale_reparam.bias", "pw0_reparam.weight", "pw0_reparam.bias", "fc.weight", "fc.bias" },
+            Names(MobileOneDslDeploy.ParameterInfos));
+        Assert.Equal(new[] { 4, 1, 3, 3 }, MobileOneDslDeploy.ParameterInfos[0].Shape);
+        Assert.Equal(new[] { 4, 4, 1, 1 }, MobileOneDslDeploy.ParameterInfos[2].Shape);
+    }
+
+    [Fact]
+    public void RepGhostCheapBranchAndFusionBnBecomeOneDepthwiseConv() =>
+        Assert.Equal(new[] { "primary.weight", "primary.bias", "cheap.weight", "cheap.bias", "fc.weight", "fc.bias" },
+            Names(RepGhostDslDeploy.ParameterInfos));
+
+    [Fact]
+    public void EdgesFoldOnlyWhereTheGraphAllows() =>
+        // a+aBn folds alone (read three times); b keeps its bias; sumBn, the raw identities and the
+        // product stay; the dilated conv folds with its BN but not with the identity (dilation); fc1+fcBn fold.
+        Assert.Equal(new[] { "a.weight", "a.bias", "b.weight", "b.bias", "sumBn.weight", "sumBn.bias", "sumBn.running_mean", "sumBn.running_var",
+                "dilated.weight", "dilated.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias" },
+            Names(FoldEdgesDeploy.ParameterInfos));
+
+    [Fact]
+    public void ToDeployRejectsAStoreOfAnotherModel()
+    {
+        var other = new RepGhostDsl();
+        Assert.Throws<ArgumentException>(() => RepVggDsl.ToDeploy(other.Parameters));
+    }
+
+    static string[] Names(IReadOnlyList<ParameterInfo> infos) => infos.Select(p => p.Name).ToArray();
+
+    static void Check<TTrain, TDeploy>(TTrain model, Func<TTrain, TDeploy> toDeploy) where TTrain : IModel where TDeploy : IModel
+    {
+        for (int seed = 0; seed < 3; seed++)
+        {
+            GradientTests.Randomize(model.Parameters, 100 + seed);
+            var deploy = toDeploy(model);
+            Assert.Equal(model.InputSize, deploy.InputSize);
+            Assert.Equal(model.OutputSize, deploy.OutputSize);
+            const int n = 4;
+            var x = GradientTests.RandomInput(n * model.InputSize, 200 + seed);
+            var expected = new float[n * model.OutputSize];
+            var actual = new float[n * model.OutputSize];
+            model.Infer(x, n, expected);
+            deploy.Infer(x, n, actual);
+            double scale = expected.Max(v => Math.Abs((double)v));
+            Assert.True(scale > 1e-3, "the outputs are too small to compare relatively");
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(actual[i] - expected[i]) <= Tol * scale,
+                    $"{model.Name} seed {seed} output[{i}]: deploy {actual[i]:R} train-eval {expected[i]:R} (scale {scale:G4})");
+        }
+    }
+}
