@@ -14,7 +14,7 @@ internal sealed class MDL0005MultiBranchNotCollapsed : ModelRule
     // {0}: branches
     public static readonly DiagnosticDescriptor Rule = DiagnosticDescriptors.Create(Id,
         "Multi-branch block not collapsed for deploy",
-        "{0} parallel linear branches are summed here in a deploy build: re-parameterize them into one convolution",
+        "{0} parallel linear branches are summed here in a deploy build: ship the generated deploy model (model.ToDeploy()), which runs them as one convolution",
         DiagnosticSeverity.Warning,
         "RepVGG and MobileOne train with parallel conv+BN branches and fold them into one convolution for inference.");
 
