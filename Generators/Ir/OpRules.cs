@@ -54,16 +54,22 @@ internal static class OpRules
         return (new[] { cout, ho, wo }, null);
     }
 
-    public static string? ConvHyper(int cin, int cout, int kh, int kw, int stride, int padding, int dilation, int groups)
+    /// <summary>Checks a convolution layer's arguments as written: <paramref name="kernelWidth"/> 0 and
+    /// <paramref name="paddingWidth"/> -1 mean "as the height's". Returns the error and the constructor parameter
+    /// to point at (null: the error involves several, so the layer is the location), or (null, null).</summary>
+    public static (string? Error, string? Parameter) ConvHyper(int cin, int cout, int kernel, int kernelWidth, int stride,
+        int padding, int paddingWidth, int dilation, int groups)
     {
-        if (cin <= 0 || cout <= 0) return "channel counts must be positive";
-        if (kh <= 0 || kw <= 0) return "kernel size must be positive";
-        if (stride <= 0) return "stride must be positive";
-        if (padding < 0) return "padding must not be negative";
-        if (dilation <= 0) return "dilation must be positive";
+        if (cin <= 0 || cout <= 0) return ("channel counts must be positive", null);
+        if (kernel <= 0) return ($"kernel must be positive, got {kernel}", "kernel");
+        if (kernelWidth < 0) return ($"kernelWidth must be positive (or 0 for a square kernel), got {kernelWidth}", "kernelWidth");
+        if (stride <= 0) return ($"stride must be positive, got {stride}", "stride");
+        if (padding < 0) return ($"padding must not be negative, got {padding}", "padding");
+        if (paddingWidth < -1) return ($"paddingWidth must not be negative (or -1 for the same as padding), got {paddingWidth}", "paddingWidth");
+        if (dilation <= 0) return ($"dilation must be positive, got {dilation}", "dilation");
         if (groups <= 0 || cin % groups != 0 || cout % groups != 0)
-            return $"groups ({groups}) must divide both input ({cin}) and output ({cout}) channels";
-        return null;
+            return ($"groups ({groups}) must divide both input ({cin}) and output ({cout}) channels", null);
+        return (null, null);
     }
 
     public static (int[]? Shape, string? Error) Linear(int[] x, int inF, int outF)

@@ -407,20 +407,23 @@ internal sealed partial class ModelParser
                     bool dw = layer.Kind == "DepthwiseConv2d";
                     int cin = dw ? layer.Int("channels") : layer.Int("inChannels");
                     int cout = dw ? cin : layer.Int("outChannels");
-                    int k = layer.Int("kernel"), stride = layer.Int("stride"), pad = layer.Int("padding"), dil = layer.Int("dilation");
+                    int kh = layer.Int("kernel"), kwArg = layer.Int("kernelWidth"), stride = layer.Int("stride"), dil = layer.Int("dilation");
+                    int ph = layer.Int("padding"), pwArg = layer.Int("paddingWidth");
                     int groups = dw ? cin : layer.Int("groups");
                     bool bias = layer.Bool("bias");
-                    var hyper = OpRules.ConvHyper(cin, cout, k, k, stride, pad, dil, groups);
+                    var (hyper, culprit) = OpRules.ConvHyper(cin, cout, kh, kwArg, stride, ph, pwArg, dil, groups);
                     if (hyper is not null)
                     {
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.Location, what, hyper);
+                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.LocationOf(culprit), what, hyper);
                         return -1;
                     }
-                    int id = Shaped(OpKind.Conv2d, what, new[] { x }, OpRules.Conv2d(ShapeOf(x), cin, cout, k, k, stride, stride, pad, pad, dil, dil, groups),
-                        new[] { cin, cout, k, k, stride, stride, pad, pad, dil, dil, groups, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
+                    int kw = kwArg == 0 ? kh : kwArg, pw = pwArg == -1 ? ph : pwArg;
+                    int id = Shaped(OpKind.Conv2d, what, new[] { x }, OpRules.Conv2d(ShapeOf(x), cin, cout, kh, kw, stride, stride, ph, pw, dil, dil, groups),
+                        new[] { cin, cout, kh, kw, stride, stride, ph, pw, dil, dil, groups, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
                     if (id < 0) return -1;
-                    int fanIn = cin / groups * k * k;
-                    _params.Add(new ParamSpec(layer.Name + ".weight", new[] { cout, cin / groups, k, k }.ToEquatableArray(), "Weight", "KaimingUniform", fanIn, cout / groups * k * k));
+                    // PyTorch's fan-in / fan-out of a [cout, cin/groups, kh, kw] weight.
+                    int fanIn = cin / groups * kh * kw;
+                    _params.Add(new ParamSpec(layer.Name + ".weight", new[] { cout, cin / groups, kh, kw }.ToEquatableArray(), "Weight", "KaimingUniform", fanIn, cout / groups * kh * kw));
                     if (bias) _params.Add(new ParamSpec(layer.Name + ".bias", new[] { cout }.ToEquatableArray(), "Bias", "BiasUniform", fanIn, cout));
                     return id;
                 }

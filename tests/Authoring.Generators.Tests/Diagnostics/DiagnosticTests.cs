@@ -550,6 +550,21 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void AUT0008_BandKernelWiderThanTheInput()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly DepthwiseConv2d band = new(4, kernel: 1, kernelWidth: 9);
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:band.Forward(x)|}));
+            }
+            """);
+        Assert.Contains("kernel 1x9 (dilation 1) is larger than the padded input (4, 8, 8)", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
     public void AUT0011_GroupsDoNotDivideChannels()
     {
         var run = Verify("""
@@ -562,6 +577,57 @@ public class DiagnosticTests
             }
             """);
         Assert.Contains("groups (4) must divide", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_NegativeKernelWidthPointsAtTheArgument()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly DepthwiseConv2d dw = new(4, kernel: 1, {|AUT0011:kernelWidth: -5|});
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(dw.Forward(x)));
+            }
+            """);
+        Assert.Contains("kernelWidth must be positive (or 0 for a square kernel), got -5", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_NegativePaddingWidthPointsAtTheArgument()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(4, 8, 5, 1, 2, 1, 1, true, 1, {|AUT0011:-2|});
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(conv.Forward(x)));
+            }
+            """);
+        Assert.Contains("paddingWidth must not be negative (or -1 for the same as padding), got -2", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_ZeroKernelPointsAtTheArgumentAndADefaultedOneAtTheField()
+    {
+        // A written argument is the location; a hyper-parameter left at an invalid combination has none, so the field is.
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(4, 8, {|AUT0011:kernel: 0|}, kernelWidth: 3);
+                readonly Conv2d {|AUT0011:grouped|} = new(4, 6, 3, groups: 4);
+                readonly Linear head = new(14, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x)
+                {
+                    var a = conv.Forward(x);
+                    var b = grouped.Forward(x);
+                    return head.Forward(GlobalAvgPool(Concat(a, b)));
+                }
+            }
+            """);
     }
 
     [Fact]
