@@ -96,6 +96,20 @@ internal static class OpRules
         return (new[] { x[0], (x[1] + 2 * ph - kh) / sh + 1, (x[2] + 2 * pw - kw) / sw + 1 }, null);
     }
 
+    /// <summary>Why an UpsampleNearest output size is invalid, or null.</summary>
+    public static string? UpsampleSize(string name, int size) =>
+        size >= 1 ? null : $"{name} must be at least 1, got {size}";
+
+    /// <summary>Nearest resize of (C, H, W) to (C, height, width); sizes already checked by <see cref="UpsampleSize"/>.</summary>
+    public static (int[]? Shape, string? Error) UpsampleNearest(int[] x, int height, int width)
+    {
+        if (x.Length != 3) return (null, $"expects a (C, H, W) input, got {Fmt(x)}");
+        // Per-sample sizes are ints everywhere downstream (arena offsets, kernel loops).
+        if ((long)x[0] * height * width > int.MaxValue)
+            return (null, $"output ({x[0]}, {height}, {width}) has more than {int.MaxValue} elements per sample");
+        return (new[] { x[0], height, width }, null);
+    }
+
     /// <summary>Element-wise binary ops: equal shapes, or one side (C, 1, 1) / (C) broadcast over (C, H, W).</summary>
     public static (int[]? Shape, string? Error) Elementwise(int[] a, int[] b)
     {

@@ -361,6 +361,22 @@ internal sealed partial class ModelParser
                     }
                     return Shaped(OpKind.Reshape, "Reshape", new[] { x }, OpRules.Reshape(ShapeOf(x), target.ToArray()), System.Array.Empty<int>(), 0, 0, "", loc);
                 }
+            case "UpsampleNearest":
+                {
+                    int x = Tensor(0);
+                    int? h = Int(1), w = Int(2);
+                    if (x < 0 || h is null || w is null) return -1;
+                    bool ok = true;
+                    for (int i = 1; i <= 2; i++)
+                    {
+                        var bad = OpRules.UpsampleSize(args[i].Parameter?.Name ?? "size", i == 1 ? h.Value : w.Value);
+                        if (bad is null) continue;
+                        Report(DiagnosticDescriptors.InvalidHyperParameter, LocationInfo.From(args[i].Syntax), name, bad);
+                        ok = false;
+                    }
+                    if (!ok) return -1;
+                    return Shaped(OpKind.UpsampleNearest, name, new[] { x }, OpRules.UpsampleNearest(ShapeOf(x), h.Value, w.Value), System.Array.Empty<int>(), 0, 0, "", loc);
+                }
             case "MaxPool":
             case "AvgPool":
                 {

@@ -36,6 +36,29 @@ public class ChannelAndGroupRuleTests
         """);
 
     [Fact]
+    public Task MDL0001_FixFollowsTheWidthThroughUpsampling() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d conv = new(3, {|MDL0001:12|}, kernel: 3, padding: 1);
+            readonly DepthwiseConv2d band = new(12, kernel: 1, kernelWidth: 5, paddingWidth: 2);
+            readonly Linear fc = new(12, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(band.Forward(UpsampleNearest(Relu(conv.Forward(x)), 16, 16))));
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d conv = new(3, 16, kernel: 3, padding: 1);
+            readonly DepthwiseConv2d band = new(16, kernel: 1, kernelWidth: 5, paddingWidth: 2);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(band.Forward(UpsampleNearest(Relu(conv.Forward(x)), 16, 16))));
+        }
+        """);
+
+    [Fact]
     public Task MDL0001_HiddenLinearFlaggedButNotTheClassCount() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
         [Model]
         public partial class M
