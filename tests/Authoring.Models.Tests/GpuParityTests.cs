@@ -37,6 +37,9 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void RepVggDeploy() => Check(new RepVggDsl().ToDeploy(), p => new RepVggDslDeploy.Gpu(fixture.Device, p));
     [Fact] public void MobileOneDeploy() => Check(new MobileOneDsl().ToDeploy(), p => new MobileOneDslDeploy.Gpu(fixture.Device, p));
     [Fact] public void FoldEdgesDeploy() => Check(new FoldEdges().ToDeploy(), p => new FoldEdgesDeploy.Gpu(fixture.Device, p));
+    [Fact] public void DfcAttention() => Check(new DfcAttention(), p => new DfcAttention.Gpu(fixture.Device, p));
+    [Fact] public void Resize() => Check(new Resize(), p => new Resize.Gpu(fixture.Device, p));
+    [Fact] public void ResizeRounding() => Check(new ResizeRounding(), p => new ResizeRounding.Gpu(fixture.Device, p));
 
     static ParameterStore Copy(ParameterStore s)
     {
