@@ -17,6 +17,8 @@ public class DeployTests
     [Fact] public void MobileOne() => Check(new MobileOneDsl(), m => m.ToDeploy());
     [Fact] public void RepGhost() => Check(new RepGhostDsl(), m => m.ToDeploy());
     [Fact] public void FoldEdges() => Check(new FoldEdges(), m => m.ToDeploy());
+    [Fact] public void Asymmetric() => Check(new AsymmetricDsl(), m => m.ToDeploy());
+    [Fact] public void DfcAttention() => Check(new DfcAttention(), m => m.ToDeploy());
     [Fact] public void Mlp() => Check(new Mlp(), m => m.ToDeploy());
     [Fact] public void DepthwiseBn() => Check(new DepthwiseBn(), m => m.ToDeploy());
     [Fact] public void PoolNorm1d() => Check(new PoolNorm1d(), m => m.ToDeploy());
@@ -50,6 +52,13 @@ public class DeployTests
     public void RepGhostCheapBranchAndFusionBnBecomeOneDepthwiseConv() =>
         Assert.Equal(new[] { "primary.weight", "primary.bias", "cheap.weight", "cheap.bias", "fc.weight", "fc.bias" },
             Names(RepGhostDslDeploy.ParameterInfos));
+
+    [Fact]
+    public void AsymmetricBranchesBecomeOneSquareConv()
+    {
+        Assert.Equal(new[] { "square_reparam.weight", "square_reparam.bias", "fc.weight", "fc.bias" }, Names(AsymmetricDslDeploy.ParameterInfos));
+        Assert.Equal(new[] { 4, 3, 3, 3 }, AsymmetricDslDeploy.ParameterInfos[0].Shape);
+    }
 
     [Fact]
     public void EdgesFoldOnlyWhereTheGraphAllows() =>

@@ -102,3 +102,20 @@ public partial class FoldEdges
         return fc2.Forward(Relu(fcBn.Forward(fc1.Forward(GlobalAvgPool(d)))));
     }
 }
+
+/// <summary>ACNet-style asymmetric branches: 3x3 + 1x3 + 3x1 convs with BN, summed, fold into one 3x3.</summary>
+[Model]
+public partial class AsymmetricDsl
+{
+    const int C = 3;
+    readonly Conv2d square = new(C, 4, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d squareBn = new(4);
+    readonly Conv2d horizontal = new(C, 4, kernel: 1, kernelWidth: 3, padding: 0, paddingWidth: 1, bias: false);
+    readonly BatchNorm2d horizontalBn = new(4);
+    readonly Conv2d vertical = new(C, 4, kernel: 3, kernelWidth: 1, padding: 1, paddingWidth: 0, bias: false);
+    readonly BatchNorm2d verticalBn = new(4);
+    readonly Linear fc = new(4 * 25, 3);
+
+    Tensor Forward([Shape(C, 5, 5)] Tensor x) =>
+        fc.Forward(Flatten(Relu(squareBn.Forward(square.Forward(x)) + horizontalBn.Forward(horizontal.Forward(x)) + verticalBn.Forward(vertical.Forward(x)))));
+}
