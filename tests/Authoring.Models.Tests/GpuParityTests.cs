@@ -35,6 +35,16 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void ConcatCopies() => Check(new ConcatCopies(), p => new ConcatCopies.Gpu(fixture.Device, p));
     [Fact] public void Mlp() => Check(new Mlp(), p => new Mlp.Gpu(fixture.Device, p));
 
+    // Composite blocks (Models/BlockModels.cs).
+    [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));
+    [Fact] public void GhostModuleRatio3() => Check(new GhostModuleRatio3(), p => new GhostModuleRatio3.Gpu(fixture.Device, p));
+    [Fact] public void GhostBottleneckSe() => Check(new GhostBottleneckSe(), p => new GhostBottleneckSe.Gpu(fixture.Device, p));
+    [Fact] public void GhostBottleneckIdentity() => Check(new GhostBottleneckIdentity(), p => new GhostBottleneckIdentity.Gpu(fixture.Device, p));
+    [Fact] public void RepVgg() => Check(new RepVgg(), p => new RepVgg.Gpu(fixture.Device, p));
+    [Fact] public void MobileOne() => Check(new MobileOne(), p => new MobileOne.Gpu(fixture.Device, p));
+    [Fact] public void MobileOneStrided() => Check(new MobileOneStrided(), p => new MobileOneStrided.Gpu(fixture.Device, p));
+    [Fact] public void RepGhost() => Check(new RepGhost(), p => new RepGhost.Gpu(fixture.Device, p));
+
     static ParameterStore Copy(ParameterStore s)
     {
         var c = new ParameterStore(s.Infos);

@@ -28,6 +28,16 @@ public class GradientTests
     [Fact] public void ConcatCopiesDropoutHelperMethod() => Check(new ConcatCopies());
     [Fact] public void MlpBatchNorm1dFoldsIntoLinear() => Check(new Mlp());
 
+    // Composite blocks (Models/BlockModels.cs).
+    [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
+    [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());
+    [Fact] public void GhostBottleneckStrideSqueezeExciteConvShortcut() => Check(new GhostBottleneckSe());
+    [Fact] public void GhostBottleneckIdentityShortcut() => Check(new GhostBottleneckIdentity());
+    [Fact] public void RepVggBlocks() => Check(new RepVgg());
+    [Fact] public void MobileOneDepthwisePointwise() => Check(new MobileOne());
+    [Fact] public void MobileOneStridedGrouped() => Check(new MobileOneStrided());
+    [Fact] public void RepGhostModules() => Check(new RepGhost());
+
     internal static void Randomize(ParameterStore store, int seed)
     {
         store.Initialize(seed);
