@@ -20,20 +20,37 @@ public sealed class Linear(int inFeatures, int outFeatures, bool bias = true) : 
     public bool Bias { get; } = bias;
 }
 
-/// <summary>2-D convolution over (C, H, W) inputs; weight [out, in/groups, kernel, kernel].</summary>
+/// <summary>2-D convolution over (C, H, W) inputs; weight [out, in/groups, kernelHeight, kernelWidth].</summary>
+/// <remarks>The kernel and padding are square unless <paramref name="kernelWidth"/> or <paramref name="paddingWidth"/>
+/// is given: then <paramref name="kernel"/> and <paramref name="padding"/> are the height's, as PyTorch's
+/// <c>kernel_size=(kh, kw)</c>, <c>padding=(ph, pw)</c>.</remarks>
+/// <param name="inChannels">Input channels.</param>
+/// <param name="outChannels">Output channels.</param>
+/// <param name="kernel">Kernel size (its height when <paramref name="kernelWidth"/> is given).</param>
+/// <param name="stride">Stride.</param>
+/// <param name="padding">Zero padding on each side (top and bottom when <paramref name="paddingWidth"/> is given).</param>
+/// <param name="dilation">Dilation.</param>
+/// <param name="groups">Groups.</param>
+/// <param name="bias">Whether a bias is learned.</param>
+/// <param name="kernelWidth">Kernel width; 0 means the same as <paramref name="kernel"/>.</param>
+/// <param name="paddingWidth">Zero padding on the left and right; -1 means the same as <paramref name="padding"/>.</param>
 public sealed class Conv2d(int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0,
-    int dilation = 1, int groups = 1, bool bias = true) : Layer
+    int dilation = 1, int groups = 1, bool bias = true, int kernelWidth = 0, int paddingWidth = -1) : Layer
 {
     /// <summary>Input channels.</summary>
     public int InChannels { get; } = inChannels;
     /// <summary>Output channels.</summary>
     public int OutChannels { get; } = outChannels;
-    /// <summary>Square kernel size.</summary>
+    /// <summary>Kernel height (the size of a square kernel).</summary>
     public int Kernel { get; } = kernel;
+    /// <summary>Kernel width.</summary>
+    public int KernelWidth { get; } = kernelWidth == 0 ? kernel : kernelWidth;
     /// <summary>Stride.</summary>
     public int Stride { get; } = stride;
-    /// <summary>Zero padding on each side.</summary>
+    /// <summary>Zero padding on the top and bottom (on each side of a square padding).</summary>
     public int Padding { get; } = padding;
+    /// <summary>Zero padding on the left and right.</summary>
+    public int PaddingWidth { get; } = paddingWidth == -1 ? padding : paddingWidth;
     /// <summary>Dilation.</summary>
     public int Dilation { get; } = dilation;
     /// <summary>Groups (equal to the channels for a depthwise convolution).</summary>
@@ -42,18 +59,33 @@ public sealed class Conv2d(int inChannels, int outChannels, int kernel, int stri
     public bool Bias { get; } = bias;
 }
 
-/// <summary>Depthwise 2-D convolution: one kernel per channel (a Conv2d with groups = channels).</summary>
+/// <summary>Depthwise 2-D convolution: one kernel per channel (a Conv2d with groups = channels); weight
+/// [channels, 1, kernelHeight, kernelWidth].</summary>
+/// <remarks>Band kernels such as 1x5 and 5x1 (GhostNetV2's DFC attention) take <paramref name="kernelWidth"/> and
+/// <paramref name="paddingWidth"/>: <c>new(c, kernel: 1, padding: 0, kernelWidth: 5, paddingWidth: 2)</c>.</remarks>
+/// <param name="channels">Channels in and out.</param>
+/// <param name="kernel">Kernel size (its height when <paramref name="kernelWidth"/> is given).</param>
+/// <param name="stride">Stride.</param>
+/// <param name="padding">Zero padding on each side (top and bottom when <paramref name="paddingWidth"/> is given).</param>
+/// <param name="dilation">Dilation.</param>
+/// <param name="bias">Whether a bias is learned.</param>
+/// <param name="kernelWidth">Kernel width; 0 means the same as <paramref name="kernel"/>.</param>
+/// <param name="paddingWidth">Zero padding on the left and right; -1 means the same as <paramref name="padding"/>.</param>
 public sealed class DepthwiseConv2d(int channels, int kernel, int stride = 1, int padding = 0, int dilation = 1,
-    bool bias = true) : Layer
+    bool bias = true, int kernelWidth = 0, int paddingWidth = -1) : Layer
 {
     /// <summary>Channels in and out.</summary>
     public int Channels { get; } = channels;
-    /// <summary>Square kernel size.</summary>
+    /// <summary>Kernel height (the size of a square kernel).</summary>
     public int Kernel { get; } = kernel;
+    /// <summary>Kernel width.</summary>
+    public int KernelWidth { get; } = kernelWidth == 0 ? kernel : kernelWidth;
     /// <summary>Stride.</summary>
     public int Stride { get; } = stride;
-    /// <summary>Zero padding on each side.</summary>
+    /// <summary>Zero padding on the top and bottom (on each side of a square padding).</summary>
     public int Padding { get; } = padding;
+    /// <summary>Zero padding on the left and right.</summary>
+    public int PaddingWidth { get; } = paddingWidth == -1 ? padding : paddingWidth;
     /// <summary>Dilation.</summary>
     public int Dilation { get; } = dilation;
     /// <summary>Whether a bias is learned.</summary>

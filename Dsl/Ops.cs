@@ -32,6 +32,10 @@ public static class Ops
     public static Tensor Reshape(Tensor x, params int[] shape) => throw Symbolic.Error();
     /// <summary>Max pooling; stride 0 means the kernel size.</summary>
     public static Tensor MaxPool(Tensor x, int kernel, int stride = 0, int padding = 0) => throw Symbolic.Error();
+    /// <summary>Nearest-neighbour resize of a (C, H, W) tensor to (C, <paramref name="height"/>, <paramref name="width"/>),
+    /// up or down, as PyTorch's <c>F.interpolate(x, size=(height, width), mode='nearest')</c>: output row i reads
+    /// input row min(floor(i * (float)H / height), H - 1), and likewise for columns.</summary>
+    public static Tensor UpsampleNearest(Tensor x, int height, int width) => throw Symbolic.Error();
     /// <summary>Average pooling; stride 0 means the kernel size.</summary>
     public static Tensor AvgPool(Tensor x, int kernel, int stride = 0, int padding = 0) => throw Symbolic.Error();
 }

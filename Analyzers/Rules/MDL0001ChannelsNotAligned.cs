@@ -82,7 +82,7 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
             bool follow;
             switch (m.Op)
             {
-                case OpKind.Activation or OpKind.Dropout or OpKind.MaxPool or OpKind.AvgPool or OpKind.GlobalAvgPool:
+                case OpKind.Activation or OpKind.Dropout or OpKind.MaxPool or OpKind.AvgPool or OpKind.GlobalAvgPool or OpKind.UpsampleNearest:
                     follow = true;
                     break;
                 case OpKind.BatchNorm:

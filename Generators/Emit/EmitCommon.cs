@@ -62,6 +62,12 @@ internal static class EmitCommon
         return $"new({x[0]}, {x[1]}, {x[2]}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw})";
     }
 
+    public static string UpsampleShape(ModelIr m, Node n)
+    {
+        var x = m.Nodes[n.Inputs[0]].Shape;
+        return $"new({x[0]}, {x[1]}, {x[2]}, {n.Shape[1]}, {n.Shape[2]})";
+    }
+
     public static void ParameterTable(CodeWriter w, ModelIr m)
     {
         w.Line("/// <summary>The model's tensors, in storage order, with PyTorch state_dict names.</summary>");

@@ -21,6 +21,7 @@ internal enum OpKind
     GlobalAvgPool,
     Reshape,
     Dropout,
+    UpsampleNearest,
 }
 
 internal enum ActKind

@@ -54,16 +54,22 @@ internal static class OpRules
         return (new[] { cout, ho, wo }, null);
     }
 
-    public static string? ConvHyper(int cin, int cout, int kh, int kw, int stride, int padding, int dilation, int groups)
+    /// <summary>Checks a convolution layer's arguments as written: <paramref name="kernelWidth"/> 0 and
+    /// <paramref name="paddingWidth"/> -1 mean "as the height's". Returns the error and the constructor parameter
+    /// to point at (null: the error involves several, so the layer is the location), or (null, null).</summary>
+    public static (string? Error, string? Parameter) ConvHyper(int cin, int cout, int kernel, int kernelWidth, int stride,
+        int padding, int paddingWidth, int dilation, int groups)
     {
-        if (cin <= 0 || cout <= 0) return "channel counts must be positive";
-        if (kh <= 0 || kw <= 0) return "kernel size must be positive";
-        if (stride <= 0) return "stride must be positive";
-        if (padding < 0) return "padding must not be negative";
-        if (dilation <= 0) return "dilation must be positive";
+        if (cin <= 0 || cout <= 0) return ("channel counts must be positive", null);
+        if (kernel <= 0) return ($"kernel must be positive, got {kernel}", "kernel");
+        if (kernelWidth < 0) return ($"kernelWidth must be positive (or 0 for a square kernel), got {kernelWidth}", "kernelWidth");
+        if (stride <= 0) return ($"stride must be positive, got {stride}", "stride");
+        if (padding < 0) return ($"padding must not be negative, got {padding}", "padding");
+        if (paddingWidth < -1) return ($"paddingWidth must not be negative (or -1 for the same as padding), got {paddingWidth}", "paddingWidth");
+        if (dilation <= 0) return ($"dilation must be positive, got {dilation}", "dilation");
         if (groups <= 0 || cin % groups != 0 || cout % groups != 0)
-            return $"groups ({groups}) must divide both input ({cin}) and output ({cout}) channels";
-        return null;
+            return ($"groups ({groups}) must divide both input ({cin}) and output ({cout}) channels", null);
+        return (null, null);
     }
 
     public static (int[]? Shape, string? Error) Linear(int[] x, int inF, int outF)
@@ -88,6 +94,20 @@ internal static class OpRules
         if (ph * 2 > kh || pw * 2 > kw) return (null, $"padding ({ph}) must be at most half the kernel ({kh}), as PyTorch requires");
         if (x[1] + 2 * ph < kh || x[2] + 2 * pw < kw) return (null, $"window {kh}x{kw} is larger than the padded input {Fmt(x)}");
         return (new[] { x[0], (x[1] + 2 * ph - kh) / sh + 1, (x[2] + 2 * pw - kw) / sw + 1 }, null);
+    }
+
+    /// <summary>Why an UpsampleNearest output size is invalid, or null.</summary>
+    public static string? UpsampleSize(string name, int size) =>
+        size >= 1 ? null : $"{name} must be at least 1, got {size}";
+
+    /// <summary>Nearest resize of (C, H, W) to (C, height, width); sizes already checked by <see cref="UpsampleSize"/>.</summary>
+    public static (int[]? Shape, string? Error) UpsampleNearest(int[] x, int height, int width)
+    {
+        if (x.Length != 3) return (null, $"expects a (C, H, W) input, got {Fmt(x)}");
+        // Per-sample sizes are ints everywhere downstream (arena offsets, kernel loops).
+        if ((long)x[0] * height * width > int.MaxValue)
+            return (null, $"output ({x[0]}, {height}, {width}) has more than {int.MaxValue} elements per sample");
+        return (new[] { x[0], height, width }, null);
     }
 
     /// <summary>Element-wise binary ops: equal shapes, or one side (C, 1, 1) / (C) broadcast over (C, H, W).</summary>

@@ -2,7 +2,8 @@
 // the block's reference PyTorch code builds it in training form. Each sub-layer is a synthesized LayerDecl
 // named by the reference state_dict path under the field (g1.primary_conv.0, b.rbr_dense.bn...) and goes
 // through CallLayer, so its validation, parameter specs and initialisation are the primitive layer's own.
-// Hyper-parameters are checked here first, so a bad one is reported once, at the field, in the block's terms.
+// Hyper-parameters are checked here first, so a bad one is reported once, in the block's terms, at the argument
+// it is about when that is written (else at the field), as the primitive layers do.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -24,9 +25,9 @@ internal sealed partial class ModelParser
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), k = block.Int("kernel"), ratio = block.Int("ratio");
                     int dw = block.Int("dwSize"), stride = block.Int("stride");
                     bool relu = block.Bool("relu"), attention = block.Bool("attention");
-                    string? error = Positive(("inChannels", cin), ("outChannels", cout), ("kernel", k), ("dwSize", dw), ("stride", stride))
+                    var problem = Positive(("inChannels", cin), ("outChannels", cout), ("kernel", k), ("dwSize", dw), ("stride", stride))
                         ?? GhostHyper(ratio, dw);
-                    if (error is not null) return Invalid(block, what, error);
+                    if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
                     return Ghost(block, "", x, cin, cout, k, ratio, dw, stride, relu, attention, loc);
                 }
@@ -36,9 +37,9 @@ internal sealed partial class ModelParser
                     int k = block.Int("dwKernel"), stride = block.Int("stride");
                     float se = block.Float("seRatio");
                     bool attention = block.Bool("attention");
-                    string? error = Positive(("inChannels", cin), ("midChannels", mid), ("outChannels", cout), ("dwKernel", k), ("stride", stride))
-                        ?? (se >= 0 ? null : $"seRatio ({Show(se)}) must be 0 (no squeeze-excite) or positive");
-                    if (error is not null) return Invalid(block, what, error);
+                    var problem = Positive(("inChannels", cin), ("midChannels", mid), ("outChannels", cout), ("dwKernel", k), ("stride", stride))
+                        ?? (se >= 0 ? null : new Problem($"seRatio ({Show(se)}) must be 0 (no squeeze-excite) or positive", "seRatio"));
+                    if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
                     int pad = (k - 1) / 2;
                     int h = Ghost(block, "ghost1.", x, cin, mid, 1, 2, 3, 1, relu: true, attention, loc);
@@ -78,8 +79,8 @@ internal sealed partial class ModelParser
             case "RepVggBlock":
                 {
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), stride = block.Int("stride"), groups = block.Int("groups");
-                    string? error = OpRules.ConvHyper(cin, cout, 3, 3, stride, 1, 1, groups);
-                    if (error is not null) return Invalid(block, what, error);
+                    var problem = ConvProblem(OpRules.ConvHyper(cin, cout, 3, 0, stride, 1, -1, 1, groups));
+                    if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
                     int dense = ConvBn(block, "rbr_dense.", false, x, cin, cout, 3, stride, 1, groups, loc);
                     if (dense < 0) return -1;
@@ -97,9 +98,9 @@ internal sealed partial class ModelParser
                 {
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), k = block.Int("kernel"), stride = block.Int("stride");
                     int pad = block.Int("padding"), groups = block.Int("groups"), branches = block.Int("branches");
-                    string? error = OpRules.ConvHyper(cin, cout, k, k, stride, pad, 1, groups)
-                        ?? (branches >= 1 ? null : $"branches ({branches}) must be at least 1");
-                    if (error is not null) return Invalid(block, what, error);
+                    var problem = ConvProblem(OpRules.ConvHyper(cin, cout, k, 0, stride, pad, -1, 1, groups))
+                        ?? (branches >= 1 ? null : new Problem($"branches ({branches}) must be at least 1", "branches"));
+                    if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
                     // The reference sums scale_out + identity_out first, then adds each conv branch in turn.
                     var terms = new List<int>();
@@ -132,9 +133,9 @@ internal sealed partial class ModelParser
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), k = block.Int("kernel");
                     int dw = block.Int("dwSize"), stride = block.Int("stride");
                     bool relu = block.Bool("relu");
-                    string? error = Positive(("inChannels", cin), ("outChannels", cout), ("kernel", k), ("dwSize", dw), ("stride", stride))
-                        ?? (dw % 2 == 1 ? null : $"dwSize ({dw}) must be odd: the cheap operation (padding dwSize / 2) must keep the primary output's size");
-                    if (error is not null) return Invalid(block, what, error);
+                    var problem = Positive(("inChannels", cin), ("outChannels", cout), ("kernel", k), ("dwSize", dw), ("stride", stride))
+                        ?? (dw % 2 == 1 ? null : new Problem($"dwSize ({dw}) must be odd: the cheap operation (padding dwSize / 2) must keep the primary output's size", "dwSize"));
+                    if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
                     int x1 = ConvBn(block, "primary_conv.", true, x, cin, cout, k, stride, k / 2, 1, loc);
                     if (x1 < 0) return -1;
@@ -170,21 +171,24 @@ internal sealed partial class ModelParser
         if (relu) x2 = Act(ActKind.Relu, x2, loc);
         // cat([x1, x2])[:, :out]: the planner writes both parts into one buffer and the slice is a view of it.
         var (shape, error) = OpRules.Concat(new List<int[]> { ShapeOf(x1), ShapeOf(x2) });
-        if (shape is null) return Invalid(block, what, error);
+        if (shape is null) return Invalid(block, what, new Problem(error!, null));
         int y = Add(OpKind.Concat, new[] { x1, x2 }, shape, Array.Empty<int>(), 0, 0, "", loc);
         if (init + extra != cout)
             y = Add(OpKind.Slice, new[] { y }, new[] { cout, shape[1], shape[2] }, new[] { 0, cout }, 0, 0, "", loc);
         return y;
     }
 
-    static string? GhostHyper(int ratio, int dw)
+    static Problem? GhostHyper(int ratio, int dw)
     {
-        if (ratio < 2) return $"ratio ({ratio}) must be at least 2: the cheap operation makes init * (ratio - 1) channels";
-        if (dw % 2 == 0) return $"dwSize ({dw}) must be odd: the cheap operation (padding dwSize / 2) must keep the primary output's size";
+        if (ratio < 2) return new($"ratio ({ratio}) must be at least 2: the cheap operation makes init * (ratio - 1) channels", "ratio");
+        if (dw % 2 == 0) return new($"dwSize ({dw}) must be odd: the cheap operation (padding dwSize / 2) must keep the primary output's size", "dwSize");
         return null;
     }
 
     // ---- helpers: sub-layers under the block's field, reported at its declaration ----
+
+    /// <summary>Sub-layers have no argument text of their own: their diagnostics point at the block's field.</summary>
+    static readonly Dictionary<string, LocationInfo?> NoArgLocations = new();
 
     /// <summary>Conv2d sub-layer <c>{block}.{path}</c>; every constructor argument is given, defaults included.</summary>
     int Conv(LayerDecl block, string path, int x, int cin, int cout, int k, int stride, int pad, int groups, bool bias, LocationInfo? loc,
@@ -193,14 +197,14 @@ internal sealed partial class ModelParser
         {
             ["inChannels"] = cin, ["outChannels"] = cout, ["kernel"] = k, ["stride"] = stride, ["padding"] = pad, ["dilation"] = 1,
             ["groups"] = groups, ["bias"] = bias, ["kernelWidth"] = kernelWidth, ["paddingWidth"] = paddingWidth,
-        }, block.Location), x, loc);
+        }, block.Location, NoArgLocations), x, loc);
 
     /// <summary>BatchNorm2d sub-layer with PyTorch's defaults (eps 1e-5, momentum 0.1), as every reference block uses.</summary>
     int Norm(LayerDecl block, string path, int x, int channels, LocationInfo? loc) =>
         CallLayer(new LayerDecl(block.Name + "." + path, "BatchNorm2d", new Dictionary<string, object>
         {
             ["channels"] = channels, ["eps"] = 1e-5f, ["momentum"] = 0.1f,
-        }, block.Location), x, loc);
+        }, block.Location, NoArgLocations), x, loc);
 
     /// <summary>A conv without bias and its BatchNorm: the reference's conv_bn (<c>{path}conv</c>, <c>{path}bn</c>)
     /// or, when <paramref name="numbered"/>, an nn.Sequential's <c>{path}0</c>, <c>{path}1</c>.</summary>
@@ -217,7 +221,7 @@ internal sealed partial class ModelParser
     int Sum(OpKind op, LayerDecl block, string what, int a, int b, LocationInfo? loc, string hint)
     {
         var (shape, error) = OpRules.Elementwise(ShapeOf(a), ShapeOf(b));
-        if (shape is null) return Invalid(block, what, hint.Length > 0 ? hint : error);
+        if (shape is null) return Invalid(block, what, new Problem(hint.Length > 0 ? hint : error!, null));
         return Add(op, new[] { a, b }, shape, Array.Empty<int>(), 0, 0, "", loc);
     }
 
@@ -231,18 +235,25 @@ internal sealed partial class ModelParser
         return mismatch is null;
     }
 
-    int Invalid(LayerDecl block, string what, string? error)
+    /// <summary>A hyper-parameter problem and the one argument it is about (null: several, so the field).</summary>
+    readonly record struct Problem(string Message, string? Parameter);
+
+    /// <summary>Reported where the argument is written, else at the field (the convention of the primitive layers).</summary>
+    int Invalid(LayerDecl block, string what, Problem? problem)
     {
-        if (error is not null) Report(DiagnosticDescriptors.InvalidHyperParameter, block.Location, what, error);
+        if (problem is { } p) Report(DiagnosticDescriptors.InvalidHyperParameter, block.LocationOf(p.Parameter), what, p.Message);
         return -1;
     }
 
-    static string? Positive(params (string Name, int Value)[] args)
+    static Problem? Positive(params (string Name, int Value)[] args)
     {
         foreach (var (name, value) in args)
-            if (value <= 0) return $"{name} ({value}) must be positive";
+            if (value <= 0) return new Problem($"{name} ({value}) must be positive", name);
         return null;
     }
+
+    /// <summary>OpRules.ConvHyper's answer; its parameter names (kernel, stride, padding) are the blocks' too.</summary>
+    static Problem? ConvProblem((string? Error, string? Parameter) hyper) => hyper.Error is null ? null : new Problem(hyper.Error, hyper.Parameter);
 
     /// <summary>_make_divisible of the reference code (from TensorFlow's MobileNet): the nearest multiple of
     /// <paramref name="divisor"/>, at least the divisor, and not more than 10% below <paramref name="v"/>.</summary>

@@ -361,6 +361,22 @@ internal sealed partial class ModelParser
                     }
                     return Shaped(OpKind.Reshape, "Reshape", new[] { x }, OpRules.Reshape(ShapeOf(x), target.ToArray()), System.Array.Empty<int>(), 0, 0, "", loc);
                 }
+            case "UpsampleNearest":
+                {
+                    int x = Tensor(0);
+                    int? h = Int(1), w = Int(2);
+                    if (x < 0 || h is null || w is null) return -1;
+                    bool ok = true;
+                    for (int i = 1; i <= 2; i++)
+                    {
+                        var bad = OpRules.UpsampleSize(args[i].Parameter?.Name ?? "size", i == 1 ? h.Value : w.Value);
+                        if (bad is null) continue;
+                        Report(DiagnosticDescriptors.InvalidHyperParameter, LocationInfo.From(args[i].Syntax), name, bad);
+                        ok = false;
+                    }
+                    if (!ok) return -1;
+                    return Shaped(OpKind.UpsampleNearest, name, new[] { x }, OpRules.UpsampleNearest(ShapeOf(x), h.Value, w.Value), System.Array.Empty<int>(), 0, 0, "", loc);
+                }
             case "MaxPool":
             case "AvgPool":
                 {
@@ -407,20 +423,23 @@ internal sealed partial class ModelParser
                     bool dw = layer.Kind == "DepthwiseConv2d";
                     int cin = dw ? layer.Int("channels") : layer.Int("inChannels");
                     int cout = dw ? cin : layer.Int("outChannels");
-                    int k = layer.Int("kernel"), stride = layer.Int("stride"), pad = layer.Int("padding"), dil = layer.Int("dilation");
+                    int kh = layer.Int("kernel"), kwArg = layer.Int("kernelWidth"), stride = layer.Int("stride"), dil = layer.Int("dilation");
+                    int ph = layer.Int("padding"), pwArg = layer.Int("paddingWidth");
                     int groups = dw ? cin : layer.Int("groups");
                     bool bias = layer.Bool("bias");
-                    var hyper = OpRules.ConvHyper(cin, cout, k, k, stride, pad, dil, groups);
+                    var (hyper, culprit) = OpRules.ConvHyper(cin, cout, kh, kwArg, stride, ph, pwArg, dil, groups);
                     if (hyper is not null)
                     {
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.Location, what, hyper);
+                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.LocationOf(culprit), what, hyper);
                         return -1;
                     }
-                    int id = Shaped(OpKind.Conv2d, what, new[] { x }, OpRules.Conv2d(ShapeOf(x), cin, cout, k, k, stride, stride, pad, pad, dil, dil, groups),
-                        new[] { cin, cout, k, k, stride, stride, pad, pad, dil, dil, groups, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
+                    int kw = kwArg == 0 ? kh : kwArg, pw = pwArg == -1 ? ph : pwArg;
+                    int id = Shaped(OpKind.Conv2d, what, new[] { x }, OpRules.Conv2d(ShapeOf(x), cin, cout, kh, kw, stride, stride, ph, pw, dil, dil, groups),
+                        new[] { cin, cout, kh, kw, stride, stride, ph, pw, dil, dil, groups, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
                     if (id < 0) return -1;
-                    int fanIn = cin / groups * k * k;
-                    _params.Add(new ParamSpec(layer.Name + ".weight", new[] { cout, cin / groups, k, k }.ToEquatableArray(), "Weight", "KaimingUniform", fanIn, cout / groups * k * k));
+                    // PyTorch's fan-in / fan-out of a [cout, cin/groups, kh, kw] weight.
+                    int fanIn = cin / groups * kh * kw;
+                    _params.Add(new ParamSpec(layer.Name + ".weight", new[] { cout, cin / groups, kh, kw }.ToEquatableArray(), "Weight", "KaimingUniform", fanIn, cout / groups * kh * kw));
                     if (bias) _params.Add(new ParamSpec(layer.Name + ".bias", new[] { cout }.ToEquatableArray(), "Bias", "BiasUniform", fanIn, cout));
                     return id;
                 }

@@ -8,8 +8,14 @@ using Microsoft.CodeAnalysis.Operations;
 
 namespace Authoring.Generators.Parsing;
 
-internal sealed record LayerDecl(string Name, string Kind, Dictionary<string, object> Args, LocationInfo? Location)
+internal sealed record LayerDecl(string Name, string Kind, Dictionary<string, object> Args, LocationInfo? Location,
+    Dictionary<string, LocationInfo?> ArgLocations)
 {
+    /// <summary>Where argument <paramref name="name"/> is written, or the field when it takes its default:
+    /// a diagnostic about one hyper-parameter points at the text to change.</summary>
+    public LocationInfo? LocationOf(string? name) =>
+        name is not null && ArgLocations.TryGetValue(name, out var loc) && loc is not null ? loc : Location;
+
     public int Int(string name) => Args.TryGetValue(name, out var v) && v is int i ? i : 0;
 
     public float Float(string name) => Args.TryGetValue(name, out var v) ? v switch { float f => f, double d => (float)d, int i => i, _ => 0f } : 0f;
@@ -71,6 +77,7 @@ internal sealed partial class ModelParser
                 continue;
             }
             var args = new Dictionary<string, object>();
+            var argLocations = new Dictionary<string, LocationInfo?>();
             bool ok = true;
             foreach (var arg in creation.Arguments)
             {
@@ -83,8 +90,9 @@ internal sealed partial class ModelParser
                     continue;
                 }
                 args[arg.Parameter.Name] = value.ConstantValue.Value;
+                if (arg.ArgumentKind == ArgumentKind.Explicit) argLocations[arg.Parameter.Name] = LocationInfo.From(arg.Syntax);
             }
-            if (ok) _layers[field.Name] = new LayerDecl(field.Name, field.Type.Name, args, loc);
+            if (ok) _layers[field.Name] = new LayerDecl(field.Name, field.Type.Name, args, loc, argLocations);
         }
     }
 }

@@ -53,6 +53,8 @@ internal enum StepKind
     AvgPoolBack,
     Gap,
     GapBack,
+    Upsample,
+    UpsampleBack,
     Eltwise,
     EltwiseBack,
     Dropout,

@@ -124,6 +124,7 @@ internal sealed class Planner
                 case OpKind.MaxPool:
                 case OpKind.AvgPool:
                 case OpKind.GlobalAvgPool:
+                case OpKind.UpsampleNearest:
                 case OpKind.Input:
                     _kernelOut[node.Id] = node.Id;
                     break;
@@ -300,6 +301,9 @@ internal sealed class Planner
                 case OpKind.GlobalAvgPool:
                     Add(new Step(StepKind.Gap, node, RefOf(node.Inputs[0]), RefOf(v)));
                     break;
+                case OpKind.UpsampleNearest:
+                    Add(new Step(StepKind.Upsample, node, RefOf(node.Inputs[0]), RefOf(v)));
+                    break;
                 case OpKind.Dropout:
                     if (_train)
                     {
@@ -381,6 +385,13 @@ internal sealed class Planner
                         var dy = GradOf(node.Id);
                         if (f.Kind == StepKind.MaxPool) Contribute(x, new Step(StepKind.MaxPoolBack, node, f.Io[0], dy, GradOf(x)), 2);
                         else Contribute(x, new Step(f.Kind == StepKind.AvgPool ? StepKind.AvgPoolBack : StepKind.GapBack, node, dy, GradOf(x)), 1);
+                        break;
+                    }
+                case StepKind.Upsample:
+                    {
+                        // Needs only dy: which outputs read which input is fixed by the shapes.
+                        int x = node.Inputs[0];
+                        if (_needsGrad[x]) Contribute(x, new Step(StepKind.UpsampleBack, node, GradOf(node.Id), GradOf(x)), 1);
                         break;
                     }
                 case StepKind.Dropout:

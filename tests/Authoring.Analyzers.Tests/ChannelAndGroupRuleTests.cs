@@ -36,6 +36,29 @@ public class ChannelAndGroupRuleTests
         """);
 
     [Fact]
+    public Task MDL0001_FixFollowsTheWidthThroughUpsampling() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d conv = new(3, {|MDL0001:12|}, kernel: 3, padding: 1);
+            readonly DepthwiseConv2d band = new(12, kernel: 1, kernelWidth: 5, paddingWidth: 2);
+            readonly Linear fc = new(12, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(band.Forward(UpsampleNearest(Relu(conv.Forward(x)), 16, 16))));
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d conv = new(3, 16, kernel: 3, padding: 1);
+            readonly DepthwiseConv2d band = new(16, kernel: 1, kernelWidth: 5, paddingWidth: 2);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(band.Forward(UpsampleNearest(Relu(conv.Forward(x)), 16, 16))));
+        }
+        """);
+
+    [Fact]
     public Task MDL0001_HiddenLinearFlaggedButNotTheClassCount() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
         [Model]
         public partial class M
@@ -249,6 +272,55 @@ public class ChannelAndGroupRuleTests
             readonly Linear fc = new(16, 10);
 
             Tensor Forward([Shape(16, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(dw.Forward(x))));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0012_Negative_BandKernels() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            // 1x11 and 11x1: 11 taps each, the cheap decomposition InceptionNeXt recommends, not a large kernel.
+            readonly DepthwiseConv2d wide = new(16, kernel: 1, padding: 0, kernelWidth: 11, paddingWidth: 5);
+            readonly DepthwiseConv2d tall = new(16, kernel: 11, padding: 5, kernelWidth: 1, paddingWidth: 0);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(16, 12, 12)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(tall.Forward(wide.Forward(x)))));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0012_NonSquareLargeKernelFlaggedWithoutFix() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly DepthwiseConv2d dw = new(16, kernel: {|MDL0012:7|}, padding: 3, kernelWidth: 9, paddingWidth: 4);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(16, 12, 12)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(dw.Forward(x))));
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly DepthwiseConv2d dw = new(16, kernel: {|MDL0012:7|}, padding: 3, kernelWidth: 9, paddingWidth: 4);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(16, 12, 12)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(dw.Forward(x))));
+        }
+        """, iterations: 0);
+
+    [Fact]
+    public Task MDL0015_BandDenseKernelFlaggedButNotAnExplicit3x3() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(3, 16, kernel: 3, padding: 1);
+            readonly Conv2d band = new(16, 16, kernel: {|MDL0015:1|}, padding: 0, kernelWidth: 5, paddingWidth: 2);
+            readonly Conv2d ok = new(16, 16, kernel: 3, padding: 1, kernelWidth: 3, paddingWidth: 1);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(3, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(ok.Forward(Relu(band.Forward(Relu(stem.Forward(x))))))));
         }
         """);
 

@@ -20,9 +20,11 @@ public sealed class ConvLinearTests(GpuFixture fx)
         new(3, 7, 6, 3, 3, 3, 1, 1, 2, 2, 2, 2, 3),   // depthwise, dilation 2
         new(2, 5, 4, 4, 1, 3, 2, 2, 0, 1, 1, 2, 2),   // depth multiplier 2, 1x3, stride 2, dilation 2 in W
         new(3, 5, 5, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1),   // 2x2 stride 2 with padding (uneven coverage)
+        new(4, 7, 7, 4, 1, 5, 1, 1, 0, 2, 1, 1, 4),   // depthwise 1x5, padding (0, 2): GhostNetV2's DFC attention
+        new(4, 7, 7, 4, 5, 1, 1, 1, 2, 0, 1, 1, 4),   // depthwise 5x1, padding (2, 0)
     ];
 
-    public static TheoryData<int> Cases => new() { 0, 1, 2, 3, 4 };
+    public static TheoryData<int> Cases => new() { 0, 1, 2, 3, 4, 5, 6 };
 
     static double[] ConvRef(in Conv2dShape s, int n, double[] x, float[] w)
     {

@@ -17,6 +17,7 @@ public class AllocationTests
     [Fact] public void GhostTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new Ghost());
     [Fact] public void SqueezeExciteTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new SqueezeExcite());
     [Fact] public void ConcatDropoutTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new ConcatCopies());
+    [Fact] public void DfcAttentionTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new DfcAttention());
 
     static void Check(IModel model)
     {

@@ -34,6 +34,9 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void Ghost() => Check(new Ghost(), p => new Ghost.Gpu(fixture.Device, p));
     [Fact] public void ConcatCopies() => Check(new ConcatCopies(), p => new ConcatCopies.Gpu(fixture.Device, p));
     [Fact] public void Mlp() => Check(new Mlp(), p => new Mlp.Gpu(fixture.Device, p));
+    [Fact] public void DfcAttention() => Check(new DfcAttention(), p => new DfcAttention.Gpu(fixture.Device, p));
+    [Fact] public void Resize() => Check(new Resize(), p => new Resize.Gpu(fixture.Device, p));
+    [Fact] public void ResizeRounding() => Check(new ResizeRounding(), p => new ResizeRounding.Gpu(fixture.Device, p));
 
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));

@@ -27,6 +27,9 @@ public class GradientTests
     [Fact] public void GhostConcatSlice() => Check(new Ghost());
     [Fact] public void ConcatCopiesDropoutHelperMethod() => Check(new ConcatCopies());
     [Fact] public void MlpBatchNorm1dFoldsIntoLinear() => Check(new Mlp());
+    [Fact] public void DfcAttentionBandKernelsUpsampleToOddSize() => Check(new DfcAttention());
+    [Fact] public void ResizeUpDownIntoConcatDenseBandKernel() => Check(new Resize());
+    [Fact] public void ResizeWherePyTorchsFloatIndexDiffersFromExact() => Check(new ResizeRounding());
 
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());

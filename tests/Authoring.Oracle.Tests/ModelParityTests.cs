@@ -89,6 +89,29 @@ public class ModelParityTests
     public void MlpBatchNorm1dFoldsIntoLinear() => Check(new Mlp { DropoutSeed = Seed },
         (m, x) => m.Linear("fc2", Relu(m.BatchNorm("bn", m.Linear("fc1", x)))), zeroGrads: new[] { "fc1" });
 
+    [Fact]
+    public void DfcAttentionBandKernelsUpsampleToOddSize() => Check(new DfcAttention { DropoutSeed = Seed }, (m, x) =>
+    {
+        var res = m.BatchNorm("bn0", m.Conv("squeeze", AvgPool2d(x, 2)));
+        res = m.BatchNorm("bn1", m.Conv("wide", res, padding: (0, 2), groups: 4));      // 1x5
+        res = m.BatchNorm("bn2", m.Conv("tall", res, padding: (2, 0), groups: 4));      // 5x1
+        var gate = UpsampleNearest(Sigmoid(res), 7, 7);
+        return m.Linear("fc", TorchModel.GlobalAvgPool(Mul(Relu(m.Conv("primary", x)), gate)));
+    });
+
+    [Fact]
+    public void ResizeUpDownIntoConcatDenseBandKernel() => Check(new Resize { DropoutSeed = Seed }, (m, x) =>
+    {
+        var h = Tanh(m.Conv("conv", x, padding: (1, 0)));                               // 3x1
+        var up = m.Conv("band", UpsampleNearest(h, 8, 10), padding: (0, 2), groups: 3); // 1x5
+        var back = UpsampleNearest(UpsampleNearest(up, 3, 4), 4, 5);
+        return m.Linear("fc", Flatten(Cat(1, h, back)));
+    });
+
+    [Fact]
+    public void ResizeWherePyTorchsFloatIndexDiffersFromExact() => Check(new ResizeRounding { DropoutSeed = Seed },
+        (m, x) => m.Linear("fc", Flatten(UpsampleNearest(Relu(m.Conv("dw", x, padding: 1)), 22, 74))));
+
     // ---- Whole model: the FashionCnn sample ---------------------------------------------------
 
     [Fact]

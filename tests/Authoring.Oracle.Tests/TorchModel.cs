@@ -52,9 +52,14 @@ public sealed class TorchModel
 
     TorchTensor? Optional(string name) => _p.TryGetValue(name, out var t) ? t : null;
 
-    /// <summary>Conv2d / DepthwiseConv2d layer <paramref name="name"/> (weight [out, in / groups, k, k], optional bias).</summary>
+    /// <summary>Conv2d / DepthwiseConv2d layer <paramref name="name"/> (weight [out, in / groups, kh, kw], optional bias).</summary>
     public TorchTensor Conv(string name, TorchTensor x, int stride = 1, int padding = 0, int dilation = 1, int groups = 1)
         => TorchOracle.Conv2d(x, _p[name + ".weight"], Optional(name + ".bias"), stride, padding, dilation, groups);
+
+    /// <summary>Conv2d / DepthwiseConv2d layer <paramref name="name"/> with (height, width) padding, as a layer
+    /// declared with paddingWidth; the kernel's shape comes with its weight.</summary>
+    public TorchTensor Conv(string name, TorchTensor x, (int H, int W) padding, int groups = 1)
+        => TorchOracle.Conv2d(x, _p[name + ".weight"], Optional(name + ".bias"), (1, 1), padding, (1, 1), groups);
 
     /// <summary>Linear layer <paramref name="name"/>.</summary>
     public TorchTensor Linear(string name, TorchTensor x) => TorchOracle.Linear(x, _p[name + ".weight"], Optional(name + ".bias"));

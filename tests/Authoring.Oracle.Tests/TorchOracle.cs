@@ -242,6 +242,12 @@ public static class TorchOracle
     public static TorchTensor AdaptiveAvgPool2d(TorchTensor x, int outputSize = 1)
         => F.adaptive_avg_pool2d(x, new long[] { outputSize, outputSize });
 
+    // ---- Resizing -----------------------------------------------------------------------------
+
+    /// <summary>F.interpolate(x, size=(height, width), mode='nearest') on [N, C, H, W].</summary>
+    public static TorchTensor UpsampleNearest(TorchTensor x, int height, int width)
+        => F.interpolate(x, size: new long[] { height, width }, mode: torch.InterpolationMode.Nearest);
+
     // ---- Losses -------------------------------------------------------------------------------
 
     /// <summary>Mean softmax cross-entropy over the batch; logits [N, classes].</summary>

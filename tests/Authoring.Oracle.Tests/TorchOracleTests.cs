@@ -240,6 +240,22 @@ public class TorchOracleTests
     }
 
     [Fact]
+    public void UpsampleNearest_known_values_and_gradient()
+    {
+        using var scope = Scope();
+        var x = Leaf(new float[] { 1, 2, 3, 4 }, 1, 1, 2, 2);
+        // 2 -> 3: outputs 0, 1, 2 read floor(o * 2 / 3) = 0, 0, 1 in both axes.
+        var up = UpsampleNearest(x, 3, 3);
+        Near(new float[] { 1, 1, 2, 1, 1, 2, 3, 3, 4 }, ToArray(up));
+        // Each input collects the gradient of the outputs that copied it: 2x2, 2x1, 1x2 and 1x1 of them.
+        Near(new float[] { 4, 2, 2, 1 }, Gradients(up, Enumerable.Repeat(1f, 9).ToArray(), x)[0]);
+        // 2 -> 1 keeps the first pixel; the others get no gradient.
+        var down = UpsampleNearest(x, 1, 1);
+        Near(new float[] { 1 }, ToArray(down));
+        Near(new float[] { 1, 0, 0, 0 }, Gradients(down, new float[] { 1 }, x)[0]);
+    }
+
+    [Fact]
     public void Shape_mismatch_is_reported()
     {
         Assert.Throws<ArgumentException>(() => Constant(new float[] { 1, 2, 3 }, 2, 2));

@@ -243,6 +243,12 @@ internal sealed class CpuEmitter
                     w.Line($"{CpuNs}.PoolKernel.GlobalAvgBackward(n, {x.Channels}, {x.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
                     break;
                 }
+            case StepKind.Upsample:
+                w.Line($"{CpuNs}.UpsampleKernel.NearestForward(in {ShapeField("UpsampleShape", UpsampleShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
+                break;
+            case StepKind.UpsampleBack:
+                w.Line($"{CpuNs}.UpsampleKernel.NearestBackward(in {ShapeField("UpsampleShape", UpsampleShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
+                break;
             case StepKind.Dropout:
                 w.Line($"{CpuNs}.DropoutKernel.Forward(n, {node!.Size}, {F(node.F0)}, seed + {node.Id}UL, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])});");
                 break;

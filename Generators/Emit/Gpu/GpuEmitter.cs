@@ -252,6 +252,12 @@ internal sealed class GpuEmitter
                         w.Line($"__k.GlobalAvgPoolBackward(n, {x.Channels}, {x.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
                     break;
                 }
+            case StepKind.Upsample:
+                w.Line($"__k.UpsampleNearestForward({UpsampleShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
+                break;
+            case StepKind.UpsampleBack:
+                w.Line($"__k.UpsampleNearestBackward({UpsampleShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
+                break;
             case StepKind.Dropout:
                 w.Line($"__k.DropoutForward(n, {node!.Size}, {F(node.F0)}, seed + {node.Id}UL, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])});");
                 break;
@@ -283,6 +289,8 @@ internal sealed class GpuEmitter
     }
 
     string ConvShapeNew(Node n) => $"new {CpuNs}.Conv2dShape" + ConvShape(_m, n).Substring(3);
+
+    string UpsampleShapeNew(Node n) => $"new {CpuNs}.UpsampleShape" + UpsampleShape(_m, n).Substring(3);
 
     string PoolShapeNew(Node n) => $"new {CpuNs}.Pool2dShape" + PoolShape(_m, n).Substring(3);
 }

@@ -1,6 +1,7 @@
 // Composite blocks with bad hyper-parameters or bad inputs: one located diagnostic each, in the block's own
 // terms (its parameter names), never an exception or a message about a sub-layer the user did not write.
-// Hyper-parameters point at the field's name, input problems at the call.
+// A problem with one argument points at it (as for the primitive layers), one that involves several at the
+// field's name, and input problems at the call.
 using Authoring.Generators.Tests.Harness;
 
 namespace Authoring.Generators.Tests.Diagnostics;
@@ -41,21 +42,21 @@ public class BlockDiagnosticTests
     [Fact]
     public void GhostModuleRatioBelowTwo()
     {
-        var run = Verify("readonly GhostModule {|AUT0011:g|} = new(4, 6, ratio: 1);", "4, 8, 8", "g.Forward(x)", 6);
+        var run = Verify("readonly GhostModule g = new(4, 6, {|AUT0011:ratio: 1|});", "4, 8, 8", "g.Forward(x)", 6);
         Message(run, "AUT0011", "g (GhostModule): ratio (1) must be at least 2");
     }
 
     [Fact]
     public void GhostModuleEvenDwSize()
     {
-        var run = Verify("readonly GhostModule {|AUT0011:g|} = new(4, 6, dwSize: 4);", "4, 8, 8", "g.Forward(x)", 6);
+        var run = Verify("readonly GhostModule g = new(4, 6, {|AUT0011:dwSize: 4|});", "4, 8, 8", "g.Forward(x)", 6);
         Message(run, "AUT0011", "dwSize (4) must be odd");
     }
 
     [Fact]
     public void GhostModuleNonPositiveChannels()
     {
-        var run = Verify("readonly GhostModule {|AUT0011:g|} = new(4, 0);", "4, 8, 8", "g.Forward(x)", 6);
+        var run = Verify("readonly GhostModule g = new(4, {|AUT0011:0|});", "4, 8, 8", "g.Forward(x)", 6);
         Message(run, "AUT0011", "outChannels (0) must be positive");
     }
 
@@ -105,7 +106,7 @@ public class BlockDiagnosticTests
     [Fact]
     public void GhostBottleneckNegativeSeRatio()
     {
-        var run = Verify("readonly GhostBottleneck {|AUT0011:b|} = new(4, 8, 4, seRatio: -0.25f);", "4, 8, 8", "b.Forward(x)", 4);
+        var run = Verify("readonly GhostBottleneck b = new(4, 8, 4, {|AUT0011:seRatio: -0.25f|});", "4, 8, 8", "b.Forward(x)", 4);
         Message(run, "AUT0011", "seRatio (-0.25) must be 0 (no squeeze-excite) or positive");
     }
 
@@ -127,8 +128,8 @@ public class BlockDiagnosticTests
     [Fact]
     public void RepVggStrideMustBePositive()
     {
-        var run = Verify("readonly RepVggBlock {|AUT0011:r|} = new(4, 4, stride: 0);", "4, 8, 8", "r.Forward(x)", 4);
-        Message(run, "AUT0011", "stride must be positive");
+        var run = Verify("readonly RepVggBlock r = new(4, 4, {|AUT0011:stride: 0|});", "4, 8, 8", "r.Forward(x)", 4);
+        Message(run, "AUT0011", "stride must be positive, got 0");
     }
 
     [Fact]
@@ -141,7 +142,7 @@ public class BlockDiagnosticTests
     [Fact]
     public void MobileOneNeedsABranch()
     {
-        var run = Verify("readonly MobileOneBlock {|AUT0011:m|} = new(4, 4, kernel: 3, padding: 1, branches: 0);", "4, 8, 8", "m.Forward(x)", 4);
+        var run = Verify("readonly MobileOneBlock m = new(4, 4, kernel: 3, padding: 1, {|AUT0011:branches: 0|});", "4, 8, 8", "m.Forward(x)", 4);
         Message(run, "AUT0011", "branches (0) must be at least 1");
     }
 
@@ -156,7 +157,7 @@ public class BlockDiagnosticTests
     [Fact]
     public void RepGhostEvenDwSize()
     {
-        var run = Verify("readonly RepGhostModule {|AUT0011:m|} = new(4, 4, dwSize: 2);", "4, 8, 8", "m.Forward(x)", 4);
+        var run = Verify("readonly RepGhostModule m = new(4, 4, {|AUT0011:dwSize: 2|});", "4, 8, 8", "m.Forward(x)", 4);
         Message(run, "AUT0011", "m (RepGhostModule): dwSize (2) must be odd");
     }
 }

@@ -199,6 +199,21 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void AUT0005_NonConstantUpsampleSize()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                int size = 16;
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(UpsampleNearest(x, 16, {|AUT0005:size|})));
+            }
+            """);
+        Assert.Contains("'width' of UpsampleNearest", DiagnosticAssert.Message(run, "AUT0005"));
+    }
+
+    [Fact]
     public void ConstantLocalsAndHelperArgumentsAreAccepted()
     {
         // The counterpart of the AUT0005 tests: constants flow through locals and helper parameters.
@@ -550,6 +565,79 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void AUT0008_UpsampleOfAVector()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:UpsampleNearest(GlobalAvgPool(x), 2, 2)|}));
+            }
+            """);
+        Assert.Contains("UpsampleNearest: expects a (C, H, W) input, got (4)", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void AUT0008_UpsampleOutputTooLarge()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:UpsampleNearest(x, 40000, 40000)|}));
+            }
+            """);
+        Assert.Contains("more than 2147483647 elements", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void AUT0008_BandKernelWiderThanTheInput()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly DepthwiseConv2d band = new(4, kernel: 1, kernelWidth: 9);
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:band.Forward(x)|}));
+            }
+            """);
+        Assert.Contains("kernel 1x9 (dilation 1) is larger than the padded input (4, 8, 8)", DiagnosticAssert.Message(run, "AUT0008"));
+    }
+
+    [Fact]
+    public void BandKernelsAndUpsamplingCompile()
+    {
+        // GhostNetV2's DFC attention: pool, 1x5 and 5x1 depthwise convs with (0, 2) and (2, 0) padding, gate,
+        // upsample back to the odd 7x7. Weights are [C, 1, kh, kw] with PyTorch's fan-in kh*kw.
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly DepthwiseConv2d wide = new(4, kernel: 1, padding: 0, bias: false, kernelWidth: 5, paddingWidth: 2);
+                readonly DepthwiseConv2d tall = new(4, 5, 1, 2, 1, false, 1, 0);
+                readonly Conv2d same = new(4, 4, kernel: 3, padding: 1, kernelWidth: 0, paddingWidth: -1);
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 7, 7)] Tensor x)
+                {
+                    var gate = Sigmoid(tall.Forward(wide.Forward(AvgPool(x, 2))));
+                    return head.Forward(GlobalAvgPool(same.Forward(x) * UpsampleNearest(gate, 7, 7)));
+                }
+            }
+            """);
+        var code = run.Sources.Single(kv => kv.Key.EndsWith("Net.g.cs", StringComparison.Ordinal)).Value;
+        Assert.Contains("new(\"wide.weight\", new int[] { 4, 1, 1, 5 }, global::Authoring.Runtime.ParameterRole.Weight, global::Authoring.Runtime.InitKind.KaimingUniform, 5, 5)", code);
+        Assert.Contains("new(\"tall.weight\", new int[] { 4, 1, 5, 1 }, global::Authoring.Runtime.ParameterRole.Weight, global::Authoring.Runtime.InitKind.KaimingUniform, 5, 5)", code);
+        Assert.Contains("new(\"same.weight\", new int[] { 4, 4, 3, 3 }", code);
+        Assert.Contains("new(4, 3, 3, 4, 1, 5, 1, 1, 0, 2, 1, 1, 4)", code);   // Conv2dShape of 'wide'
+        Assert.Contains("new(4, 3, 3, 4, 5, 1, 1, 1, 2, 0, 1, 1, 4)", code);   // and of 'tall'
+        Assert.Contains("UpsampleKernel.NearestForward(", code);
+        Assert.Contains("UpsampleKernel.NearestBackward(", code);
+    }
+
+    [Fact]
     public void AUT0011_GroupsDoNotDivideChannels()
     {
         var run = Verify("""
@@ -562,6 +650,73 @@ public class DiagnosticTests
             }
             """);
         Assert.Contains("groups (4) must divide", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_NegativeKernelWidthPointsAtTheArgument()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly DepthwiseConv2d dw = new(4, kernel: 1, {|AUT0011:kernelWidth: -5|});
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(dw.Forward(x)));
+            }
+            """);
+        Assert.Contains("kernelWidth must be positive (or 0 for a square kernel), got -5", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_NegativePaddingWidthPointsAtTheArgument()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(4, 8, 5, 1, 2, 1, 1, true, 1, {|AUT0011:-2|});
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(conv.Forward(x)));
+            }
+            """);
+        Assert.Contains("paddingWidth must not be negative (or -1 for the same as padding), got -2", DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0011_ZeroKernelPointsAtTheArgumentAndADefaultedOneAtTheField()
+    {
+        // A written argument is the location; a hyper-parameter left at an invalid combination has none, so the field is.
+        Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Conv2d conv = new(4, 8, {|AUT0011:kernel: 0|}, kernelWidth: 3);
+                readonly Conv2d {|AUT0011:grouped|} = new(4, 6, 3, groups: 4);
+                readonly Linear head = new(14, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x)
+                {
+                    var a = conv.Forward(x);
+                    var b = grouped.Forward(x);
+                    return head.Forward(GlobalAvgPool(Concat(a, b)));
+                }
+            }
+            """);
+    }
+
+    [Fact]
+    public void AUT0011_NonPositiveUpsampleSizes()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly Linear head = new(4, 2);
+                Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool(UpsampleNearest(x, {|AUT0011:0|}, {|AUT0011:width: -3|})));
+            }
+            """);
+        var messages = run.AutDiagnostics.Select(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Contains("UpsampleNearest: height must be at least 1, got 0", messages);
+        Assert.Contains("UpsampleNearest: width must be at least 1, got -3", messages);
     }
 
     [Fact]

@@ -118,3 +118,59 @@ public partial class Mlp
 
     Tensor Forward([Shape(10)] Tensor x) => fc2.Forward(Relu(bn.Forward(fc1.Forward(x))));
 }
+
+/// <summary>GhostNetV2's DFC attention in a 7x7 stage: 2x2 average pooling to 3x3, a 1x1 conv, a 1x5 then a 5x1
+/// depthwise conv with (0, 2) and (2, 0) padding, each with BatchNorm, a sigmoid gate upsampled (nearest) back to
+/// the odd 7x7, which is not an exact 2x, and multiplied into the features of a 1x1 conv.</summary>
+[Model]
+public partial class DfcAttention
+{
+    const int In = 3, C = 4;
+    readonly Conv2d primary = new(In, C, kernel: 1);
+    readonly Conv2d squeeze = new(In, C, kernel: 1, bias: false);
+    readonly BatchNorm2d bn0 = new(C);
+    readonly DepthwiseConv2d wide = new(C, kernel: 1, padding: 0, bias: false, kernelWidth: 5, paddingWidth: 2);
+    readonly BatchNorm2d bn1 = new(C);
+    readonly DepthwiseConv2d tall = new(C, kernel: 5, padding: 2, bias: false, kernelWidth: 1, paddingWidth: 0);
+    readonly BatchNorm2d bn2 = new(C);
+    readonly Linear fc = new(C, 3);
+
+    Tensor Forward([Shape(In, 7, 7)] Tensor x)
+    {
+        var res = bn0.Forward(squeeze.Forward(AvgPool(x, 2)));
+        res = bn1.Forward(wide.Forward(res));
+        res = bn2.Forward(tall.Forward(res));
+        var gate = UpsampleNearest(Sigmoid(res), 7, 7);
+        return fc.Forward(GlobalAvgPool(Relu(primary.Forward(x)) * gate));
+    }
+}
+
+/// <summary>Nearest resizing both ways, and dense band kernels: an exact 2x upsample, a 1x5 depthwise conv, a
+/// downsample that skips rows and columns (they get no gradient), an upsample by 4/3 and 5/4 written into a concat
+/// slice beside its own source (whose gradient then accumulates), and a dense 3x1 conv.</summary>
+[Model]
+public partial class Resize
+{
+    readonly Conv2d conv = new(2, 3, kernel: 3, padding: 1, kernelWidth: 1, paddingWidth: 0);
+    readonly DepthwiseConv2d band = new(3, kernel: 1, kernelWidth: 5, paddingWidth: 2);
+    readonly Linear fc = new(6 * 4 * 5, 3);
+
+    Tensor Forward([Shape(2, 4, 5)] Tensor x)
+    {
+        var h = Tanh(conv.Forward(x));
+        var up = band.Forward(UpsampleNearest(h, 8, 10));
+        var back = UpsampleNearest(UpsampleNearest(up, 3, 4), 4, 5);
+        return fc.Forward(Flatten(Concat(h, back)));
+    }
+}
+
+/// <summary>Resizes where PyTorch's float source index differs from exact arithmetic: 26 rows to 22 (output row 11
+/// reads input row 12, not 13) and 6 columns to 74 (output column 37 reads input column 2, not 3).</summary>
+[Model]
+public partial class ResizeRounding
+{
+    readonly DepthwiseConv2d dw = new(1, kernel: 3, padding: 1);
+    readonly Linear fc = new(22 * 74, 3);
+
+    Tensor Forward([Shape(1, 26, 6)] Tensor x) => fc.Forward(Flatten(UpsampleNearest(Relu(dw.Forward(x)), 22, 74)));
+}

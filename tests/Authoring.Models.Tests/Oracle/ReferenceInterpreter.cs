@@ -219,9 +219,30 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
                                 }
                     return y;
                 }
+            case OpKind.UpsampleNearest:
+                {
+                    var xs = inputs[0].Shape;
+                    int c = xs[0], h = xs[1], w = xs[2], ho = node.Shape[1], wo = node.Shape[2];
+                    for (int b = 0; b < n; b++)
+                        for (int ch = 0; ch < c; ch++)
+                            for (int oy = 0; oy < ho; oy++)
+                                for (int ox = 0; ox < wo; ox++)
+                                    y[((b * c + ch) * ho + oy) * wo + ox] = x[((b * c + ch) * h + NearestSource(oy, h, ho)) * w + NearestSource(ox, w, wo)];
+                    return y;
+                }
             default:
                 throw new NotSupportedException(node.Op.ToString());
         }
+    }
+
+    /// <summary>PyTorch's nearest source index, as its kernels compute it: a float scale in / out, floorf of the
+    /// float product, clamped. Which pixel is read is part of the op's definition, not a precision matter, so the
+    /// double-precision oracle follows the float rule too (it differs from exact arithmetic for some sizes).</summary>
+    static int NearestSource(int dst, int inLen, int outLen)
+    {
+        float scale = (float)inLen / outLen;
+        float product = dst * scale;
+        return Math.Min((int)MathF.Floor(product), inLen - 1);
     }
 
     static double Broadcast(double[] data, Node operand, Node result, int b, int k)

@@ -36,6 +36,8 @@ public class AllocationTests
         var labels = new int[n];
         var m = TestUtil.Random(rng, 512 * 512);
         var mc = new float[512 * 512];
+        var up = new UpsampleShape(24, 3, 3, 7, 7);
+        var u = TestUtil.Sliced(rng, n, up.OutSize, 0, 0);
 
         void Step()
         {
@@ -45,6 +47,8 @@ public class AllocationTests
             Conv2dKernel.Forward<HardSwish>(pw, n, b, w, 0, w, 0, w, 0, c);
             PoolKernel.MaxForward(pool, n, c, d);
             PoolKernel.GlobalAvgForward(n, 24, 9, d, g);
+            UpsampleKernel.NearestForward(up, n, d, u);
+            UpsampleKernel.NearestBackward(up, n, u, d, true);
             LinearKernel.Forward<Identity>(n, 24, 10, g, w, 0, null, 0, w, 0, logits);
             LossKernel.SoftmaxCrossEntropy(n, 10, logits, labels, dlogits);
             LinearKernel.BackwardWeights(n, 24, 10, g, dlogits, grad, 0);

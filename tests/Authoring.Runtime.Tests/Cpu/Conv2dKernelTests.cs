@@ -23,6 +23,11 @@ public class Conv2dKernelTests
         new[] { 4, 9, 41, 4, 3, 5, 2, 1, 1, 2, 1, 1, 4 },     // depthwise 3x5, stride (2, 1)
         new[] { 2, 13, 50, 2, 5, 5, 2, 2, 2, 2, 1, 1, 2 },    // depthwise 5x5 stride 2
         new[] { 3, 6, 6, 3, 2, 3, 1, 2, 0, 1, 2, 1, 3 },      // depthwise tiny, odd everything
+        new[] { 4, 7, 7, 4, 1, 5, 1, 1, 0, 2, 1, 1, 4 },      // depthwise 1x5, padding (0, 2): GhostNetV2's DFC, 7x7 stage
+        new[] { 4, 7, 7, 4, 5, 1, 1, 1, 2, 0, 1, 1, 4 },      // depthwise 5x1, padding (2, 0)
+        new[] { 3, 6, 19, 3, 1, 5, 1, 1, 0, 2, 1, 1, 3 },     // 1x5 over rows of two vectors plus a tail
+        new[] { 3, 11, 10, 3, 5, 1, 1, 1, 2, 0, 1, 1, 3 },    // 5x1 over more rows than the kernel
+        new[] { 2, 9, 20, 2, 1, 5, 2, 2, 0, 2, 1, 1, 2 },     // 1x5 stride 2 (phase-split plane)
     };
 
     static Conv2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
