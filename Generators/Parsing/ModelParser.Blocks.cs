@@ -158,10 +158,19 @@ internal sealed partial class ModelParser
     {
         string what = $"{block.Name} ({block.Kind})";
         int init = (cout + ratio - 1) / ratio, extra = init * (ratio - 1);
+        int res = -1;
         if (attention)
         {
-            Report(DiagnosticDescriptors.InvalidHyperParameter, block.Location, what, "attention (GhostNetV2 DFC attention) is not supported yet");
-            return -1;
+            // GhostModuleV2 'attn': res = short_conv(F.avg_pool2d(x, 2, 2)), first, as the reference computes it.
+            // short_conv: conv (kernel, stride) + BN, then DFC: depthwise 1x5 (padding 0, 2) + BN, 5x1 (2, 0) + BN.
+            int pooled = Pool(OpKind.AvgPool, what, x, 2, 2, 0, "", loc);
+            if (pooled < 0) return -1;
+            res = Conv(block, prefix + "short_conv.0", pooled, cin, cout, k, stride, k / 2, 1, bias: false, loc);
+            if (res < 0 || (res = Norm(block, prefix + "short_conv.1", res, cout, loc)) < 0) return -1;
+            res = Conv(block, prefix + "short_conv.2", res, cout, cout, 1, 1, 0, cout, bias: false, loc, kernelWidth: 5, paddingWidth: 2);
+            if (res < 0 || (res = Norm(block, prefix + "short_conv.3", res, cout, loc)) < 0) return -1;
+            res = Conv(block, prefix + "short_conv.4", res, cout, cout, 5, 1, 2, cout, bias: false, loc, kernelWidth: 1, paddingWidth: 0);
+            if (res < 0 || (res = Norm(block, prefix + "short_conv.5", res, cout, loc)) < 0) return -1;
         }
         int x1 = Conv(block, prefix + "primary_conv.0", x, cin, init, k, stride, k / 2, 1, bias: false, loc);
         if (x1 < 0 || (x1 = Norm(block, prefix + "primary_conv.1", x1, init, loc)) < 0) return -1;
@@ -175,7 +184,13 @@ internal sealed partial class ModelParser
         int y = Add(OpKind.Concat, new[] { x1, x2 }, shape, Array.Empty<int>(), 0, 0, "", loc);
         if (init + extra != cout)
             y = Add(OpKind.Slice, new[] { y }, new[] { cout, shape[1], shape[2] }, new[] { 0, cout }, 0, 0, "", loc);
-        return y;
+        if (!attention) return y;
+        // out[:, :oup] * F.interpolate(sigmoid(res), size=(H, W), mode='nearest'): the gate, computed at half
+        // resolution, resized back to the output's size (not always an exact 2x: 7x7 pools to 3x3).
+        int gate = Act(ActKind.Sigmoid, res, loc);
+        gate = Shaped(OpKind.UpsampleNearest, what, new[] { gate }, OpRules.UpsampleNearest(ShapeOf(gate), shape[1], shape[2]),
+            Array.Empty<int>(), 0, 0, "", loc);
+        return gate < 0 ? -1 : Sum(OpKind.Mul, block, what, y, gate, loc, "");
     }
 
     static Problem? GhostHyper(int ratio, int dw)

@@ -1,6 +1,7 @@
 // Composite blocks (GhostModule, GhostBottleneck, RepVggBlock, MobileOneBlock, RepGhostModule) expand into
 // primitive graphs the rules then see. The rules must stay quiet about what the user did not write (the Ghost
-// concat the generated code does not copy), and still report what the deploy build should change.
+// concat the generated code does not copy, GhostNetV2's sigmoid gate, whose rename fix would rewrite the
+// block's call), and still report what the deploy build should change.
 namespace Authoring.Analyzers.Tests;
 
 public class BlockRuleTests
@@ -10,7 +11,7 @@ public class BlockRuleTests
         [Model]
         public partial class M
         {
-            readonly GhostModule g = new(16, 32);
+            readonly GhostModule g = new(16, 32, attention: true);
             readonly GhostBottleneck b = new(32, 48, 32, stride: 2, seRatio: 0.25f);
             readonly GhostBottleneck b2 = new(32, 64, 32);
             readonly RepVggBlock r = new(32, 32);
@@ -67,6 +68,18 @@ public class BlockRuleTests
                 var b = Relu(bn2.Forward(cheap.Forward(a)));
                 return fc.Forward(GlobalAvgPool({|MDL0006:Concat(a, b)|}));
             }
+        }
+        """, Verify.Avx2);
+
+    [Fact]
+    public Task SigmoidWrittenAroundAnAttentionBlockIsStillReported() => Verify.Analyzer(Refs.Usings + """
+        [Model]
+        public partial class M
+        {
+            readonly GhostModule g = new(16, 16, attention: true);
+            readonly Linear fc = new(16, 10);
+
+            Tensor Forward([Shape(16, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool({|MDL0010:Sigmoid(g.Forward(x))|}));
         }
         """, Verify.Avx2);
 

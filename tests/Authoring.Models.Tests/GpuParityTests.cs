@@ -41,6 +41,8 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));
     [Fact] public void GhostModuleRatio3() => Check(new GhostModuleRatio3(), p => new GhostModuleRatio3.Gpu(fixture.Device, p));
+    [Fact] public void GhostModuleAttention() => Check(new GhostModuleAttention(), p => new GhostModuleAttention.Gpu(fixture.Device, p));
+    [Fact] public void GhostBottleneckAttention() => Check(new GhostBottleneckAttention(), p => new GhostBottleneckAttention.Gpu(fixture.Device, p));
     [Fact] public void GhostBottleneckSe() => Check(new GhostBottleneckSe(), p => new GhostBottleneckSe.Gpu(fixture.Device, p));
     [Fact] public void GhostBottleneckIdentity() => Check(new GhostBottleneckIdentity(), p => new GhostBottleneckIdentity.Gpu(fixture.Device, p));
     [Fact] public void RepVgg() => Check(new RepVgg(), p => new RepVgg.Gpu(fixture.Device, p));

@@ -34,6 +34,8 @@ public class GradientTests
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
     [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());
+    [Fact] public void GhostModuleDfcAttention() => Check(new GhostModuleAttention());
+    [Fact] public void GhostBottleneckDfcAttention() => Check(new GhostBottleneckAttention());
     [Fact] public void GhostBottleneckStrideSqueezeExciteConvShortcut() => Check(new GhostBottleneckSe());
     [Fact] public void GhostBottleneckIdentityShortcut() => Check(new GhostBottleneckIdentity());
     [Fact] public void RepVggBlocks() => Check(new RepVgg());

@@ -29,6 +29,14 @@ public class BlockParityTests
         TorchFrame.Net(2, 4, 7, 3, ("g1", new TorchGhostModule(4, 7, ratio: 3, dw_size: 5, stride: 2, relu: false))));
 
     [Fact]
+    public void GhostModuleDfcAttention() => Check(new GhostModuleAttention(),
+        TorchFrame.Net(2, 4, 5, 3, ("g1", new TorchGhostModule(4, 5, kernel_size: 3, attn: true))));
+
+    [Fact]
+    public void GhostBottleneckDfcAttention() => Check(new GhostBottleneckAttention(),
+        TorchFrame.Net(2, 4, 5, 3, ("b", new TorchGhostBottleneck(4, 6, 5, stride: 2, attn: true))));
+
+    [Fact]
     public void GhostBottleneckStrideSqueezeExciteConvShortcut() => Check(new GhostBottleneckSe(),
         TorchFrame.Net(2, 4, 5, 3, ("b", new TorchGhostBottleneck(4, 6, 5, stride: 2, se_ratio: 0.5))));
 

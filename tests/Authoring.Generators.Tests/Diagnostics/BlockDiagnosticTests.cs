@@ -30,7 +30,7 @@ public class BlockDiagnosticTests
     {
         var run = Verify("""
             readonly GhostModule g = new(4, 6);
-                readonly GhostBottleneck b = new(6, 12, 8, stride: 2, seRatio: 0.25f);
+                readonly GhostBottleneck b = new(6, 12, 8, stride: 2, seRatio: 0.25f, attention: true);
                 readonly RepVggBlock r = new(8, 8);
                 readonly MobileOneBlock dw = new(8, 8, kernel: 3, padding: 1, groups: 8, branches: 3);
                 readonly MobileOneBlock pw = new(8, 8, kernel: 1);
@@ -85,6 +85,14 @@ public class BlockDiagnosticTests
             }
             """);
         Message(run, "AUT0008", "r (RepVggBlock): expects a (C, H, W) input, got (4)");
+    }
+
+    [Fact]
+    public void GhostAttentionNeedsRoomForItsPool()
+    {
+        // DFC attention pools 2x2 first: a 1x1 map is too small, which is this input's problem.
+        var run = Verify("readonly GhostModule g = new(4, 6, attention: true);", "4, 1, 1", "{|AUT0008:g.Forward(x)|}", 6);
+        Message(run, "AUT0008", "g (GhostModule): window 2x2 is larger than the padded input (4, 1, 1)");
     }
 
     [Fact]

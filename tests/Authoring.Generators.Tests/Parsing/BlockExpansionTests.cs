@@ -83,6 +83,36 @@ public class BlockExpansionTests
     }
 
     [Fact]
+    public void GhostModuleWithDfcAttention()
+    {
+        // GhostNetV2 'attn': short_conv on the 2x2-pooled input (7x7 -> 3x3), sigmoid, resized back to 7x7 by
+        // nearest (not an exact 2x), multiplying the sliced concat.
+        var ir = Parse(Model("readonly GhostModule g = new(4, 5, attention: true);", "4, 7, 7", "g.Forward(x)", 5));
+        var expected = new List<string> { "short_conv.0.weight [5, 4, 1, 1]" };
+        expected.AddRange(Bn("short_conv.1", 5));
+        expected.Add("short_conv.2.weight [5, 1, 1, 5]");
+        expected.AddRange(Bn("short_conv.3", 5));
+        expected.Add("short_conv.4.weight [5, 1, 5, 1]");
+        expected.AddRange(Bn("short_conv.5", 5));
+        expected.Add("primary_conv.0.weight [3, 4, 1, 1]");
+        expected.AddRange(Bn("primary_conv.1", 3));
+        expected.Add("cheap_operation.0.weight [3, 1, 3, 3]");
+        expected.AddRange(Bn("cheap_operation.1", 3));
+        Assert.Equal(expected.Select(s => "g." + s), Params(ir));
+        Assert.Equal(new[]
+        {
+            "AvgPool", "Conv2d", "BatchNorm", "Conv2d", "BatchNorm", "Conv2d", "BatchNorm",   // short_conv
+            "Conv2d", "BatchNorm", "Relu", "Conv2d", "BatchNorm", "Relu", "Concat", "Slice",
+            "Sigmoid", "UpsampleNearest", "Mul",
+        }, Ops(ir));
+        var convs = ir.Nodes.Where(n => n.Op == OpKind.Conv2d).Select(n => new ConvAttrs(n)).ToArray();
+        Assert.Equal((1, 5, 0, 2, 5), (convs[1].Kh, convs[1].Kw, convs[1].Ph, convs[1].Pw, convs[1].Groups));
+        Assert.Equal((5, 1, 2, 0, 5), (convs[2].Kh, convs[2].Kw, convs[2].Ph, convs[2].Pw, convs[2].Groups));
+        Assert.Equal(new[] { 5, 3, 3 }, ir.Nodes.Single(n => n.Op == OpKind.Activation && n.Ints[0] == (int)ActKind.Sigmoid).Shape.ToArray());
+        Assert.Equal(new[] { 5, 7, 7 }, ir.Nodes.Single(n => n.Op == OpKind.UpsampleNearest).Shape.ToArray());
+    }
+
+    [Fact]
     public void GhostBottleneckStridedWithSqueezeExciteAndConvShortcut()
     {
         // mid 12, seRatio 0.25: reduced = _make_divisible(3, 4) = 4.
@@ -212,6 +242,7 @@ public class BlockExpansionTests
     [InlineData("readonly GhostModule g = new(4, 5);", "g.Forward(x)", 5)]                        // ReLU: BN + ReLU fused, slice
     [InlineData("readonly GhostModule g = new(4, 6, relu: false);", "g.Forward(x)", 6)]           // BN alone (folded at inference)
     [InlineData("readonly GhostBottleneck g = new(4, 7, 4, seRatio: 0.25f);", "g.Forward(x)", 4)] // both modules, slices, residual
+    [InlineData("readonly GhostModule g = new(4, 5, attention: true);", "g.Forward(x)", 5)]      // the slice feeds the attention Mul
     public void GhostConcatAndSliceCostNoCopy(string field, string body, int channels)
     {
         var plan = Planner.Build(Parse(Model(field, "4, 6, 6", body, channels)));

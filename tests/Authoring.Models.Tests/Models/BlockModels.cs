@@ -28,6 +28,29 @@ public partial class GhostModuleRatio3
     Tensor Forward([Shape(2, 5, 5)] Tensor x) => fc.Forward(GlobalAvgPool(g1.Forward(stem.Forward(x))));
 }
 
+/// <summary>GhostNetV2's GhostModule with DFC attention: 7x7 pools to 3x3 and the gate is resized back to 7x7
+/// (not an exact 2x); odd output (slice) and a 3x3 primary conv.</summary>
+[Model]
+public partial class GhostModuleAttention
+{
+    readonly Conv2d stem = new(2, 4, kernel: 1, bias: false);
+    readonly GhostModule g1 = new(4, 5, kernel: 3, attention: true);
+    readonly Linear fc = new(5, 3);
+
+    Tensor Forward([Shape(2, 7, 7)] Tensor x) => fc.Forward(GlobalAvgPool(g1.Forward(stem.Forward(x))));
+}
+
+/// <summary>GhostBottleneck whose ghost1 has DFC attention, with stride 2 and the conv shortcut.</summary>
+[Model]
+public partial class GhostBottleneckAttention
+{
+    readonly Conv2d stem = new(2, 4, kernel: 1, bias: false);
+    readonly GhostBottleneck b = new(4, 6, 5, stride: 2, attention: true);
+    readonly Linear fc = new(5, 3);
+
+    Tensor Forward([Shape(2, 6, 6)] Tensor x) => fc.Forward(GlobalAvgPool(b.Forward(stem.Forward(x))));
+}
+
 /// <summary>GhostBottleneck with stride 2 (conv_dw, bn_dw), squeeze-excite and the conv shortcut.</summary>
 [Model]
 public partial class GhostBottleneckSe
