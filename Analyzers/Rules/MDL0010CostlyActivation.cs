@@ -26,6 +26,9 @@ internal sealed class MDL0010CostlyActivation : ModelRule
         if (!ctx.Profile.CostlyActivations) return;
         foreach (var n in ctx.Nodes(OpKind.Activation))
         {
+            // Inside a block (GhostNetV2's sigmoid gate) the activation is the reference design's, not written at
+            // the call the diagnostic would point at, and the rename fix would rewrite that call.
+            if (ctx.Graph.FromBlock(n)) continue;
             var act = (ActKind)n.Ints[0];
             if (act == ActKind.Sigmoid)
                 ctx.Report(Rule, ctx.Location(n), null, ImmutableDictionary<string, string?>.Empty.Add(FixProperties.RenameTo, "HardSigmoid"),

@@ -499,8 +499,7 @@ internal sealed partial class ModelParser
                     return Add(OpKind.Dropout, new[] { x }, ShapeOf(x), System.Array.Empty<int>(), p, 0, layer.Name, loc);
                 }
             default:
-                Report(DiagnosticDescriptors.UnknownCall, loc, layer.Kind);
-                return -1;
+                return CallBlock(layer, x, loc);   // composite blocks, ModelParser.Blocks.cs
         }
     }
 }

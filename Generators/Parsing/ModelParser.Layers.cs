@@ -28,6 +28,8 @@ internal sealed partial class ModelParser
     static readonly HashSet<string> KnownLayers = new()
     {
         "Linear", "Conv2d", "DepthwiseConv2d", "BatchNorm2d", "BatchNorm1d", "MaxPool2d", "AvgPool2d", "Dropout",
+        // Composite blocks (ModelParser.Blocks.cs)
+        "GhostModule", "GhostBottleneck", "RepVggBlock", "MobileOneBlock", "RepGhostModule",
     };
 
     bool IsLayerType(ITypeSymbol? t)

@@ -181,7 +181,9 @@ internal sealed class Planner
 
     bool IsView(Node n) => n.Op is OpKind.Reshape or OpKind.Slice || (n.Op == OpKind.Dropout && !_train);
 
-    bool Materialized(int v) => !_absorbed[v] && !IsView(_nodes[v]) && (_kernelOut.Contains(v) || _nodes[v].Op == OpKind.Concat);
+    /// <summary>Stored in a buffer of its own: a kernel's output (even when its op, a folded BatchNorm or a fused
+    /// activation, was absorbed into that kernel: the kernel writes it) or a concat.</summary>
+    bool Materialized(int v) => !IsView(_nodes[v]) && (_kernelOut.Contains(v) || (!_absorbed[v] && _nodes[v].Op == OpKind.Concat));
 
     void Place()
     {

@@ -41,6 +41,18 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void Resize() => Check(new Resize(), p => new Resize.Gpu(fixture.Device, p));
     [Fact] public void ResizeRounding() => Check(new ResizeRounding(), p => new ResizeRounding.Gpu(fixture.Device, p));
 
+    // Composite blocks (Models/BlockModels.cs).
+    [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));
+    [Fact] public void GhostModuleRatio3() => Check(new GhostModuleRatio3(), p => new GhostModuleRatio3.Gpu(fixture.Device, p));
+    [Fact] public void GhostModuleAttention() => Check(new GhostModuleAttention(), p => new GhostModuleAttention.Gpu(fixture.Device, p));
+    [Fact] public void GhostBottleneckAttention() => Check(new GhostBottleneckAttention(), p => new GhostBottleneckAttention.Gpu(fixture.Device, p));
+    [Fact] public void GhostBottleneckSe() => Check(new GhostBottleneckSe(), p => new GhostBottleneckSe.Gpu(fixture.Device, p));
+    [Fact] public void GhostBottleneckIdentity() => Check(new GhostBottleneckIdentity(), p => new GhostBottleneckIdentity.Gpu(fixture.Device, p));
+    [Fact] public void RepVgg() => Check(new RepVgg(), p => new RepVgg.Gpu(fixture.Device, p));
+    [Fact] public void MobileOne() => Check(new MobileOne(), p => new MobileOne.Gpu(fixture.Device, p));
+    [Fact] public void MobileOneStrided() => Check(new MobileOneStrided(), p => new MobileOneStrided.Gpu(fixture.Device, p));
+    [Fact] public void RepGhost() => Check(new RepGhost(), p => new RepGhost.Gpu(fixture.Device, p));
+
     static ParameterStore Copy(ParameterStore s)
     {
         var c = new ParameterStore(s.Infos);

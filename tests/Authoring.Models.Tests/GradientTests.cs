@@ -31,6 +31,18 @@ public class GradientTests
     [Fact] public void ResizeUpDownIntoConcatDenseBandKernel() => Check(new Resize());
     [Fact] public void ResizeWherePyTorchsFloatIndexDiffersFromExact() => Check(new ResizeRounding());
 
+    // Composite blocks (Models/BlockModels.cs).
+    [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
+    [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());
+    [Fact] public void GhostModuleDfcAttention() => Check(new GhostModuleAttention());
+    [Fact] public void GhostBottleneckDfcAttention() => Check(new GhostBottleneckAttention());
+    [Fact] public void GhostBottleneckStrideSqueezeExciteConvShortcut() => Check(new GhostBottleneckSe());
+    [Fact] public void GhostBottleneckIdentityShortcut() => Check(new GhostBottleneckIdentity());
+    [Fact] public void RepVggBlocks() => Check(new RepVgg());
+    [Fact] public void MobileOneDepthwisePointwise() => Check(new MobileOne());
+    [Fact] public void MobileOneStridedGrouped() => Check(new MobileOneStrided());
+    [Fact] public void RepGhostModules() => Check(new RepGhost());
+
     internal static void Randomize(ParameterStore store, int seed)
     {
         store.Initialize(seed);

@@ -1,0 +1,117 @@
+// Ready-made efficient-CNN blocks. Each is a composite layer: the model compiler expands `field.Forward(x)`
+// into the primitive layers and ops of the block's reference PyTorch code (train-time form), and names the
+// sub-layers' parameters as that code's state_dict does, prefixed by the field name, so weights trained in
+// PyTorch load by name. Like the other layers, these classes only remember their arguments.
+namespace Authoring;
+
+/// <summary>GhostNet's Ghost module (huawei-noah ghostnet_pytorch): a primary convolution makes
+/// init = ceil(out / ratio) channels, a cheap grouped convolution makes init * (ratio - 1) more from them,
+/// and the first <c>outChannels</c> of their concatenation are the output (no copy: both write into one buffer).
+/// Parameters: <c>primary_conv.0</c> (conv), <c>primary_conv.1</c> (BatchNorm), <c>cheap_operation.0</c>,
+/// <c>cheap_operation.1</c>. With <c>attention: true</c> it is GhostNetV2's 'attn' module (DFC attention):
+/// the output is multiplied by the nearest-upsampled sigmoid of <c>short_conv</c> (conv kernel, BN,
+/// 1x5 depthwise, BN, 5x1 depthwise, BN) applied to the 2x2-average-pooled input.</summary>
+public sealed class GhostModule(int inChannels, int outChannels, int kernel = 1, int ratio = 2, int dwSize = 3, int stride = 1,
+    bool relu = true, bool attention = false) : Layer
+{
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; } = inChannels;
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; } = outChannels;
+    /// <summary>Kernel of the primary convolution (padding kernel / 2).</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Output channels per primary channel (at least 2).</summary>
+    public int Ratio { get; } = ratio;
+    /// <summary>Kernel of the cheap operation (odd; padding dwSize / 2).</summary>
+    public int DwSize { get; } = dwSize;
+    /// <summary>Stride of the primary convolution.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Whether both halves end with a ReLU.</summary>
+    public bool Relu { get; } = relu;
+    /// <summary>GhostNetV2's DFC attention ('attn' mode).</summary>
+    public bool Attention { get; } = attention;
+}
+
+/// <summary>GhostNet's bottleneck (huawei-noah ghostnet_pytorch): <c>ghost1</c> (GhostModule in -> mid, ReLU),
+/// for stride &gt; 1 a depthwise <c>conv_dw</c> + <c>bn_dw</c>, for seRatio &gt; 0 squeeze-excite <c>se</c>
+/// (<c>conv_reduce</c>, ReLU, <c>conv_expand</c>, hard sigmoid gate), <c>ghost2</c> (GhostModule mid -> out,
+/// no ReLU), plus the shortcut: identity when in == out and stride == 1, else <c>shortcut.0</c>-<c>.3</c>
+/// (depthwise conv, BN, 1x1 conv, BN). <c>attention</c> gives ghost1 GhostNetV2's DFC attention.</summary>
+public sealed class GhostBottleneck(int inChannels, int midChannels, int outChannels, int dwKernel = 3, int stride = 1,
+    float seRatio = 0f, bool attention = false) : Layer
+{
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; } = inChannels;
+    /// <summary>Channels between the two Ghost modules.</summary>
+    public int MidChannels { get; } = midChannels;
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; } = outChannels;
+    /// <summary>Kernel of the depthwise convolutions (padding (dwKernel - 1) / 2).</summary>
+    public int DwKernel { get; } = dwKernel;
+    /// <summary>Stride of the block.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Squeeze-excite reduction (0: none); reduced channels are _make_divisible(mid * seRatio, 4).</summary>
+    public float SeRatio { get; } = seRatio;
+    /// <summary>DFC attention in ghost1 (GhostNetV2).</summary>
+    public bool Attention { get; } = attention;
+}
+
+/// <summary>RepVGG's block (DingXiaoH/RepVGG), train-time form:
+/// relu(rbr_dense(x) + rbr_1x1(x) + rbr_identity(x)), where <c>rbr_dense</c> is a 3x3 conv (padding 1) + BN,
+/// <c>rbr_1x1</c> a 1x1 conv + BN (each as <c>.conv</c> and <c>.bn</c>) and <c>rbr_identity</c> a BatchNorm,
+/// present only when in == out and stride == 1.</summary>
+public sealed class RepVggBlock(int inChannels, int outChannels, int stride = 1, int groups = 1) : Layer
+{
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; } = inChannels;
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; } = outChannels;
+    /// <summary>Stride of both convolutions.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Groups of both convolutions.</summary>
+    public int Groups { get; } = groups;
+}
+
+/// <summary>MobileOne's block (apple/ml-mobileone), train-time form: relu(rbr_scale(x) + rbr_skip(x) +
+/// sum of rbr_conv[i](x)), where each <c>rbr_conv.i</c> is a kernel x kernel conv + BN (<c>.conv</c>,
+/// <c>.bn</c>), <c>rbr_scale</c> a 1x1 conv + BN present when kernel &gt; 1, and <c>rbr_skip</c> a BatchNorm
+/// present when in == out and stride == 1. The paper's MobileOne block is a depthwise one
+/// (groups = in, kernel 3, padding 1) followed by a pointwise one (kernel 1).</summary>
+public sealed class MobileOneBlock(int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0, int groups = 1,
+    int branches = 1) : Layer
+{
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; } = inChannels;
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; } = outChannels;
+    /// <summary>Kernel of the conv branches.</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Stride of every branch.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Padding of the conv branches.</summary>
+    public int Padding { get; } = padding;
+    /// <summary>Groups of every conv.</summary>
+    public int Groups { get; } = groups;
+    /// <summary>Number of parallel kernel x kernel conv branches (the paper's k).</summary>
+    public int Branches { get; } = branches;
+}
+
+/// <summary>RepGhost's module (ChengpengChen/RepGhost), train-time form with reparam_bn: x1 =
+/// <c>primary_conv</c> (conv, BN, ReLU if relu); the output is cheap_operation(x1) (depthwise conv, BN)
+/// + <c>fusion_bn.0</c>(x1), then ReLU if relu. The add replaces GhostNet's concat.</summary>
+public sealed class RepGhostModule(int inChannels, int outChannels, int kernel = 1, int dwSize = 3, int stride = 1,
+    bool relu = true) : Layer
+{
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; } = inChannels;
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; } = outChannels;
+    /// <summary>Kernel of the primary convolution (padding kernel / 2).</summary>
+    public int Kernel { get; } = kernel;
+    /// <summary>Kernel of the cheap depthwise convolution (padding dwSize / 2).</summary>
+    public int DwSize { get; } = dwSize;
+    /// <summary>Stride of the primary convolution.</summary>
+    public int Stride { get; } = stride;
+    /// <summary>Whether the primary output and the module output get a ReLU.</summary>
+    public bool Relu { get; } = relu;
+}
