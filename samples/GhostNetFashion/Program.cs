@@ -4,4 +4,4 @@
 using Authoring.Samples;
 using GhostNetFashion;
 
-return SampleRunner.Run<GhostNet, GhostNetDeploy>(args, new SampleOptions(10, 128, 3e-3f, 1, "checkpoints/ghostnet.safetensors", null), m => m.ToDeploy());
+return SampleRunner.Run<GhostNet, GhostNetDeploy>(args, new SampleOptions(8, 128, 3e-3f, 1, "checkpoints/ghostnet.safetensors", null), m => m.ToDeploy());
