@@ -451,6 +451,9 @@ internal static unsafe class DepthwiseConv
 
     struct BackwardWeightsJob : IParallelJob
     {
+        /// <summary>Samples summed in float per tap before the double sum.</summary>
+        const int SampleBlock = 8;
+
         public Conv2dShape S;
         public float* X, Dy, Dw;
         public int XStride, DyStride, N;
@@ -463,9 +466,13 @@ internal static unsafe class DepthwiseConv
             int kk = s.Kh * s.Kw, wo = s.Wo;
             int* offs = stackalloc int[kk];
             p.TapOffsets(s, new Span<int>(offs, kk));
-            // Per-tap sums in double across samples; within a sample, float vector lanes over Ho*Wo terms.
+            // Per-tap float vectors over a block of samples (a few hundred terms per lane), then
+            // summed in double across blocks; the horizontal sums cost more than a small plane's FMAs.
             Span<double> sums = stackalloc double[kk];
             sums.Clear();
+            int slots = (kk + 8) / 9 * 9;
+            var accs = stackalloc Vector256<float>[slots];
+            for (int t = 0; t < slots; t++) accs[t] = default;
             // dy copied with zero-padded rows, so whole vectors need no tail (extra lanes multiply 0).
             int ho = s.Ho;
             float* dyp = Scratch.Aligned(Scratch.Get(ref dyScratch, ho * p.VecWo));
@@ -488,8 +495,8 @@ internal static unsafe class DepthwiseConv
                     int* o = offs + t0;
                     nint o0 = o[0], o1 = o[cnt > 1 ? 1 : 0], o2 = o[cnt > 2 ? 2 : 0], o3 = o[cnt > 3 ? 3 : 0], o4 = o[cnt > 4 ? 4 : 0],
                         o5 = o[cnt > 5 ? 5 : 0], o6 = o[cnt > 6 ? 6 : 0], o7 = o[cnt > 7 ? 7 : 0], o8 = o[cnt > 8 ? 8 : 0];
-                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default,
-                        a6 = default, a7 = default, a8 = default;
+                    Vector256<float>* ag = accs + t0;
+                    Vector256<float> a0 = ag[0], a1 = ag[1], a2 = ag[2], a3 = ag[3], a4 = ag[4], a5 = ag[5], a6 = ag[6], a7 = ag[7], a8 = ag[8];
                     for (int oh = 0; oh < ho; oh++)
                     {
                         float* xr = plane + oh * lineStep;
@@ -509,15 +516,13 @@ internal static unsafe class DepthwiseConv
                             a8 = Vector256.FusedMultiplyAdd(d, Vector256.Load(xs + o8), a8);
                         }
                     }
-                    sums[t0] += Vector256.Sum(a0);
-                    if (cnt > 1) sums[t0 + 1] += Vector256.Sum(a1);
-                    if (cnt > 2) sums[t0 + 2] += Vector256.Sum(a2);
-                    if (cnt > 3) sums[t0 + 3] += Vector256.Sum(a3);
-                    if (cnt > 4) sums[t0 + 4] += Vector256.Sum(a4);
-                    if (cnt > 5) sums[t0 + 5] += Vector256.Sum(a5);
-                    if (cnt > 6) sums[t0 + 6] += Vector256.Sum(a6);
-                    if (cnt > 7) sums[t0 + 7] += Vector256.Sum(a7);
-                    if (cnt > 8) sums[t0 + 8] += Vector256.Sum(a8);
+                    ag[0] = a0; ag[1] = a1; ag[2] = a2; ag[3] = a3; ag[4] = a4; ag[5] = a5; ag[6] = a6; ag[7] = a7; ag[8] = a8;
+                }
+                if (b % SampleBlock == SampleBlock - 1 || b == N - 1)
+                {
+                    // Slots past the last tap hold a repeated tap's sums: not added anywhere.
+                    for (int t = 0; t < kk; t++) sums[t] += Vector256.Sum(accs[t]);
+                    for (int t = 0; t < slots; t++) accs[t] = default;
                 }
             }
             float* dw = Dw + (long)c * kk;
