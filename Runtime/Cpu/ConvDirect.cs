@@ -430,20 +430,45 @@ internal static unsafe class ConvDirect
         job.Partial = partial;
         WorkerPool.For(job.Chunks * job.KParts, ref job);
 
-        // dw[g, co, k] += partial[chunk][g][k][co], chunks in order.
-        int psize = job.PartialSize;
+        // dw[g, co, k] += partial[chunk][g][k][co], chunks in order: 8 x 8 blocks summed over the
+        // chunks, transposed in registers, added to dw; the ragged edges one by one.
+        int psize = job.PartialSize, chunks = job.Chunks;
+        int c8 = coutG / 8 * 8, k8 = kg / 8 * 8;
         for (int gi = 0; gi < g; gi++)
+        {
+            float* pg = partial + (long)gi * kg * ldt;
+            float* dg = dw + (long)gi * coutG * kg;
+            for (int co = 0; co < c8; co += 8)
+                for (int k = 0; k < k8; k += 8)
+                {
+                    float* src = pg + (long)k * ldt + co;
+                    Vector256<float> r0 = default, r1 = default, r2 = default, r3 = default, r4 = default, r5 = default, r6 = default, r7 = default;
+                    for (int ch = 0; ch < chunks; ch++, src += psize)
+                    {
+                        r0 += Vector256.Load(src); r1 += Vector256.Load(src + ldt);
+                        r2 += Vector256.Load(src + 2 * ldt); r3 += Vector256.Load(src + 3 * ldt);
+                        r4 += Vector256.Load(src + 4 * ldt); r5 += Vector256.Load(src + 5 * ldt);
+                        r6 += Vector256.Load(src + 6 * ldt); r7 += Vector256.Load(src + 7 * ldt);
+                    }
+                    GemmCore.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                    float* d = dg + (long)co * kg + k;
+                    (Vector256.Load(d) + r0).Store(d); (Vector256.Load(d + kg) + r1).Store(d + kg);
+                    (Vector256.Load(d + 2 * kg) + r2).Store(d + 2 * kg); (Vector256.Load(d + 3 * kg) + r3).Store(d + 3 * kg);
+                    (Vector256.Load(d + 4 * kg) + r4).Store(d + 4 * kg); (Vector256.Load(d + 5 * kg) + r5).Store(d + 5 * kg);
+                    (Vector256.Load(d + 6 * kg) + r6).Store(d + 6 * kg); (Vector256.Load(d + 7 * kg) + r7).Store(d + 7 * kg);
+                }
             for (int co = 0; co < coutG; co++)
             {
-                float* d = dw + (long)(gi * coutG + co) * kg;
-                for (int k = 0; k < kg; k++)
+                float* d = dg + (long)co * kg;
+                for (int k = co < c8 ? k8 : 0; k < kg; k++)
                 {
-                    long at = ((long)gi * kg + k) * ldt + co;
-                    float v = d[k];
-                    for (int ch = 0; ch < job.Chunks; ch++) v += partial[ch * (long)psize + at];
-                    d[k] = v;
+                    long at = (long)k * ldt + co;
+                    float v = 0f;
+                    for (int ch = 0; ch < chunks; ch++) v += pg[ch * (long)psize + at];
+                    d[k] += v;
                 }
             }
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
