@@ -143,16 +143,21 @@ internal static unsafe class ConvDirect
         }
     }
 
+    /// <summary>Least work (flops) worth a task of its own: below it, waking a worker costs more than it saves.</summary>
+    const long MinTaskFlops = 1 << 20;
+
     static void RunPlaneConv<TAct>(ref PlaneConv c, int n) where TAct : struct, IActivation
     {
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
         c.Parts = 1;
         c.SharedPlanes = null;
-        if (n < threads)
+        if (n < 2 * threads)
         {
-            // Too few samples to share out: fill every sample's planes here, then split each sample's
-            // positions (about 1.5 parts per thread... rounded up, so a late thread still helps).
-            c.Parts = Math.Max(1, Math.Min((threads * 2 + n - 1) / n, (c.P + 23) / 24));
+            // Too few samples to share out evenly: fill every sample's planes here, then split each
+            // sample's positions, about two parts per thread where the work allows.
+            long flops = 2L * c.Groups * c.P * c.K * c.Panels * NR;
+            int byWork = (int)Math.Clamp(flops / MinTaskFlops, 1, (c.P + 23) / 24);
+            c.Parts = Math.Min((2 * threads + n - 1) / n, byWork);
             if (c.Parts > 1)
             {
                 c.SharedPlanes = Scratch.Aligned(Scratch.Get(ref sharedScratch, n * c.Geo.Size));
@@ -401,17 +406,19 @@ internal static unsafe class ConvDirect
         };
         int ldt = job.Ldt;
         // Fixed chunks of the batch, each summed into its own partial and reduced in chunk order, so
-        // the result does not depend on which thread ran what. Few samples: one chunk, its tiles
-        // split over the threads, every sample prepared here once.
-        if (n >= threads)
+        // the result does not depend on which thread ran what; two chunks per thread, so a thread
+        // that was descheduled leaves less behind. Few samples: one chunk, its tiles split over the
+        // threads (as the work allows), every sample prepared here once.
+        if (n >= 2 * threads)
         {
-            job.Chunks = Math.Min(n, threads);
+            job.Chunks = 2 * threads;
             job.KParts = 1;
         }
         else
         {
             job.Chunks = 1;
-            job.KParts = Math.Min(2 * threads, g * panels * job.KTiles);
+            long flops = 2L * n * g * p * kg * panels * NR;
+            job.KParts = (int)Math.Min(Math.Min(2 * threads, g * panels * job.KTiles), Math.Max(1, flops / MinTaskFlops));
             if (job.KParts > 1)
             {
                 long planeFloats = (long)n * geo.Size, dytFloats = (long)n * g * p * ldt;
