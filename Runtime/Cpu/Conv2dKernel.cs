@@ -41,7 +41,7 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
-            if (UseDirect(path, !IsPointwise(s), s.Cout / s.Groups))
+            if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
             {
                 ConvDirect.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff, psc == null ? null : psc + scaleOff,
                     psh == null ? null : psh + shiftOff, py + y.Offset, y.BatchStride);
@@ -68,7 +68,7 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
         {
-            if (UseDirect(path, !IsPointwise(s) && s.StrideH == 1 && s.StrideW == 1, s.Cin / s.Groups))
+            if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
             {
                 ConvDirect.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
                 return;
@@ -92,7 +92,7 @@ public static unsafe class Conv2dKernel
         Validate(s, n, x, dy, dw, dwOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
-        if (UseDirect(path, !IsPointwise(s), s.Cout / s.Groups))
+        if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s)))
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
                 ConvDirect.BackwardWeights(s, n, px + x.Offset, x.BatchStride, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
@@ -149,14 +149,21 @@ public static unsafe class Conv2dKernel
         }
     }
 
-    /// <summary>The direct path where it applies (<paramref name="applies"/>) and is asked for, or on
-    /// <see cref="ConvPath.Auto"/> where the output channels per group fill its tiles.</summary>
-    static bool UseDirect(ConvPath path, bool applies, int channelsOut) => applies && ConvDirect.Available && path switch
+    /// <summary>The direct path where it applies (<paramref name="applies"/>: the data gradient needs
+    /// stride 1) and is asked for, or on <see cref="ConvPath.Auto"/> where it is expected to be faster
+    /// (<paramref name="preferred"/>: enough output channels per group to fill its tiles, and for
+    /// 1 x 1 a batch that amortises packing the weights).</summary>
+    static bool UseDirect(ConvPath path, bool applies, bool preferred) => applies && ConvDirect.Available && path switch
     {
         ConvPath.Direct => true,
         ConvPath.Im2Col => false,
-        _ => ConvDirect.Fits(channelsOut),
+        _ => preferred,
     };
+
+    /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
+    /// writing whole tiles (the GEMM's last column panel is ragged) once the batch amortises packing
+    /// the weights, which it does per call. Its weight gradient stays a GEMM (no faster direct).</summary>
+    const int PointwiseDirectBatch = 4;
 
     static bool IsPointwise(in Conv2dShape s) => s.Kh == 1 && s.Kw == 1 && s.StrideH == 1 && s.StrideW == 1 && s.PadH == 0 && s.PadW == 0;
 

@@ -50,6 +50,8 @@ internal static unsafe class ConvDirect
         }
         public int PlaneSize => Rows * Cols;
         public int Size => Count * Rows * Cols;
+        /// <summary>No padding: the source planes themselves serve (1 x 1 and unpadded convolutions).</summary>
+        public bool InPlace => Top == 0 && Left == 0 && Rows == SrcH && Cols == SrcW;
 
         public void Fill(float* src, float* dst)
         {
@@ -105,7 +107,8 @@ internal static unsafe class ConvDirect
             ref readonly PlaneConv c = ref C;
             int b = task / c.Parts, part = task % c.Parts;
             float* planes;
-            if (c.SharedPlanes != null) planes = c.SharedPlanes + (long)b * c.Geo.Size;
+            if (c.Geo.InPlace) planes = c.Src + b * c.SrcStride;
+            else if (c.SharedPlanes != null) planes = c.SharedPlanes + (long)b * c.Geo.Size;
             else
             {
                 planes = Scratch.Aligned(Scratch.Get(ref planeScratch, c.Geo.Size));
@@ -158,7 +161,7 @@ internal static unsafe class ConvDirect
             long flops = 2L * c.Groups * c.P * c.K * c.Panels * NR;
             int byWork = (int)Math.Clamp(flops / MinTaskFlops, 1, (c.P + 23) / 24);
             c.Parts = Math.Min((2 * threads + n - 1) / n, byWork);
-            if (c.Parts > 1)
+            if (c.Parts > 1 && !c.Geo.InPlace)
             {
                 c.SharedPlanes = Scratch.Aligned(Scratch.Get(ref sharedScratch, n * c.Geo.Size));
                 for (int b = 0; b < n; b++) c.Geo.Fill(c.Src + b * c.SrcStride, c.SharedPlanes + (long)b * c.Geo.Size);
@@ -179,17 +182,9 @@ internal static unsafe class ConvDirect
         for (int gi = 0; gi < g; gi++)
             for (int panel = 0; panel < panels; panel++)
             {
-                float* d = packed + ((long)gi * panels + panel) * kg * NR;
-                for (int j = 0; j < NR; j++)
-                {
-                    int co = panel * NR + j;
-                    if (co < coutG)
-                    {
-                        float* wr = w + (long)(gi * coutG + co) * kg;
-                        for (int k = 0; k < kg; k++) d[k * NR + j] = wr[k];
-                    }
-                    else for (int k = 0; k < kg; k++) d[k * NR + j] = 0f;
-                }
+                int co0 = panel * NR;
+                PackPanel(w + (long)(gi * coutG + co0) * kg, Math.Min(NR, coutG - co0), kg, kg,
+                    packed + ((long)gi * panels + panel) * kg * NR);
             }
         int* offs = (int*)Scratch.Aligned(Scratch.Get(ref offScratch, p + kg));
         int* posOff = offs, kOff = offs + p;
@@ -220,16 +215,10 @@ internal static unsafe class ConvDirect
         for (int gi = 0; gi < g; gi++)
             for (int panel = 0; panel < panels; panel++)
             {
+                int ci0 = panel * NR;
                 float* d = packed + ((long)gi * panels + panel) * kg * NR;
-                for (int j = 0; j < NR; j++)
-                {
-                    int ci = panel * NR + j;
-                    for (int co = 0; co < coutG; co++)
-                    {
-                        float* wr = w + ((long)(gi * coutG + co) * cinG + ci) * kk;
-                        for (int t = 0; t < kk; t++) d[(co * kk + t) * NR + j] = ci < cinG ? wr[t] : 0f;
-                    }
-                }
+                for (int co = 0; co < coutG; co++)
+                    PackPanel(w + ((long)(gi * coutG + co) * cinG + ci0) * kk, Math.Min(NR, cinG - ci0), kk, kk, d + (long)co * kk * NR);
             }
         int* offs = (int*)Scratch.Aligned(Scratch.Get(ref offScratch, p + kg));
         int* posOff = offs, kOff = offs + p;
@@ -245,6 +234,45 @@ internal static unsafe class ConvDirect
             Accumulate = accumulate,
         };
         RunPlaneConv<Identity>(ref c, n);
+    }
+
+    /// <summary>One packed panel: dst[c * NR + r] = src[r * ld + c] for r &lt; <paramref name="rows"/> (zero for
+    /// the rest of the NR) and c &lt; <paramref name="cols"/>; 8 x 8 register transposes where whole.</summary>
+    static void PackPanel(float* src, int rows, int ld, int cols, float* dst)
+    {
+        if (cols == 1 && ld == 1 && rows == NR)
+        {
+            // One column of contiguous rows (a 1 x 1 kernel's data-gradient panel): a plain copy.
+            Vector256.Load(src).Store(dst);
+            Vector256.Load(src + 8).Store(dst + 8);
+            return;
+        }
+        int c8 = cols / 8 * 8;
+        for (int r0 = 0; r0 < NR; r0 += 8)
+        {
+            if (r0 + 8 <= rows)
+            {
+                for (int c = 0; c < c8; c += 8)
+                {
+                    float* sp = src + (long)r0 * ld + c;
+                    var v0 = Vector256.Load(sp); var v1 = Vector256.Load(sp + ld);
+                    var v2 = Vector256.Load(sp + 2L * ld); var v3 = Vector256.Load(sp + 3L * ld);
+                    var v4 = Vector256.Load(sp + 4L * ld); var v5 = Vector256.Load(sp + 5L * ld);
+                    var v6 = Vector256.Load(sp + 6L * ld); var v7 = Vector256.Load(sp + 7L * ld);
+                    GemmCore.Transpose8x8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    float* dp = dst + (long)c * NR + r0;
+                    v0.Store(dp); v1.Store(dp + NR); v2.Store(dp + 2 * NR); v3.Store(dp + 3 * NR);
+                    v4.Store(dp + 4 * NR); v5.Store(dp + 5 * NR); v6.Store(dp + 6 * NR); v7.Store(dp + 7 * NR);
+                }
+                for (int r = r0; r < r0 + 8; r++)
+                    for (int c = c8; c < cols; c++) dst[(long)c * NR + r] = src[(long)r * ld + c];
+            }
+            else
+            {
+                for (int r = r0; r < r0 + 8; r++)
+                    for (int c = 0; c < cols; c++) dst[(long)c * NR + r] = r < rows ? src[(long)r * ld + c] : 0f;
+            }
+        }
     }
 
     /// <summary>dst[c, p] (=, or +=) act(scale[c] * ct[p, c] + shift[c]) for p &lt; <paramref name="np"/> and c &lt; <paramref name="channels"/>.</summary>
@@ -320,15 +348,19 @@ internal static unsafe class ConvDirect
             for (int b = b0; b < b1; b++)
             {
                 float* planes, dyt;
-                if (SharedPlanes != null)
+                if (SharedDyT != null)
                 {
-                    planes = SharedPlanes + (long)b * Geo.Size;
+                    planes = Geo.InPlace ? X + b * XStride : SharedPlanes + (long)b * Geo.Size;
                     dyt = SharedDyT + (long)b * Groups * P * ldt;
                 }
                 else
                 {
-                    planes = Scratch.Aligned(Scratch.Get(ref planeScratch, Geo.Size));
-                    Geo.Fill(X + b * XStride, planes);
+                    if (Geo.InPlace) planes = X + b * XStride;
+                    else
+                    {
+                        planes = Scratch.Aligned(Scratch.Get(ref planeScratch, Geo.Size));
+                        Geo.Fill(X + b * XStride, planes);
+                    }
                     dyt = Scratch.Aligned(Scratch.Get(ref tileScratch, Groups * P * ldt));
                     TransposeDy(Dy + b * DyStride, dyt);
                 }
@@ -427,7 +459,7 @@ internal static unsafe class ConvDirect
                 job.SharedDyT = shared + RoundUp((int)planeFloats, 16);
                 for (int b = 0; b < n; b++)
                 {
-                    geo.Fill(x + b * xStride, job.SharedPlanes + (long)b * geo.Size);
+                    if (!geo.InPlace) geo.Fill(x + b * xStride, job.SharedPlanes + (long)b * geo.Size);
                     TransposeDy(dy + b * dyStride, job.SharedDyT + (long)b * g * p * ldt, g, coutG, p, ldt);
                 }
             }

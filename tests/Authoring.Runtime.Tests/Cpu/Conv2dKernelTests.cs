@@ -39,6 +39,8 @@ public class Conv2dKernelTests
         new[] { 6, 7, 8, 16, 1, 3, 1, 1, 3, 1, 1, 1, 1 },     // padding past the kernel's reach
         new[] { 3, 5, 5, 17, 5, 5, 1, 1, 2, 2, 1, 1, 1 },     // 17 channels, K = 75
         new[] { 9, 6, 13, 24, 3, 5, 2, 1, 2, 1, 1, 2, 3 },    // groups 3, stride (2, 1), dilation (1, 2), 3x5
+        new[] { 16, 5, 7, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1 },    // pointwise 16 -> 32: planes read in place
+        new[] { 8, 9, 10, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1 },    // unpadded 3x3: planes read in place
     };
 
     public static readonly string[] Paths = ["Auto", "Direct", "Im2Col"];
@@ -66,7 +68,7 @@ public class Conv2dKernelTests
     [MemberData(nameof(ShapesAndPaths))]
     public void ForwardMatchesReference(int[] shape, string path)
     {
-        foreach (int n in new[] { 1, 3 }) CheckForward(Shape(shape), n, "Relu", withScale: true, seed: n, Path(path));
+        foreach (int n in new[] { 1, 3, 4 }) CheckForward(Shape(shape), n, "Relu", withScale: true, seed: n, Path(path));
     }
 
     public static TheoryData<string> Acts => new(TestUtil.Activations);
@@ -86,7 +88,7 @@ public class Conv2dKernelTests
     [MemberData(nameof(ShapesAndPaths))]
     public void BackwardDataMatchesReference(int[] shape, string path)
     {
-        foreach (int n in new[] { 1, 3 }) CheckBackwardData(Shape(shape), n, seed: n, Path(path));
+        foreach (int n in new[] { 1, 3, 4 }) CheckBackwardData(Shape(shape), n, seed: n, Path(path));
     }
 
     [Theory]
