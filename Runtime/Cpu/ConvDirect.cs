@@ -37,8 +37,9 @@ internal static unsafe class ConvDirect
     static int RoundUp(int x, int r) => (x + r - 1) / r * r;
 
     /// <summary>Whether <paramref name="channels"/> output channels per group fill the 16-wide tiles
-    /// well enough (at most a third of the lanes wasted) for the direct path to pay.</summary>
-    public static bool Fits(int channels) => Available && channels >= 8 && RoundUp(channels, NR) * 3 <= channels * 4;
+    /// well enough (at most a third of the lanes wasted) for the direct path to pay. Not where the
+    /// GEMM runs 512-bit tiles: this kernel is 256-bit and has only been measured against the AVX2 GEMM.</summary>
+    public static bool Fits(int channels) => Available && !Simd.Use512 && channels >= 8 && RoundUp(channels, NR) * 3 <= channels * 4;
 
     /// <summary>Zero-padded copies of a sample's planes: plane i row r column c holds src[i][r - Top][c - Left].</summary>
     readonly struct Planes
