@@ -30,7 +30,9 @@ internal static unsafe class DepthwiseConv
             Rows = s.H + 2 * s.PadH;
             Phases = s.StrideW;
             VecWo = (s.Wo + V - 1) / V * V;
-            Width = Math.Max(VecWo + (s.Kw - 1) * s.DilW / s.StrideW, (s.W + 2 * s.PadW + s.StrideW - 1) / s.StrideW);
+            // Lines start on cache lines (64-byte aligned plane, width a multiple of 16 floats), so
+            // that the short rows' vectors rarely straddle two lines.
+            Width = (Math.Max(VecWo + (s.Kw - 1) * s.DilW / s.StrideW, (s.W + 2 * s.PadW + s.StrideW - 1) / s.StrideW) + 15) / 16 * 16;
         }
         public int Size => Rows * Phases * Width;
         public int RowStride => Phases * Width;
@@ -47,24 +49,18 @@ internal static unsafe class DepthwiseConv
         }
     }
 
-    static void Fill(in Conv2dShape s, in Plane p, float* x, float* plane)
+    /// <summary>Copies a plane's data into its cells of the padded plane. Every other cell is zero and
+    /// stays zero (the data lands on the same cells each time), so the plane is cleared only when
+    /// <paramref name="clear"/>: the first time a task uses its scratch.</summary>
+    static void Fill(in Conv2dShape s, in Plane p, float* x, float* plane, bool clear)
     {
+        if (clear) new Span<float>(plane, p.Size).Clear();
         int sw = s.StrideW;
         if (sw == 1)
         {
-            // Rows above and below zeroed, each data row zeroed and then copied in (whole vectors).
-            int width = p.Width, left = s.PadW, w = s.W;
-            Zero(plane, s.PadH * width);
-            for (int ih = 0; ih < s.H; ih++)
-            {
-                float* d = plane + (long)(ih + s.PadH) * width;
-                Zero(d, width);
-                KernelUtil.CopyRow(x + ih * w, d + left, w);
-            }
-            Zero(plane + (long)(s.PadH + s.H) * width, (p.Rows - s.PadH - s.H) * width);
+            for (int ih = 0; ih < s.H; ih++) KernelUtil.CopyRow(x + ih * s.W, plane + (long)(ih + s.PadH) * p.Width + s.PadW, s.W);
             return;
         }
-        new Span<float>(plane, p.Size).Clear();
         for (int ih = 0; ih < s.H; ih++)
         {
             float* src = x + ih * s.W;
@@ -94,18 +90,6 @@ internal static unsafe class DepthwiseConv
                 if (++phase == sw) { phase = 0; q++; }
             }
         }
-    }
-
-    /// <summary>Zeroes n floats with whole vectors (the last one overlapping) where n allows.</summary>
-    static void Zero(float* d, int n)
-    {
-        if (n < V)
-        {
-            for (int i = 0; i < n; i++) d[i] = 0f;
-            return;
-        }
-        for (int i = 0; i + V < n; i += V) Vector256<float>.Zero.Store(d + i);
-        Vector256<float>.Zero.Store(d + n - V);
     }
 
     /// <summary>About eight tasks per thread: enough to balance shared cores, few enough that claiming
@@ -179,11 +163,12 @@ internal static unsafe class DepthwiseConv
             }
         }
 
-        /// <summary>One plane: x (H x W) into the padded scratch plane, then y (Ho x Wo) =, or +=, the gather.</summary>
-        public readonly void Run<TAct>(float* x, float* plane, float* w, float* y, float sc, float sh, bool accumulate)
+        /// <summary>One plane: x (H x W) into the padded scratch plane (cleared first when <paramref name="clear"/>),
+        /// then y (Ho x Wo) =, or +=, the gather.</summary>
+        public readonly void Run<TAct>(float* x, float* plane, bool clear, float* w, float* y, float sc, float sh, bool accumulate)
             where TAct : struct, IActivation
         {
-            Fill(S, P, x, plane);
+            Fill(S, P, x, plane, clear);
             int kk = S.Kh * S.Kw, ho = S.Ho, wo = S.Wo;
             bool plain = typeof(TAct) == typeof(Identity) && sc == 1f && sh == 0f;
             var vs = Vector256.Create(sc);
@@ -360,7 +345,7 @@ internal static unsafe class DepthwiseConv
             for (int i = task * PerTask; i < end; i++)
             {
                 int b = i / s.Cin, c = i % s.Cin;
-                G.Run<TAct>(X + (long)b * XStride + (long)c * s.H * s.W, plane, W + (long)c * kk,
+                G.Run<TAct>(X + (long)b * XStride + (long)c * s.H * s.W, plane, i == task * PerTask, W + (long)c * kk,
                     Y + (long)b * YStride + (long)c * s.Ho * s.Wo, Scale == null ? 1f : Scale[c], Shift == null ? 0f : Shift[c], accumulate: false);
             }
         }
@@ -391,7 +376,7 @@ internal static unsafe class DepthwiseConv
                 {
                     int b = i / s.Cin, c = i % s.Cin;
                     for (int t = 0; t < kk; t++) flipped[t] = W[(long)c * kk + kk - 1 - t];
-                    G.Run<Identity>(Dy + (long)b * DyStride + (long)c * s.Ho * s.Wo, plane, flipped,
+                    G.Run<Identity>(Dy + (long)b * DyStride + (long)c * s.Ho * s.Wo, plane, i == task * PerTask, flipped,
                         Dx + (long)b * DxStride + (long)c * s.H * s.W, 1f, 0f, Accumulate);
                 }
                 return;
@@ -478,7 +463,7 @@ internal static unsafe class DepthwiseConv
             float* dyp = Scratch.Aligned(Scratch.Get(ref dyScratch, ho * p.VecWo));
             for (int b = 0; b < N; b++)
             {
-                Fill(s, p, X + (long)b * XStride + (long)c * s.H * s.W, plane);
+                Fill(s, p, X + (long)b * XStride + (long)c * s.H * s.W, plane, b == 0);
                 float* dy = Dy + (long)b * DyStride + (long)c * ho * wo;
                 for (int oh = 0; oh < ho; oh++)
                 {
