@@ -1,7 +1,11 @@
-// 2-D convolution: grouped convolution as im2col + GEMM per sample (a 1x1 stride-1 unpadded conv
-// is a GEMM on the sample itself), parallel over the batch with per-thread column buffers, and a
-// direct vectorised path for depthwise convolution (DepthwiseConv.cs). Weight gradients are summed
-// per fixed chunk of the batch and reduced in chunk order, so results do not depend on scheduling.
+// 2-D convolution. Dense and grouped convolutions take the direct implicit-GEMM kernels
+// (ConvDirect.cs: padded planes read through offset tables, no im2col) where their output channels
+// fill its tiles, for the forward pass, the weight gradient and the stride-1 data gradient; the
+// rest (few channels, strided data gradients, 1x1 at small batches, AVX-512 machines) run im2col +
+// GEMM per sample (a 1x1 stride-1 unpadded conv is a GEMM on the sample itself), parallel over the
+// batch with per-thread column buffers. Depthwise convolutions have their own direct kernels
+// (DepthwiseConv.cs). Weight gradients are summed per fixed chunk of the batch and reduced in chunk
+// order, so results do not depend on scheduling.
 using System.Runtime.Intrinsics;
 
 namespace Authoring.Runtime.Cpu;

@@ -1,9 +1,9 @@
 // Direct ("implicit GEMM") dense and grouped convolution for AVX2, without im2col. Each sample's
-// input planes are copied once into zero-padded planes; then every output position p and every
-// reduction index k = (channel, kh, kw) is a fixed offset into those planes, posOff[p] + kOff[k], so
-// the GEMM's operand that im2col would build is read in place. The register tile is 6 x 16 with the
-// 6 on the side read through offsets (scalar broadcasts, any address) and the 16 on the packed side
-// (16 channels, two vectors):
+// input planes are copied once into zero-padded planes (or, unpadded, read where they are); then
+// every output position p and every reduction index k = (channel, kh, kw) is a fixed offset into
+// those planes, posOff[p] + kOff[k], so the GEMM operand that im2col would build is read in place.
+// The register tile is 6 x 16: the 6 on the side read through offsets (scalar broadcasts, any
+// address), the 16 on the packed side (16 channels, two vectors):
 //   forward:          C^T[p, co]  = sum_k  planes(x)[posOff[p] + kOff[k]]  * W^T[k, co]
 //   backward data:    dx^T[p, ci] = sum_k' planes(dy)[posOff[p] + kOff[k']] * W'[k', ci]   (stride 1: a
 //                     convolution of dy, padded by (K-1)*dil - pad, with the kernel flipped by negative offsets)
