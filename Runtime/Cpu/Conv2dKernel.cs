@@ -1,10 +1,25 @@
-// 2-D convolution: grouped convolution as im2col + GEMM per sample (a 1x1 stride-1 unpadded conv
-// is a GEMM on the sample itself), parallel over the batch with per-thread column buffers, and a
-// direct vectorised path for depthwise convolution (DepthwiseConv.cs). Weight gradients are summed
-// per fixed chunk of the batch and reduced in chunk order, so results do not depend on scheduling.
+// 2-D convolution. Dense and grouped convolutions take the direct implicit-GEMM kernels
+// (ConvDirect.cs: padded planes read through offset tables, no im2col) where their output channels
+// fill its tiles, for the forward pass, the weight gradient and the stride-1 data gradient; the
+// rest (few channels, strided data gradients, 1x1 at small batches, AVX-512 machines) run im2col +
+// GEMM per sample (a 1x1 stride-1 unpadded conv is a GEMM on the sample itself), parallel over the
+// batch with per-thread column buffers. Depthwise convolutions have their own direct kernels
+// (DepthwiseConv.cs). Weight gradients are summed per fixed chunk of the batch and reduced in chunk
+// order, so results do not depend on scheduling.
 using System.Runtime.Intrinsics;
 
 namespace Authoring.Runtime.Cpu;
+
+/// <summary>Which implementation a dense or grouped convolution takes (depthwise ones have their own).</summary>
+internal enum ConvPath
+{
+    /// <summary>Chosen by shape.</summary>
+    Auto,
+    /// <summary><see cref="ConvDirect"/> wherever it applies.</summary>
+    Direct,
+    /// <summary>im2col + GEMM (or the GEMM on the sample itself for 1 x 1).</summary>
+    Im2Col,
+}
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
 public static unsafe class Conv2dKernel
@@ -16,6 +31,12 @@ public static unsafe class Conv2dKernel
     /// <summary>y = act(scale[co] * conv(x, w)[co] + shift[co]).</summary>
     public static void Forward<TAct>(in Conv2dShape s, int n, View x, float[] w, int wOff,
         float[]? scale, int scaleOff, float[]? shift, int shiftOff, View y) where TAct : struct, IActivation
+        => Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y, ConvPath.Auto);
+
+    /// <summary><see cref="Forward{TAct}(in Conv2dShape, int, View, float[], int, float[], int, float[], int, View)"/>
+    /// on a chosen path (tests run every shape through each).</summary>
+    internal static void Forward<TAct>(in Conv2dShape s, int n, View x, float[] w, int wOff,
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, View y, ConvPath path) where TAct : struct, IActivation
     {
         Validate(s, n, x, y, w, wOff, "y");
         if (scale is not null) KernelUtil.Check(scale, scaleOff, s.Cout, nameof(scale));
@@ -24,6 +45,12 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
+            if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
+            {
+                ConvDirect.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff, psc == null ? null : psc + scaleOff,
+                    psh == null ? null : psh + shiftOff, py + y.Offset, y.BatchStride);
+                return;
+            }
             var job = new ForwardJob<TAct>
             {
                 S = s, X = px + x.Offset, XStride = x.BatchStride, W = pw + wOff, Y = py + y.Offset, YStride = y.BatchStride,
@@ -35,12 +62,21 @@ public static unsafe class Conv2dKernel
 
     /// <summary>dx (=, or += when <paramref name="accumulate"/>) = conv_transpose(dy, w).</summary>
     public static void BackwardData(in Conv2dShape s, int n, View dy, float[] w, int wOff, View dx, bool accumulate)
+        => BackwardData(s, n, dy, w, wOff, dx, accumulate, ConvPath.Auto);
+
+    /// <summary><see cref="BackwardData(in Conv2dShape, int, View, float[], int, View, bool)"/> on a chosen path.</summary>
+    internal static void BackwardData(in Conv2dShape s, int n, View dy, float[] w, int wOff, View dx, bool accumulate, ConvPath path)
     {
         Validate(s, n, dx, dy, w, wOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
         {
+            if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
+            {
+                ConvDirect.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
+                return;
+            }
             var job = new BackwardDataJob
             {
                 S = s, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, W = pw + wOff, Dx = pdx + dx.Offset,
@@ -52,10 +88,20 @@ public static unsafe class Conv2dKernel
 
     /// <summary>dw += sum over the batch of the correlation of x with dy.</summary>
     public static void BackwardWeights(in Conv2dShape s, int n, View x, View dy, float[] dw, int dwOff)
+        => BackwardWeights(s, n, x, dy, dw, dwOff, ConvPath.Auto);
+
+    /// <summary><see cref="BackwardWeights(in Conv2dShape, int, View, View, float[], int)"/> on a chosen path.</summary>
+    internal static void BackwardWeights(in Conv2dShape s, int n, View x, View dy, float[] dw, int dwOff, ConvPath path)
     {
         Validate(s, n, x, dy, dw, dwOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
+        if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s)))
+        {
+            fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
+                ConvDirect.BackwardWeights(s, n, px + x.Offset, x.BatchStride, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+            return;
+        }
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
         int chunks = Math.Min(n, threads);
         int ws = s.WeightSize;
@@ -106,6 +152,22 @@ public static unsafe class Conv2dKernel
             for (int b = 0; b < n; b++) job.Run(b);
         }
     }
+
+    /// <summary>The direct path where it applies (<paramref name="applies"/>: the data gradient needs
+    /// stride 1) and is asked for, or on <see cref="ConvPath.Auto"/> where it is expected to be faster
+    /// (<paramref name="preferred"/>: enough output channels per group to fill its tiles, and for
+    /// 1 x 1 a batch that amortises packing the weights).</summary>
+    static bool UseDirect(ConvPath path, bool applies, bool preferred) => applies && ConvDirect.Available && path switch
+    {
+        ConvPath.Direct => true,
+        ConvPath.Im2Col => false,
+        _ => preferred,
+    };
+
+    /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
+    /// writing whole tiles (the GEMM's last column panel is ragged) once the batch amortises packing
+    /// the weights, which it does per call. Its weight gradient stays a GEMM (no faster direct).</summary>
+    const int PointwiseDirectBatch = 4;
 
     static bool IsPointwise(in Conv2dShape s) => s.Kh == 1 && s.Kw == 1 && s.StrideH == 1 && s.StrideW == 1 && s.PadH == 0 && s.PadW == 0;
 

@@ -372,7 +372,7 @@ internal static unsafe class GemmCore
 
     /// <summary>In-register 8 x 8 transpose: afterwards r_i holds column i of the rows r0..r7.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+    internal static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
         ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
     {
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);

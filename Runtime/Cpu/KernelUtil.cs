@@ -63,6 +63,19 @@ internal static unsafe class KernelUtil
         for (; i < len; i++) y[i] = default(TAct).Apply(MathF.FusedMultiplyAdd(x[i], scale, shift));
     }
 
+    /// <summary>dst[0, n) = src[0, n) for short rows: whole vectors, the last one overlapping, no call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyRow(float* src, float* dst, int n)
+    {
+        if (n < 8)
+        {
+            for (int i = 0; i < n; i++) dst[i] = src[i];
+            return;
+        }
+        for (int i = 0; i + 8 < n; i += 8) Vector256.Load(src + i).Store(dst + i);
+        Vector256.Load(src + n - 8).Store(dst + n - 8);
+    }
+
     /// <summary>dst (= or +=) src over <paramref name="len"/> floats.</summary>
     public static void CopyOrAdd(float* src, float* dst, int len, bool accumulate)
     {

@@ -1,6 +1,9 @@
 // Convolution forward and both backward passes against a direct double-precision reference, on
 // sliced views (offset, batch stride larger than a sample), for plain, grouped, pointwise and
-// depthwise shapes with stride, padding, dilation and non-square kernels.
+// depthwise shapes with stride, padding, dilation and non-square kernels. Dense and grouped shapes
+// run through each implementation (the shape's own choice, the direct kernels forced wherever they
+// apply, im2col + GEMM forced), at batch 1 (positions split over threads) and larger batches.
+using System.Reflection;
 using Authoring.Runtime.Cpu;
 
 namespace Authoring.Runtime.Tests.Cpu;
@@ -28,15 +31,50 @@ public class Conv2dKernelTests
         new[] { 3, 6, 19, 3, 1, 5, 1, 1, 0, 2, 1, 1, 3 },     // 1x5 over rows of two vectors plus a tail
         new[] { 3, 11, 10, 3, 5, 1, 1, 1, 2, 0, 1, 1, 3 },    // 5x1 over more rows than the kernel
         new[] { 2, 9, 20, 2, 1, 5, 2, 2, 0, 2, 1, 1, 2 },     // 1x5 stride 2 (phase-split plane)
+        new[] { 6, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6 },      // depthwise 7x7: rows narrower than a vector
+        new[] { 4, 5, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4 },      // depthwise, 3 wide: a vector spans three rows
+        new[] { 5, 14, 14, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5 },    // depthwise 14x14: each row's last vector overlaps
+        new[] { 4, 8, 16, 4, 3, 1, 1, 1, 1, 0, 1, 1, 4 },     // depthwise 3x1, rows of exactly two vectors
+        new[] { 3, 6, 9, 3, 2, 3, 1, 1, 2, 1, 1, 1, 3 },      // depthwise, padding past the kernel (data gradient scatters)
+        new[] { 2, 11, 12, 2, 5, 5, 1, 1, 2, 2, 1, 1, 2 },    // depthwise 5x5 stride 1: taps in groups of nine
+        new[] { 3, 9, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3 },      // depthwise stride 2, 5 wide: narrow rows from phase-split planes
+        new[] { 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // the sample's 3x3 conv 32 -> 64
+        new[] { 12, 9, 11, 20, 2, 3, 1, 1, 0, 2, 1, 1, 1 },   // Kh != Kw, Ph != Pw, 20 channels (a part-filled tile)
+        new[] { 8, 10, 9, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1 },    // stride 2 (data gradient through col2im)
+        new[] { 16, 8, 8, 32, 3, 3, 1, 1, 1, 1, 2, 2, 2 },    // groups 2 of 16 channels, dilation 2
+        new[] { 6, 7, 8, 16, 1, 3, 1, 1, 3, 1, 1, 1, 1 },     // padding past the kernel's reach
+        new[] { 3, 5, 5, 17, 5, 5, 1, 1, 2, 2, 1, 1, 1 },     // 17 channels, K = 75
+        new[] { 9, 6, 13, 24, 3, 5, 2, 1, 2, 1, 1, 2, 3 },    // groups 3, stride (2, 1), dilation (1, 2), 3x5
+        new[] { 16, 5, 7, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1 },    // pointwise 16 -> 32: planes read in place
+        new[] { 8, 9, 10, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1 },    // unpadded 3x3: planes read in place
     };
+
+    public static readonly string[] Paths = ["Auto", "Direct", "Im2Col"];
+
+    /// <summary>Every shape on every path (depthwise shapes have one).</summary>
+    public static TheoryData<int[], string> ShapesAndPaths
+    {
+        get
+        {
+            var data = new TheoryData<int[], string>();
+            foreach (object[] row in (IEnumerable<object[]>)Shapes)
+            {
+                var shape = (int[])row[0];
+                foreach (var path in Shape(shape).IsDepthwise ? ["Auto"] : Paths) data.Add(shape, path);
+            }
+            return data;
+        }
+    }
+
+    static ConvPath Path(string name) => Enum.Parse<ConvPath>(name);
 
     static Conv2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
 
     [Theory]
-    [MemberData(nameof(Shapes))]
-    public void ForwardMatchesReference(int[] shape)
+    [MemberData(nameof(ShapesAndPaths))]
+    public void ForwardMatchesReference(int[] shape, string path)
     {
-        foreach (int n in new[] { 1, 3 }) CheckForward(Shape(shape), n, "Relu", withScale: true, seed: n);
+        foreach (int n in new[] { 1, 3, 4 }) CheckForward(Shape(shape), n, "Relu", withScale: true, seed: n, Path(path));
     }
 
     public static TheoryData<string> Acts => new(TestUtil.Activations);
@@ -46,21 +84,24 @@ public class Conv2dKernelTests
     public void ForwardAppliesEveryActivation(string act)
     {
         CheckForward(Shape([4, 11, 10, 6, 3, 2, 2, 2, 1, 1, 2, 2, 2]), 2, act, withScale: true, seed: 11);
+        CheckForward(Shape([4, 11, 10, 6, 3, 2, 2, 2, 1, 1, 2, 2, 2]), 2, act, withScale: true, seed: 13, ConvPath.Direct);
+        CheckForward(Shape([12, 9, 11, 20, 2, 3, 1, 1, 0, 2, 1, 1, 1]), 1, act, withScale: true, seed: 14, ConvPath.Direct);
         CheckForward(Shape([5, 9, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5]), 2, act, withScale: false, seed: 12);
+        CheckForward(Shape([6, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6]), 2, act, withScale: true, seed: 15);
     }
 
     [Theory]
-    [MemberData(nameof(Shapes))]
-    public void BackwardDataMatchesReference(int[] shape)
+    [MemberData(nameof(ShapesAndPaths))]
+    public void BackwardDataMatchesReference(int[] shape, string path)
     {
-        foreach (int n in new[] { 1, 3 }) CheckBackwardData(Shape(shape), n, seed: n);
+        foreach (int n in new[] { 1, 3, 4 }) CheckBackwardData(Shape(shape), n, seed: n, Path(path));
     }
 
     [Theory]
-    [MemberData(nameof(Shapes))]
-    public void BackwardWeightsMatchesReference(int[] shape)
+    [MemberData(nameof(ShapesAndPaths))]
+    public void BackwardWeightsMatchesReference(int[] shape, string path)
     {
-        foreach (int n in new[] { 1, 5 }) CheckBackwardWeights(Shape(shape), n, seed: n);
+        foreach (int n in new[] { 1, 2, 5 }) CheckBackwardWeights(Shape(shape), n, seed: n, Path(path));
     }
 
     /// <summary>Seeded random small shapes: every combination of stride, padding, dilation, groups and
@@ -81,24 +122,31 @@ public class Conv2dKernelTests
             int h = rng.Next(dh * (kh - 1) + 1, 12), w = rng.Next(dw * (kw - 1) + 1, 40);
             var s = new Conv2dShape(cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups);
             if (s.Ho <= 0 || s.Wo <= 0) continue;
-            CheckForward(s, 2, "HardSwish", withScale: trial % 2 == 0, seed: trial);
-            CheckBackwardData(s, 2, seed: trial);
-            CheckBackwardWeights(s, 2, seed: trial);
+            var path = (ConvPath)(trial % 3);
+            int n = 1 + trial % 3;
+            CheckForward(s, n, "HardSwish", withScale: trial % 2 == 0, seed: trial, path);
+            CheckBackwardData(s, n, seed: trial, path);
+            CheckBackwardWeights(s, n, seed: trial, path);
         }
     }
 
-    [Fact]
-    public void BackwardWeightsIsDeterministic()
+    [Theory]
+    [InlineData("Direct")]
+    [InlineData("Im2Col")]
+    public void BackwardWeightsIsDeterministic(string path)
     {
         var s = Shape([16, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1]);
-        var rng = new Random(5);
-        var x = TestUtil.Sliced(rng, 7, s.InSize, 0, 0);
-        var dy = TestUtil.Sliced(rng, 7, s.OutSize, 0, 0);
-        var dw1 = new float[s.WeightSize];
-        var dw2 = new float[s.WeightSize];
-        Conv2dKernel.BackwardWeights(s, 7, x, dy, dw1, 0);
-        Conv2dKernel.BackwardWeights(s, 7, x, dy, dw2, 0);
-        Assert.Equal(dw1, dw2);
+        foreach (int n in new[] { 1, 7 })
+        {
+            var rng = new Random(5);
+            var x = TestUtil.Sliced(rng, n, s.InSize, 0, 0);
+            var dy = TestUtil.Sliced(rng, n, s.OutSize, 0, 0);
+            var dw1 = new float[s.WeightSize];
+            var dw2 = new float[s.WeightSize];
+            Conv2dKernel.BackwardWeights(s, n, x, dy, dw1, 0, Path(path));
+            Conv2dKernel.BackwardWeights(s, n, x, dy, dw2, 0, Path(path));
+            Assert.Equal(dw1, dw2);
+        }
     }
 
     /// <summary>The three reference results of one problem, with per-element error bounds from the term counts and magnitudes.</summary>
@@ -141,7 +189,7 @@ public class Conv2dKernelTests
         return r;
     }
 
-    static void CheckForward(in Conv2dShape s, int n, string act, bool withScale, int seed)
+    static void CheckForward(in Conv2dShape s, int n, string act, bool withScale, int seed, ConvPath path = ConvPath.Auto)
     {
         var rng = new Random(seed);
         var x = TestUtil.Sliced(rng, n, s.InSize, 3, 5);
@@ -149,7 +197,14 @@ public class Conv2dKernelTests
         var w = TestUtil.Random(rng, s.WeightSize + 4);
         float[]? scale = withScale ? TestUtil.Random(rng, s.Cout + 1, 0.5f, 2f) : null;
         float[]? shift = withScale ? TestUtil.Random(rng, s.Cout + 2) : null;
-        TestUtil.CallGeneric(typeof(Conv2dKernel), nameof(Conv2dKernel.Forward), act, s, n, x, w, 4, scale, 1, shift, 2, y);
+        var forward = typeof(Conv2dKernel).GetMethods(BindingFlags.Static | BindingFlags.NonPublic)
+            .Single(m => m.Name == nameof(Conv2dKernel.Forward) && m.GetParameters().Length == 11)
+            .MakeGenericMethod(typeof(Identity).Assembly.GetType("Authoring.Runtime.Cpu." + act, throwOnError: true)!);
+        try { forward.Invoke(null, [s, n, x, w, 4, scale, 1, shift, 2, y, path]); }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+        }
 
         var r = Compute(s, n, TestUtil.Gather(x, n, s.InSize), w[4..], new float[n * s.OutSize]);
         int hw = s.Ho * s.Wo;
@@ -165,11 +220,11 @@ public class Conv2dKernelTests
             tol[i] = TestUtil.MaxSlope * (sc * TestUtil.SumTol(r.YMag[i], r.YCount[i]) + 2 * TestUtil.U * (Math.Abs(z) + sc * r.YMag[i]))
                 + TestUtil.ActTol(expected[i]);
         }
-        TestUtil.AssertClose(TestUtil.Gather(y, n, s.OutSize), expected, tol, $"forward {s} n={n} {act}");
+        TestUtil.AssertClose(TestUtil.Gather(y, n, s.OutSize), expected, tol, $"forward {s} n={n} {act} {path}");
         TestUtil.AssertUntouchedOutside(y, n, s.OutSize);
     }
 
-    static void CheckBackwardData(in Conv2dShape s, int n, int seed)
+    static void CheckBackwardData(in Conv2dShape s, int n, int seed, ConvPath path = ConvPath.Auto)
     {
         var rng = new Random(seed);
         var dy = TestUtil.Sliced(rng, n, s.OutSize, 2, 3);
@@ -179,7 +234,7 @@ public class Conv2dKernelTests
         {
             var dx = TestUtil.Sliced(rng, n, s.InSize, 5, 4);
             var dx0 = TestUtil.Gather(dx, n, s.InSize);
-            Conv2dKernel.BackwardData(s, n, dy, w, 0, dx, accumulate);
+            Conv2dKernel.BackwardData(s, n, dy, w, 0, dx, accumulate, path);
             var expected = new double[r.Dx.Length];
             var tol = new double[r.Dx.Length];
             for (int i = 0; i < expected.Length; i++)
@@ -188,19 +243,19 @@ public class Conv2dKernelTests
                 expected[i] = r.Dx[i] + prior;
                 tol[i] = TestUtil.SumTol(r.DxMag[i] + Math.Abs(prior), r.DxCount[i] + 1);
             }
-            TestUtil.AssertClose(TestUtil.Gather(dx, n, s.InSize), expected, tol, $"backward data {s} n={n} accumulate={accumulate}");
+            TestUtil.AssertClose(TestUtil.Gather(dx, n, s.InSize), expected, tol, $"backward data {s} n={n} accumulate={accumulate} {path}");
             TestUtil.AssertUntouchedOutside(dx, n, s.InSize);
         }
     }
 
-    static void CheckBackwardWeights(in Conv2dShape s, int n, int seed)
+    static void CheckBackwardWeights(in Conv2dShape s, int n, int seed, ConvPath path = ConvPath.Auto)
     {
         var rng = new Random(seed);
         var x = TestUtil.Sliced(rng, n, s.InSize, 1, 6);
         var dy = TestUtil.Sliced(rng, n, s.OutSize, 0, 3);
         var dw = TestUtil.Random(rng, s.WeightSize + 3);
         var dw0 = (float[])dw.Clone();
-        Conv2dKernel.BackwardWeights(s, n, x, dy, dw, 3);
+        Conv2dKernel.BackwardWeights(s, n, x, dy, dw, 3, path);
 
         var r = Compute(s, n, TestUtil.Gather(x, n, s.InSize), new float[s.WeightSize], TestUtil.Gather(dy, n, s.OutSize));
         var expected = new double[dw.Length];
@@ -211,6 +266,6 @@ public class Conv2dKernelTests
             expected[3 + i] = dw0[3 + i] + r.Dw[i];
             tol[3 + i] = TestUtil.SumTol(r.DwMag[i] + Math.Abs(dw0[3 + i]), r.DwCount[i] + 1);
         }
-        TestUtil.AssertClose(dw, expected, tol, $"backward weights {s} n={n}");
+        TestUtil.AssertClose(dw, expected, tol, $"backward weights {s} n={n} {path}");
     }
 }
