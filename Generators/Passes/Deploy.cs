@@ -283,12 +283,14 @@ internal sealed class Deploy
         return new DeployModel(ir, dparams, folds);
     }
 
-    /// <summary>A lone conv keeps its name; a merged group takes its branches' common prefix plus "reparam".</summary>
+    /// <summary>A lone conv keeps its name; a merged group takes its layers' common dotted prefix plus "reparam".</summary>
     static string FoldName(Affine a, HashSet<string> taken)
     {
         var terms = a.Expr.Walk().Where(e => e.Kind == FoldKind.Term).Select(e => e.Node!.Layer).ToList();
         if (terms.Count == 1) return terms[0];
-        var parts = terms.Select(t => t.Split('.')).ToList();
+        // Every layer of the fold, BatchNorms included: a MobileOne block's conv branches share
+        // "pw.rbr_conv", but with its skip BatchNorm the block is "pw".
+        var parts = a.Expr.Walk().Where(e => e.Node is not null).Select(e => e.Node!.Layer.Split('.')).ToList();
         var common = new List<string>();
         for (int i = 0; parts.All(p => p.Length > i + 1) && parts.All(p => p[i] == parts[0][i]); i++) common.Add(parts[0][i]);
         string baseName = common.Count > 0 ? string.Join(".", common) + ".reparam" : terms[0] + "_reparam";

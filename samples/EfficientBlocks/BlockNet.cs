@@ -5,7 +5,7 @@ using static Authoring.Ops;
 
 namespace EfficientBlocks;
 
-/// <summary>Stem, a GhostNet bottleneck with squeeze-excite, a RepVGG block, a MobileOne depthwise + pointwise
+/// <summary>Stem, a GhostNet bottleneck with squeeze-excite and GhostNetV2 attention, a RepVGG block, a MobileOne depthwise + pointwise
 /// pair, a RepGhost module and a linear head, for 28x28 grey images.</summary>
 [Model]
 public partial class BlockNet
@@ -14,7 +14,7 @@ public partial class BlockNet
 
     readonly Conv2d stem = new(1, 16, kernel: 3, stride: 2, padding: 1, bias: false);
     readonly BatchNorm2d stemBn = new(16);
-    readonly GhostBottleneck ghost = new(16, 48, 24, stride: 2, seRatio: 0.25f);
+    readonly GhostBottleneck ghost = new(16, 48, 24, stride: 2, seRatio: 0.25f, attention: true);
     readonly RepVggBlock repvgg = new(24, 24);
     readonly MobileOneBlock depthwise = new(24, 24, kernel: 3, padding: 1, groups: 24, branches: 2);
     readonly MobileOneBlock pointwise = new(24, 32, kernel: 1, branches: 2);

@@ -13,9 +13,25 @@ public class DeployTests
     // what the issue demands, and a wrong placement or BN formula gives O(1e-1) differences.
     const double Tol = 1e-5;
 
-    [Fact] public void RepVgg() => Check(new RepVggDsl(), m => m.ToDeploy());
-    [Fact] public void MobileOne() => Check(new MobileOneDsl(), m => m.ToDeploy());
-    [Fact] public void RepGhost() => Check(new RepGhostDsl(), m => m.ToDeploy());
+    [Fact] public void RepVggWrittenInTheDsl() => Check(new RepVggDsl(), m => m.ToDeploy());
+    [Fact] public void MobileOneWrittenInTheDsl() => Check(new MobileOneDsl(), m => m.ToDeploy());
+    [Fact] public void RepGhostWrittenInTheDsl() => Check(new RepGhostDsl(), m => m.ToDeploy());
+
+    // The library blocks (Dsl/Blocks.cs), as the parser expands them.
+    [Fact] public void GhostModuleBlock() => Check(new GhostModuleOdd(), m => m.ToDeploy());
+    [Fact] public void GhostModuleRatio3Block() => Check(new GhostModuleRatio3(), m => m.ToDeploy());
+    [Fact] public void GhostModuleAttentionBlock() => Check(new GhostModuleAttention(), m => m.ToDeploy());
+    [Fact] public void GhostBottleneckAttentionBlock() => Check(new GhostBottleneckAttention(), m => m.ToDeploy());
+    [Fact] public void GhostBottleneckSeBlock() => Check(new GhostBottleneckSe(), m => m.ToDeploy());
+    [Fact] public void GhostBottleneckIdentityBlock() => Check(new GhostBottleneckIdentity(), m => m.ToDeploy());
+    [Fact] public void RepVggBlock() => Check(new RepVgg(), m => m.ToDeploy());
+    [Fact] public void MobileOneBlock() => Check(new MobileOne(), m => m.ToDeploy());
+    [Fact] public void MobileOneStridedBlock() => Check(new MobileOneStrided(), m => m.ToDeploy());
+    [Fact] public void RepGhostBlock() => Check(new RepGhost(), m => m.ToDeploy());
+
+    // The Fashion-MNIST samples, whole.
+    [Fact] public void GhostNetSample() => Check(new GhostNetFashion.GhostNet(), m => m.ToDeploy());
+    [Fact] public void RepVggSample() => Check(new RepVggFashion.RepVggNet(), m => m.ToDeploy());
     [Fact] public void FoldEdges() => Check(new FoldEdges(), m => m.ToDeploy());
     [Fact] public void Asymmetric() => Check(new AsymmetricDsl(), m => m.ToDeploy());
     [Fact] public void DfcAttention() => Check(new DfcAttention(), m => m.ToDeploy());
@@ -58,6 +74,24 @@ public class DeployTests
     {
         Assert.Equal(new[] { "square_reparam.weight", "square_reparam.bias", "fc.weight", "fc.bias" }, Names(AsymmetricDslDeploy.ParameterInfos));
         Assert.Equal(new[] { 4, 3, 3, 3 }, AsymmetricDslDeploy.ParameterInfos[0].Shape);
+    }
+
+    [Fact]
+    public void LibraryRepVggBlocksBecomeOneConvEach() =>
+        // r1 (4 -> 4) has all three branches, r2 (4 -> 6, stride 2, groups 2) the conv branches only.
+        Assert.Equal(new[] { "stem.weight", "r1.reparam.weight", "r1.reparam.bias", "r2.reparam.weight", "r2.reparam.bias", "fc.weight", "fc.bias" },
+            Names(RepVggDeploy.ParameterInfos));
+
+    [Fact]
+    public void LibraryMobileOneAndRepGhostFoldToTheirDeployShapes()
+    {
+        Assert.Equal(new[] { "stem.weight", "dw.reparam.weight", "dw.reparam.bias", "pw.reparam.weight", "pw.reparam.bias", "fc.weight", "fc.bias" },
+            Names(MobileOneDeploy.ParameterInfos));
+        Assert.Equal(new[] { 4, 1, 3, 3 }, MobileOneDeploy.ParameterInfos[1].Shape);
+        // RepGhost: primary conv+BN, and cheap_operation + fusion_bn as one depthwise conv, per module.
+        Assert.Equal(new[] { "stem.weight", "m1.primary_conv.0.weight", "m1.primary_conv.0.bias", "m1.cheap_operation.0.weight", "m1.cheap_operation.0.bias",
+                "m2.primary_conv.0.weight", "m2.primary_conv.0.bias", "m2.cheap_operation.0.weight", "m2.cheap_operation.0.bias", "fc.weight", "fc.bias" },
+            Names(RepGhostDeploy.ParameterInfos));
     }
 
     [Fact]
