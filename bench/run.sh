@@ -6,6 +6,9 @@
 #   bench/run.sh [--quick] [--filter PATTERN] [other BenchmarkDotNet arguments]
 #   bench/run.sh --report-only     # rewrite RESULTS.md from the last run's bench/artifacts/
 #
+# The load average before and after the run goes to bench/artifacts/load.txt, which --report-only reads back
+# (artifacts gathered class by class, at the machine's quiet moments, can list one line per class there).
+#
 # --quick: CI smoke run (few short iterations). Default filter: '*' (everything).
 set -euo pipefail
 
@@ -33,8 +36,6 @@ status=0
 if $report_only; then
     # Rewrite RESULTS.md from the artifacts of the last run.
     mode="earlier"
-    load_before=unknown
-    load_after=unknown
 else
     "$repo/scripts/setup-test-deps.sh"
     dotnet build -c Release "$project" -nologo -v:q
@@ -47,6 +48,7 @@ else
     echo "== TorchSharp with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 dotnet "$dll" "${args[@]}" --artifacts "$artifacts/malloc-hugetlb" || status=$?
     load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "before: $load_before; after: $load_after" > "$artifacts/load.txt"
 fi
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
@@ -65,7 +67,14 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo "- Commit: $commit"
     echo "- CPU: $cpu; $cpus logical CPUs, $cores core(s) per socket, $sockets socket(s)"
     echo "- Vector ISA flags: ${flags:-none}"
-    echo "- Load average (1/5/15 min) before: $load_before; after: $load_after"
+    if [[ ! -s $artifacts/load.txt ]]; then
+        echo "- Load average (1/5/15 min): unknown"
+    elif [[ $(wc -l < "$artifacts/load.txt") -le 1 ]]; then
+        echo "- Load average (1/5/15 min) $(cat "$artifacts/load.txt")"
+    else
+        echo "- Load average (1/5/15 min):"
+        sed 's/^/    - /' "$artifacts/load.txt"
+    fi
     echo "- .NET: $(dotnet --version) SDK; TorchSharp on 2 threads (torch.set_num_threads(2))"
     echo
     echo "## Ours against the better TorchSharp run"

@@ -72,6 +72,11 @@ public abstract class BlockBenchmark
         ty = torch.tensor(labels.Select(l => (long)l).ToArray(), new long[] { Batch });
     }
 
+    /// <summary>Trainable scalars of our model and of the TorchSharp twin, after <see cref="Setup"/>: equal when both
+    /// sides are the same layers (the smoke test checks it).</summary>
+    public (long Ours, long Torch) TrainableCounts =>
+        (ours!.Parameters.TrainableCount, net!.parameters().Where(p => p.requires_grad).Sum(p => p.numel()));
+
     /// <summary>Frees TorchSharp objects.</summary>
     [GlobalCleanup]
     public void Cleanup()

@@ -44,4 +44,33 @@ public class BenchmarkSmokeTests
             cleanup?.Invoke(instance, null);
         }
     }
+
+    public static TheoryData<string> BlockClasses()
+    {
+        var data = new TheoryData<string>();
+        foreach (var t in typeof(BenchConfig).Assembly.GetTypes())
+            if (!t.IsAbstract && t.IsSubclassOf(typeof(BlockBenchmark)))
+                data.Add(t.FullName!);
+        return data;
+    }
+
+    // A block benchmark compares like with like only when both sides have the same layers: as a cheap proxy,
+    // the same number of trainable scalars (BatchNorm running statistics are buffers on both sides).
+    [Theory]
+    [MemberData(nameof(BlockClasses))]
+    public void BlockTwinsHaveTheSameTrainableParameterCount(string typeName)
+    {
+        var bench = (BlockBenchmark)Activator.CreateInstance(typeof(BenchConfig).Assembly.GetType(typeName)!)!;
+        bench.Batch = 1;
+        bench.Setup();
+        try
+        {
+            var (ours, torch) = bench.TrainableCounts;
+            Assert.Equal(torch, ours);
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
 }
