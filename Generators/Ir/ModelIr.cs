@@ -5,25 +5,6 @@ using Authoring.Generators.Helpers;
 
 namespace Authoring.Generators.Ir;
 
-internal enum OpKind
-{
-    Input,
-    Conv2d,
-    Linear,
-    BatchNorm,
-    Activation,
-    Add,
-    Mul,
-    Concat,
-    Slice,
-    MaxPool,
-    AvgPool,
-    GlobalAvgPool,
-    Reshape,
-    Dropout,
-    UpsampleNearest,
-}
-
 internal enum ActKind
 {
     Identity,
@@ -35,9 +16,10 @@ internal enum ActKind
     Tanh,
 }
 
-/// <summary>One op. <see cref="Ints"/> and <see cref="F0"/>/<see cref="F1"/> carry attributes whose meaning
-/// each op's definition (Ir/Ops) names; <see cref="Layer"/> is the field that owns its parameters.</summary>
-internal sealed record Node(int Id, OpKind Op, EquatableArray<int> Inputs, EquatableArray<int> Shape,
+/// <summary>One op. <see cref="Op"/> names its definition (Ops/, looked up in <see cref="Authoring.Generators.Ops.OpRegistry"/>);
+/// <see cref="Ints"/> and <see cref="F0"/>/<see cref="F1"/> carry attributes whose meaning that definition names;
+/// <see cref="Layer"/> is the field that owns its parameters.</summary>
+internal sealed record Node(int Id, string Op, EquatableArray<int> Inputs, EquatableArray<int> Shape,
     EquatableArray<int> Ints, float F0, float F1, string Layer, LocationInfo? Location)
 {
     public int Size
@@ -55,6 +37,9 @@ internal sealed record Node(int Id, OpKind Op, EquatableArray<int> Inputs, Equat
 
     /// <summary>Elements per channel: H*W, or 1 for a (F) value.</summary>
     public int Spatial => Shape.Count == 3 ? Shape[1] * Shape[2] : 1;
+
+    /// <summary>The definition of this node's op.</summary>
+    public Authoring.Generators.Ops.OpDef Def => Authoring.Generators.Ops.OpRegistry.Get(Op);
 }
 
 /// <summary>Roles match Authoring.Runtime.ParameterRole; inits match Authoring.Runtime.InitKind.</summary>

@@ -2,6 +2,7 @@
 // (evaluation mode) and for a training step (forward, loss, backward). Built by Planner from a ModelIr.
 using System.Collections.Generic;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 
 namespace Authoring.Generators.Passes;
 
@@ -34,50 +35,23 @@ internal sealed class Buffer
     }
 }
 
-internal enum StepKind
-{
-    Conv,
-    ConvBackData,
-    ConvBackWeights,
-    Linear,
-    LinearBackData,
-    LinearBackWeights,
-    BiasGrad,
-    BnFold,
-    BnAffine,
-    BnTrain,
-    BnBackTrain,
-    MaxPool,
-    MaxPoolBack,
-    AvgPool,
-    AvgPoolBack,
-    Gap,
-    GapBack,
-    Upsample,
-    UpsampleBack,
-    Eltwise,
-    EltwiseBack,
-    Dropout,
-    DropoutBack,
-    Copy,
-    Clear,
-    Loss,
-}
-
-/// <summary>One kernel launch. <see cref="Node"/> is the IR node it implements (conv, bn, pool...);
-/// <see cref="Io"/> lists its tensor operands in the order each kind documents.</summary>
+/// <summary>One kernel launch. <see cref="Kernel"/> emits it for each backend; <see cref="Owner"/> is the definition
+/// that lowered it and derives its backward; <see cref="Node"/> is the IR node it implements (conv, bn, pool...);
+/// <see cref="Io"/> lists its tensor operands in the order its kernel documents.</summary>
 internal sealed class Step
 {
-    public Step(StepKind kind, Node? node, params Ref[] io)
+    public Step(Kernel kernel, Node? node, params Ref[] io)
     {
-        Kind = kind;
+        Kernel = kernel;
         Node = node;
         Io = io;
     }
 
-    public StepKind Kind { get; }
+    public Kernel Kernel { get; }
     public Node? Node { get; }
     public Ref[] Io { get; }
+    /// <summary>The definition whose Backward differentiates this forward step (null: nothing to differentiate).</summary>
+    public IDifferentiable? Owner { get; set; }
     public bool Accumulate { get; set; }
     public ActKind Act { get; set; }
     /// <summary>State-array offset of per-channel scale/shift (folded BN) or BN saved statistics; -1 if none.</summary>
@@ -89,9 +63,20 @@ internal sealed class Step
     /// <summary>EltwiseBack: per leaf, the gradient target (null when the leaf needs none) and whether it accumulates.</summary>
     public Ref?[]? LeafGrads { get; set; }
     public bool[]? LeafAccumulate { get; set; }
+    /// <summary>The node whose value the step's first operand is (a concat part a Copy moves), or -1.</summary>
+    public int Operand { get; set; } = -1;
     /// <summary>Copy / Clear: floats per sample.</summary>
     public int Size { get; set; }
     public int Index { get; set; }
+
+    /// <summary>Every operand the step reads or writes (its Io and its leaf gradients).</summary>
+    public IEnumerable<Ref> Operands()
+    {
+        foreach (var r in Io) yield return r;
+        if (LeafGrads is not null)
+            foreach (var r in LeafGrads)
+                if (r is { } rr) yield return rr;
+    }
 }
 
 /// <summary>A fused tree of element-wise ops evaluated in one pass. Leaves are stored values; internal

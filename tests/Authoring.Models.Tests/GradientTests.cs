@@ -135,7 +135,7 @@ public class GradientTests
     static void CheckRunningStats<T>(ReferenceInterpreter oracle, T model, double[] xd, int n, Dictionary<string, double[]> before) where T : IModel
     {
         var values = oracle.All(xd, n, before, train: true);
-        foreach (var bn in oracle.Ir.Nodes.Where(v => v.Op == Generators.Ir.OpKind.BatchNorm))
+        foreach (var bn in oracle.Ir.Nodes.Where(v => v.Op == Generators.Ops.OpKind.BatchNorm))
         {
             var (mean, var) = oracle.BatchStats(bn, values[bn.Inputs[0]], n);
             double m = bn.F1;

@@ -5,6 +5,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Passes;
 using static Authoring.Generators.Emit.EmitCommon;
 
@@ -13,28 +14,12 @@ namespace Authoring.Generators.Emit.Cpu;
 internal static class EltwiseCpu
 {
     public static string MethodName(Step s, bool train) =>
-        (s.Kind == StepKind.Eltwise ? "__Elt" : "__EltBack") + (train ? "T" : "I") + s.Index;
-
-    sealed class Lanes
-    {
-        public Lanes(string? vec, int width) { Vec = vec; Width = width; }
-        public string? Vec { get; }
-        public int Width { get; }
-        public string Load(string arr, string idx) => Vec is null ? $"{arr}[{idx}]" : $"global::System.Runtime.Intrinsics.{Vec}.LoadUnsafe(ref {arr}[{idx}])";
-        public string Splat(string scalar) => Vec is null ? scalar : $"global::System.Runtime.Intrinsics.{Vec}.Create({scalar})";
-        // Static form, not the extension method: the value may be an expression ('a * b'), and
-        // generated code cannot count on the user's usings.
-        public string Store(string value, string arr, string idx) => Vec is null ? $"{arr}[{idx}] = {value};" : $"global::System.Runtime.Intrinsics.{Vec}.StoreUnsafe({value}, ref {arr}[{idx}]);";
-        public string Zero => Vec is null ? "0f" : $"global::System.Runtime.Intrinsics.{Vec}<float>.Zero";
-        public string Sum(string v) => Vec is null ? v : $"global::System.Runtime.Intrinsics.{Vec}.Sum({v})";
-    }
-
-    static readonly Lanes[] All = { new("Vector512", 16), new("Vector256", 8), new(null, 1) };
+        (s.Kernel == ElementwiseTree.ForwardKernel ? "__Elt" : "__EltBack") + (train ? "T" : "I") + s.Index;
 
     public static void Emit(CodeWriter w, ModelIr m, Step s, bool train)
     {
         var g = s.Group!;
-        bool back = s.Kind == StepKind.EltwiseBack;
+        bool back = s.Kernel == ElementwiseTree.BackwardKernel;
         bool channelLoop = NeedsChannelLoop(m, g);
         int len = channelLoop ? g.S : g.C * g.S;
         var leaves = g.Leaves;
@@ -48,7 +33,7 @@ internal static class EltwiseCpu
         string name = MethodName(s, train);
 
         // One sample per job index: the worker pool spreads the batch over the cores without allocating.
-        w.Line($"// {(back ? "backward of " : "")}fused element-wise: {Formula(m, g)}");
+        w.Line($"// {(back ? "backward of " : "")}fused element-wise: {Formula(g)}");
         w.Open($"static void {name}(int n, {string.Join(", ", views.Select(v => $"{CpuNs}.View {v}"))})");
         w.Line($"var job = new {name}Job {{ {string.Join(", ", views.Select(v => $"{v} = {v}"))} }};");
         w.Line($"{CpuNs}.WorkerPool.For(n, ref job);");
@@ -74,7 +59,7 @@ internal static class EltwiseCpu
         foreach (int i in gradLeaves)
             if (bcast[i]) w.Line($"float r{i} = 0f;");
 
-        foreach (var lanes in All)
+        foreach (var lanes in Lanes.Cpu)
         {
             bool vector = lanes.Vec is not null;
             if (vector)
@@ -96,7 +81,7 @@ internal static class EltwiseCpu
             }
             foreach (var mem in g.Members)
             {
-                w.Line($"var t{mem.Id} = {Expr(mem, val)};");
+                w.Line($"var t{mem.Id} = {Elementwise(mem).Value(mem, lanes, Operands(mem, val))};");
                 val[mem.Id] = "t" + mem.Id;
             }
             if (!back)
@@ -105,7 +90,7 @@ internal static class EltwiseCpu
             }
             else
             {
-                var adj = Adjoints(m, g, val, lanes.Load("dy.Data", "od + i"), w);
+                var adj = Adjoints(g, val, lanes, lanes.Load("dy.Data", "od + i"), w);
                 foreach (int i in gradLeaves)
                 {
                     string sum = adj.TryGetValue(leaves[i], out var list) && list.Count > 0 ? string.Join(" + ", list) : lanes.Zero;
@@ -143,16 +128,13 @@ internal static class EltwiseCpu
         w.Line();
     }
 
-    static string Expr(Node mem, Dictionary<int, string> val) => mem.Op switch
-    {
-        OpKind.Add => $"{val[mem.Inputs[0]]} + {val[mem.Inputs[1]]}",
-        OpKind.Mul => $"{val[mem.Inputs[0]]} * {val[mem.Inputs[1]]}",
-        _ => $"default({Act((ActKind)mem.Ints[0])}).Apply({val[mem.Inputs[0]]})",
-    };
+    public static IElementwise Elementwise(Node n) => (IElementwise)n.Def;
+
+    public static string[] Operands(Node mem, Dictionary<int, string> val) => mem.Inputs.Select(i => val[i]).ToArray();
 
     /// <summary>Reverse sweep over the tree: writes each member's adjoint and returns the contributions
     /// to every leaf (a leaf may feed several members).</summary>
-    static Dictionary<int, List<string>> Adjoints(ModelIr m, EltGroup g, Dictionary<int, string> val, string dyLoad, CodeWriter w)
+    public static Dictionary<int, List<string>> Adjoints(EltGroup g, Dictionary<int, string> val, Lanes lanes, string dyLoad, CodeWriter w, string prefix = "a", string type = "var")
     {
         var contrib = new Dictionary<int, List<string>>();
         void Add(int id, string e)
@@ -164,37 +146,21 @@ internal static class EltwiseCpu
         for (int k = g.Members.Count - 1; k >= 0; k--)
         {
             var mem = g.Members[k];
-            string a = "a" + mem.Id;
-            w.Line($"var {a} = {string.Join(" + ", contrib[mem.Id])};");
-            switch (mem.Op)
-            {
-                case OpKind.Add:
-                    Add(mem.Inputs[0], a);
-                    Add(mem.Inputs[1], a);
-                    break;
-                case OpKind.Mul:
-                    Add(mem.Inputs[0], $"{a} * {val[mem.Inputs[1]]}");
-                    Add(mem.Inputs[1], $"{a} * {val[mem.Inputs[0]]}");
-                    break;
-                default:
-                    Add(mem.Inputs[0], $"{a} * default({Act((ActKind)mem.Ints[0])}).Derivative({val[mem.Inputs[0]]})");
-                    break;
-            }
+            string a = prefix + mem.Id;
+            w.Line($"{type} {a} = {string.Join(" + ", contrib[mem.Id])};");
+            var x = Operands(mem, val);
+            for (int i = 0; i < mem.Inputs.Count; i++)
+                Add(mem.Inputs[i], Elementwise(mem).Adjoint(mem, lanes, x, a, i));
         }
         return contrib;
     }
 
-    public static string Formula(ModelIr m, EltGroup g)
+    public static string Formula(EltGroup g)
     {
         var names = new Dictionary<int, string>();
         for (int i = 0; i < g.Leaves.Count; i++) names[g.Leaves[i]] = "x" + i;
         foreach (var mem in g.Members)
-            names[mem.Id] = mem.Op switch
-            {
-                OpKind.Add => $"({names[mem.Inputs[0]]} + {names[mem.Inputs[1]]})",
-                OpKind.Mul => $"({names[mem.Inputs[0]]} * {names[mem.Inputs[1]]})",
-                _ => $"{(ActKind)mem.Ints[0]}({names[mem.Inputs[0]]})",
-            };
+            names[mem.Id] = Elementwise(mem).Describe(mem, Operands(mem, names));
         return names[g.Root.Id];
     }
 }

@@ -1,6 +1,7 @@
 // A double-precision, deliberately naive interpreter of the model IR: the numerical oracle for the
 // generated kernels. It shares no code with the runtime; each op follows PyTorch's definition.
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Runtime.Cpu;
 
 namespace Authoring.Models.Tests.Oracle;
