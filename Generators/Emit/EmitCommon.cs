@@ -62,10 +62,4 @@ internal static class EmitCommon
     /// <summary>A short comment naming a step, for readers of generated code.</summary>
     public static string Describe(Step s) =>
         s.Node is null ? s.Kernel.Name : $"{s.Kernel.Name} {(s.Node.Layer.Length > 0 ? s.Node.Layer : s.Node.Op + "#" + s.Node.Id)}" + (s.Act != ActKind.Identity ? " + " + s.Act : "");
-
-    public static bool LeafIsBroadcast(ModelIr m, EltGroup g, int leaf) =>
-        OpRules.IsChannelVector(m.Nodes[leaf].Shape, g.Root.Shape);
-
-    public static bool NeedsChannelLoop(ModelIr m, EltGroup g) =>
-        g.Members.Any(x => OpRules.IsChannelVector(x.Shape, g.Root.Shape)) || g.Leaves.Any(l => LeafIsBroadcast(m, g, l));
 }

@@ -10,13 +10,11 @@ internal static class OpRules
 
     public static string Format(IEnumerable<int> s) => Fmt(new List<int>(s));
 
-    /// <summary>Element-wise binary ops: equal shapes, or one side (C, 1, 1) / (C) broadcast over (C, H, W).</summary>
+    /// <summary>Element-wise binary ops: PyTorch broadcasting (see <see cref="Broadcast"/>).</summary>
     public static (int[]? Shape, string? Error) Elementwise(int[] a, int[] b)
     {
-        if (Same(a, b)) return (a, null);
-        if (IsChannelVector(b, a)) return (a, null);
-        if (IsChannelVector(a, b)) return (b, null);
-        return (null, $"shapes {Fmt(a)} and {Fmt(b)} differ; only equal shapes or a (C, 1, 1) / (C) operand broadcast over (C, H, W) are supported");
+        var plan = Broadcast.Plan(a, b);
+        return (plan.Shape, plan.Error);
     }
 
     /// <summary>True when <paramref name="v"/> is (C) or (C, 1, 1) and <paramref name="full"/> is (C, H, W).</summary>

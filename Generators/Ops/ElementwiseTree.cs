@@ -17,26 +17,28 @@ internal sealed class ElementwiseTree : IDifferentiable
 
     public static void Lower(Lowering cx, EltGroup g)
     {
-        var io = g.Leaves.Select(cx.Value).Concat(new[] { cx.Value(g.Root.Id) }).ToArray();
+        var io = g.Leaves.Select(l => cx.Value(l.Node)).Concat(new[] { cx.Value(g.Root.Id) }).ToArray();
         cx.Add(new Step(ForwardKernel, g.Root, io) { Group = g, Owner = Instance });
     }
 
     public void Backward(Autodiff cx, Step f)
     {
         var g = f.Group!;
-        var back = new Step(BackwardKernel, f.Node, g.Leaves.Select(cx.Value).Concat(new[] { cx.Grad(g.Root.Id) }).ToArray())
+        var back = new Step(BackwardKernel, f.Node, g.Leaves.Select(l => cx.Value(l.Node)).Concat(new[] { cx.Grad(g.Root.Id) }).ToArray())
         {
             Group = g,
             LeafGrads = new Ref?[g.Leaves.Count],
             LeafAccumulate = new bool[g.Leaves.Count],
         };
+        var seen = new HashSet<int>();
         for (int li = 0; li < g.Leaves.Count; li++)
         {
-            int leaf = g.Leaves[li];
+            int leaf = g.Leaves[li].Node;
             if (!cx.NeedsGrad(leaf)) continue;
             var gr = cx.Grad(leaf);
             back.LeafGrads[li] = gr;
-            back.LeafAccumulate[li] = cx.NeedsAccumulate(leaf, gr);
+            // A value read through several leaves is written by the first and summed into by the rest.
+            back.LeafAccumulate[li] = seen.Add(leaf) ? cx.NeedsAccumulate(leaf, gr) : true;
         }
         cx.Add(back);
     }
@@ -68,7 +70,7 @@ internal sealed class ElementwiseTree : IDifferentiable
     static void EmitGpu(GpuContext c, Step s)
     {
         string name = EltwiseGpu.MethodName(s, c.Train);
-        c.Line($"{name}({string.Join(", ", Args(c.V, s))});");
+        c.Line($"{name}All({string.Join(", ", Args(c.V, s))});");
         bool train = c.Train;
         var m = c.Model;
         c.Member(name, w => EltwiseGpu.Emit(w, m, s, train));

@@ -98,8 +98,15 @@ internal sealed class Fusion
             var node = nodes[i];
             if (!_g.Reachable[i] || Absorbed[i] || !IsElementwise(node)) continue;
             EltGroup? group = null;
-            if (_g.SingleConsumer(i) is int u && GroupOf[u] is { } g && IsElementwise(nodes[u]) && Fits(node, g.Root))
+            int[]? axes = null;
+            if (_g.SingleConsumer(i) is int u && GroupOf[u] is { } g && IsElementwise(nodes[u]))
+            {
+                // Where this node's axes lie in the consumer, then in the root: fusion reproduces each op's broadcast.
+                int k = 0;
+                while (nodes[u].Inputs[k] != i) k++;
+                axes = Broadcast.Compose(Broadcast.OperandAxes(nodes[u], k, nodes), g.MemberAxes[u]);
                 group = g;
+            }
             if (group is null)
             {
                 group = new EltGroup(Groups.Count, node);
@@ -109,6 +116,7 @@ internal sealed class Fusion
             else
             {
                 Absorbed[i] = true;
+                group.MemberAxes[i] = axes!;
             }
             GroupOf[i] = group;
             group.Members.Add(node);
@@ -118,10 +126,16 @@ internal sealed class Fusion
             if (g.Members.Count == 0 || !ReferenceEquals(GroupOf[g.Root.Id], g)) continue;
             g.Members.Sort((a, b) => a.Id.CompareTo(b.Id));
             foreach (var member in g.Members)
-                foreach (int inp in member.Inputs)
-                    if (!ReferenceEquals(GroupOf[inp], g) && !g.Leaves.Contains(inp)) g.Leaves.Add(inp);
+            {
+                var slots = new int[member.Inputs.Count];
+                for (int k = 0; k < slots.Length; k++)
+                {
+                    int inp = member.Inputs[k];
+                    slots[k] = ReferenceEquals(GroupOf[inp], g) ? -1
+                        : g.LeafIndex(inp, Broadcast.Compose(Broadcast.OperandAxes(member, k, nodes), g.MemberAxes[member.Id]));
+                }
+                g.OperandLeaves[member.Id] = slots;
+            }
         }
     }
-
-    static bool Fits(Node n, Node root) => OpRules.Same(n.Shape, root.Shape) || OpRules.IsChannelVector(n.Shape, root.Shape);
 }

@@ -79,21 +79,50 @@ internal sealed class Step
     }
 }
 
-/// <summary>A fused tree of element-wise ops evaluated in one pass. Leaves are stored values; internal
-/// nodes are recomputed, never stored.</summary>
+/// <summary>A fused tree of element-wise ops evaluated in one pass over the root's elements. Leaves are stored
+/// values; internal nodes are recomputed per element, never stored.</summary>
 internal sealed class EltGroup
 {
-    public EltGroup(int id, Node root) { Id = id; Root = root; }
+    public EltGroup(int id, Node root)
+    {
+        Id = id;
+        Root = root;
+        MemberAxes[root.Id] = Broadcast.Identity(root.Shape.Count);
+    }
 
     public int Id { get; }
     public Node Root { get; }
     /// <summary>Group members in topological order (root last).</summary>
     public List<Node> Members { get; } = new();
-    /// <summary>External inputs, each read once per element.</summary>
-    public List<int> Leaves { get; } = new();
-    /// <summary>Channels and per-channel size of the iteration space (the root's shape).</summary>
-    public int C => Root.Channels;
-    public int S => Root.Spatial;
+    /// <summary>Per member, the root axis each of its axes lies on (members may be broadcast, e.g. a (C) gate).</summary>
+    public Dictionary<int, int[]> MemberAxes { get; } = new();
+    /// <summary>External inputs, each read once per element through its placement on the root's axes. A value
+    /// feeding the tree through two different placements is two leaves.</summary>
+    public List<EltLeaf> Leaves { get; } = new();
+    /// <summary>Per member, per operand: the leaf it reads, or -1 when the operand is another member.</summary>
+    public Dictionary<int, int[]> OperandLeaves { get; } = new();
+
+    /// <summary>The leaf reading <paramref name="node"/> on <paramref name="axes"/>, added if new.</summary>
+    public int LeafIndex(int node, int[] axes)
+    {
+        for (int i = 0; i < Leaves.Count; i++)
+            if (Leaves[i].Node == node && System.Linq.Enumerable.SequenceEqual(Leaves[i].Axes, axes)) return i;
+        Leaves.Add(new EltLeaf(node, axes));
+        return Leaves.Count - 1;
+    }
+}
+
+/// <summary>A leaf of an element-wise tree: a stored value and the root axis each of its axes lies on.</summary>
+internal sealed class EltLeaf
+{
+    public EltLeaf(int node, int[] axes)
+    {
+        Node = node;
+        Axes = axes;
+    }
+
+    public int Node { get; }
+    public int[] Axes { get; }
 }
 
 /// <summary>A phase of the program (inference or a training step).</summary>

@@ -246,12 +246,35 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         return Math.Min((int)MathF.Floor(product), inLen - 1);
     }
 
+    /// <summary>Element <paramref name="k"/> of the result read from a broadcast operand: PyTorch's rule (aligned
+    /// from the right, size-1 axes stretched), except that a (C) vector against (..., C, H, W) with H * W &gt; 1
+    /// follows the channel axis (the DSL's squeeze-excite rule). Written out index by index, independently of the
+    /// generator's Broadcast class.</summary>
     static double Broadcast(double[] data, Node operand, Node result, int b, int k)
     {
-        if (OpRules.Same(operand.Shape, result.Shape)) return data[b * result.Size + k];
-        int c = k / result.Spatial;
-        return data[b * operand.Size + c];
+        var os = operand.Shape;
+        var rs = result.Shape;
+        int r = rs.Count;
+        var idx = new int[r];
+        int rem = k;
+        for (int a = r - 1; a >= 0; a--) { idx[a] = rem % rs[a]; rem /= rs[a]; }
+        int offset = 0;
+        if (os.Count == 1 && r >= 3 && os[0] == rs[r - 3] && rs[r - 2] * rs[r - 1] != 1 && !SameShape(os, rs))
+        {
+            offset = idx[r - 3];
+        }
+        else
+        {
+            for (int j = 0; j < os.Count; j++)
+            {
+                int a = r - os.Count + j;
+                offset = offset * os[j] + (os[j] == 1 ? 0 : idx[a]);
+            }
+        }
+        return data[b * operand.Size + offset];
     }
+
+    static bool SameShape(IReadOnlyList<int> a, IReadOnlyList<int> b) => a.Count == b.Count && a.Zip(b).All(p => p.First == p.Second);
 
     public static double Activate(ActKind act, double z) => act switch
     {
