@@ -29,6 +29,14 @@ internal abstract class EmitContext
     public Program Program { get; set; } = null!;
     public bool Train => ReferenceEquals(Program, Plan.Train);
     public CodeWriter Writer { get; set; } = new();
+    /// <summary>The step being written (set by the emitter before each kernel writes it).</summary>
+    public Step? Step { get; set; }
+
+    /// <summary>The batch a kernel of the current step runs on: n, or n times its folded leading axes.</summary>
+    public string N => Step is { Fold: > 1 } s ? $"n * {s.Fold}" : "n";
+
+    /// <summary>Per-sample stride of an operand for the current step (its buffer's, divided by the fold).</summary>
+    protected int Stride(Passes.Buffer b) => Step is { Fold: > 1 } s ? b.PerSample / s.Fold : b.PerSample;
 
     public void Line(string text) => Writer.Line(text);
 
@@ -71,7 +79,7 @@ internal sealed class CpuContext : EmitContext
         string off = b.Offset == 0 ? "" : $"n * {b.Offset}";
         string shift = r.Shift == 0 ? "" : r.Shift.ToString();
         string o = off.Length == 0 && shift.Length == 0 ? "0" : off.Length == 0 ? shift : shift.Length == 0 ? off : off + " + " + shift;
-        return $"new {EmitCommon.CpuNs}.View(A, {o}, {b.PerSample})";
+        return $"new {EmitCommon.CpuNs}.View(A, {o}, {Stride(b)})";
     }
 
     /// <summary>"P, offset" of a parameter's values.</summary>
@@ -106,7 +114,7 @@ internal sealed class GpuContext : EmitContext
     public string V(Ref r)
     {
         var b = Program.Buffers[r.Buffer];
-        return $"new {G}.GView(A, n * {b.Offset} + {r.Shift}, {b.PerSample})";
+        return $"new {G}.GView(A, n * {b.Offset} + {r.Shift}, {Stride(b)})";
     }
 
     public string Param(string name) => $"P.SubView({Offset(name)}, {Length(name)})";

@@ -32,6 +32,14 @@ internal sealed class Lanes
     // generated code cannot count on the user's usings.
     public string Store(string value, string arr, string idx) => Vec is null ? $"{arr}[{idx}] = {value};" : $"global::System.Runtime.Intrinsics.{Vec}.StoreUnsafe({value}, ref {arr}[{idx}]);";
 
+    /// <summary>exp of each lane.</summary>
+    public string Exp(string x) => Vec is null ? $"global::System.MathF.Exp({x})" : $"global::System.Runtime.Intrinsics.{Vec}.Exp({x})";
+
+    /// <summary>Per lane: <paramref name="whenPositive"/> where <paramref name="x"/> &gt; 0, else <paramref name="otherwise"/>.</summary>
+    public string IfPositive(string x, string whenPositive, string otherwise) => Vec is null
+        ? $"({x} > 0f ? {whenPositive} : {otherwise})"
+        : $"global::System.Runtime.Intrinsics.{Vec}.ConditionalSelect(global::System.Runtime.Intrinsics.{Vec}.GreaterThan({x}, {Zero}), {whenPositive}, {otherwise})";
+
     public string Zero => Vec is null ? "0f" : $"global::System.Runtime.Intrinsics.{Vec}<float>.Zero";
 
     public string Sum(string v) => Vec is null ? v : $"global::System.Runtime.Intrinsics.{Vec}.Sum({v})";

@@ -1,6 +1,6 @@
 // Unary activations with a Runtime functor (Authoring.Runtime.Cpu.IActivation: scalar and vector forms and the
-// derivative): Relu, Relu6, HardSwish, HardSigmoid, Sigmoid, Tanh. They fuse into conv/linear epilogues and
-// BatchNorm kernels, and otherwise into element-wise trees.
+// derivative): Relu, Relu6, HardSwish, HardSigmoid, Sigmoid, Tanh, Gelu (exact or tanh), Silu, Exp. They fuse
+// into conv/linear epilogues and BatchNorm kernels, and otherwise into element-wise trees.
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Emit;
@@ -29,6 +29,9 @@ internal sealed class ActivationOp : OpDef, IElementwise
         ["HardSigmoid"] = ActKind.HardSigmoid,
         ["Sigmoid"] = ActKind.Sigmoid,
         ["Tanh"] = ActKind.Tanh,
+        ["Gelu"] = ActKind.Gelu,
+        ["Silu"] = ActKind.Silu,
+        ["Exp"] = ActKind.Exp,
     };
 
     public override IEnumerable<string> OpsMethods => Methods.Keys;
@@ -36,7 +39,21 @@ internal sealed class ActivationOp : OpDef, IElementwise
     public override int BindCall(ModelParser p, OpCall call)
     {
         int x = call.Tensor(0);
-        return x < 0 ? -1 : Apply(p, Methods[call.Name], x, call.Location);
+        if (x < 0) return -1;
+        var act = Methods[call.Name];
+        if (act == ActKind.Gelu)
+        {
+            // PyTorch's F.gelu(x, approximate='none' | 'tanh').
+            var mode = call.String(1);
+            if (mode is null) return -1;
+            if (mode == "tanh") act = ActKind.GeluTanh;
+            else if (mode != "none")
+            {
+                p.Report(Diagnostics.DiagnosticDescriptors.InvalidHyperParameter, call.ArgLocation(1), "Gelu", $"approximate must be \"none\" or \"tanh\", got \"{mode}\"");
+                return -1;
+            }
+        }
+        return Apply(p, act, x, call.Location);
     }
 
     /// <summary>An activation node over <paramref name="x"/> (blocks build them too).</summary>

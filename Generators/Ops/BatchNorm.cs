@@ -27,11 +27,14 @@ internal sealed class BatchNormOp : OpDef
 
     public override IEnumerable<string> LayerTypes => new[] { "BatchNorm2d", "BatchNorm1d" };
 
+    /// <summary>BatchNorm2d normalises axis -3 of (..., C, H, W); BatchNorm1d the features of (F) or (N, F). Leading
+    /// axes are folded into the batch, as applying the layer to every time step or token at once.</summary>
     public static (int[]? Shape, string? Error) Shape(int[] x, int channels, bool twoD)
     {
-        if (twoD && x.Length != 3) return (null, $"BatchNorm2d expects a (C, H, W) input, got {OpRules.Format(x)}");
-        if (!twoD && x.Length != 1) return (null, $"BatchNorm1d expects a (features) input, got {OpRules.Format(x)}");
-        if (x[0] != channels) return (null, $"expects {channels} channels, got {x[0]}");
+        if (twoD && x.Length < 3) return (null, $"BatchNorm2d expects a (C, H, W) input (or (T, C, H, W)), got {OpRules.Format(x)}");
+        if (!twoD && x.Length > 2) return (null, $"BatchNorm1d expects a (features) or (N, features) input, got {OpRules.Format(x)}");
+        int c = twoD ? x[x.Length - 3] : x[x.Length - 1];
+        if (c != channels) return (null, $"expects {channels} channels, got {c}");
         return (x, null);
     }
 
@@ -58,15 +61,16 @@ internal sealed class BatchNormOp : OpDef
 
     public override void Lower(Lowering cx, Node n)
     {
+        int fold = n.Leading;
         if (cx.Train)
         {
-            cx.Add(new Step(Train, n, cx.Value(n.Inputs[0]), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), State = cx.State(2 * n.Channels), Owner = this });
+            cx.Add(new Step(Train, n, cx.Input(n.Inputs[0], fold), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), State = cx.State(2 * n.Channels), Fold = fold, Owner = this });
         }
         else
         {
             int st = cx.State(2 * n.Channels);
             cx.Add(new Step(Fold, n) { State = st });
-            cx.Add(new Step(Affine, n, cx.Value(n.Inputs[0]), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), State = st });
+            cx.Add(new Step(Affine, n, cx.Input(n.Inputs[0], fold), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), State = st, Fold = fold });
         }
     }
 
@@ -74,7 +78,8 @@ internal sealed class BatchNormOp : OpDef
     {
         var n = f.Node!;
         int x = n.Inputs[0];
-        cx.Contribute(x, new Step(BackTrain, n, f.Io[0], cx.Grad(cx.KernelOut(n)), cx.Grad(x)) { Act = f.Act, State = f.State }, 2);
+        var dy = cx.Grad(cx.KernelOut(n));
+        cx.Contribute(x, f.Fold, dx => new Step(BackTrain, n, f.Io[0], dy, dx) { Act = f.Act, State = f.State, Fold = f.Fold }, 2);
     }
 
     static string Cpu(string name) => EmitCommon.CpuNs + ".BatchNormKernel." + name;
@@ -102,8 +107,8 @@ internal sealed class BatchNormOp : OpDef
 
     /// <summary>Io: x, y. y = act(scale * x + shift) with the folded scale/shift at <c>State</c>.</summary>
     static readonly Kernel Affine = new("BnAffine",
-        (c, s) => c.Line($"{Cpu("Affine")}<{EmitCommon.Act(s.Act)}>(n, {s.Node!.Channels}, {s.Node.Spatial}, {c.V(s.Io[0])}, S, {s.State}, S, {s.State + s.Node.Channels}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.BatchNormAffine<{EmitCommon.Act(s.Act)}>(n, {s.Node!.Channels}, {s.Node.Spatial}, {g.V(s.Io[0])}, {GpuContext.State(s.State, s.Node.Channels)}, {GpuContext.State(s.State + s.Node.Channels, s.Node.Channels)}, {g.V(s.Io[1])});"));
+        (c, s) => c.Line($"{Cpu("Affine")}<{EmitCommon.Act(s.Act)}>({c.N}, {s.Node!.Channels}, {s.Node.Spatial}, {c.V(s.Io[0])}, S, {s.State}, S, {s.State + s.Node.Channels}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line($"__k.BatchNormAffine<{EmitCommon.Act(s.Act)}>({g.N}, {s.Node!.Channels}, {s.Node.Spatial}, {g.V(s.Io[0])}, {GpuContext.State(s.State, s.Node.Channels)}, {GpuContext.State(s.State + s.Node.Channels, s.Node.Channels)}, {g.V(s.Io[1])});"));
 
     /// <summary>Io: x, y. Batch statistics saved at <c>State</c> (mean, inverse std per channel); running statistics updated.</summary>
     static readonly Kernel Train = new("BnTrain",
@@ -111,13 +116,13 @@ internal sealed class BatchNormOp : OpDef
         {
             var n = s.Node!;
             string l = n.Layer;
-            c.Line($"{Cpu("ForwardTrain")}<{EmitCommon.Act(s.Act)}>(n, {n.Channels}, {n.Spatial}, {c.V(s.Io[0])}, P, {c.Offset(l + ".weight")}, {c.Offset(l + ".bias")}, {c.Offset(l + ".running_mean")}, {c.Offset(l + ".running_var")}, {EmitCommon.F(n.F1)}, {EmitCommon.F(n.F0)}, S, {s.State}, {c.V(s.Io[1])});");
+            c.Line($"{Cpu("ForwardTrain")}<{EmitCommon.Act(s.Act)}>({c.N}, {n.Channels}, {n.Spatial}, {c.V(s.Io[0])}, P, {c.Offset(l + ".weight")}, {c.Offset(l + ".bias")}, {c.Offset(l + ".running_mean")}, {c.Offset(l + ".running_var")}, {EmitCommon.F(n.F1)}, {EmitCommon.F(n.F0)}, S, {s.State}, {c.V(s.Io[1])});");
         },
         (g, s) =>
         {
             var n = s.Node!;
             string l = n.Layer;
-            g.Line($"__k.BatchNormForwardTrain<{EmitCommon.Act(s.Act)}>(n, {n.Channels}, {n.Spatial}, {g.V(s.Io[0])}, {g.Param(l + ".weight")}, {g.Param(l + ".bias")}, {g.Param(l + ".running_mean")}, {g.Param(l + ".running_var")}, {EmitCommon.F(n.F1)}, {EmitCommon.F(n.F0)}, {GpuContext.State(s.State, 2 * n.Channels)}, {g.V(s.Io[1])});");
+            g.Line($"__k.BatchNormForwardTrain<{EmitCommon.Act(s.Act)}>({g.N}, {n.Channels}, {n.Spatial}, {g.V(s.Io[0])}, {g.Param(l + ".weight")}, {g.Param(l + ".bias")}, {g.Param(l + ".running_mean")}, {g.Param(l + ".running_var")}, {EmitCommon.F(n.F1)}, {EmitCommon.F(n.F0)}, {GpuContext.State(s.State, 2 * n.Channels)}, {g.V(s.Io[1])});");
         });
 
     /// <summary>Io: x, dy, dx. Parameter gradients into G; recomputes the pre-activation for the fused activation.</summary>
@@ -126,12 +131,12 @@ internal sealed class BatchNormOp : OpDef
         {
             var n = s.Node!;
             string l = n.Layer;
-            c.Line($"{Cpu("BackwardTrain")}<{EmitCommon.Act(s.Act)}>(n, {n.Channels}, {n.Spatial}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, P, {c.Offset(l + ".weight")}, {c.Offset(l + ".bias")}, S, {s.State}, {c.V(s.Io[2])}, {EmitContext.Acc(s)}, G, {c.Offset(l + ".weight")}, {c.Offset(l + ".bias")});");
+            c.Line($"{Cpu("BackwardTrain")}<{EmitCommon.Act(s.Act)}>({c.N}, {n.Channels}, {n.Spatial}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, P, {c.Offset(l + ".weight")}, {c.Offset(l + ".bias")}, S, {s.State}, {c.V(s.Io[2])}, {EmitContext.Acc(s)}, G, {c.Offset(l + ".weight")}, {c.Offset(l + ".bias")});");
         },
         (g, s) =>
         {
             var n = s.Node!;
             string l = n.Layer;
-            g.Line($"__k.BatchNormBackwardTrain<{EmitCommon.Act(s.Act)}>(n, {n.Channels}, {n.Spatial}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.Param(l + ".weight")}, {g.Param(l + ".bias")}, {GpuContext.State(s.State, 2 * n.Channels)}, {g.V(s.Io[2])}, {EmitContext.Acc(s)}, {g.Grad(l + ".weight")}, {g.Grad(l + ".bias")});");
+            g.Line($"__k.BatchNormBackwardTrain<{EmitCommon.Act(s.Act)}>({g.N}, {n.Channels}, {n.Spatial}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.Param(l + ".weight")}, {g.Param(l + ".bias")}, {GpuContext.State(s.State, 2 * n.Channels)}, {g.V(s.Io[2])}, {EmitContext.Acc(s)}, {g.Grad(l + ".weight")}, {g.Grad(l + ".bias")});");
         });
 }

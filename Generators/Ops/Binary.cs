@@ -1,5 +1,5 @@
-// Element-wise Add and Mul (also the + and * operators): equal shapes, or a (C) / (C, 1, 1) operand broadcast
-// over a (C, H, W) one. Always fused into element-wise trees.
+// Element-wise Add, Sub, Mul and Div (also the +, -, * and / operators) with PyTorch broadcasting (Broadcast).
+// Always fused into element-wise trees.
 using System.Collections.Generic;
 using Authoring.Generators.Diagnostics;
 using Authoring.Generators.Emit;
@@ -12,6 +12,8 @@ internal static partial class OpKind
 {
     public const string Add = "Add";
     public const string Mul = "Mul";
+    public const string Sub = "Sub";
+    public const string Div = "Div";
 }
 
 internal abstract class BinaryOp : OpDef, IElementwise
@@ -66,4 +68,28 @@ internal sealed class MulOp : BinaryOp
     public override string Adjoint(Node n, Lanes l, IReadOnlyList<string> x, string a, int i) => $"{a} * {x[1 - i]}";
 
     public override string Describe(Node n, IReadOnlyList<string> x) => $"({x[0]} * {x[1]})";
+}
+
+internal sealed class SubOp : BinaryOp
+{
+    public override string Name => OpKind.Sub;
+
+    public override string Value(Node n, Lanes l, IReadOnlyList<string> x) => $"{x[0]} - {x[1]}";
+
+    public override string Adjoint(Node n, Lanes l, IReadOnlyList<string> x, string a, int i) => i == 0 ? a : $"-{a}";
+
+    public override string Describe(Node n, IReadOnlyList<string> x) => $"({x[0]} - {x[1]})";
+}
+
+internal sealed class DivOp : BinaryOp
+{
+    public override string Name => OpKind.Div;
+
+    public override string Value(Node n, Lanes l, IReadOnlyList<string> x) => $"{x[0]} / {x[1]}";
+
+    /// <summary>d(x0 / x1) = dx0 / x1 - x0 dx1 / x1^2.</summary>
+    public override string Adjoint(Node n, Lanes l, IReadOnlyList<string> x, string a, int i) =>
+        i == 0 ? $"{a} / {x[1]}" : $"-({a} * {x[0]}) / ({x[1]} * {x[1]})";
+
+    public override string Describe(Node n, IReadOnlyList<string> x) => $"({x[0]} / {x[1]})";
 }

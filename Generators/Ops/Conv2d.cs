@@ -44,19 +44,18 @@ internal sealed class Conv2dOp : EpilogueHostOp
 
     public override bool HasBias(Node n) => new ConvAttrs(n).Bias;
 
-    /// <summary>Output (C, H, W) of a convolution, or an error message.</summary>
+    /// <summary>Output (..., C, H, W) of a convolution over the trailing (C, H, W) of its input, or an error message.</summary>
     public static (int[]? Shape, string? Error) Shape(int[] x, int cin, int cout, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups)
     {
-        if (x.Length != 3) return (null, $"expects a (C, H, W) input, got {OpRules.Format(x)}");
-        if (x[0] != cin) return (null, $"expects {cin} input channels, got {x[0]} (input shape {OpRules.Format(x)})");
+        if (x.Length < 3) return (null, $"expects a (C, H, W) input (or (T, C, H, W): leading axes are folded into the batch), got {OpRules.Format(x)}");
+        int r = x.Length;
+        if (x[r - 3] != cin) return (null, $"expects {cin} input channels, got {x[r - 3]} (input shape {OpRules.Format(x)})");
         long spanH = (long)dh * (kh - 1) + 1, spanW = (long)dw * (kw - 1) + 1;
-        long padH = x[1] + 2L * ph, padW = x[2] + 2L * pw;
+        long padH = x[r - 2] + 2L * ph, padW = x[r - 1] + 2L * pw;
         if (padH < spanH || padW < spanW)
             return (null, $"kernel {kh}x{kw} (dilation {dh}) is larger than the padded input {OpRules.Format(x)}");
         long ho = (padH - spanH) / sh + 1, wo = (padW - spanW) / sw + 1;
-        if ((long)cout * ho * wo > int.MaxValue)
-            return (null, $"output ({cout}, {ho}, {wo}) has more than {int.MaxValue} elements per sample");
-        return (new[] { cout, (int)ho, (int)wo }, null);
+        return WithLeading(x, 3, new[] { (long)cout, ho, wo });
     }
 
     /// <summary>Checks a convolution layer's arguments as written: <paramref name="kernelWidth"/> 0 and
@@ -113,7 +112,8 @@ internal sealed class Conv2dOp : EpilogueHostOp
     {
         var a = new ConvAttrs(n);
         var x = m.Nodes[n.Inputs[0]].Shape;
-        return $"({a.Cin}, {x[1]}, {x[2]}, {a.Cout}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw}, {a.Dh}, {a.Dw}, {a.Groups})";
+        int r = x.Count;
+        return $"({a.Cin}, {x[r - 2]}, {x[r - 1]}, {a.Cout}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw}, {a.Dh}, {a.Dw}, {a.Groups})";
     }
 
     static string CpuShape(CpuContext c, Node n) => c.ShapeField("Conv2dShape", "new" + ShapeArgs(c.Model, n));
@@ -122,18 +122,18 @@ internal sealed class Conv2dOp : EpilogueHostOp
 
     /// <summary>Io: x, y. Epilogue: folded BatchNorm (State, Bn) or bias; activation Act.</summary>
     static readonly Kernel ForwardKernel = new("Conv",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.Conv2dKernel.Forward<{EmitCommon.Act(s.Act)}>(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.Param(s.Node!.Layer + ".weight")}, {Epilogue(c, s)}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.Conv2dForward<{EmitCommon.Act(s.Act)}>({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.Param(s.Node!.Layer + ".weight")}, {Epilogue(g, s)}, {g.V(s.Io[1])});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.Conv2dKernel.Forward<{EmitCommon.Act(s.Act)}>(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.Param(s.Node!.Layer + ".weight")}, {Epilogue(c, s)}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line($"__k.Conv2dForward<{EmitCommon.Act(s.Act)}>({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.Param(s.Node!.Layer + ".weight")}, {Epilogue(g, s)}, {g.V(s.Io[1])});"));
 
     /// <summary>Io: dy, dx.</summary>
     static readonly Kernel BackDataKernel = new("ConvBackData",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.Conv2dKernel.BackwardData(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.Param(s.Node!.Layer + ".weight")}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
-        (g, s) => g.Line($"__k.Conv2dBackwardData({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.Param(s.Node!.Layer + ".weight")}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.Conv2dKernel.BackwardData(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.Param(s.Node!.Layer + ".weight")}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
+        (g, s) => g.Line($"__k.Conv2dBackwardData({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.Param(s.Node!.Layer + ".weight")}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
 
     /// <summary>Io: x, dy.</summary>
     static readonly Kernel BackWeightsKernel = new("ConvBackWeights",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.Conv2dKernel.BackwardWeights(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.Grad(s.Node!.Layer + ".weight")});"),
-        (g, s) => g.Line($"__k.Conv2dBackwardWeights({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.Grad(s.Node!.Layer + ".weight")});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.Conv2dKernel.BackwardWeights(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.Grad(s.Node!.Layer + ".weight")});"),
+        (g, s) => g.Line($"__k.Conv2dBackwardWeights({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.Grad(s.Node!.Layer + ".weight")});"));
 
 
     protected override Kernel Forward => ForwardKernel;

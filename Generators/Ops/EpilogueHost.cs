@@ -22,7 +22,8 @@ internal abstract class EpilogueHostOp : OpDef
 
     public override void Lower(Lowering cx, Node n)
     {
-        var step = new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), Owner = this };
+        int fold = cx.Node(n.Inputs[0]).Leading;
+        var step = new Step(Forward, n, cx.Input(n.Inputs[0], fold), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), Fold = fold, Owner = this };
         if (cx.FoldedBn(n) is { } bn)
         {
             int st = cx.State(2 * bn.Channels);
@@ -37,10 +38,10 @@ internal abstract class EpilogueHostOp : OpDef
     {
         var n = f.Node!;
         var dy = cx.Grad(cx.KernelOut(n));
-        if (HasBias(n)) cx.Add(new Step(BiasGrad, n, dy));
-        cx.Add(new Step(BackwardWeights, n, f.Io[0], dy));
+        if (HasBias(n)) cx.Add(new Step(BiasGrad, n, dy) { Fold = f.Fold });
+        cx.Add(new Step(BackwardWeights, n, f.Io[0], dy) { Fold = f.Fold });
         int x = n.Inputs[0];
-        if (cx.NeedsGrad(x)) cx.Contribute(x, new Step(BackwardData, n, dy, cx.Grad(x)), 1);
+        if (cx.NeedsGrad(x)) cx.Contribute(x, f.Fold, dx => new Step(BackwardData, n, dy, dx) { Fold = f.Fold }, 1);
     }
 
     /// <summary>The epilogue's (scale, shift) arguments on the CPU: folded BatchNorm state, the bias, or none.</summary>
@@ -64,6 +65,6 @@ internal abstract class EpilogueHostOp : OpDef
 
     /// <summary>Io: dy. Sums dy over samples and positions into the bias gradient.</summary>
     static readonly Kernel BiasGrad = new("BiasGrad",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.ChannelKernel.BiasGrad(n, {s.Node!.Channels}, {s.Node.Spatial}, {c.V(s.Io[0])}, {c.Grad(s.Node.Layer + ".bias")});"),
-        (g, s) => g.Line($"__k.BiasGrad(n, {s.Node!.Channels}, {s.Node.Spatial}, {g.V(s.Io[0])}, {g.Grad(s.Node.Layer + ".bias")});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.ChannelKernel.BiasGrad({c.N}, {s.Node!.Channels}, {s.Node.Spatial}, {c.V(s.Io[0])}, {c.Grad(s.Node.Layer + ".bias")});"),
+        (g, s) => g.Line($"__k.BiasGrad({g.N}, {s.Node!.Channels}, {s.Node.Spatial}, {g.V(s.Io[0])}, {g.Grad(s.Node.Layer + ".bias")});"));
 }

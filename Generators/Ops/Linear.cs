@@ -25,11 +25,13 @@ internal sealed class LinearOp : EpilogueHostOp
 
     public override bool HasBias(Node n) => n.Ints[2] != 0;
 
+    /// <summary>PyTorch's rule: the last axis holds the features; leading axes (tokens, time steps) are kept.</summary>
     public static (int[]? Shape, string? Error) Shape(int[] x, int inF, int outF)
     {
-        if (x.Length != 1) return (null, $"expects a (features) input, got {OpRules.Format(x)}: Flatten it first");
-        if (x[0] != inF) return (null, $"expects {inF} input features, got {x[0]}");
-        return (new[] { outF }, null);
+        int f = x[x.Length - 1];
+        if (f != inF)
+            return (null, $"expects {inF} input features on the last axis, got {f} (input shape {OpRules.Format(x)})" + (x.Length >= 3 ? ": Flatten an image first" : ""));
+        return WithLeading(x, 1, new[] { (long)outF });
     }
 
     public override int BindLayer(ModelParser p, LayerDecl layer, int x, LocationInfo? loc)
@@ -61,18 +63,18 @@ internal sealed class LinearOp : EpilogueHostOp
 
     /// <summary>Io: x, y. Epilogue: folded BatchNorm1d (State, Bn) or bias; activation Act.</summary>
     static readonly Kernel ForwardKernel = new("Linear",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.Forward<{EmitCommon.Act(s.Act)}>(n, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.Param(s.Node.Layer + ".weight")}, {Epilogue(c, s)}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.LinearForward<{EmitCommon.Act(s.Act)}>(n, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {g.V(s.Io[0])}, {g.Param(s.Node.Layer + ".weight")}, {Epilogue(g, s)}, {g.V(s.Io[1])});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.Forward<{EmitCommon.Act(s.Act)}>({c.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.Param(s.Node.Layer + ".weight")}, {Epilogue(c, s)}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line($"__k.LinearForward<{EmitCommon.Act(s.Act)}>({g.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {g.V(s.Io[0])}, {g.Param(s.Node.Layer + ".weight")}, {Epilogue(g, s)}, {g.V(s.Io[1])});"));
 
     /// <summary>Io: dy, dx.</summary>
     static readonly Kernel BackDataKernel = new("LinearBackData",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.BackwardData(n, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.Param(s.Node.Layer + ".weight")}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
-        (g, s) => g.Line($"__k.LinearBackwardData(n, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {g.V(s.Io[0])}, {g.Param(s.Node.Layer + ".weight")}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.BackwardData({c.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.Param(s.Node.Layer + ".weight")}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
+        (g, s) => g.Line($"__k.LinearBackwardData({g.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {g.V(s.Io[0])}, {g.Param(s.Node.Layer + ".weight")}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
 
     /// <summary>Io: x, dy.</summary>
     static readonly Kernel BackWeightsKernel = new("LinearBackWeights",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.BackwardWeights(n, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.Grad(s.Node.Layer + ".weight")});"),
-        (g, s) => g.Line($"__k.LinearBackwardWeights(n, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.Grad(s.Node.Layer + ".weight")});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.BackwardWeights({c.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.Grad(s.Node.Layer + ".weight")});"),
+        (g, s) => g.Line($"__k.LinearBackwardWeights({g.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.Grad(s.Node.Layer + ".weight")});"));
 
 
     protected override Kernel Forward => ForwardKernel;

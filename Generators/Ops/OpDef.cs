@@ -91,6 +91,23 @@ internal abstract class OpDef : IDifferentiable
     public virtual void Backward(Autodiff cx, Step forward) => throw new NotSupportedException($"{Name} has no backward");
 
     public override string ToString() => Name;
+
+    /// <summary>The input's leading axes (all but its last <paramref name="keep"/>) followed by <paramref name="tail"/>;
+    /// an error when the result has more elements per sample than the generated code's int arithmetic allows.</summary>
+    public static (int[]? Shape, string? Error) WithLeading(int[] x, int keep, long[] tail)
+    {
+        var shape = new int[x.Length - keep + tail.Length];
+        long size = 1;
+        for (int i = 0; i < x.Length - keep; i++) size *= shape[i] = x[i];
+        for (int i = 0; i < tail.Length; i++)
+        {
+            size *= tail[i];
+            if (tail[i] > int.MaxValue || size > int.MaxValue)
+                return (null, $"the result has more than {int.MaxValue} elements per sample");
+            shape[x.Length - keep + i] = (int)tail[i];
+        }
+        return (shape, null);
+    }
 }
 
 /// <summary>How one step becomes code on each backend. Op definitions create these once (static fields) and

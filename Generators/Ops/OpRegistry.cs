@@ -25,6 +25,10 @@ internal static class OpRegistry
         new ActivationOp(),
         new AddOp(),
         new MulOp(),
+        new SubOp(),
+        new DivOp(),
+        new ScalarOp(),
+        new EluOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);

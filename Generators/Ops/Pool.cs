@@ -42,11 +42,12 @@ internal abstract class PoolOp : OpDef
 
     public static (int[]? Shape, string? Error) Shape(int[] x, int kh, int kw, int sh, int sw, int ph, int pw)
     {
-        if (x.Length != 3) return (null, $"expects a (C, H, W) input, got {OpRules.Format(x)}");
+        if (x.Length < 3) return (null, $"expects a (C, H, W) input (or (T, C, H, W)), got {OpRules.Format(x)}");
         if (kh <= 0 || sh <= 0 || ph < 0) return (null, "kernel and stride must be positive, padding not negative");
         if (ph * 2L > kh || pw * 2L > kw) return (null, $"padding ({ph}) must be at most half the kernel ({kh}), as PyTorch requires");
-        if (x[1] + 2L * ph < kh || x[2] + 2L * pw < kw) return (null, $"window {kh}x{kw} is larger than the padded input {OpRules.Format(x)}");
-        return (new[] { x[0], (int)((x[1] + 2L * ph - kh) / sh + 1), (int)((x[2] + 2L * pw - kw) / sw + 1) }, null);
+        int r = x.Length;
+        if (x[r - 2] + 2L * ph < kh || x[r - 1] + 2L * pw < kw) return (null, $"window {kh}x{kw} is larger than the padded input {OpRules.Format(x)}");
+        return WithLeading(x, 3, new[] { x[r - 3], (x[r - 2] + 2L * ph - kh) / sh + 1, (x[r - 1] + 2L * pw - kw) / sw + 1 });
     }
 
     /// <summary>A square pool node; a stride of 0 means the kernel size.</summary>
@@ -68,13 +69,14 @@ internal abstract class PoolOp : OpDef
         Pool(p, $"{layer.Name} ({layer.Kind})", x, layer.Int("kernel"), layer.Int("stride"), layer.Int("padding"), layer.Name, loc);
 
     public override void Lower(Lowering cx, Node n) =>
-        cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
+        cx.Add(new Step(Forward, n, cx.Input(n.Inputs[0], cx.Node(n.Inputs[0]).Leading), cx.Value(n.Id)) { Fold = cx.Node(n.Inputs[0]).Leading, Owner = this });
 
     protected static string ShapeArgs(ModelIr m, Node n)
     {
         var a = new PoolAttrs(n);
         var x = m.Nodes[n.Inputs[0]].Shape;
-        return $"({x[0]}, {x[1]}, {x[2]}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw})";
+        int r = x.Count;
+        return $"({x[r - 3]}, {x[r - 2]}, {x[r - 1]}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw})";
     }
 
     protected static string CpuShape(CpuContext c, Node n) => c.ShapeField("Pool2dShape", "new" + ShapeArgs(c.Model, n));
@@ -93,18 +95,20 @@ internal sealed class MaxPoolOp : PoolOp
     {
         var n = f.Node!;
         int x = n.Inputs[0];
-        if (cx.NeedsGrad(x)) cx.Contribute(x, new Step(BackKernel, n, f.Io[0], cx.Grad(n.Id), cx.Grad(x)), 2);
+        if (!cx.NeedsGrad(x)) return;
+        var dy = cx.Grad(n.Id);
+        cx.Contribute(x, f.Fold, dx => new Step(BackKernel, n, f.Io[0], dy, dx) { Fold = f.Fold }, 2);
     }
 
     /// <summary>Io: x, y.</summary>
     static readonly Kernel ForwardKernel = new("MaxPool",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.MaxForward(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.MaxPoolForward({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.MaxForward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line($"__k.MaxPoolForward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
 
     /// <summary>Io: x, dy, dx (the window's first maximum gets the gradient).</summary>
     static readonly Kernel BackKernel = new("MaxPoolBack",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.MaxBackward(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.V(s.Io[2])}, {EmitContext.Acc(s)});"),
-        (g, s) => g.Line($"__k.MaxPoolBackward({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.V(s.Io[2])}, {EmitContext.Acc(s)});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.MaxBackward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.V(s.Io[2])}, {EmitContext.Acc(s)});"),
+        (g, s) => g.Line($"__k.MaxPoolBackward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.V(s.Io[2])}, {EmitContext.Acc(s)});"));
 }
 
 internal sealed class AvgPoolOp : PoolOp
@@ -118,16 +122,18 @@ internal sealed class AvgPoolOp : PoolOp
     {
         var n = f.Node!;
         int x = n.Inputs[0];
-        if (cx.NeedsGrad(x)) cx.Contribute(x, new Step(BackKernel, n, cx.Grad(n.Id), cx.Grad(x)), 1);
+        if (!cx.NeedsGrad(x)) return;
+        var dy = cx.Grad(n.Id);
+        cx.Contribute(x, f.Fold, dx => new Step(BackKernel, n, dy, dx) { Fold = f.Fold }, 1);
     }
 
     /// <summary>Io: x, y.</summary>
     static readonly Kernel ForwardKernel = new("AvgPool",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.AvgForward(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.AvgPoolForward({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.AvgForward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line($"__k.AvgPoolForward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
 
     /// <summary>Io: dy, dx.</summary>
     static readonly Kernel BackKernel = new("AvgPoolBack",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.AvgBackward(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
-        (g, s) => g.Line($"__k.AvgPoolBackward({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.AvgBackward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
+        (g, s) => g.Line($"__k.AvgPoolBackward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
 }

@@ -28,7 +28,7 @@ internal sealed class ReshapeOp : OpDef
             b *= d;
             if (b > int.MaxValue) return (null, $"target shape {OpRules.Format(target)} has more than {int.MaxValue} elements");
         }
-        if (target.Length != 1 && target.Length != 3) return (null, $"target shape {OpRules.Format(target)} must be (F) or (C, H, W)");
+        if (target.Length < 1 || target.Length > 4) return (null, $"target shape {OpRules.Format(target)} must have 1 to 4 axes");
         if (a != b) return (null, $"cannot reshape {OpRules.Format(x)} ({a} elements) to {OpRules.Format(target)} ({b} elements)");
         return (target, null);
     }

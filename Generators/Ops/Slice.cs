@@ -19,7 +19,8 @@ internal sealed class SliceOp : OpDef
 
     public override bool IsView(Node n, bool train) => true;
 
-    public override int ViewShift(Node n) => n.Ints[0] * n.Spatial;
+    /// <summary>Slices along the first per-sample axis are contiguous: the view starts start * (elements per index) in.</summary>
+    public override int ViewShift(Node n) => n.Ints[0] * (n.Size / n.Shape[0]);
 
     public static (int[]? Shape, string? Error) Shape(int[] x, int start, int count)
     {

@@ -27,11 +27,9 @@ internal sealed class UpsampleNearestOp : OpDef
     /// <summary>Nearest resize of (C, H, W) to (C, height, width); sizes already checked by <see cref="SizeProblem"/>.</summary>
     public static (int[]? Shape, string? Error) Shape(int[] x, int height, int width)
     {
-        if (x.Length != 3) return (null, $"expects a (C, H, W) input, got {OpRules.Format(x)}");
+        if (x.Length < 3) return (null, $"expects a (C, H, W) input (or (T, C, H, W)), got {OpRules.Format(x)}");
         // Per-sample sizes are ints everywhere downstream (arena offsets, kernel loops).
-        if ((long)x[0] * height * width > int.MaxValue)
-            return (null, $"output ({x[0]}, {height}, {width}) has more than {int.MaxValue} elements per sample");
-        return (new[] { x[0], height, width }, null);
+        return WithLeading(x, 3, new long[] { x[x.Length - 3], height, width });
     }
 
     public override int BindCall(ModelParser p, OpCall call)
@@ -52,19 +50,22 @@ internal sealed class UpsampleNearestOp : OpDef
     }
 
     public override void Lower(Lowering cx, Node n) =>
-        cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
+        cx.Add(new Step(Forward, n, cx.Input(n.Inputs[0], cx.Node(n.Inputs[0]).Leading), cx.Value(n.Id)) { Fold = cx.Node(n.Inputs[0]).Leading, Owner = this });
 
     public override void Backward(Autodiff cx, Step f)
     {
         var n = f.Node!;
         int x = n.Inputs[0];
-        if (cx.NeedsGrad(x)) cx.Contribute(x, new Step(Back, n, cx.Grad(n.Id), cx.Grad(x)), 1);
+        if (!cx.NeedsGrad(x)) return;
+        var dy = cx.Grad(n.Id);
+        cx.Contribute(x, f.Fold, dx => new Step(Back, n, dy, dx) { Fold = f.Fold }, 1);
     }
 
     static string ShapeArgs(ModelIr m, Node n)
     {
         var x = m.Nodes[n.Inputs[0]].Shape;
-        return $"({x[0]}, {x[1]}, {x[2]}, {n.Shape[1]}, {n.Shape[2]})";
+        int r = x.Count;
+        return $"({x[r - 3]}, {x[r - 2]}, {x[r - 1]}, {n.Shape[r - 2]}, {n.Shape[r - 1]})";
     }
 
     static string CpuShape(CpuContext c, Node n) => c.ShapeField("UpsampleShape", "new" + ShapeArgs(c.Model, n));
@@ -73,11 +74,11 @@ internal sealed class UpsampleNearestOp : OpDef
 
     /// <summary>Io: x, y.</summary>
     static readonly Kernel Forward = new("Upsample",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.UpsampleKernel.NearestForward(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.UpsampleNearestForward({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.UpsampleKernel.NearestForward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line($"__k.UpsampleNearestForward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
 
     /// <summary>Io: dy, dx.</summary>
     static readonly Kernel Back = new("UpsampleBack",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.UpsampleKernel.NearestBackward(in {CpuShape(c, s.Node!)}, n, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
-        (g, s) => g.Line($"__k.UpsampleNearestBackward({GpuShape(g, s.Node!)}, n, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.UpsampleKernel.NearestBackward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {EmitContext.Acc(s)});"),
+        (g, s) => g.Line($"__k.UpsampleNearestBackward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {EmitContext.Acc(s)});"));
 }

@@ -158,6 +158,16 @@ internal sealed partial class ModelParser
         return null;
     }
 
+    internal string? ConstString(IOperation op, Env env, string name, string owner)
+    {
+        var c = Constant(op, env);
+        if (c is string str) return str;
+        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
+        if (IsFailedLocal(op, env)) return null;
+        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
+        return null;
+    }
+
     internal bool? ConstBool(IOperation op, Env env, string name, string owner)
     {
         var c = Constant(op, env);
@@ -197,15 +207,11 @@ internal sealed partial class ModelParser
                 Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(op.Syntax), $"Parameter '{p.Parameter.Name}'");
                 return -1;
             case IBinaryOperation b when b.OperatorMethod is { } m && IsTensor(m.ContainingType):
+                return Operator(b, env);
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } u when u.OperatorMethod is { } m && IsTensor(m.ContainingType):
                 {
-                    int x = Eval(b.LeftOperand, env), y = Eval(b.RightOperand, env);
-                    if (x < 0 || y < 0) return -1;
-                    return b.OperatorKind switch
-                    {
-                        BinaryOperatorKind.Add => BinaryOp.Apply(this, OpKind.Add, "+", x, y, LocationInfo.From(op.Syntax)),
-                        BinaryOperatorKind.Multiply => BinaryOp.Apply(this, OpKind.Mul, "*", x, y, LocationInfo.From(op.Syntax)),
-                        _ => Unsupported(op),
-                    };
+                    int x = Eval(u.Operand, env);
+                    return x < 0 ? -1 : ScalarOp.Apply(this, ScalarKind.Mul, -1f, x, LocationInfo.From(op.Syntax));
                 }
             case IInvocationOperation inv:
                 return Invoke(inv, env);
@@ -213,6 +219,44 @@ internal sealed partial class ModelParser
                 if (op.Type is IErrorTypeSymbol) { _hasCompilerErrors = true; return -1; }
                 return Unsupported(op);
         }
+    }
+
+    /// <summary>+, -, * and / between tensors, or between a tensor and a float constant.</summary>
+    int Operator(IBinaryOperation b, Env env)
+    {
+        var loc = LocationInfo.From(b.Syntax);
+        bool left = IsTensor(b.LeftOperand.Type), right = IsTensor(b.RightOperand.Type);
+        string symbol = b.OperatorKind switch
+        {
+            BinaryOperatorKind.Add => "+",
+            BinaryOperatorKind.Subtract => "-",
+            BinaryOperatorKind.Multiply => "*",
+            BinaryOperatorKind.Divide => "/",
+            _ => "",
+        };
+        if (symbol.Length == 0) return Unsupported(b);
+        if (left && right)
+        {
+            int x = Eval(b.LeftOperand, env), y = Eval(b.RightOperand, env);
+            if (x < 0 || y < 0) return -1;
+            string op = symbol switch { "+" => OpKind.Add, "-" => OpKind.Sub, "*" => OpKind.Mul, _ => OpKind.Div };
+            return BinaryOp.Apply(this, op, symbol, x, y, loc);
+        }
+        var tensor = left ? b.LeftOperand : b.RightOperand;
+        var scalar = left ? b.RightOperand : b.LeftOperand;
+        int t = Eval(tensor, env);
+        float? c = ConstFloat(scalar, env, "scalar", $"'{symbol}'");
+        if (t < 0 || c is null) return -1;
+        // x - c is x + (-c) and -x is x * -1: both exact in float.
+        return (symbol, left) switch
+        {
+            ("+", _) => ScalarOp.Apply(this, ScalarKind.Add, c.Value, t, loc),
+            ("*", _) => ScalarOp.Apply(this, ScalarKind.Mul, c.Value, t, loc),
+            ("-", true) => ScalarOp.Apply(this, ScalarKind.Add, -c.Value, t, loc),
+            ("-", false) => ScalarOp.Apply(this, ScalarKind.RSub, c.Value, t, loc),
+            ("/", true) => ScalarOp.Apply(this, ScalarKind.Div, c.Value, t, loc),
+            _ => ScalarOp.Apply(this, ScalarKind.RDiv, c.Value, t, loc),
+        };
     }
 
     internal int Unsupported(IOperation op)

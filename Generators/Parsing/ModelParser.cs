@@ -145,14 +145,19 @@ internal sealed partial class ModelParser
             return null;
         }
         var dims = attr.ConstructorArguments[0].Values.Select(v => v.Value is int i ? i : -1).ToArray();
-        if (dims.Length != 1 && dims.Length != 3)
+        if (dims.Length < 1 || dims.Length > 4)
         {
-            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"expected (features) or (channels, height, width), got {dims.Length} dimensions");
+            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"expected 1 to 4 dimensions per sample ((F), (N, D), (C, H, W), (T, C, H, W)...), got {dims.Length}");
             return null;
         }
         if (dims.Any(d => d <= 0))
         {
             Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"dimensions must be positive, got {OpRules.Format(dims)}");
+            return null;
+        }
+        if (dims.Aggregate(1L, (a, d) => a * d) > int.MaxValue)
+        {
+            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"{OpRules.Format(dims)} has more than {int.MaxValue} elements per sample");
             return null;
         }
         return dims;

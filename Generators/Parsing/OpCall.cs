@@ -47,6 +47,9 @@ internal sealed class OpCall
     /// <summary>A constant bool argument; null after a diagnostic.</summary>
     public bool? Bool(int i) => _p.ConstBool(Arg(i).Value, _env, ArgName(i), Name);
 
+    /// <summary>A constant string argument; null after a diagnostic.</summary>
+    public string? String(int i) => _p.ConstString(Arg(i).Value, _env, ArgName(i), Name);
+
     /// <summary>The tensors of a params/array argument; null after a diagnostic.</summary>
     public List<int>? Tensors(int i)
     {

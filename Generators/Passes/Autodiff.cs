@@ -52,6 +52,22 @@ internal sealed class Autodiff : PassContext
         Add(step);
     }
 
+    /// <summary>As <see cref="Contribute"/> for a step folding leading axes (<paramref name="fold"/>), whose operands
+    /// must be dense: when the gradient of <paramref name="v"/> is a slice of a larger buffer, the step writes a
+    /// dense temporary that a copy then adds in. <paramref name="make"/> builds the step for a gradient target.</summary>
+    public void Contribute(int v, int fold, System.Func<Ref, Step> make, int target)
+    {
+        var grad = Grad(v);
+        if (fold == 1 || IsDense(grad, v))
+        {
+            Contribute(v, make(grad), target);
+            return;
+        }
+        var tmp = NewBuffer(Node(v).Size, "dense grad " + Storage.Label(Node(v)));
+        Add(make(tmp));
+        Contribute(v, new Step(Utility.Copy, null, tmp, grad) { Size = Node(v).Size }, 1);
+    }
+
     /// <summary>The first write to a gradient buffer may overwrite only if it covers the whole buffer;
     /// otherwise the buffer is cleared first (a step added now). Every later write accumulates.</summary>
     public bool NeedsAccumulate(int v, Ref grad)

@@ -11,6 +11,17 @@ internal sealed class Lowering : PassContext
     {
     }
 
+    /// <summary>The value of input <paramref name="v"/> for a kernel folding <paramref name="fold"/> leading axes into
+    /// the batch: the value itself, or a dense copy when it is a slice of a larger buffer.</summary>
+    public Ref Input(int v, int fold)
+    {
+        var r = Value(v);
+        if (fold == 1 || IsDense(r, v)) return r;
+        var copy = NewBuffer(Node(v).Size, "dense " + Storage.Label(Node(v)));
+        Add(new Step(Utility.Copy, null, r, copy) { Size = Node(v).Size });
+        return copy;
+    }
+
     public void Run()
     {
         Program.Input = Value(0);

@@ -65,6 +65,10 @@ internal abstract class PassContext
         return new Ref(id, 0);
     }
 
+    /// <summary>True when <paramref name="r"/> holds value <paramref name="v"/> contiguously, sample after sample
+    /// (no shift, nothing else in its buffer): a kernel may then fold leading axes into the batch.</summary>
+    public bool IsDense(Ref r, int v) => r.Shift == 0 && Program.Buffers[r.Buffer].PerSample == Node(v).Size;
+
     public Step Add(Step s)
     {
         s.Index = Program.Steps.Count;

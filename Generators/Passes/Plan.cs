@@ -63,6 +63,9 @@ internal sealed class Step
     /// <summary>EltwiseBack: per leaf, the gradient target (null when the leaf needs none) and whether it accumulates.</summary>
     public Ref?[]? LeafGrads { get; set; }
     public bool[]? LeafAccumulate { get; set; }
+    /// <summary>Leading axes the kernel folds into the batch (T of (T, C, H, W)): it runs on n * Fold samples of
+    /// 1/Fold of each operand's per-sample size. Every operand of such a step is dense in its buffer.</summary>
+    public int Fold { get; set; } = 1;
     /// <summary>The node whose value the step's first operand is (a concat part a Copy moves), or -1.</summary>
     public int Operand { get; set; } = -1;
     /// <summary>Copy / Clear: floats per sample.</summary>

@@ -50,7 +50,8 @@ internal sealed class Storage
             foreach (int part in node.Inputs)
             {
                 bool once = node.Inputs.Count(x => x == part) == 1;
-                if (once && _placed[part] is null && Materialized(part) && nodes[part].Op != OpKind.Input)
+                // Values with leading axes stay dense: the kernels that write them fold those axes into the batch.
+                if (once && _placed[part] is null && Materialized(part) && nodes[part].Op != OpKind.Input && nodes[part].Leading == 1)
                     _placed[part] = (i, shift);
                 shift += nodes[part].Size;
             }

@@ -138,6 +138,7 @@ internal sealed class CpuEmitter
         foreach (var s in p.Steps)
         {
             w.Line("// " + Describe(s));
+            _cx.Step = s;
             s.Kernel.EmitCpu(_cx, s);
         }
     }

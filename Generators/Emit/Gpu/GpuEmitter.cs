@@ -144,6 +144,7 @@ internal sealed class GpuEmitter
         foreach (var s in p.Steps)
         {
             w.Line("// " + Describe(s));
+            _cx.Step = s;
             s.Kernel.EmitGpu(_cx, s);
         }
         if (train)
