@@ -142,3 +142,23 @@ public sealed class Dropout(float p = 0.5f) : Layer
     /// <summary>Drop probability.</summary>
     public float P { get; } = p;
 }
+
+/// <summary>A lookup table of <paramref name="vocabulary"/> vectors of size <paramref name="dim"/> (PyTorch's nn.Embedding,
+/// weight [vocabulary, dim], initialised N(0, 1)): token ids (N) to vectors (N, dim). Its gradient touches only the
+/// rows of the ids in the batch.</summary>
+/// <param name="vocabulary">Number of distinct ids; ids must lie in [0, vocabulary).</param>
+/// <param name="dim">Size of each vector.</param>
+public sealed class Embedding(int vocabulary, int dim) : Layer
+{
+    /// <summary>Number of distinct ids.</summary>
+    public int Vocabulary { get; } = vocabulary;
+    /// <summary>Size of each vector.</summary>
+    public int Dim { get; } = dim;
+
+    /// <summary>Looks the ids up (symbolic: only meaningful inside a model's Forward method).</summary>
+    public Tensor Forward(Tokens ids) => throw Symbolic.Error();
+
+    /// <summary>Not an embedding's input: it reads token ids.</summary>
+    [Obsolete("An Embedding reads token ids: declare the model's input as '[Shape(N)] Tokens ids' and pass that.", error: true)]
+    public new Tensor Forward(Tensor x) => throw Symbolic.Error();
+}

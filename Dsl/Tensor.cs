@@ -45,6 +45,12 @@ public readonly struct Tensor
     public static Tensor operator -(Tensor a) => throw Symbolic.Error();
 }
 
+/// <summary>Integer token ids per sample (a <c>Forward([Shape(N)] Tokens ids)</c> input), read only by an
+/// <see cref="Embedding"/> layer. Symbolic, like <see cref="Tensor"/>.</summary>
+public readonly struct Tokens
+{
+}
+
 internal static class Symbolic
 {
     public static InvalidOperationException Error() =>

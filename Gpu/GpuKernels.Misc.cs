@@ -40,13 +40,15 @@ public sealed partial class GpuKernels
             1, n, perSample, result);
     }
 
-    /// <summary>Waits for the queued work and reads a <see cref="SoftmaxCrossEntropy"/> result (two floats) back.</summary>
+    /// <summary>Waits for the queued work and reads a loss result back: (loss, correct) from
+    /// <see cref="SoftmaxCrossEntropy"/>, (loss, correct, counted) from the kernels of GpuKernels.Loss.cs.</summary>
     public StepResult ReadStepResult(ArrayView<float> result)
     {
-        Span<float> r = stackalloc float[2];
+        Span<float> r = stackalloc float[3];
+        int length = (int)Math.Min(3, result.Length);
         Accelerator.Synchronize();
-        result.SubView(0, 2).CopyToCPU(r);
-        return new StepResult(r[0], (int)r[1]);
+        result.SubView(0, length).CopyToCPU(r[..length]);
+        return new StepResult(r[0], (int)r[1], length == 3 ? (int)r[2] : 0);
     }
 
     /// <summary>mask = (u &gt;= p) / (1 - p) with u = <see cref="DropoutRandom.Uniform"/>(seed, b * size + i), the

@@ -72,9 +72,9 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidHyperParameter = Error(InvalidHyperParameterId,
         "Invalid hyper-parameter", "{0}: {1}");
 
-    // {0}: shape
+    // {0}: shape, {1}: loss, {2}: why it cannot train and what to do
     public static readonly DiagnosticDescriptor OutputShape = Error(OutputShapeId,
-        "Forward must return class logits", "Forward returns shape {0}, but training uses softmax cross-entropy over a (classes) vector: Flatten or GlobalAvgPool then a Linear");
+        "Output does not fit the model's loss", "Forward returns shape {0}, which Loss.{1} cannot train: {2}");
 
     // {0}: field name
     public static readonly DiagnosticDescriptor LayerReused = Error(LayerReusedId,

@@ -81,6 +81,15 @@ internal sealed record ModelIr(string Namespace, string ClassName, string Modifi
     /// <summary>True for a class only generated code declares (a deploy model): the emitters write its accessibility.</summary>
     public bool DeclaresClass { get; init; }
 
+    /// <summary>The training loss ([Model(Loss = ...)]), by the name of its Authoring.Loss member.</summary>
+    public string Loss { get; init; } = "CrossEntropy";
+
+    /// <summary>Label smoothing of the cross-entropy.</summary>
+    public float LabelSmoothing { get; init; }
+
+    /// <summary>True when the input is token ids (a Tokens parameter) rather than floats.</summary>
+    public bool TakesTokens => Nodes.Count > 0 && Nodes[0].Op == Authoring.Generators.Ops.OpKind.Tokens;
+
     /// <summary>What the generator caches: a valid model without node positions. They only serve
     /// diagnostics, which a valid model has none of, and keeping them made any edit that moves the model
     /// (a comment above it) re-run planning and emission. Invalid models keep them for their diagnostics.</summary>

@@ -11,6 +11,8 @@ internal static class OpRegistry
     public static readonly IReadOnlyList<OpDef> All = new OpDef[]
     {
         new InputOp(),
+        new TokensOp(),
+        new EmbeddingOp(),
         new Conv2dOp(),
         new LinearOp(),
         new BatchNormOp(),

@@ -298,7 +298,7 @@ internal sealed partial class ModelParser
             foreach (var arg in inv.Arguments)
             {
                 if (arg.Parameter is null) { _hasCompilerErrors = true; return -1; }
-                if (IsTensor(arg.Parameter.Type))
+                if (IsTensor(arg.Parameter.Type) || IsTokens(arg.Parameter.Type))
                 {
                     int v = Eval(arg.Value, env);
                     if (v < 0) return -1;

@@ -62,7 +62,37 @@ internal sealed partial class ModelParser
     ModelIr Result(IEnumerable<DiagnosticInfo> diagnostics, int output = -1) =>
         new(_type.ContainingNamespace.IsGlobalNamespace ? "" : _type.ContainingNamespace.ToDisplayString(),
             _type.Name, Modifiers(), InputName, _nodes.ToEquatableArray(), output, _params.ToEquatableArray(),
-            diagnostics.ToEquatableArray());
+            diagnostics.ToEquatableArray())
+        { Loss = _loss, LabelSmoothing = _labelSmoothing };
+
+    string _loss = "CrossEntropy";
+    float _labelSmoothing;
+
+    /// <summary>The [Model] attribute's named arguments: the loss and its label smoothing.</summary>
+    void ReadModelAttribute()
+    {
+        var attr = _type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == Ns + ".ModelAttribute");
+        if (attr is null) return;
+        foreach (var arg in attr.NamedArguments)
+        {
+            var syntax = (attr.ApplicationSyntaxReference?.GetSyntax(_ct) as AttributeSyntax)?.ArgumentList?.Arguments
+                .FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == arg.Key);
+            var loc = LocationInfo.From(syntax) ?? LocationInfo.From(attr.ApplicationSyntaxReference?.GetSyntax(_ct));
+            if (arg.Key == "Loss" && arg.Value.Type is INamedTypeSymbol enumType && arg.Value.Value is int value)
+            {
+                var member = enumType.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, value));
+                if (member is null || LossRegistry.Find(member.Name) is null)
+                    Report(DiagnosticDescriptors.InvalidHyperParameter, loc, "Model", $"Loss {value} is not a loss the model compiler knows");
+                else _loss = member.Name;
+            }
+            else if (arg.Key == "LabelSmoothing" && arg.Value.Value is float smoothing)
+            {
+                if (!(smoothing >= 0f && smoothing < 1f))
+                    Report(DiagnosticDescriptors.InvalidHyperParameter, loc, "Model", $"LabelSmoothing must be in [0, 1), got {smoothing}");
+                else _labelSmoothing = smoothing;
+            }
+        }
+    }
 
     string InputName { get; set; } = "x";
 
@@ -92,22 +122,26 @@ internal sealed partial class ModelParser
             Report(DiagnosticDescriptors.UnsupportedClass, classLoc, _type.Name, "models must be non-static, non-abstract classes");
         if (_diagnostics.Count > 0) return Result(_diagnostics);
 
+        ReadModelAttribute();
         ReadLayers();
         _ct.ThrowIfCancellationRequested();
 
         var forwards = _type.GetMembers("Forward").OfType<IMethodSymbol>().Where(m => m.MethodKind == MethodKind.Ordinary).ToList();
         if (forwards.Count != 1)
         {
-            Report(DiagnosticDescriptors.ForwardMissing, classLoc, _type.Name,
+            // A second Forward is reported where it is written, the one a user must remove or rename.
+            var where = forwards.Count == 0 ? classLoc : LocationInfo.From(forwards[1].Locations.FirstOrDefault()) ?? classLoc;
+            Report(DiagnosticDescriptors.ForwardMissing, where, _type.Name,
                 forwards.Count == 0 ? "none is declared" : "it is declared more than once");
             return Result(_diagnostics);
         }
         var forward = forwards[0];
         var forwardLoc = LocationInfo.From(forward.Locations.FirstOrDefault());
-        if (!IsTensor(forward.ReturnType) || forward.Parameters.Length != 1 || !IsTensor(forward.Parameters[0].Type) || forward.IsStatic)
+        bool tokens = forward.Parameters.Length == 1 && IsTokens(forward.Parameters[0].Type);
+        if (!IsTensor(forward.ReturnType) || forward.Parameters.Length != 1 || !(IsTensor(forward.Parameters[0].Type) || tokens) || forward.IsStatic)
         {
             Report(DiagnosticDescriptors.ForwardMissing, forwardLoc, _type.Name,
-                "it must be an instance method taking exactly one Tensor and returning a Tensor");
+                "it must be an instance method taking exactly one Tensor (or Tokens) and returning a Tensor");
             return Result(_diagnostics);
         }
 
@@ -115,15 +149,23 @@ internal sealed partial class ModelParser
         InputName = input.Name;
         var inputShape = ReadInputShape(input);
         if (inputShape is null || _hasCompilerErrors) return Result(_hasCompilerErrors ? Array.Empty<DiagnosticInfo>() : _diagnostics);
+        var inputLoc = LocationInfo.From(input.Locations.FirstOrDefault());
+        if (tokens && inputShape.Length != 1)
+        {
+            Report(DiagnosticDescriptors.InvalidShape, inputLoc, $"token ids are a sequence (N) per sample, got {OpRules.Format(inputShape)}");
+            return Result(_diagnostics);
+        }
 
-        int inputId = AddNode(OpKind.Input, Array.Empty<int>(), inputShape, Array.Empty<int>(), 0, 0, "", LocationInfo.From(input.Locations.FirstOrDefault()));
+        int inputId = AddNode(tokens ? OpKind.Tokens : OpKind.Input, Array.Empty<int>(), inputShape, Array.Empty<int>(), 0, 0, "", inputLoc);
         var env = new Env();
         env.Values[input] = inputId;
         int output = InlineBody(forward, env);
 
         if (_hasCompilerErrors) return Result(Array.Empty<DiagnosticInfo>());
-        if (output >= 0 && _diagnostics.Count == 0 && _nodes[output].Shape.Count != 1)
-            Report(DiagnosticDescriptors.OutputShape, _nodes[output].Location ?? forwardLoc, OpRules.Format(_nodes[output].Shape));
+        if (output >= 0 && _diagnostics.Count == 0 && _nodes[output].Op == OpKind.Tokens)
+            Report(DiagnosticDescriptors.ShapeMismatch, _nodes[output].Location ?? forwardLoc, "Forward", "returns the token ids themselves: read them with an Embedding layer");
+        else if (output >= 0 && _diagnostics.Count == 0 && LossRegistry.Get(_loss).Check(_nodes[output].Shape) is { } misfit)
+            Report(DiagnosticDescriptors.OutputShape, _nodes[output].Location ?? forwardLoc, OpRules.Format(_nodes[output].Shape), _loss, misfit);
         if (output < 0 && _diagnostics.Count == 0)
             Report(DiagnosticDescriptors.ForwardMissing, forwardLoc, _type.Name, "it has no return statement");
         return Result(_diagnostics, output);
@@ -165,11 +207,14 @@ internal sealed partial class ModelParser
 
     bool IsTensor(ITypeSymbol? t) => t?.ToDisplayString() == Ns + ".Tensor";
 
+    bool IsTokens(ITypeSymbol? t) => t?.ToDisplayString() == Ns + ".Tokens";
+
     internal void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, loc, args));
 
     /// <summary>Appends a node (its shape already checked) and returns its id.</summary>
     internal int AddNode(string op, int[] inputs, int[] shape, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
     {
+        if (ReadsTokens(op, inputs, op, loc)) return -1;
         int id = _nodes.Count;
         _nodes.Add(new Node(id, op, inputs.ToEquatableArray(), shape.ToEquatableArray(), ints.ToEquatableArray(), f0, f1, layer, loc));
         return id;
@@ -178,12 +223,21 @@ internal sealed partial class ModelParser
     /// <summary>A node whose shape comes from <paramref name="rule"/>; a failed rule is reported as a shape mismatch of <paramref name="what"/>.</summary>
     internal int Shaped(string op, string what, int[] inputs, (int[]? Shape, string? Error) rule, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
     {
+        if (ReadsTokens(op, inputs, what, loc)) return -1;
         if (rule.Shape is null)
         {
             Report(DiagnosticDescriptors.ShapeMismatch, loc, what, rule.Error!);
             return -1;
         }
         return AddNode(op, inputs, rule.Shape, ints, f0, f1, layer, loc);
+    }
+
+    /// <summary>Token ids are integers: only an Embedding reads them (C#'s types stop most misuse; this catches the rest).</summary>
+    bool ReadsTokens(string op, int[] inputs, string what, LocationInfo? loc)
+    {
+        if (op == OpKind.Embedding || !inputs.Any(i => i >= 0 && i < _nodes.Count && _nodes[i].Op == OpKind.Tokens)) return false;
+        Report(DiagnosticDescriptors.ShapeMismatch, loc, what, "token ids (Tokens) can only be read by an Embedding layer");
+        return true;
     }
 
     internal void AddParam(ParamSpec spec) => _params.Add(spec);

@@ -30,12 +30,20 @@ internal sealed class Autodiff : PassContext
         foreach (var b in p.Buffers) b.Pinned = true;
         int output = Model.Output;
         if (!NeedsGrad(output)) return;
-        var dlogits = Grad(output);
-        p.OutputGrad = dlogits;
-        // The loss overwrites its region; a logits view inside a larger buffer gets the rest cleared.
-        NeedsAccumulate(output, dlogits);
-        var loss = Add(new Step(SoftmaxCrossEntropy.Kernel, Node(output), p.Output, dlogits));
-        p.LossStep = loss.Index;
+        var loss = LossRegistry.Get(Model.Loss);
+        int fold = loss.Fold(Node(output));
+        var logits = p.Output;
+        if (fold > 1 && !IsDense(logits, output))
+        {
+            // A per-position loss folds positions into rows, which needs the output dense.
+            var dense = NewBuffer(Node(output).Size, "dense output");
+            Add(new Step(Utility.Copy, null, logits, dense) { Size = Node(output).Size });
+            logits = dense;
+        }
+        p.OutputGrad = Grad(output);
+        // The loss overwrites its region (it is the first writer); a view inside a larger buffer gets the rest cleared.
+        Contribute(output, fold, d => new Step(loss.Kernel, Node(output), logits, d) { Fold = fold }, 1);
+        p.LossStep = p.Steps.FindIndex(s => s.Kernel == loss.Kernel);
 
         for (int si = forwardSteps - 1; si >= 0; si--)
         {

@@ -34,6 +34,8 @@ public enum InitKind
     Ones,
     /// <summary>All zeros.</summary>
     Zeros,
+    /// <summary>N(0, 1) (PyTorch's nn.Embedding weight).</summary>
+    StandardNormal,
 }
 
 /// <summary>One named tensor in a <see cref="ParameterStore"/>; names follow PyTorch's state_dict ("conv1.weight").</summary>
@@ -133,18 +135,25 @@ public sealed class ParameterStore
                     Uniform(rng, v, Math.Sqrt(6.0 / Math.Max(1, p.FanIn + p.FanOut)));
                     break;
                 case InitKind.KaimingNormalFanOut:
-                    double std = Math.Sqrt(2.0 / Math.Max(1, p.FanOut));
-                    for (int j = 0; j < v.Length; j++)
-                    {
-                        // Box-Muller: two uniforms give one standard normal.
-                        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-                        v[j] = (float)(std * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-                    }
+                    Normal(rng, v, Math.Sqrt(2.0 / Math.Max(1, p.FanOut)));
+                    break;
+                case InitKind.StandardNormal:
+                    Normal(rng, v, 1.0);
                     break;
                 default: throw new InvalidOperationException($"Unknown init {p.Init}.");
             }
         }
         Array.Clear(Grads);
+    }
+
+    static void Normal(Random rng, Span<float> v, double std)
+    {
+        for (int j = 0; j < v.Length; j++)
+        {
+            // Box-Muller: two uniforms give one standard normal.
+            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+            v[j] = (float)(std * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
     }
 
     static void Uniform(Random rng, Span<float> v, double bound)

@@ -60,6 +60,32 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void MobileOneStrided() => Check(new MobileOneStrided(), p => new MobileOneStrided.Gpu(fixture.Device, p));
     [Fact] public void RepGhost() => Check(new RepGhost(), p => new RepGhost.Gpu(fixture.Device, p));
 
+    // Declared losses and token input (Models/LossModels.cs).
+    [Fact] public void MseRegression() => CheckLoss(new Regressor(), p => new Regressor.Gpu(fixture.Device, p));
+    [Fact] public void L1Regression() => CheckLoss(new L1Regressor(), p => new L1Regressor.Gpu(fixture.Device, p));
+    [Fact] public void BceMultiLabel() => CheckLoss(new MultiLabel(), p => new MultiLabel.Gpu(fixture.Device, p));
+    [Fact] public void SmoothedCrossEntropy() => CheckLoss(new SmoothedClassifier(), p => new SmoothedClassifier.Gpu(fixture.Device, p));
+    [Fact] public void TokenLanguageModel() => CheckLoss(new TinyLm(), p => new TinyLm.Gpu(fixture.Device, p));
+
+    static void CheckLoss<TCpu, TGpu>(TCpu cpu, Func<ParameterStore, TGpu> makeGpu) where TCpu : IModel where TGpu : IModel, IDisposable
+    {
+        GradientTests.Randomize(cpu.Parameters, 41);
+        using var gpu = makeGpu(Copy(cpu.Parameters));
+        const int n = 3;
+        var batch = LossTests.Batch(cpu, n, 42);
+        var a = new float[n * cpu.OutputSize];
+        var b = new float[n * cpu.OutputSize];
+        LossTests.Infer(cpu, batch, n, a);
+        LossTests.Infer(gpu, batch, n, b);
+        Close(b, a, "eval output");
+        var rc = LossTests.Train(cpu, batch, n);
+        var rg = LossTests.Train(gpu, batch, n);
+        Assert.Equal((rc.Correct, rc.Total), (rg.Correct, rg.Total));
+        Assert.True(Math.Abs(rc.Loss - rg.Loss) <= 1e-5f * Math.Max(1, rc.Loss), $"loss cpu {rc.Loss} gpu {rg.Loss}");
+        for (int t = 0; t < cpu.Parameters.Infos.Count; t++)
+            if (cpu.Parameters.Infos[t].Trainable) Close(gpu.Parameters.Grad(t), cpu.Parameters.Grad(t), "grad " + cpu.Parameters.Infos[t].Name);
+    }
+
     static ParameterStore Copy(ParameterStore s)
     {
         var c = new ParameterStore(s.Infos);

@@ -83,7 +83,7 @@ public class GradientTests
         return d;
     }
 
-    static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double tol, string what)
+    internal static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double tol, string what)
     {
         double scale = Math.Max(1e-3, expected.Length == 0 ? 0 : expected.Max(Math.Abs));
         for (int i = 0; i < expected.Length; i++)

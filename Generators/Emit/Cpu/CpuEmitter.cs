@@ -39,44 +39,31 @@ internal sealed class CpuEmitter
         w.Line(GeneratedCode);
         w.Open($"{(_m.DeclaresClass ? _m.Modifiers + " sealed " : "")}partial class {_m.ClassName} : {Rt}.IModel");
         int inSize = _m.Nodes[0].Size, outSize = _m.Nodes[_m.Output].Size;
-        int perSample = System.Math.Max(_plan.Infer.ArenaPerSample, _plan.Train.ArenaPerSample);
-        w.Line($"const int __InputSize = {inSize}, __OutputSize = {outSize}, __ArenaPerSample = {perSample}, __StateSize = {_plan.StateSize};");
-        w.Line();
+        int infer = _plan.Infer.ArenaPerSample, train = _plan.Train.ArenaPerSample;
+        w.Line($"const int __InputSize = {inSize}, __OutputSize = {outSize}, __StateSize = {_plan.StateSize};");
+        w.Line($"const int __InferArena = {infer}, __TrainArena = {train};");
+        w.Line($"const int __InferChunk = {EntryPoints.Chunk(EntryPoints.MaxArray, infer)}, __MaxTrainBatch = {EntryPoints.Chunk(EntryPoints.MaxArray, train)};");
+        EntryPoints.Shared(w, _m);
         ParameterTable(w, _m);
         w.Line($"readonly {Rt}.ParameterStore __parameters = new(ParameterInfos, 0);");
         w.Line("float[] __arena = global::System.Array.Empty<float>();");
-        w.Line("int __capacity;");
+        if (_m.TakesTokens) w.Line("int[] __tokens = global::System.Array.Empty<int>();");
         w.Line("readonly float[] __state = new float[__StateSize];");
         w.Line("ulong __steps;");
         w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public string Name => \"{_m.ClassName}\";");
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyList<int> InputShape {{ get; }} = {Shape(_m.Nodes[0].Shape)};");
-        w.Line("/// <inheritdoc/>");
-        w.Line("public int InputSize => __InputSize;");
-        w.Line("/// <inheritdoc/>");
-        w.Line("public int OutputSize => __OutputSize;");
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public {Rt}.ParameterStore Parameters => __parameters;");
-        w.Line("/// <summary>Seed of the dropout masks; each training step draws fresh masks from it.</summary>");
-        w.Line("public ulong DropoutSeed { get; set; } = 0x5EEDUL;");
-        w.Line($"/// <summary>Floats per sample of the arena (activations and gradients of one step).</summary>");
-        w.Line("public static int ArenaFloatsPerSample => __ArenaPerSample;");
+        EntryPoints.Members(w, _m, "");
+        w.Line($"/// <summary>Floats per sample of the arena (activations and gradients of one training step).</summary>");
+        w.Line("public static int ArenaFloatsPerSample => __TrainArena;");
         w.Line();
         foreach (var s in _cx.ShapeFields) w.Line(s);
         w.Line();
-        w.Open("void __Ensure(int batch)");
-        w.Line("if (batch <= 0) throw new global::System.ArgumentOutOfRangeException(nameof(batch), batch, \"Batch must be positive.\");");
-        w.Open("if (batch > __capacity)");
+        w.Open("void __Ensure(int batch, int perSample)");
+        w.Line("long need = (long)batch * perSample;");
+        w.Open("if (need > __arena.Length)");
         w.Line("// Grows only when a larger batch arrives: steady-state steps allocate nothing.");
-        w.Line("__arena = global::System.GC.AllocateUninitializedArray<float>(checked(batch * __ArenaPerSample));");
-        w.Line("__capacity = batch;");
+        w.Line("try { __arena = global::System.GC.AllocateUninitializedArray<float>((int)need); }");
+        w.Line("catch (global::System.OutOfMemoryException e) { throw new global::System.InsufficientMemoryException($\"" + _m.ClassName + " needs {need * 4.0 / (1 << 30):F1} GiB of activations for a batch of {batch}; use a smaller batch.\", e); }");
         w.Close();
-        w.Close();
-        w.Line();
-        w.Open("static void __CheckInput(global::System.ReadOnlySpan<float> input, int batch)");
-        w.Line("if (input.Length < batch * __InputSize) throw new global::System.ArgumentException($\"Input holds {input.Length} floats; a batch of {batch} needs {batch * __InputSize}.\", nameof(input));");
         w.Close();
         w.Line();
         w.Block(body.ToString());
@@ -88,12 +75,8 @@ internal sealed class CpuEmitter
     void EmitInfer(CodeWriter w)
     {
         var p = _plan.Infer;
-        w.Line("/// <inheritdoc/>");
-        w.Open("public void Infer(global::System.ReadOnlySpan<float> input, int batch, global::System.Span<float> output)");
-        w.Line("__CheckInput(input, batch);");
-        w.Line("if (output.Length < batch * __OutputSize) throw new global::System.ArgumentException($\"Output holds {output.Length} floats; a batch of {batch} needs {batch * __OutputSize}.\", nameof(output));");
-        w.Line("__Ensure(batch);");
-        w.Line("int n = batch;");
+        w.Open(EntryPoints.InferCore);
+        w.Line("__Ensure(n, __InferArena);");
         w.Line("float[] A = __arena, P = __parameters.Values, S = __state;");
         CopyIn(w, p);
         EmitSteps(w, p);
@@ -104,8 +87,14 @@ internal sealed class CpuEmitter
         w.Line();
     }
 
-    static void CopyIn(CodeWriter w, Program p)
+    void CopyIn(CodeWriter w, Program p)
     {
+        if (_m.TakesTokens)
+        {
+            w.Line("if (__tokens.Length < n * __InputSize) __tokens = new int[n * __InputSize];");
+            w.Line("tokens.Slice(0, n * __InputSize).CopyTo(__tokens);");
+            return;
+        }
         var ib = p.Buffers[p.Input.Buffer];
         w.Line($"input.Slice(0, n * __InputSize).CopyTo(global::System.MemoryExtensions.AsSpan(A, n * {ib.Offset}, n * __InputSize));");
     }
@@ -113,13 +102,8 @@ internal sealed class CpuEmitter
     void EmitTrain(CodeWriter w)
     {
         var p = _plan.Train;
-        w.Line("/// <inheritdoc/>");
-        w.Open($"public {Rt}.StepResult TrainStep(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<int> labels, int batch)");
-        w.Line("__CheckInput(input, batch);");
-        w.Line("if (labels.Length < batch) throw new global::System.ArgumentException($\"Labels hold {labels.Length} entries; the batch is {batch}.\", nameof(labels));");
-        w.Line("for (int b = 0; b < batch; b++) if ((uint)labels[b] >= __OutputSize) throw new global::System.ArgumentOutOfRangeException(nameof(labels), labels[b], $\"Label of sample {b} is outside [0, {__OutputSize}).\");");
-        w.Line("__Ensure(batch);");
-        w.Line("int n = batch;");
+        w.Open(EntryPoints.TrainCore);
+        w.Line("__Ensure(n, __TrainArena);");
         w.Line("float[] A = __arena, P = __parameters.Values, G = __parameters.Grads, S = __state;");
         w.Line("ulong seed = DropoutSeed + 0x9E3779B97F4A7C15UL * ++__steps;");
         w.Line("global::System.Array.Clear(G);");

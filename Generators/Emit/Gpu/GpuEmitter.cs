@@ -46,7 +46,9 @@ internal sealed class GpuEmitter
         w.Line($"/// <summary>The ILGPU backend of <c>{_m.ClassName}</c>: the same compiled graph, run by ILGPU kernels on CUDA or ILGPU's CPU accelerator.</summary>");
         w.Line(GeneratedCode);
         w.Open($"public sealed class Gpu : {Rt}.IModel, global::System.IDisposable");
-        int perSample = System.Math.Max(_plan.Infer.ArenaPerSample, _plan.Train.ArenaPerSample);
+        int infer = _plan.Infer.ArenaPerSample, train = _plan.Train.ArenaPerSample;
+        // Device views take int offsets: a chunk's arena stays under 2^31 floats.
+        w.Line($"const int __InferChunk = {EntryPoints.Chunk(int.MaxValue, infer)}, __MaxTrainBatch = {EntryPoints.Chunk(int.MaxValue, train)};");
         w.Line($"readonly {G}.GpuDevice __device;");
         w.Line($"readonly {G}.GpuKernels __k;");
         w.Line($"readonly {Rt}.ParameterStore __parameters;");
@@ -55,7 +57,10 @@ internal sealed class GpuEmitter
         w.Line($"readonly {Il}.Runtime.MemoryBuffer1D<float, {Il}.Stride1D.Dense> __result;");
         w.Line($"{Il}.Runtime.MemoryBuffer1D<float, {Il}.Stride1D.Dense>? __arena;");
         w.Line($"{Il}.Runtime.MemoryBuffer1D<int, {Il}.Stride1D.Dense>? __labels;");
-        w.Line("int __capacity;");
+        w.Line($"{Il}.Runtime.MemoryBuffer1D<float, {Il}.Stride1D.Dense>? __targets;");
+        w.Line($"{Il}.Runtime.MemoryBuffer1D<int, {Il}.Stride1D.Dense>? __tokens;");
+        w.Line("long __capacity;");
+        w.Line("int __sampleCapacity;");
         w.Line("ulong __steps;");
         w.Line("float[] __host = global::System.Array.Empty<float>();");
         w.Line();
@@ -66,36 +71,32 @@ internal sealed class GpuEmitter
         w.Line($"__parameters = parameters ?? new {Rt}.ParameterStore(ParameterInfos, 0);");
         w.Line($"__dp = new {G}.DeviceParameters(device, __parameters);");
         w.Line($"__state = device.Allocate(global::System.Math.Max(1, __StateSize));");
-        w.Line("__result = device.Allocate(2);");
+        w.Line("__result = device.Allocate(3);");
         w.Close();
         w.Line();
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public string Name => \"{_m.ClassName}\";");
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public global::System.Collections.Generic.IReadOnlyList<int> InputShape {{ get; }} = {Shape(_m.Nodes[0].Shape)};");
-        w.Line("/// <inheritdoc/>");
-        w.Line("public int InputSize => __InputSize;");
-        w.Line("/// <inheritdoc/>");
-        w.Line("public int OutputSize => __OutputSize;");
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public {Rt}.ParameterStore Parameters => __parameters;");
-        w.Line("/// <summary>Seed of the dropout masks (the same masks as the CPU backend for the same seed and step).</summary>");
-        w.Line("public ulong DropoutSeed { get; set; } = 0x5EEDUL;");
-        w.Line();
-        w.Open("void __Ensure(int batch)");
-        w.Line("if (batch <= 0) throw new global::System.ArgumentOutOfRangeException(nameof(batch), batch, \"Batch must be positive.\");");
-        w.Open("if (batch > __capacity)");
+        EntryPoints.Members(w, _m, " (the same masks as the CPU backend for the same seed and step)");
+        w.Open("void __Ensure(int batch, int perSample)");
+        w.Open("if ((long)batch * perSample > __capacity)");
         w.Line("__arena?.Dispose();");
+        w.Line("__capacity = (long)batch * perSample;");
+        w.Line("__arena = __device.Allocate(__capacity);");
+        w.Close();
+        w.Open("if (batch > __sampleCapacity)");
         w.Line("__labels?.Dispose();");
-        w.Line($"__arena = __device.Allocate((long)batch * {perSample});");
-        w.Line("__labels = __device.AllocateInt(batch);");
-        w.Line("__capacity = batch;");
+        w.Line("__targets?.Dispose();");
+        w.Line("__tokens?.Dispose();");
+        w.Line("__labels = __device.AllocateInt((long)batch * __TargetSize);");
+        w.Line("__targets = __device.Allocate((long)batch * __TargetSize);");
+        w.Line("__tokens = __device.AllocateInt((long)batch * __InputSize);");
+        w.Line("__sampleCapacity = batch;");
         w.Close();
         w.Close();
         w.Line();
         w.Open("/// <inheritdoc/>\npublic void Dispose()".Replace("\n", "\n" + new string(' ', 8)));
         w.Line("__arena?.Dispose();");
         w.Line("__labels?.Dispose();");
+        w.Line("__targets?.Dispose();");
+        w.Line("__tokens?.Dispose();");
         w.Line("__state.Dispose();");
         w.Line("__result.Dispose();");
         w.Line("__dp.Dispose();");
@@ -111,32 +112,27 @@ internal sealed class GpuEmitter
 
     void EmitPhase(CodeWriter w, Program p, bool train)
     {
-        w.Line("/// <inheritdoc/>");
-        if (train)
-            w.Open($"public {Rt}.StepResult TrainStep(global::System.ReadOnlySpan<float> input, global::System.ReadOnlySpan<int> labels, int batch)");
-        else
-            w.Open("public void Infer(global::System.ReadOnlySpan<float> input, int batch, global::System.Span<float> output)");
-        w.Line("__CheckInput(input, batch);");
-        if (train)
-        {
-            w.Line("if (labels.Length < batch) throw new global::System.ArgumentException($\"Labels hold {labels.Length} entries; the batch is {batch}.\", nameof(labels));");
-            w.Line("for (int b = 0; b < batch; b++) if ((uint)labels[b] >= __OutputSize) throw new global::System.ArgumentOutOfRangeException(nameof(labels), labels[b], $\"Label of sample {b} is outside [0, {__OutputSize}).\");");
-        }
-        else
-        {
-            w.Line("if (output.Length < batch * __OutputSize) throw new global::System.ArgumentException($\"Output holds {output.Length} floats; a batch of {batch} needs {batch * __OutputSize}.\", nameof(output));");
-        }
-        w.Line("__Ensure(batch);");
-        w.Line("int n = batch;");
+        w.Open(train ? EntryPoints.TrainCore : EntryPoints.InferCore);
+        w.Line($"__Ensure(n, {p.ArenaPerSample});");
         w.Line("__dp.Upload(__parameters);");
         w.Line($"var A = __arena!.View; var P = __dp.Values; var S = __state.View;");
-        var ib = p.Buffers[p.Input.Buffer];
-        w.Line($"__device.CopyToDevice(input.Slice(0, n * __InputSize), A.SubView((long)n * {ib.Offset}, n * __InputSize));");
+        if (_m.TakesTokens)
+        {
+            w.Line("__device.CopyToDevice(tokens.Slice(0, n * __InputSize), __tokens!.View.SubView(0, (long)n * __InputSize));");
+        }
+        else
+        {
+            var ib = p.Buffers[p.Input.Buffer];
+            w.Line($"__device.CopyToDevice(input.Slice(0, n * __InputSize), A.SubView((long)n * {ib.Offset}, n * __InputSize));");
+        }
         if (train)
         {
             w.Line("var Gr = __dp.Grads;");
             w.Line("__dp.ClearGrads();");
-            w.Line("__device.CopyToDevice(labels.Slice(0, n), __labels!.View.SubView(0, n));");
+            if (LossRegistry.Get(_m.Loss).TakesLabels)
+                w.Line("__device.CopyToDevice(labels.Slice(0, n * __TargetSize), __labels!.View.SubView(0, (long)n * __TargetSize));");
+            else
+                w.Line("__device.CopyToDevice(targets.Slice(0, n * __TargetSize), __targets!.View.SubView(0, (long)n * __TargetSize));");
             w.Line("ulong seed = DropoutSeed + 0x9E3779B97F4A7C15UL * ++__steps;");
         }
         _cx.Program = p;

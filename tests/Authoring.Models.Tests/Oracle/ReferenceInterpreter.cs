@@ -17,7 +17,7 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         var values = new double[Ir.Nodes.Count][];
         ulong stepSeed = dropoutSeed + 0x9E3779B97F4A7C15UL * 1;
         foreach (var node in Ir.Nodes)
-            values[node.Id] = node.Op == OpKind.Input ? x : Eval(node, values, n, p, train, stepSeed);
+            values[node.Id] = node.Op is OpKind.Input or OpKind.Tokens ? x : Eval(node, values, n, p, train, stepSeed);
         return values[Ir.Output];
     }
 
@@ -35,6 +35,53 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         }
         return total / n;
     }
+
+    /// <summary>The model's declared loss, in double, as PyTorch defines it with mean reduction: cross-entropy over
+    /// the last axis with label smoothing and ignored labels (-100), MSE, L1, BCE on logits.</summary>
+    public double Loss(double[] output, int n, int[] labels, float[] targets)
+    {
+        var outNode = Ir.Nodes[Ir.Output];
+        int size = outNode.Size;
+        switch (Ir.Loss)
+        {
+            case "CrossEntropy":
+                {
+                    int classes = outNode.Shape[outNode.Shape.Count - 1], rows = n * size / classes;
+                    double eps = Ir.LabelSmoothing, total = 0;
+                    int counted = 0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (labels[r] == -100) continue;
+                        counted++;
+                        double max = double.NegativeInfinity;
+                        for (int k = 0; k < classes; k++) max = Math.Max(max, output[r * classes + k]);
+                        double sum = 0;
+                        for (int k = 0; k < classes; k++) sum += Math.Exp(output[r * classes + k] - max);
+                        double lse = Math.Log(sum) + max, all = 0;
+                        for (int k = 0; k < classes; k++) all += lse - output[r * classes + k];
+                        total += (1 - eps) * (lse - output[r * classes + labels[r]]) + eps * all / classes;
+                    }
+                    return counted == 0 ? 0 : total / counted;
+                }
+            default:
+                {
+                    double total = 0;
+                    for (int i = 0; i < n * size; i++)
+                    {
+                        double v = output[i], t = targets[i];
+                        total += Ir.Loss switch
+                        {
+                            "Mse" => (v - t) * (v - t),
+                            "L1" => Math.Abs(v - t),
+                            _ => -(t * LogSigmoid(v) + (1 - t) * LogSigmoid(-v)),
+                        };
+                    }
+                    return total / (n * size);
+                }
+        }
+    }
+
+    static double LogSigmoid(double v) => v >= 0 ? -Math.Log(1 + Math.Exp(-v)) : v - Math.Log(1 + Math.Exp(v));
 
     /// <summary>Batch mean and biased variance per channel of a BatchNorm's input, as training uses them (leading
     /// axes count as samples).</summary>
@@ -67,7 +114,7 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         var values = new double[Ir.Nodes.Count][];
         ulong stepSeed = dropoutSeed + 0x9E3779B97F4A7C15UL * 1;
         foreach (var node in Ir.Nodes)
-            values[node.Id] = node.Op == OpKind.Input ? x : Eval(node, values, n, p, train, stepSeed);
+            values[node.Id] = node.Op is OpKind.Input or OpKind.Tokens ? x : Eval(node, values, n, p, train, stepSeed);
         return values;
     }
 
@@ -203,6 +250,19 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
                             ScalarKind.Div => x[i] / c,
                             _ => c / x[i],
                         };
+                    return y;
+                }
+            case OpKind.Embedding:
+                {
+                    // x holds the token ids (exact in double).
+                    int dim = node.Ints[1], seq = inputs[0].Size;
+                    var wt = p[node.Layer + ".weight"];
+                    for (int b = 0; b < n; b++)
+                        for (int t = 0; t < seq; t++)
+                        {
+                            int id = (int)x[b * seq + t];
+                            for (int d = 0; d < dim; d++) y[(b * seq + t) * dim + d] = wt[id * dim + d];
+                        }
                     return y;
                 }
             case OpKind.Elu:
