@@ -6,6 +6,7 @@
 //   MobileOneBlock: apple/ml-mobileone (mobileone.py), train-time form, no SE;
 //   RepGhostModule: ChengpengChen/RepGhost (model/repghost.py), reparam_bn=True, reparam_identity=False.
 // Written from those definitions, not from our expansion, so a wrong expansion detail shows up as a mismatch.
+// Their ReLUs run through TorchOracle's (nn.ReLU's own op, seen by a KinkPoints watch); no state_dict name changes.
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch.nn;
@@ -76,7 +77,7 @@ public sealed class TorchSqueezeExcite : Module<TorchTensor, TorchTensor>
         long reduced_chs = MakeDivisible(in_chs * se_ratio, divisor);
         avg_pool = AdaptiveAvgPool2d(1);
         conv_reduce = Conv2d(in_chs, reduced_chs, 1, bias: true);
-        act1 = ReLU();
+        act1 = new TorchRelu();
         conv_expand = Conv2d(reduced_chs, in_chs, 1, bias: true);
         RegisterComponents();
     }
@@ -89,7 +90,7 @@ public sealed class TorchSqueezeExcite : Module<TorchTensor, TorchTensor>
         return new_v;
     }
 
-    static TorchTensor HardSigmoid(TorchTensor x) => F.relu6(x + 3.0) / 6.0;
+    static TorchTensor HardSigmoid(TorchTensor x) => TorchOracle.Relu6(x + 3.0) / 6.0;
 
     public override TorchTensor forward(TorchTensor x)
     {
@@ -171,7 +172,7 @@ public sealed class TorchRepVggBlock : Module<TorchTensor, TorchTensor>
         : base("RepVGGBlock")
     {
         long padding_11 = padding - kernel_size / 2;
-        nonlinearity = ReLU();
+        nonlinearity = new TorchRelu();
         rbr_identity = out_channels == in_channels && stride == 1 ? BatchNorm2d(in_channels) : null;
         rbr_dense = TorchConvBn.Make(in_channels, out_channels, kernel_size, stride, padding, groups);
         rbr_1x1 = TorchConvBn.Make(in_channels, out_channels, 1, stride, padding_11, groups);
@@ -197,7 +198,7 @@ public sealed class TorchMobileOneBlock : Module<TorchTensor, TorchTensor>
     public TorchMobileOneBlock(long in_channels, long out_channels, long kernel_size, long stride = 1, long padding = 0, long groups = 1,
         int num_conv_branches = 1) : base("MobileOneBlock")
     {
-        activation = ReLU();
+        activation = new TorchRelu();
         rbr_skip = out_channels == in_channels && stride == 1 ? BatchNorm2d(in_channels) : null;
         var convs = new List<Module<TorchTensor, TorchTensor>>();
         for (int i = 0; i < num_conv_branches; i++) convs.Add(TorchConvBn.Make(in_channels, out_channels, kernel_size, stride, padding, groups));
@@ -254,10 +255,16 @@ public sealed class TorchRepGhostModule : Module<TorchTensor, TorchTensor>
     }
 }
 
-static class TorchRelu
+/// <summary>nn.ReLU through <see cref="TorchOracle.Relu"/>, so that a <see cref="KinkPoints"/> watch sees its corners;
+/// like nn.ReLU it has no parameters or buffers, so the state_dict names do not change.</summary>
+sealed class TorchRelu : Module<TorchTensor, TorchTensor>
 {
+    public TorchRelu() : base("ReLU") { }
+
+    public override TorchTensor forward(TorchTensor x) => TorchOracle.Relu(x);
+
     /// <summary>nn.ReLU() if relu else nn.Sequential(): the reference's placeholder when there is no activation.</summary>
-    public static Module<TorchTensor, TorchTensor> Make(bool relu) => relu ? ReLU() : Sequential();
+    public static Module<TorchTensor, TorchTensor> Make(bool relu) => relu ? new TorchRelu() : Sequential();
 }
 
 /// <summary>The test models' frame: a bias-free 1x1 stem, the named blocks in order, global average pooling and a

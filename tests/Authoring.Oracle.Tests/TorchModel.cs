@@ -10,14 +10,17 @@ using TorchTensor = TorchSharp.torch.Tensor;
 namespace Authoring.Oracle.Tests;
 
 /// <summary>A torch mirror's parameters: one pass (evaluation or a training step), or several when a torch
-/// optimizer updates the <see cref="Trainable"/> parameters in place between steps.</summary>
+/// optimizer updates the <see cref="Trainable"/> parameters in place between steps. The parity tests build it in
+/// float64 from our float32 values (exact conversions), so it gives the exact answer to our float32 one.</summary>
 public sealed class TorchModel
 {
     readonly Dictionary<string, TorchTensor> _p = new(StringComparer.Ordinal);
     readonly List<(string Name, Parameter Leaf)> _trainable = new();
 
-    /// <summary>Copies every tensor of <paramref name="store"/> (call inside a <see cref="TorchOracle.Scope"/>).</summary>
-    public TorchModel(ParameterStore store, bool train, ulong dropoutSeed = 0, long step = 0)
+    /// <summary>Copies every tensor of <paramref name="store"/>, or <paramref name="values"/> in its order (a snapshot
+    /// of it), converted to <paramref name="dtype"/> (call inside a <see cref="TorchOracle.Scope"/>).</summary>
+    public TorchModel(ParameterStore store, bool train, ulong dropoutSeed = 0, long step = 0,
+        torch.ScalarType dtype = torch.ScalarType.Float32, IReadOnlyList<float[]>? values = null)
     {
         Train = train;
         DropoutSeed = dropoutSeed;
@@ -26,14 +29,14 @@ public sealed class TorchModel
         {
             var info = store.Infos[i];
             long[] shape = Array.ConvertAll(info.Shape, d => (long)d);
-            float[] data = store.Value(i).ToArray();
+            float[] data = values?[i] ?? store.Value(i).ToArray();
             if (info.Trainable)
             {
-                var leaf = new Parameter(TorchOracle.Constant(data, shape));
+                var leaf = new Parameter(TorchOracle.Constant(data, shape).to(dtype));
                 _p[info.Name] = leaf;
                 _trainable.Add((info.Name, leaf));
             }
-            else _p[info.Name] = TorchOracle.Constant(data, shape);
+            else _p[info.Name] = TorchOracle.Constant(data, shape).to(dtype);
         }
     }
 
@@ -80,7 +83,7 @@ public sealed class TorchModel
     {
         if (!Train) return x;
         var mask = DropoutMask(DropoutSeed, Step, nodeId, p, (int)x.shape[0], (int)(x.numel() / x.shape[0]));
-        return TorchOracle.Mul(x, TorchOracle.Constant(mask, x.shape));
+        return TorchOracle.Mul(x, TorchOracle.Constant(mask, x.shape).to(x.dtype));
     }
 
     /// <summary>The mask the generated CPU (and ILGPU) dropout draws; see <see cref="Dropout"/>.</summary>

@@ -159,17 +159,19 @@ public static class TorchOracle
 
     // ---- Activations --------------------------------------------------------------------------
 
+    // The piecewise activations and max pooling report their near-kink elements to an open KinkPoints watch.
+
     /// <summary>max(x, 0).</summary>
-    public static TorchTensor Relu(TorchTensor x) => F.relu(x);
+    public static TorchTensor Relu(TorchTensor x) => KinkPoints.Elementwise("relu", x, t => F.relu(t), 0);
 
     /// <summary>min(max(x, 0), 6).</summary>
-    public static TorchTensor Relu6(TorchTensor x) => F.relu6(x);
+    public static TorchTensor Relu6(TorchTensor x) => KinkPoints.Elementwise("relu6", x, t => F.relu6(t), 0, 6);
 
     /// <summary>x relu6(x + 3) / 6.</summary>
-    public static TorchTensor Hardswish(TorchTensor x) => F.hardswish(x);
+    public static TorchTensor Hardswish(TorchTensor x) => KinkPoints.Elementwise("hardswish", x, t => F.hardswish(t), -3, 3);
 
     /// <summary>relu6(x + 3) / 6.</summary>
-    public static TorchTensor Hardsigmoid(TorchTensor x) => F.hardsigmoid(x);
+    public static TorchTensor Hardsigmoid(TorchTensor x) => KinkPoints.Elementwise("hardsigmoid", x, t => F.hardsigmoid(t), -3, 3);
 
     /// <summary>1 / (1 + exp(-x)).</summary>
     public static TorchTensor Sigmoid(TorchTensor x) => torch.sigmoid(x);
@@ -228,8 +230,8 @@ public static class TorchOracle
 
     /// <summary>Max pooling; padding acts as negative infinity. Stride defaults to the kernel size.</summary>
     public static TorchTensor MaxPool2d(TorchTensor x, int kernel, int? stride = null, int padding = 0)
-        => F.max_pool2d(x, new long[] { kernel, kernel }, new long[] { stride ?? kernel, stride ?? kernel },
-            new long[] { padding, padding });
+        => KinkPoints.MaxPool2d(x, kernel, stride ?? kernel, padding, t => F.max_pool2d(t, new long[] { kernel, kernel },
+            new long[] { stride ?? kernel, stride ?? kernel }, new long[] { padding, padding }));
 
     /// <summary>Average pooling with zero padding counted in the divisor (count_include_pad = true).
     /// Stride defaults to the kernel size.</summary>

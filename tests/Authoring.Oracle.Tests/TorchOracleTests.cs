@@ -1,4 +1,5 @@
 // Checks the oracle helper itself against small cases computed by hand, so parity tests can trust it.
+using TorchSharp;
 using static Authoring.Oracle.Tests.TorchOracle;
 
 namespace Authoring.Oracle.Tests;
@@ -253,6 +254,100 @@ public class TorchOracleTests
         var down = UpsampleNearest(x, 1, 1);
         Near(new float[] { 1 }, ToArray(down));
         Near(new float[] { 1, 0, 0, 0 }, Gradients(down, new float[] { 1 }, x)[0]);
+    }
+
+    /// <summary>The parity tests' reference convolution (float64, batch above 1, output channels that fill no SIMD
+    /// block) against a plain loop. The float32 one is wrong on AVX-512 machines for exactly these shapes: libtorch
+    /// 2.10 (oneDNN 3.7.1, jit:avx512_core backward_data) drops kernel taps from the input gradient, at random with
+    /// two threads, and may return NaN; its batch-1 calls take ATen's own kernel and are right.</summary>
+    [Theory]
+    [InlineData(3, 4, 3, 5)]
+    [InlineData(3, 16, 3, 5)]
+    [InlineData(2, 4, 17, 7)]
+    public void ConvInputGradientOfTheReference(int n, int cin, int cout, int size)
+    {
+        using var scope = Scope();
+        const int k = 3, pad = 1;
+        var xd = Random(n * cin * size * size, 1);
+        var wd = Random(cout * cin * k * k, 2);
+        var dyd = Random(n * cout * size * size, 3);
+        var x = Constant(xd, n, cin, size, size).to(torch.float64).requires_grad_(true);
+        var w = Constant(wd, cout, cin, k, k).to(torch.float64).requires_grad_(true);
+        var y = Conv2d(x, w, null, padding: pad);
+        var g = torch.autograd.grad(new[] { y }, new[] { x, w }, new[] { Constant(dyd, n, cout, size, size).to(torch.float64) });
+        var dx = g[0].data<double>().ToArray();
+        var dw = g[1].data<double>().ToArray();
+
+        var ex = new double[dx.Length];
+        var ew = new double[dw.Length];
+        for (int b = 0; b < n; b++)
+            for (int co = 0; co < cout; co++)
+                for (int oy = 0; oy < size; oy++)
+                    for (int ox = 0; ox < size; ox++)
+                    {
+                        double d = dyd[((b * cout + co) * size + oy) * size + ox];
+                        for (int ci = 0; ci < cin; ci++)
+                            for (int ky = 0; ky < k; ky++)
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int iy = oy + ky - pad, ix = ox + kx - pad;
+                                    if (iy < 0 || iy >= size || ix < 0 || ix >= size) continue;
+                                    int xi = ((b * cin + ci) * size + iy) * size + ix, wi = ((co * cin + ci) * k + ky) * k + kx;
+                                    ex[xi] += d * wd[wi];
+                                    ew[wi] += d * xd[xi];
+                                }
+                    }
+        // Float64 sums of at most a few hundred O(1) terms: 1e-12 is thousands of ulps, a dropped tap is O(1).
+        for (int i = 0; i < ex.Length; i++) Assert.True(Math.Abs(dx[i] - ex[i]) <= 1e-12 * Math.Max(1, Math.Abs(ex[i])), $"dx[{i}]: {dx[i]} vs {ex[i]}");
+        for (int i = 0; i < ew.Length; i++) Assert.True(Math.Abs(dw[i] - ew[i]) <= 1e-12 * Math.Max(1, Math.Abs(ew[i])), $"dw[{i}]: {dw[i]} vs {ew[i]}");
+    }
+
+    [Fact]
+    public void KinkPoints_record_near_ties_and_route_flipped_windows_to_the_runner_up()
+    {
+        using var scope = Scope();
+        // Window 0 holds 2 and 2 + 1e-6 (a near tie at 1e-6 / 4 of the scale 4); window 1 is clear.
+        var x = Leaf(new float[] { 2, 0, 4, 1, 2.000001f, 0, 0, 3 }, 1, 1, 2, 4);
+        IReadOnlyList<Kink> found;
+        using (var watch = KinkPoints.Watch())
+        {
+            var y = MaxPool2d(x, 2);
+            found = watch.Found.ToList();
+            Near(new float[] { 2.000001f, 4 }, ToArray(y));
+            Near(new float[] { 0, 0, 1, 0, 1, 0, 0, 0 }, Gradients(y, new float[] { 1, 1 }, x)[0]);
+        }
+        var kink = Assert.Single(found);
+        Assert.Equal(("max_pool2d", 0L), (kink.Op, kink.Element));
+        Assert.InRange(kink.Margin, 2e-7, 3e-7);
+        using (var watch = KinkPoints.Watch(found))
+        {
+            var y = MaxPool2d(x, 2);
+            Near(new float[] { 2.000001f, 4 }, ToArray(y));       // the value stays PyTorch's
+            Near(new float[] { 1, 0, 1, 0, 0, 0, 0, 0 }, Gradients(y, new float[] { 1, 1 }, x)[0]);
+        }
+    }
+
+    [Fact]
+    public void KinkPoints_flip_a_relu_corner_to_the_other_side()
+    {
+        using var scope = Scope();
+        var x = Leaf(new float[] { -1e-7f, 0.5f, -1, 1e-7f }, 4);
+        IReadOnlyList<Kink> found;
+        using (var watch = KinkPoints.Watch())
+        {
+            var y = Relu(x);
+            found = watch.Found.ToList();
+            Near(new float[] { 0, 1, 0, 1 }, Gradients(y, new float[] { 1, 1, 1, 1 }, x)[0]);
+        }
+        Assert.Equal(new long[] { 0, 3 }, found.Select(k => k.Element));
+        using (var watch = KinkPoints.Watch(found))
+        {
+            var y = Relu(x);
+            Near(new float[] { 0, 0.5f, 0, 1e-7f }, ToArray(y));
+            Near(new float[] { 1, 1, 0, 0 }, Gradients(y, new float[] { 1, 1, 1, 1 }, x)[0]);
+        }
+        // Without a watch the ops are PyTorch's own.
+        Near(new float[] { 0, 1, 0, 1 }, Gradients(Relu(x), new float[] { 1, 1, 1, 1 }, x)[0]);
     }
 
     [Fact]
