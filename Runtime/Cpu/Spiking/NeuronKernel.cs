@@ -53,6 +53,7 @@ public static unsafe class NeuronKernel
                 X = px + x.Offset, XStride = x.BatchStride, S = ps + spikes.Offset, SStride = spikes.BatchStride,
                 V = keepV ? pv + vSeq.Offset : null, VStride = vSeq.BatchStride, T = steps, F = features,
                 Block = Block(n, features, MaxBlock), VTh = d.VThreshold, VInit = d.VInit, Count = &count,
+                K = d.Model == NeuronModel.ParametricLif ? NeuronDynamics.Decay(p![wOff]) : 0f,
             };
             job.PerSample = (features + job.Block - 1) / job.Block;
             float vRest = d.VReset ?? 0f;
@@ -62,8 +63,8 @@ public static unsafe class NeuronKernel
                 case NeuronModel.If: Forward(new IfCharge(), d, hard, n, ref job); break;
                 case NeuronModel.Lif when d.DecayInput: Forward(new LifCharge(d.Tau, vRest), d, hard, n, ref job); break;
                 case NeuronModel.Lif: Forward(new LifNoDecayInputCharge(d.Tau, vRest), d, hard, n, ref job); break;
-                case NeuronModel.ParametricLif when d.DecayInput: Forward(new PlifCharge(NeuronDynamics.Decay(p![wOff]), vRest), d, hard, n, ref job); break;
-                default: Forward(new PlifNoDecayInputCharge(NeuronDynamics.Decay(p![wOff]), vRest), d, hard, n, ref job); break;
+                case NeuronModel.ParametricLif when d.DecayInput: Forward(new PlifCharge(vRest), d, hard, n, ref job); break;
+                default: Forward(new PlifNoDecayInputCharge(vRest), d, hard, n, ref job); break;
             }
         }
         return count;
@@ -99,17 +100,18 @@ public static unsafe class NeuronKernel
                     X = px + x.Offset, XStride = x.BatchStride, Ds = pds + dSpikes.Offset, DsStride = dSpikes.BatchStride,
                     Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate, T = steps, F = features,
                     Block = block, PerSample = perSample, VTh = d.VThreshold, VInit = d.VInit, DkPartials = pk,
+                    K = plif ? NeuronDynamics.Decay(p![wOff]) : 0f,
                 };
                 float vRest = d.VReset ?? 0f;
                 bool hard = d.VReset.HasValue;
-                float k = plif ? NeuronDynamics.Decay(p![wOff]) : 0f;
+                float k = job.K;
                 switch (d.Model)
                 {
                     case NeuronModel.If: Backward(new IfCharge(), d, surrogate, hard, tasks, ref job); break;
                     case NeuronModel.Lif when d.DecayInput: Backward(new LifCharge(d.Tau, vRest), d, surrogate, hard, tasks, ref job); break;
                     case NeuronModel.Lif: Backward(new LifNoDecayInputCharge(d.Tau, vRest), d, surrogate, hard, tasks, ref job); break;
-                    case NeuronModel.ParametricLif when d.DecayInput: Backward(new PlifCharge(k, vRest), d, surrogate, hard, tasks, ref job); break;
-                    default: Backward(new PlifNoDecayInputCharge(k, vRest), d, surrogate, hard, tasks, ref job); break;
+                    case NeuronModel.ParametricLif when d.DecayInput: Backward(new PlifCharge(vRest), d, surrogate, hard, tasks, ref job); break;
+                    default: Backward(new PlifNoDecayInputCharge(vRest), d, surrogate, hard, tasks, ref job); break;
                 }
                 if (plif)
                 {
@@ -185,7 +187,7 @@ public static unsafe class NeuronKernel
         public float* X, S, V;
         public long* Count;
         public int XStride, SStride, VStride, T, F, Block, PerSample;
-        public float VTh, VInit;
+        public float VTh, VInit, K;
     }
 
     struct ForwardJob<TC, TR> : IParallelJob where TC : struct, ICharge where TR : struct, IReset
@@ -228,6 +230,7 @@ public static unsafe class NeuronKernel
             TL l = default;
             int w = l.Width, f = A.F;
             var vth = l.Splat(A.VTh);
+            var k = l.Splat(A.K);
             var count = l.Splat(0f);
             for (int t = 0; t < A.T; t++)
             {
@@ -235,7 +238,7 @@ public static unsafe class NeuronKernel
                 float* xt = x + off, st = s + off;
                 for (int i = i0; i < i1; i += w)
                 {
-                    var h = C.Charge<TV, TL>(l.Load(state + i), l.Load(xt + i));
+                    var h = C.Charge<TV, TL>(l.Load(state + i), l.Load(xt + i), k);
                     var spike = l.Ge(h, vth);
                     var one = l.One01(spike);
                     l.Store(one, st + i);
@@ -256,7 +259,7 @@ public static unsafe class NeuronKernel
         public double* DkPartials;
         public int XStride, DsStride, DxStride, T, F, Block, PerSample;
         public bool Accumulate;
-        public float VTh, VInit;
+        public float VTh, VInit, K;
     }
 
     struct BackwardJob<TC, TR, TS> : IParallelJob where TC : struct, ICharge where TR : struct, IReset where TS : struct, ISurrogate
@@ -316,13 +319,14 @@ public static unsafe class NeuronKernel
             int w = l.Width, f = A.F, T = A.T;
             var vth = l.Splat(A.VTh);
             var vinit = l.Splat(A.VInit);
+            var k = l.Splat(A.K);
             for (int i = i0; i < i1; i += w) l.Store(vinit, state + i);
             for (int t = 0; t < T; t++)
             {
                 float* xt = x + (long)t * f, ht = hist + t * len;
                 for (int i = i0; i < i1; i += w)
                 {
-                    var h = C.Charge<TV, TL>(l.Load(state + i), l.Load(xt + i));
+                    var h = C.Charge<TV, TL>(l.Load(state + i), l.Load(xt + i), k);
                     l.Store(h, ht + i);
                     l.Store(R.Apply<TV, TL>(h, l.Ge(h, vth)), state + i);
                 }
@@ -331,8 +335,8 @@ public static unsafe class NeuronKernel
             // state now holds dL/dh[t+1], zero past the last step.
             var zero = l.Splat(0f);
             for (int i = i0; i < i1; i += w) l.Store(zero, state + i);
-            var dhdv = l.Splat(C.DhDv);
-            var dhdx = l.Splat(C.DhDx);
+            var dhdv = l.Splat(C.DhDv(A.K));
+            var dhdx = l.Splat(C.DhDx(A.K));
             var dk = zero;
             for (int t = T - 1; t >= 0; t--)
             {

@@ -79,16 +79,18 @@ public readonly struct NeuronDynamics
 }
 
 /// <summary>The charge equation h[t] = f(v[t-1], x[t]) and its partial derivatives.</summary>
+/// <remarks>PLIF's decay k = sigmoid(w) is an argument rather than a field: the kernels compute it where w lives
+/// (the host array, or device memory on a GPU) once per call. The other neurons ignore it.</remarks>
 public interface ICharge
 {
     /// <summary>Whether the decay is a parameter (PLIF): backward then reduces dh/dk.</summary>
     bool Learnable { get; }
-    /// <summary>dh[t]/dv[t-1], a constant.</summary>
-    float DhDv { get; }
-    /// <summary>dh[t]/dx[t], a constant.</summary>
-    float DhDx { get; }
-    /// <summary>h[t] from v[t-1] and x[t].</summary>
-    TV Charge<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV>;
+    /// <summary>dh[t]/dv[t-1], a constant given the decay <paramref name="k"/>.</summary>
+    float DhDv(float k);
+    /// <summary>dh[t]/dx[t], a constant given the decay <paramref name="k"/>.</summary>
+    float DhDx(float k);
+    /// <summary>h[t] from v[t-1] and x[t] (and PLIF's decay k, every lane equal).</summary>
+    TV Charge<TV, TL>(TV v, TV x, TV k) where TV : struct where TL : struct, ILanes<TV>;
     /// <summary>dh[t]/dk with k = 1/tau (PLIF only).</summary>
     TV DhDk<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV>;
 }
@@ -99,12 +101,12 @@ public readonly struct IfCharge : ICharge
     /// <inheritdoc/>
     public bool Learnable => false;
     /// <inheritdoc/>
-    public float DhDv => 1f;
+    public float DhDv(float k) => 1f;
     /// <inheritdoc/>
-    public float DhDx => 1f;
+    public float DhDx(float k) => 1f;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Charge<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV> => default(TL).Add(v, x);
+    public TV Charge<TV, TL>(TV v, TV x, TV k) where TV : struct where TL : struct, ILanes<TV> => default(TL).Add(v, x);
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV DhDk<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV> => default(TL).Splat(0f);
@@ -113,16 +115,16 @@ public readonly struct IfCharge : ICharge
 /// <summary>LIFNode with decay_input: h = v + (x - (v - v_reset)) / tau (v_reset 0 for soft reset).</summary>
 public readonly struct LifCharge(float tau, float vRest) : ICharge
 {
-    readonly float _tau = tau, _vRest = vRest, _k = 1f / tau;
+    readonly float _tau = tau, _vRest = vRest, _invTau = 1f / tau;
     /// <inheritdoc/>
     public bool Learnable => false;
     /// <inheritdoc/>
-    public float DhDv => 1f - _k;
+    public float DhDv(float k) => 1f - _invTau;
     /// <inheritdoc/>
-    public float DhDx => _k;
+    public float DhDx(float k) => _invTau;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Charge<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV>
+    public TV Charge<TV, TL>(TV v, TV x, TV k) where TV : struct where TL : struct, ILanes<TV>
     {
         TL l = default;
         return l.Add(v, l.Div(l.Sub(x, l.Sub(v, l.Splat(_vRest))), l.Splat(_tau)));
@@ -135,16 +137,16 @@ public readonly struct LifCharge(float tau, float vRest) : ICharge
 /// <summary>LIFNode without decay_input: h = v - (v - v_reset) / tau + x.</summary>
 public readonly struct LifNoDecayInputCharge(float tau, float vRest) : ICharge
 {
-    readonly float _tau = tau, _vRest = vRest, _k = 1f / tau;
+    readonly float _tau = tau, _vRest = vRest, _invTau = 1f / tau;
     /// <inheritdoc/>
     public bool Learnable => false;
     /// <inheritdoc/>
-    public float DhDv => 1f - _k;
+    public float DhDv(float k) => 1f - _invTau;
     /// <inheritdoc/>
-    public float DhDx => 1f;
+    public float DhDx(float k) => 1f;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Charge<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV>
+    public TV Charge<TV, TL>(TV v, TV x, TV k) where TV : struct where TL : struct, ILanes<TV>
     {
         TL l = default;
         return l.Add(l.Sub(v, l.Div(l.Sub(v, l.Splat(_vRest)), l.Splat(_tau))), x);
@@ -155,21 +157,21 @@ public readonly struct LifNoDecayInputCharge(float tau, float vRest) : ICharge
 }
 
 /// <summary>ParametricLIFNode with decay_input: h = v + (x - (v - v_reset)) * k, k = sigmoid(w).</summary>
-public readonly struct PlifCharge(float k, float vRest) : ICharge
+public readonly struct PlifCharge(float vRest) : ICharge
 {
-    readonly float _k = k, _vRest = vRest;
+    readonly float _vRest = vRest;
     /// <inheritdoc/>
     public bool Learnable => true;
     /// <inheritdoc/>
-    public float DhDv => 1f - _k;
+    public float DhDv(float k) => 1f - k;
     /// <inheritdoc/>
-    public float DhDx => _k;
+    public float DhDx(float k) => k;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Charge<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV>
+    public TV Charge<TV, TL>(TV v, TV x, TV k) where TV : struct where TL : struct, ILanes<TV>
     {
         TL l = default;
-        return l.Add(v, l.Mul(l.Sub(x, l.Sub(v, l.Splat(_vRest))), l.Splat(_k)));
+        return l.Add(v, l.Mul(l.Sub(x, l.Sub(v, l.Splat(_vRest))), k));
     }
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -181,21 +183,21 @@ public readonly struct PlifCharge(float k, float vRest) : ICharge
 }
 
 /// <summary>ParametricLIFNode without decay_input: h = v - (v - v_reset) * k + x.</summary>
-public readonly struct PlifNoDecayInputCharge(float k, float vRest) : ICharge
+public readonly struct PlifNoDecayInputCharge(float vRest) : ICharge
 {
-    readonly float _k = k, _vRest = vRest;
+    readonly float _vRest = vRest;
     /// <inheritdoc/>
     public bool Learnable => true;
     /// <inheritdoc/>
-    public float DhDv => 1f - _k;
+    public float DhDv(float k) => 1f - k;
     /// <inheritdoc/>
-    public float DhDx => 1f;
+    public float DhDx(float k) => 1f;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Charge<TV, TL>(TV v, TV x) where TV : struct where TL : struct, ILanes<TV>
+    public TV Charge<TV, TL>(TV v, TV x, TV k) where TV : struct where TL : struct, ILanes<TV>
     {
         TL l = default;
-        return l.Add(l.Sub(v, l.Mul(l.Sub(v, l.Splat(_vRest)), l.Splat(_k))), x);
+        return l.Add(l.Sub(v, l.Mul(l.Sub(v, l.Splat(_vRest)), k)), x);
     }
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -220,7 +222,8 @@ public interface IReset
 public readonly struct HardReset(float vReset, bool detach) : IReset
 {
     readonly float _vReset = vReset;
-    readonly bool _detach = detach;
+    // An int, not a bool: ILGPU passes only blittable structs to kernels.
+    readonly int _detach = detach ? 1 : 0;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Apply<TV, TL>(TV h, TV spike) where TV : struct where TL : struct, ILanes<TV>
@@ -231,7 +234,7 @@ public readonly struct HardReset(float vReset, bool detach) : IReset
     {
         TL l = default;
         var keep = l.Sub(l.Splat(1f), l.One01(spike));
-        return _detach ? keep : l.Add(keep, l.Mul(l.Sub(l.Splat(_vReset), h), sg));
+        return _detach != 0 ? keep : l.Add(keep, l.Mul(l.Sub(l.Splat(_vReset), h), sg));
     }
 }
 
@@ -239,7 +242,7 @@ public readonly struct HardReset(float vReset, bool detach) : IReset
 public readonly struct SoftReset(float vThreshold, bool detach) : IReset
 {
     readonly float _vThreshold = vThreshold;
-    readonly bool _detach = detach;
+    readonly int _detach = detach ? 1 : 0;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TV Apply<TV, TL>(TV h, TV spike) where TV : struct where TL : struct, ILanes<TV>
@@ -249,6 +252,6 @@ public readonly struct SoftReset(float vThreshold, bool detach) : IReset
     public TV DvDh<TV, TL>(TV h, TV spike, TV sg) where TV : struct where TL : struct, ILanes<TV>
     {
         TL l = default;
-        return _detach ? l.Splat(1f) : l.Sub(l.Splat(1f), l.Mul(l.Splat(_vThreshold), sg));
+        return _detach != 0 ? l.Splat(1f) : l.Sub(l.Splat(1f), l.Mul(l.Splat(_vThreshold), sg));
     }
 }
