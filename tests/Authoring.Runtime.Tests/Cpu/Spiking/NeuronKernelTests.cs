@@ -105,6 +105,20 @@ public class NeuronKernelTests
     }
 
     [Fact]
+    public void LongSequencesKeepTheirHistoryOffTheStack()
+    {
+        // 16 features x 1100 steps of h exceed a backward task's 64 KB stack budget: the per-thread array takes over.
+        // Detached resets keep the error bound's path magnitudes from growing with T.
+        var cases = Cases().Where(c => c.Name is "LIF tau 2 hard, detach" or "PLIF w 0.3 hard, detach").ToList();
+        Assert.Equal(2, cases.Count);
+        foreach (var c in cases)
+        {
+            CheckBackward(c, "ATan", 1, 1100, 17, accumulate: false);
+            CheckBackward(c, "Sigmoid", 2, 1100, 3, accumulate: true);
+        }
+    }
+
+    [Fact]
     public void BackwardOfEachPathIsSeen()
     {
         // Mutation guards: the reset path, detach_reset and the surrogate must each change the gradient.
