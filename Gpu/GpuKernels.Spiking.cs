@@ -21,14 +21,15 @@ public sealed partial class GpuKernels
 
     /// <summary>Multi-step neuron forward, as <see cref="NeuronKernel.Forward"/>: spikes[b, t, f] in {0, 1}; vSeq (empty
     /// Data: skipped) = v after each step's reset; <paramref name="w"/> = PLIF's parameter (one float; empty otherwise);
-    /// <paramref name="spikeCount"/>[0] += the number of spikes (empty: not counted), read it when reporting rates.</summary>
+    /// <paramref name="spikeCount"/>[0] += the number of spikes (empty: not counted), read it when reporting rates. With
+    /// <paramref name="staticInput"/>, x holds one step per sample, fed at every step.</summary>
     public void NeuronForward(in NeuronDynamics d, int n, int steps, int features, GView x, ArrayView<float> w, GView spikes, GView vSeq,
-        ArrayView<long> spikeCount)
+        ArrayView<long> spikeCount, bool staticInput = false)
     {
         CheckSteps(steps, features);
         if (d.Model == NeuronModel.ParametricLif && w.Length < 1) throw new ArgumentException("PLIF needs its parameter w.", nameof(w));
         if (n * features == 0) return;
-        var dims = new SpikeDims(n, steps, features, d.VThreshold, d.VInit);
+        var dims = new SpikeDims(n, steps, features, d.VThreshold, d.VInit, staticInput ? 0 : features);
         float vRest = d.VReset ?? 0f;
         switch (d.Model)
         {
@@ -41,20 +42,23 @@ public sealed partial class GpuKernels
     }
 
     /// <summary>Multi-step neuron backward, as <see cref="NeuronKernel.Backward"/>: dx (=, or += when <paramref name="accumulate"/>)
-    /// from the spike gradients, h recomputed from <paramref name="x"/>; for PLIF <paramref name="dw"/>[0] += dL/dw.</summary>
+    /// from the spike gradients, h recomputed from <paramref name="x"/>; for PLIF <paramref name="dw"/>[0] += dL/dw. With
+    /// <paramref name="staticInput"/>, x and dx hold one step per sample and dx gets the sum over steps.</summary>
     public void NeuronBackward<TS>(in NeuronDynamics d, in TS surrogate, int n, int steps, int features, GView x, GView dSpikes,
-        ArrayView<float> w, GView dx, bool accumulate, ArrayView<float> dw) where TS : struct, ISurrogate
+        ArrayView<float> w, GView dx, bool accumulate, ArrayView<float> dw, bool staticInput = false) where TS : struct, ISurrogate
     {
         CheckSteps(steps, features);
         bool plif = d.Model == NeuronModel.ParametricLif;
         if (plif && (w.Length < 1 || dw.Length < 1)) throw new ArgumentException("PLIF needs w and its gradient.", nameof(w));
         if (n * features == 0) return;
-        var dims = new SpikeDims(n, steps, features, d.VThreshold, d.VInit);
+        var dims = new SpikeDims(n, steps, features, d.VThreshold, d.VInit, staticInput ? 0 : features);
         int threads = n * features, parts = plif ? Parts(threads) : 0;
-        long history = accumulate ? (long)threads * steps : 0;
+        // h is parked in dx unless dx holds data (accumulate) or has no room for T steps (static input).
+        bool own = accumulate || staticInput;
+        long history = own ? (long)threads * steps : 0;
         if (history + threads + parts > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(n), "The backward scratch would exceed int.MaxValue floats.");
         var scratch = Scratch((int)(history + (plif ? threads + parts : 0)));
-        var h = accumulate ? new GView(scratch.SubView(0, history), 0, steps * features) : dx;
+        var h = own ? new GView(scratch.SubView(0, history), 0, steps * features) : dx;
         var dk = plif ? scratch.SubView(history, threads) : default;
         float vRest = d.VReset ?? 0f;
         var b = new BackwardViews(x, dSpikes, dx, h, dk, w, accumulate ? 1 : 0);
@@ -82,7 +86,7 @@ public sealed partial class GpuKernels
         CheckSteps(steps, features);
         if (n * features == 0) return;
         (_spikeRepeat ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, SpikeDims, GView, GView>(SpikingDevice.RepeatKernel))(
-            n * steps * features, new SpikeDims(n, steps, features, 0f, 0f), x, y);
+            n * steps * features, new SpikeDims(n, steps, features, 0f, 0f, features), x, y);
     }
 
     /// <summary>As <see cref="SpikeEncoding.RepeatBackward"/>: dx[b, :] (= or +=) the sum over t of dy[b, t, :], in time order.</summary>
@@ -91,7 +95,7 @@ public sealed partial class GpuKernels
         CheckSteps(steps, features);
         if (n * features == 0) return;
         (_spikeSum ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, SpikeDims, GView, GView, int, int>(SpikingDevice.SumOverTimeKernel))(
-            n * features, new SpikeDims(n, steps, features, 0f, 0f), dy, dx, accumulate ? 1 : 0, 0);
+            n * features, new SpikeDims(n, steps, features, 0f, 0f, features), dy, dx, accumulate ? 1 : 0, 0);
     }
 
     /// <summary>Readout, as <see cref="SpikeEncoding.MeanForward"/>: y[b, :] = (sum over t of x[b, t, :]) / T.</summary>
@@ -100,7 +104,7 @@ public sealed partial class GpuKernels
         CheckSteps(steps, features);
         if (n * features == 0) return;
         (_spikeSum ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, SpikeDims, GView, GView, int, int>(SpikingDevice.SumOverTimeKernel))(
-            n * features, new SpikeDims(n, steps, features, 0f, 0f), x, y, 0, 1);
+            n * features, new SpikeDims(n, steps, features, 0f, 0f, features), x, y, 0, 1);
     }
 
     /// <summary>As <see cref="SpikeEncoding.MeanBackward"/>: dx[b, t, :] (= or +=) dy[b, :] / T.</summary>
@@ -109,7 +113,7 @@ public sealed partial class GpuKernels
         CheckSteps(steps, features);
         if (n * features == 0) return;
         (_spikeSpread ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, SpikeDims, GView, GView, int>(SpikingDevice.SpreadKernel))(
-            n * steps * features, new SpikeDims(n, steps, features, 0f, 0f), dy, dx, accumulate ? 1 : 0);
+            n * steps * features, new SpikeDims(n, steps, features, 0f, 0f, features), dy, dx, accumulate ? 1 : 0);
     }
 
     /// <summary>Poisson encoding, as <see cref="SpikeEncoding.PoissonForward"/>: the same spikes as the CPU for the same seed.</summary>
@@ -118,7 +122,7 @@ public sealed partial class GpuKernels
         CheckSteps(steps, features);
         if (n * features == 0) return;
         (_spikePoisson ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, SpikeDims, ulong, GView, GView>(SpikingDevice.PoissonKernel))(
-            n * steps * features, new SpikeDims(n, steps, features, 0f, 0f), seed, x, y);
+            n * steps * features, new SpikeDims(n, steps, features, 0f, 0f, features), seed, x, y);
     }
 
     Action<Index1D, int, ArrayView<float>, ArrayView<float>>? _spikeDkParts;
@@ -176,11 +180,13 @@ public sealed partial class GpuKernels
     }
 
     /// <summary>Shape and the constants every spiking kernel needs.</summary>
-    internal readonly struct SpikeDims(int n, int t, int f, float vThreshold, float vInit)
+    internal readonly struct SpikeDims(int n, int t, int f, float vThreshold, float vInit, int xTime)
     {
         public readonly int N = n;
         public readonly int T = t;
         public readonly int F = f;
+        /// <summary>Distance between steps of the neuron's x and dx: F, or 0 for a static input.</summary>
+        public readonly int XTime = xTime;
         public readonly float VThreshold = vThreshold;
         public readonly float VInit = vInit;
     }
@@ -214,7 +220,7 @@ public sealed partial class GpuKernels
             for (int t = 0; t < d.T; t++)
             {
                 int at = t * d.F + f;
-                float h = c.Charge<float, LanesScalar>(vm, x.Data[x.At(b) + at], k);
+                float h = c.Charge<float, LanesScalar>(vm, x.Data[x.At(b) + t * d.XTime + f], k);
                 float spike = default(LanesScalar).Ge(h, d.VThreshold);
                 s.Data[s.At(b) + at] = spike;
                 vm = r.Apply<float, LanesScalar>(h, spike);
@@ -236,7 +242,7 @@ public sealed partial class GpuKernels
             float vm = d.VInit;
             for (int t = 0; t < d.T; t++)
             {
-                float h = c.Charge<float, LanesScalar>(vm, b.X.Data[x0 + t * d.F], k);
+                float h = c.Charge<float, LanesScalar>(vm, b.X.Data[x0 + t * d.XTime], k);
                 b.H.Data[h0 + t * d.F] = h;
                 vm = r.Apply<float, LanesScalar>(h, l.Ge(h, d.VThreshold));
             }
@@ -254,11 +260,12 @@ public sealed partial class GpuKernels
                 float spike = l.Ge(h, d.VThreshold);
                 float g = sg.Grad<float, LanesScalar>(h - d.VThreshold);
                 gh = gh * dhdv * r.DvDh<float, LanesScalar>(h, spike, g) + b.Ds.Data[s0 + t * d.F] * g;
-                // h[t] (possibly parked in dx[t]) and h[t-1] are read above, before dx[t] is written.
+                // h[t] (possibly parked in dx[t]) and h[t-1] are read above, before dx[t] is written. A static input's dx
+                // slot collects every step: only the first write (t = T - 1) may overwrite it.
                 float gx = gh * dhdx;
-                if (b.Accumulate != 0) gx += b.Dx.Data[dx0 + t * d.F];
-                b.Dx.Data[dx0 + t * d.F] = gx;
-                if (c.Learnable) dk += gh * c.DhDk<float, LanesScalar>(vPrev, b.X.Data[x0 + t * d.F]);
+                if (b.Accumulate != 0 || (d.XTime == 0 && t < d.T - 1)) gx += b.Dx.Data[dx0 + t * d.XTime];
+                b.Dx.Data[dx0 + t * d.XTime] = gx;
+                if (c.Learnable) dk += gh * c.DhDk<float, LanesScalar>(vPrev, b.X.Data[x0 + t * d.XTime]);
             }
             if (c.Learnable) b.Dk[i] = dk;
         }

@@ -20,6 +20,7 @@ using System.Runtime.Intrinsics;
 namespace Authoring.Runtime.Cpu.Spiking;
 
 /// <summary>Multi-step IF / LIF / PLIF layers over time-major samples (T, F): forward with spike counting, fused BPTT backward.</summary>
+[SkipLocalsInit] // the stack buffers are written before they are read: no zeroing of up to 72 KB per task
 public static unsafe class NeuronKernel
 {
     /// <summary>h history of a backward task, in floats, kept on the stack up to this size (64 KB); larger tasks (long
@@ -35,11 +36,14 @@ public static unsafe class NeuronKernel
     /// <summary>Runs the layer over <paramref name="steps"/> steps: spikes[b, t, f] in {0, 1}; optionally
     /// <paramref name="vSeq"/>[b, t, f] = v after the reset of step t (SpikingJelly's <c>v_seq</c>; pass a default
     /// View to skip). PLIF reads w = <paramref name="p"/>[<paramref name="wOff"/>]. Returns the number of spikes,
-    /// the firing-rate numerator (rate = count / (n * steps * features)).</summary>
-    public static long Forward(in NeuronDynamics d, int n, int steps, int features, View x, float[]? p, int wOff, View spikes, View vSeq = default)
+    /// the firing-rate numerator (rate = count / (n * steps * features)). With <paramref name="staticInput"/>, x holds one
+    /// step per sample (F floats) fed at every step: direct encoding fused into the layer, SpikingJelly's repeated input
+    /// without the T copies (and without T evaluations of a stateless conv/BN before it).</summary>
+    public static long Forward(in NeuronDynamics d, int n, int steps, int features, View x, float[]? p, int wOff, View spikes, View vSeq = default,
+        bool staticInput = false)
     {
         int size = CheckShape(n, steps, features);
-        KernelUtil.Check(x, n, size, nameof(x));
+        KernelUtil.Check(x, n, staticInput ? features : size, nameof(x));
         KernelUtil.Check(spikes, n, size, nameof(spikes));
         bool keepV = vSeq.Data is not null;
         if (keepV) KernelUtil.Check(vSeq, n, size, nameof(vSeq));
@@ -50,7 +54,7 @@ public static unsafe class NeuronKernel
         {
             var job = new ForwardArgs
             {
-                X = px + x.Offset, XStride = x.BatchStride, S = ps + spikes.Offset, SStride = spikes.BatchStride,
+                X = px + x.Offset, XStride = x.BatchStride, XTime = staticInput ? 0 : features, S = ps + spikes.Offset, SStride = spikes.BatchStride,
                 V = keepV ? pv + vSeq.Offset : null, VStride = vSeq.BatchStride, T = steps, F = features,
                 Block = Block(n, features, MaxBlock), VTh = d.VThreshold, VInit = d.VInit, Count = &count,
                 K = d.Model == NeuronModel.ParametricLif ? NeuronDynamics.Decay(p![wOff]) : 0f,
@@ -72,14 +76,16 @@ public static unsafe class NeuronKernel
 
     /// <summary>Backward through the whole sequence from the spike gradients <paramref name="dSpikes"/>: dx (=, or +=
     /// when <paramref name="accumulate"/>), and for PLIF g[<paramref name="dwOff"/>] += dL/dw. h is recomputed from
-    /// <paramref name="x"/>, the forward's input. The membrane's final value gets no gradient (it is not an output).</summary>
+    /// <paramref name="x"/>, the forward's input. The membrane's final value gets no gradient (it is not an output).
+    /// With <paramref name="staticInput"/> (as in the forward), x and dx hold one step per sample and dx gets the sum over
+    /// steps, added in reverse time order.</summary>
     public static void Backward<TS>(in NeuronDynamics d, in TS surrogate, int n, int steps, int features, View x, View dSpikes,
-        float[]? p, int wOff, View dx, bool accumulate, float[]? g, int dwOff) where TS : struct, ISurrogate
+        float[]? p, int wOff, View dx, bool accumulate, float[]? g, int dwOff, bool staticInput = false) where TS : struct, ISurrogate
     {
         int size = CheckShape(n, steps, features);
-        KernelUtil.Check(x, n, size, nameof(x));
+        KernelUtil.Check(x, n, staticInput ? features : size, nameof(x));
         KernelUtil.Check(dSpikes, n, size, nameof(dSpikes));
-        KernelUtil.Check(dx, n, size, nameof(dx));
+        KernelUtil.Check(dx, n, staticInput ? features : size, nameof(dx));
         bool plif = d.Model == NeuronModel.ParametricLif;
         if (plif)
         {
@@ -97,7 +103,7 @@ public static unsafe class NeuronKernel
             {
                 var job = new BackwardArgs
                 {
-                    X = px + x.Offset, XStride = x.BatchStride, Ds = pds + dSpikes.Offset, DsStride = dSpikes.BatchStride,
+                    X = px + x.Offset, XStride = x.BatchStride, XTime = staticInput ? 0 : features, Ds = pds + dSpikes.Offset, DsStride = dSpikes.BatchStride,
                     Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate, T = steps, F = features,
                     Block = block, PerSample = perSample, VTh = d.VThreshold, VInit = d.VInit, DkPartials = pk,
                     K = plif ? NeuronDynamics.Decay(p![wOff]) : 0f,
@@ -186,6 +192,8 @@ public static unsafe class NeuronKernel
     {
         public float* X, S, V;
         public long* Count;
+        /// <summary>Distance between steps of x: F, or 0 for a static input.</summary>
+        public int XTime;
         public int XStride, SStride, VStride, T, F, Block, PerSample;
         public float VTh, VInit, K;
     }
@@ -235,7 +243,7 @@ public static unsafe class NeuronKernel
             for (int t = 0; t < A.T; t++)
             {
                 long off = (long)t * f;
-                float* xt = x + off, st = s + off;
+                float* xt = x + (long)t * A.XTime, st = s + off;
                 for (int i = i0; i < i1; i += w)
                 {
                     var h = C.Charge<TV, TL>(l.Load(state + i), l.Load(xt + i), k);
@@ -257,6 +265,8 @@ public static unsafe class NeuronKernel
     {
         public float* X, Ds, Dx;
         public double* DkPartials;
+        /// <summary>Distance between steps of x and dx: F, or 0 for a static input.</summary>
+        public int XTime;
         public int XStride, DsStride, DxStride, T, F, Block, PerSample;
         public bool Accumulate;
         public float VTh, VInit, K;
@@ -323,7 +333,7 @@ public static unsafe class NeuronKernel
             for (int i = i0; i < i1; i += w) l.Store(vinit, state + i);
             for (int t = 0; t < T; t++)
             {
-                float* xt = x + (long)t * f, ht = hist + t * len;
+                float* xt = x + (long)t * A.XTime, ht = hist + t * len;
                 for (int i = i0; i < i1; i += w)
                 {
                     var h = C.Charge<TV, TL>(l.Load(state + i), l.Load(xt + i), k);
@@ -340,8 +350,10 @@ public static unsafe class NeuronKernel
             var dk = zero;
             for (int t = T - 1; t >= 0; t--)
             {
-                long off = (long)t * f;
-                float* ht = hist + t * len, dst = ds + off, dxt = dx + off, xt = x + off;
+                long off = (long)t * f, xoff = (long)t * A.XTime;
+                float* ht = hist + t * len, dst = ds + off, dxt = dx + xoff, xt = x + xoff;
+                // A static input's dx slot collects every step: only the first write (t = T - 1) may overwrite.
+                bool add = A.Accumulate || (A.XTime == 0 && t < T - 1);
                 for (int i = i0; i < i1; i += w)
                 {
                     var h = l.Load(ht + i);
@@ -350,7 +362,7 @@ public static unsafe class NeuronKernel
                     var gh = l.Add(l.Mul(l.Mul(l.Load(state + i), dhdv), R.DvDh<TV, TL>(h, spike, sg)), l.Mul(l.Load(dst + i), sg));
                     l.Store(gh, state + i);
                     var gx = l.Mul(gh, dhdx);
-                    if (A.Accumulate) gx = l.Add(gx, l.Load(dxt + i));
+                    if (add) gx = l.Add(gx, l.Load(dxt + i));
                     l.Store(gx, dxt + i);
                     if (C.Learnable)
                     {

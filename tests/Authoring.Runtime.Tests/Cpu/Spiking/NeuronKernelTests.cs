@@ -104,6 +104,57 @@ public class NeuronKernelTests
         else Assert.Equal(0.25f, g[1]);
     }
 
+    [Theory]
+    [InlineData(1, 4, 37)]
+    [InlineData(3, 8, 61)]
+    public void StaticInputEqualsRepeatingItFirst(int n, int T, int F)
+    {
+        foreach (var c in Cases())
+            foreach (bool accumulate in new[] { false, true })
+            {
+                var rng = new Random(T * F + n);
+                var (lo, hi) = InputRange(c);
+                var x1 = TestUtil.Sliced(rng, n, F, 1, 2, fill: false);
+                Fill(rng, x1, n, F, lo, hi);
+                var xT = TestUtil.Sliced(rng, n, T * F, 0, 0, fill: false);
+                SpikeEncoding.RepeatForward(n, T, F, x1, xT);
+                var p = new[] { c.W };
+                var s = TestUtil.Sliced(rng, n, T * F, 0, 0, fill: false);
+                var v = TestUtil.Sliced(rng, n, T * F, 0, 0, fill: false);
+                var s1 = TestUtil.Sliced(rng, n, T * F, 0, 0, fill: false);
+                var v1 = TestUtil.Sliced(rng, n, T * F, 0, 0, fill: false);
+                long count = NeuronKernel.Forward(c.D, n, T, F, xT, p, 0, s, v);
+                Assert.Equal(count, NeuronKernel.Forward(c.D, n, T, F, x1, p, 0, s1, v1, staticInput: true));
+                Assert.Equal(s.Data, s1.Data);
+                Assert.Equal(v.Data, v1.Data);
+
+                var ds = TestUtil.Sliced(rng, n, T * F, 0, 0);
+                var dxT = TestUtil.Sliced(rng, n, T * F, 0, 0, fill: false);
+                var dxRef = TestUtil.Sliced(rng, n, F, 2, 1, fill: accumulate);
+                var dx1 = new View((float[])dxRef.Data.Clone(), dxRef.Offset, dxRef.BatchStride);
+                var g = new float[1];
+                var g1 = new float[1];
+                Backward("ATan", c.D, n, T, F, xT, ds, p, dxT, false, g);
+                SpikeEncoding.RepeatBackward(n, T, F, dxT, dxRef, accumulate);
+                NeuronKernel.Backward(c.D, new ATanSurrogate(2f), n, T, F, x1, ds, p, 0, dx1, accumulate, g1, 0, staticInput: true);
+                // The same T terms per element, added forward in time by RepeatBackward and backward in time here.
+                var want = TestUtil.Gather(dxRef, n, F);
+                var per = TestUtil.Gather(dxT, n, T * F);
+                var tol = new double[n * F];
+                for (int b = 0; b < n; b++)
+                    for (int f = 0; f < F; f++)
+                    {
+                        double mag = Math.Abs(want[b * F + f]);
+                        for (int t = 0; t < T; t++) mag += Math.Abs(per[(b * T + t) * F + f]);
+                        tol[b * F + f] = TestUtil.SumTol(mag, T + 1);
+                    }
+                TestUtil.AssertClose(TestUtil.Gather(dx1, n, F), Array.ConvertAll(want, a => (double)a), tol, $"{c}, accumulate {accumulate}: static dx");
+                TestUtil.AssertUntouchedOutside(dx1, n, F);
+                // PLIF's dk terms and their order are the same either way.
+                Assert.Equal(g[0], g1[0]);
+            }
+    }
+
     [Fact]
     public void LongSequencesKeepTheirHistoryOffTheStack()
     {
