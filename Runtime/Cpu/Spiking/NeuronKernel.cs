@@ -26,8 +26,9 @@ public static unsafe class NeuronKernel
     /// <summary>h history of a backward task, in floats, kept on the stack up to this size (64 KB); larger tasks (long
     /// sequences) use a per-thread array grown once.</summary>
     const int StackFloats = 16384;
-    /// <summary>Target floats of h history per backward task: fits L1 with the inputs streaming past.</summary>
-    const int HistoryFloats = 8192;
+    /// <summary>Target floats of h history per backward task (128 KB, in L2): long enough rows per step that the reverse
+    /// pass streams ds and dx well once they no longer fit in cache (T = 32 at 1024 features gets whole rows).</summary>
+    const int HistoryFloats = 32768;
     /// <summary>Most features per task (membrane buffer of 8 KB).</summary>
     const int MaxBlock = 2048;
 

@@ -29,11 +29,11 @@ public readonly struct SigmoidSurrogate : ISurrogate
     public TV Grad<TV, TL>(TV x) where TV : struct where TL : struct, ILanes<TV>
     {
         TL l = default;
-        var a = l.Splat(Alpha);
-        var one = l.Splat(1f);
-        // 0 - ax rather than a negation: the lanes have no Neg, and 0 - y == -y for every y but +0.
-        var s = l.Div(one, l.Add(one, l.Exp(l.Sub(l.Splat(0f), l.Mul(x, a)))));
-        return l.Mul(l.Mul(l.Sub(one, s), s), a);
+        // alpha sigmoid(ax) (1 - sigmoid(ax)) = alpha e / (1 + e)^2 with e = exp(-|ax|): symmetric, and without the
+        // cancellation of 1 - sigmoid(ax) that costs the usual form its relative accuracy where |ax| is large.
+        var e = l.Exp(l.Sub(l.Splat(0f), l.Abs(l.Mul(x, l.Splat(Alpha)))));
+        var d = l.Add(l.Splat(1f), e);
+        return l.Div(l.Mul(l.Splat(Alpha), e), l.Mul(d, d));
     }
 }
 

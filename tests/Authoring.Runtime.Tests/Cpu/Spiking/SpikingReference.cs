@@ -98,9 +98,9 @@ internal static class SpikingReference
         return (s, v, h);
     }
 
-    /// <summary>Absolute error bound of a surrogate gradient evaluated in float32: a few u * alpha. Sigmoid's
-    /// alpha s (1 - s) loses s's relative accuracy in 1 - s (absolute error ~u), the triangle's alpha - alpha^2 |x| cancels
-    /// near its edges, ATan's and Rect's stay within a few ulp of values at most alpha.</summary>
+    /// <summary>Absolute error bound of a surrogate gradient evaluated in float32: a few u * alpha. The sigmoid's
+    /// alpha e / (1 + e)^2 and ATan's quotient stay within a few ulp (plus the vector exp's ~1 ulp) of values at most
+    /// alpha, the triangle's alpha - alpha^2 |x| cancels near its edges (absolute error ~u alpha), Rect is exact.</summary>
     public static double SurrogateError(string sg) => 4 * TestUtil.U * Alpha(sg);
 
     /// <summary>dL/dx for L = sum(ds * s) and dL/dw (PLIF), by forward-mode tangents in double through the float
