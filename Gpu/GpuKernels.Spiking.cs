@@ -8,6 +8,12 @@
 // it is overwritten); only with accumulate, when dx holds data, does h go to scratch. PLIF's dw reduces
 // per-thread partials in three fixed-order steps (no float atomics): bitwise reproducible. The spike
 // count is an integer atomic add, exact whatever the order.
+//
+// On CUDA (not yet run on one): ILGPU emits add/sub/mul.f32 without a rounding mode, which ptxas may
+// contract into an FMA; divisions are div.rn (checked by SpikingPtxTests). IF's and LIF's charge has no
+// multiply feeding an add, so its spikes should stay bit-equal to the CPU's; PLIF's (x - (v - v_reset)) * k
+// + v can be contracted, and its k = sigmoid(w) uses CUDA's exp, so a PLIF spike that lands within an ulp or
+// two of the threshold may flip. Surrogates use CUDA's exp too: gradients agree to tolerance only.
 using ILGPU;
 using ILGPU.Runtime;
 using Authoring.Runtime.Cpu;
