@@ -2,6 +2,8 @@
 // forward is always the Heaviside step H(x) = (x >= 0), and the backward replaces its derivative by
 // g'(x) of a smooth or piecewise "primitive" g. x is h - v_threshold. Constants are derived from alpha
 // in double and rounded once, as PyTorch rounds a Python float scalar against a float32 tensor.
+// alpha has no default value in the constructors: `new SigmoidSurrogate()` on a struct would bypass an
+// optional-argument constructor and give alpha = 0 (SpikingJelly's defaults are in each type's docs).
 using System.Runtime.CompilerServices;
 
 namespace Authoring.Runtime.Cpu.Spiking;
