@@ -74,3 +74,27 @@ public class BenchmarkSmokeTests
         }
     }
 }
+
+public class SpikingBenchmarkTests
+{
+    // The LIF benchmark compares like with like only if both sides compute the same layer: same spikes, bit for bit.
+    [Fact]
+    public void LifBenchmarkSidesProduceTheSameSpikes()
+    {
+        var bench = new LifBenchmarks { T = 8 };
+        bench.Setup();
+        try
+        {
+            long count = bench.OursForward();
+            var torchSpikes = bench.TorchSpikes();
+            Assert.Equal(torchSpikes, bench.Spikes);
+            // A layer that never or always fires would time a degenerate case.
+            double rate = count / (double)torchSpikes.Length;
+            Assert.InRange(rate, 0.1, 0.6);
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+}
