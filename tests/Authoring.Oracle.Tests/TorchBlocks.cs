@@ -90,7 +90,7 @@ public sealed class TorchSqueezeExcite : Module<TorchTensor, TorchTensor>
         return new_v;
     }
 
-    static TorchTensor HardSigmoid(TorchTensor x) => TorchOracle.Relu6(x + 3.0) / 6.0;
+    static TorchTensor HardSigmoid(TorchTensor x) => TorchActivations.Relu6(x + 3.0) / 6.0;
 
     public override TorchTensor forward(TorchTensor x)
     {
@@ -255,13 +255,21 @@ public sealed class TorchRepGhostModule : Module<TorchTensor, TorchTensor>
     }
 }
 
-/// <summary>nn.ReLU through <see cref="TorchOracle.Relu"/>, so that a <see cref="KinkPoints"/> watch sees its corners;
-/// like nn.ReLU it has no parameters or buffers, so the state_dict names do not change.</summary>
+/// <summary>The piecewise activations of the block mirrors. Plain PyTorch ops by default (the benchmark project links
+/// this file); the oracle tests route them through TorchOracle at load, so that a KinkPoints watch sees their corners.</summary>
+public static class TorchActivations
+{
+    public static Func<TorchTensor, TorchTensor> Relu { get; set; } = x => F.relu(x);
+    public static Func<TorchTensor, TorchTensor> Relu6 { get; set; } = x => F.relu6(x);
+}
+
+/// <summary>nn.ReLU through <see cref="TorchActivations.Relu"/>; like nn.ReLU it has no parameters or buffers, so the
+/// state_dict names do not change.</summary>
 sealed class TorchRelu : Module<TorchTensor, TorchTensor>
 {
     public TorchRelu() : base("ReLU") { }
 
-    public override TorchTensor forward(TorchTensor x) => TorchOracle.Relu(x);
+    public override TorchTensor forward(TorchTensor x) => TorchActivations.Relu(x);
 
     /// <summary>nn.ReLU() if relu else nn.Sequential(): the reference's placeholder when there is no activation.</summary>
     public static Module<TorchTensor, TorchTensor> Make(bool relu) => relu ? new TorchRelu() : Sequential();

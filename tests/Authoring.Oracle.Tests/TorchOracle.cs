@@ -18,6 +18,17 @@ namespace Authoring.Oracle.Tests;
 /// <summary>Builds float32 tensors from plain arrays, runs PyTorch's ops and reads results back.</summary>
 public static class TorchOracle
 {
+    /// <summary>Routes the block mirrors' activations (TorchBlocks.cs) through the kink-watching ops when the test
+    /// assembly loads.</summary>
+#pragma warning disable CA2255 // a test assembly: initialising its own statics at load is the point
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void RouteBlockActivations()
+    {
+        TorchActivations.Relu = Relu;
+        TorchActivations.Relu6 = Relu6;
+    }
+
     static TorchOracle()
     {
         // The machine has 2 cores; the benchmarks and PEERS.md use the same setting.
