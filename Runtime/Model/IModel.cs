@@ -19,6 +19,9 @@ public interface IModel
     int OutputSize { get; }
     /// <summary>Parameters, gradients and running statistics.</summary>
     ParameterStore Parameters { get; }
+    /// <summary>Training steps taken; seeds each step's dropout masks; checkpoints save it (so a resumed run draws
+    /// the masks an uninterrupted one would).</summary>
+    ulong TrainSteps { get; set; }
     /// <summary>Evaluation-mode forward (running BatchNorm statistics, no dropout) into <paramref name="output"/>.</summary>
     void Infer(ReadOnlySpan<float> input, int batch, Span<float> output);
     /// <summary>Training-mode forward, softmax cross-entropy against <paramref name="labels"/>, and backward:

@@ -63,6 +63,8 @@ internal sealed class CpuEmitter
         w.Line($"public {Rt}.ParameterStore Parameters => __parameters;");
         w.Line("/// <summary>Seed of the dropout masks; each training step draws fresh masks from it.</summary>");
         w.Line("public ulong DropoutSeed { get; set; } = 0x5EEDUL;");
+        w.Line("/// <inheritdoc/>");
+        w.Line("public ulong TrainSteps { get => __steps; set => __steps = value; }");
         w.Line($"/// <summary>Floats per sample of the arena (activations and gradients of one step).</summary>");
         w.Line("public static int ArenaFloatsPerSample => __ArenaPerSample;");
         w.Line();

@@ -83,6 +83,8 @@ internal sealed class GpuEmitter
         w.Line($"public {Rt}.ParameterStore Parameters => __parameters;");
         w.Line("/// <summary>Seed of the dropout masks (the same masks as the CPU backend for the same seed and step).</summary>");
         w.Line("public ulong DropoutSeed { get; set; } = 0x5EEDUL;");
+        w.Line("/// <inheritdoc/>");
+        w.Line("public ulong TrainSteps { get => __steps; set => __steps = value; }");
         w.Line();
         w.Open("void __Ensure(int batch)");
         w.Line("if (batch <= 0) throw new global::System.ArgumentOutOfRangeException(nameof(batch), batch, \"Batch must be positive.\");");
