@@ -3,7 +3,8 @@
 //   dotnet Authoring.Fuzz.Tests.dll [--count N] [--seed S] [--first I] [--out DIR] [--list] [--sweep] [--parallel P]
 // The mutants run in a worker process (this program with --worker): a generator run that ignores
 // cancellation cannot be stopped, only abandoned, and keeps a core (and memory) busy, so after such a
-// mutant the worker exits and a fresh one carries on from the next index. Exit code 0 when no mutant failed.
+// mutant the worker exits, the mutant runs once more alone in a fresh worker to confirm (a run starved
+// by a loaded machine is not a hang), and a fresh worker carries on. Exit code 0 when no mutant failed.
 using System.Diagnostics;
 using System.Globalization;
 using Authoring.Fuzz.Tests;
@@ -43,11 +44,12 @@ Mutant Make(int k) => swept is not null ? swept[first + k] : Mutator.Make(Corpus
 
 if (worker)
 {
-    // Runs its share and reports each mutant as one line; exits at once after a run it could not stop.
+    // Runs its share, reporting each mutant as its failure report (if any) then one summary line; exits at once
+    // after a run it could not stop.
     var w = FuzzSession.Run(Make, count, options, r =>
     {
-        Console.WriteLine(MutantSummary.Of(r).ToLine());
         if (r.Failed) Console.WriteLine("FAIL " + r.Report().Replace("\n", "\n     "));
+        Console.WriteLine(MutantSummary.Of(r).ToLine());
         Console.Out.Flush();
     }, parallel);
     Console.Out.Flush();
@@ -60,13 +62,43 @@ Console.WriteLine(swept is not null
 if (outDir is not null) Directory.CreateDirectory(outDir);
 var session = new FuzzSession();
 var clock = Stopwatch.StartNew();
-int done = 0, restarts = 0;
+int done = 0, confirmed = 0, cleared = 0;
 string self = Environment.ProcessPath!, dll = typeof(FuzzSession).Assembly.Location;
 while (done < count)
 {
+    var (stuck, stuckReport, exit) = RunWorker(first + done, count - done, stream: true);
+    if (stuck is null)
+    {
+        if (exit != 0) { Console.Error.WriteLine($"worker failed with exit code {exit}"); return 2; }
+        continue;
+    }
+    // The mutant alone again, in a fresh worker.
+    var (again, againReport, _) = RunWorker(stuck.Index, 1, stream: true);
+    if (again is null) { cleared++; Console.WriteLine($"  mutant {stuck.Index} did not stop in time once, but did when run again alone"); }
+    else { confirmed++; Take(again, againReport); }
+}
+session.Elapsed = clock.Elapsed;
+Console.WriteLine(session.Summary().TrimEnd());
+if (confirmed + cleared > 0)
+    Console.WriteLine($"  runs that did not stop in time: {confirmed} confirmed by a second run alone, {cleared} stopped the second time (not counted as failures)");
+return session.Failures.Count == 0 ? 0 : 1;
+
+void Take(MutantSummary r, string? report)
+{
+    session.Add(r);
+    done++;
+    if (report is not null) Report(report);
+    if (list) Console.WriteLine($"{r.Index,6} {r.Outcome,-20} {r.FullRunMs,6:0} ms  {r.Description}");
+    if (done % 500 == 0) Console.WriteLine($"  {done}/{count}");
+}
+
+// Runs a worker over [from, from + n), taking each result as it comes; returns the stuck mutant it stopped at, if any
+// (not taken: the caller confirms it).
+(MutantSummary? Stuck, string? Report, int Exit) RunWorker(int from, int n, bool stream)
+{
     var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
     if (!self.EndsWith("Authoring.Fuzz.Tests", StringComparison.Ordinal) && !self.EndsWith(".exe", StringComparison.Ordinal)) psi.ArgumentList.Add(dll);
-    foreach (var a in new[] { "--worker", "--first", (first + done).ToString(CultureInfo.InvariantCulture), "--count", (count - done).ToString(CultureInfo.InvariantCulture),
+    foreach (var a in new[] { "--worker", "--first", from.ToString(CultureInfo.InvariantCulture), "--count", n.ToString(CultureInfo.InvariantCulture),
                               "--seed", seed.ToString(CultureInfo.InvariantCulture), "--parallel", parallel.ToString(CultureInfo.InvariantCulture),
                               "--cancel-bound", options.CancelBound.TotalSeconds.ToString(CultureInfo.InvariantCulture),
                               "--watchdog", options.Watchdog.TotalSeconds.ToString(CultureInfo.InvariantCulture) })
@@ -74,29 +106,23 @@ while (done < count)
     if (sweep) psi.ArgumentList.Add("--sweep");
     using var p = Process.Start(psi)!;
     string? failure = null;
+    MutantSummary? stuck = null;
+    string? stuckReport = null;
     for (string? line; (line = p.StandardOutput.ReadLine()) is not null;)
     {
         if (MutantSummary.Parse(line) is { } r)
         {
-            if (failure is not null) { Report(failure); failure = null; }
-            session.Add(r);
-            done++;
-            if (list) Console.WriteLine($"{r.Index,6} {r.Outcome,-20} {r.FullRunMs,6:0} ms  {r.Description}");
-            if (done % 500 == 0) Console.WriteLine($"  {done}/{count}");
+            if (r.Stuck) { stuck = r; stuckReport = failure; }
+            else if (stream) Take(r, failure);
+            failure = null;
         }
         else if (line.StartsWith("FAIL ", StringComparison.Ordinal)) failure = line.Substring(5);
         else if (failure is not null) failure += "\n" + (line.StartsWith("     ", StringComparison.Ordinal) ? line.Substring(5) : line);
         else Console.WriteLine(line);
     }
-    if (failure is not null) Report(failure);
     p.WaitForExit();
-    if (p.ExitCode != 0 && p.ExitCode != 3) { Console.Error.WriteLine($"worker failed with exit code {p.ExitCode}"); return 2; }
-    if (p.ExitCode == 3) restarts++;
+    return (stuck, stuckReport, p.ExitCode);
 }
-session.Elapsed = clock.Elapsed;
-Console.WriteLine(session.Summary().TrimEnd());
-if (restarts > 0) Console.WriteLine($"  worker restarted {restarts} time(s) after runs it could not stop");
-return session.Failures.Count == 0 ? 0 : 1;
 
 void Report(string text)
 {
