@@ -44,7 +44,9 @@ public enum Outcome
 /// <param name="Watchdog">How long an uncancelled run (generator or analyzers) may take.</param>
 /// <param name="MaxCancelDelayMs">The cancellation run cancels after a delay drawn from [0, this] ms.</param>
 /// <param name="SlowRunMs">A full generator run slower than this is run again and cancelled half-way through.</param>
-public sealed record FuzzOptions(TimeSpan CancelBound, TimeSpan Watchdog, int MaxCancelDelayMs = 40, double SlowRunMs = 1000)
+/// <param name="FullRunFirst">Run the uncancelled run before the cancelled one, so the code paths of this mutant are
+/// compiled by the JIT before a cancellation is timed (used to confirm a run that did not stop in time).</param>
+public sealed record FuzzOptions(TimeSpan CancelBound, TimeSpan Watchdog, int MaxCancelDelayMs = 40, double SlowRunMs = 1000, bool FullRunFirst = false)
 {
     /// <summary>Bounds for this 2-core machine under load: generous, since a real hang never ends.</summary>
     public static FuzzOptions Default { get; } = new(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
@@ -146,29 +148,31 @@ public static class FuzzRunner
         var compilation = Compile(mutant.Text);
         var rng = new Random(mutant.Index ^ mutant.FuzzSeed);
 
-        // 1. Cancelled after a short delay: the run must stop (or finish) within the bound.
+        // 1. Cancelled after a short delay: the run must stop (or finish) within the bound. 2. A full run (unless the
+        // first already completed): it must finish within the watchdog. With FullRunFirst, 2 comes before 1.
         int delay = rng.Next(options.MaxCancelDelayMs + 1);
         long t0 = Stopwatch.GetTimestamp();
+        RunResult? full = null;
+        if (options.FullRunFirst && !FullRunOk(full = RunGenerator(compilation, options.Watchdog, options.CancelBound))) return Done(null);
         var cancelled = RunGenerator(compilation, TimeSpan.FromMilliseconds(delay), options.CancelBound);
         cancelHit = cancelled.State != RunState.Completed;
-        double generatorFirst = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         if (cancelled.State == RunState.Stuck)
         {
             failures.Add((Outcome.IgnoredCancellation, $"cancelled after {delay} ms, still running {options.CancelBound.TotalSeconds:0.#} s later{Thrown(cancelled)}"));
             return Done(null);
         }
-
-        // 2. A full run (unless the first already completed): it must finish within the watchdog.
-        var full = cancelled.State == RunState.Completed ? cancelled : RunGenerator(compilation, options.Watchdog, options.CancelBound);
+        full ??= cancelled.State == RunState.Completed ? cancelled : RunGenerator(compilation, options.Watchdog, options.CancelBound);
         generator = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        if (full.State is RunState.Stuck or RunState.Cancelled)
+        if (!FullRunOk(full)) return Done(null);
+        bool FullRunOk(RunResult r)
         {
-            failures.Add((full.State == RunState.Stuck ? Outcome.IgnoredCancellation : Outcome.Hang,
+            if (r.State is not (RunState.Stuck or RunState.Cancelled)) return true;
+            failures.Add((r.State == RunState.Stuck ? Outcome.IgnoredCancellation : Outcome.Hang,
                 $"an uncancelled run took over {options.Watchdog.TotalSeconds:0} s" +
-                (full.State == RunState.Stuck ? $" and then ignored cancellation for {options.CancelBound.TotalSeconds:0.#} s" : "") + Thrown(full)));
-            return Done(null);
+                (r.State == RunState.Stuck ? $" and then ignored cancellation for {options.CancelBound.TotalSeconds:0.#} s" : "") + Thrown(r)));
+            return false;
         }
-        fullMs = full == cancelled ? generator : Stopwatch.GetElapsedTime(t0).TotalMilliseconds - generatorFirst;
+        fullMs = full.Ms;
         // A slow run is where ignoring cancellation would freeze an editor: cancel a second one half-way through.
         if (fullMs > options.SlowRunMs)
         {
@@ -233,6 +237,8 @@ public static class FuzzRunner
         public Exception? Exception;
         public List<string> Thrown = [];
         public List<string> AnalyzerExceptions = [];
+        /// <summary>Milliseconds from start to return (or to being declared stuck).</summary>
+        public double Ms;
     }
 
     /// <summary>Runs <paramref name="work"/> on a fresh background thread with a token cancelled after <paramref name="cancelAfter"/>;
@@ -241,6 +247,7 @@ public static class FuzzRunner
     static RunResult Watch(TimeSpan cancelAfter, TimeSpan bound, Action<RunResult, CancellationToken> work)
     {
         var r = new RunResult();
+        long start = Stopwatch.GetTimestamp();
         using var cts = new CancellationTokenSource();
         var thread = new Thread(() =>
         {
@@ -257,9 +264,11 @@ public static class FuzzRunner
             if (!thread.Join(bound))
             {
                 r.State = RunState.Stuck;
+                r.Ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 return r;
             }
         }
+        r.Ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         return r;
     }
 

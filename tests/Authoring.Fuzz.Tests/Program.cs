@@ -26,6 +26,7 @@ for (int i = 0; i < args.Length; i++)
         case "--list": list = true; break;
         case "--sweep": sweep = true; break;
         case "--worker": worker = true; break;
+        case "--confirm": options = options with { FullRunFirst = true }; break;
         case "--parallel": parallel = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--cancel-bound": options = options with { CancelBound = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
         case "--watchdog": options = options with { Watchdog = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) }; break;
@@ -66,14 +67,14 @@ int done = 0, confirmed = 0, cleared = 0;
 string self = Environment.ProcessPath!, dll = typeof(FuzzSession).Assembly.Location;
 while (done < count)
 {
-    var (stuck, stuckReport, exit) = RunWorker(first + done, count - done, stream: true);
+    var (stuck, stuckReport, exit) = RunWorker(first + done, count - done, confirm: false);
     if (stuck is null)
     {
         if (exit != 0) { Console.Error.WriteLine($"worker failed with exit code {exit}"); return 2; }
         continue;
     }
-    // The mutant alone again, in a fresh worker.
-    var (again, againReport, _) = RunWorker(stuck.Index, 1, stream: true);
+    // The mutant alone again, in a fresh worker, its full run first so that the JIT has compiled its paths.
+    var (again, againReport, _) = RunWorker(stuck.Index, 1, confirm: true);
     if (again is null) { cleared++; Console.WriteLine($"  mutant {stuck.Index} did not stop in time once, but did when run again alone"); }
     else { confirmed++; Take(again, againReport); }
 }
@@ -94,7 +95,7 @@ void Take(MutantSummary r, string? report)
 
 // Runs a worker over [from, from + n), taking each result as it comes; returns the stuck mutant it stopped at, if any
 // (not taken: the caller confirms it).
-(MutantSummary? Stuck, string? Report, int Exit) RunWorker(int from, int n, bool stream)
+(MutantSummary? Stuck, string? Report, int Exit) RunWorker(int from, int n, bool confirm)
 {
     var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
     if (!self.EndsWith("Authoring.Fuzz.Tests", StringComparison.Ordinal) && !self.EndsWith(".exe", StringComparison.Ordinal)) psi.ArgumentList.Add(dll);
@@ -104,6 +105,7 @@ void Take(MutantSummary r, string? report)
                               "--watchdog", options.Watchdog.TotalSeconds.ToString(CultureInfo.InvariantCulture) })
         psi.ArgumentList.Add(a);
     if (sweep) psi.ArgumentList.Add("--sweep");
+    if (confirm) psi.ArgumentList.Add("--confirm");
     using var p = Process.Start(psi)!;
     string? failure = null;
     MutantSummary? stuck = null;
@@ -113,7 +115,7 @@ void Take(MutantSummary r, string? report)
         if (MutantSummary.Parse(line) is { } r)
         {
             if (r.Stuck) { stuck = r; stuckReport = failure; }
-            else if (stream) Take(r, failure);
+            else Take(r, failure);
             failure = null;
         }
         else if (line.StartsWith("FAIL ", StringComparison.Ordinal)) failure = line.Substring(5);
