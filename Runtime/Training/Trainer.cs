@@ -127,11 +127,12 @@ public sealed class Trainer
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
 
+            // A parameter can turn non-finite at the last step (the next loss would show it): never end an epoch, or replace
+            // a good checkpoint, with a model a later load would refuse or that would silently serve NaNs.
+            CheckFinite(_model.Parameters, epoch + 1, steps, epoch);
             var eval = test is null ? new EvalResult(double.NaN, double.NaN) : Evaluate(test, o.EvalBatchSize);
             if (o.CheckpointPath is { } path)
             {
-                // Never replace a good checkpoint with one a later load would refuse (or silently serve NaNs from).
-                CheckFinite(_model.Parameters, epoch + 1, steps, Advice(epoch));
                 // State first, then the weights: each file is written atomically and the state file holds the weights
                 // too, so whichever write a crash interrupts, the state file is a consistent resume point.
                 TrainingState.Save(statePath!, _model, _optimizer, position with { EpochsDone = epoch + 1, TrainSteps = _model.TrainSteps });
@@ -174,7 +175,7 @@ public sealed class Trainer
     }
 
     /// <summary>Throws <see cref="NonFiniteException"/> naming the first tensor of <paramref name="store"/> holding NaN or an infinity.</summary>
-    static void CheckFinite(ParameterStore store, int epoch, int step, string advice)
+    void CheckFinite(ParameterStore store, int epoch, int step, int epochIndex)
     {
         if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(store.Values)) return;
         for (int i = 0; i < store.Infos.Count; i++)
@@ -183,7 +184,7 @@ public sealed class Trainer
             for (int j = 0; j < v.Length; j++)
                 if (!float.IsFinite(v[j]))
                     throw new NonFiniteException(NonFiniteKind.Parameter, v[j], store.Infos[i].Name, j, epoch: epoch, step: step,
-                        advice: "Found before writing the checkpoint, which was not written. " + advice);
+                        advice: (_options.CheckpointPath is null ? "Found at the end of the epoch. " : "Found before writing the checkpoint, which was not written. ") + Advice(epochIndex));
         }
     }
 
