@@ -12,20 +12,29 @@ public sealed partial class GpuKernels
 {
     /// <summary>Training forward: batch mean and biased variance per channel; y = act(gamma x_hat + beta);
     /// running mean/var (either may be empty to skip) updated with <paramref name="momentum"/> and the unbiased
-    /// variance, as PyTorch; save[ch] = mean, save[c + ch] = 1/sqrt(var + eps). Empty gamma/beta mean 1/0.</summary>
+    /// variance, as PyTorch; save[ch] = mean, save[c + ch] = 1/sqrt(var + eps). Empty gamma/beta mean 1/0.
+    /// As the CPU kernel: when the batch mean or variance of any channel is NaN or infinite, the running statistics
+    /// of the whole layer are left as they were. The host is not told synchronously (that would stall the queue):
+    /// <paramref name="nonFinite"/>[0], when given, is set to 1 in that case and left as it is otherwise, so one flag
+    /// can collect every layer of a step and be read once.</summary>
     public void BatchNormForwardTrain<TAct>(int n, int c, int hw, GView x, ArrayView<float> gamma, ArrayView<float> beta,
-        ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, ArrayView<float> save, GView y)
+        ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, ArrayView<float> save, GView y,
+        ArrayView<int> nonFinite = default)
         where TAct : struct, IActivation
     {
         if (n * c * hw == 0) return;
         Authoring.Runtime.Cpu.BatchNormKernel.CheckBatchStatistics(n, hw);
         var d = new ChannelDims(n, c, hw);
         int parts = Parts(n * hw);
-        var partials = Scratch(2 * c * parts);
+        var scratch = Scratch(2 * c * parts + c);
+        ArrayView<float> partials = scratch.SubView(0, 2 * c * parts), unbiased = scratch.SubView(2 * c * parts, c);
         (_bnPartialStats ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, GView, ArrayView<float>>(
             BatchNormPartialStatsKernel))(c * parts, d, parts, x, partials);
-        (_bnStats ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>(
-            BatchNormStatsKernel))(c, d, parts, partials, runningMean, runningVar, momentum, eps, save);
+        (_bnStats ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, int, ArrayView<float>, float, ArrayView<float>, ArrayView<float>>(
+            BatchNormStatsKernel))(c, d, parts, partials, eps, save, unbiased);
+        if (runningMean.Length > 0 || runningVar.Length > 0 || nonFinite.Length > 0)
+            (_bnRunning ??= Accelerator.LoadAutoGroupedStreamKernel<Index1D, ChannelDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<int>>(
+                BatchNormRunningKernel))(c, d, save, unbiased, runningMean, runningVar, momentum, nonFinite);
         Act<TAct>().BatchNormApply(n * c * hw, d, x, gamma, beta, save, y);
     }
 
@@ -66,7 +75,8 @@ public sealed partial class GpuKernels
     }
 
     Action<Index1D, ChannelDims, int, GView, ArrayView<float>>? _bnPartialStats;
-    Action<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>? _bnStats;
+    Action<Index1D, ChannelDims, int, ArrayView<float>, float, ArrayView<float>, ArrayView<float>>? _bnStats;
+    Action<Index1D, ChannelDims, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<int>>? _bnRunning;
     Action<Index1D, ChannelDims, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _bnBackwardSums;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _bnFold;
 
@@ -103,9 +113,9 @@ public sealed partial class GpuKernels
     }
 
     /// <summary>One thread per channel: combines the parts in order (Chan et al.'s pairwise update, stable for
-    /// large counts), writes save and updates the running statistics.</summary>
-    internal static void BatchNormStatsKernel(Index1D index, ChannelDims d, int parts, ArrayView<float> partials,
-        ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, float eps, ArrayView<float> save)
+    /// large counts), writes save and the unbiased variance the running update uses.</summary>
+    internal static void BatchNormStatsKernel(Index1D index, ChannelDims d, int parts, ArrayView<float> partials, float eps,
+        ArrayView<float> save, ArrayView<float> unbiased)
     {
         int ch = index;
         int count = d.N * d.HW, seen = 0;
@@ -123,13 +133,30 @@ public sealed partial class GpuKernels
         float var = sq / count;
         save[ch] = mean;
         save[d.C + ch] = 1f / MathF.Sqrt(var + eps);
-        if (runningMean.Length > 0) runningMean[ch] = (1f - momentum) * runningMean[ch] + momentum * mean;
-        if (runningVar.Length > 0)
+        // PyTorch tracks the unbiased variance; with one value per channel it keeps the biased one.
+        unbiased[ch] = count > 1 ? sq / (count - 1) : var;
+    }
+
+    /// <summary>One thread per channel: updates the running statistics (either may be empty) from save and unbiased,
+    /// unless some channel's batch mean or variance is non-finite; then nothing moves and thread 0 sets nonFinite[0].
+    /// Each thread reads every channel's statistics (C reads), so the decision needs no second launch or atomics.</summary>
+    internal static void BatchNormRunningKernel(Index1D index, ChannelDims d, ArrayView<float> save, ArrayView<float> unbiased,
+        ArrayView<float> runningMean, ArrayView<float> runningVar, float momentum, ArrayView<int> nonFinite)
+    {
+        int ch = index;
+        bool finite = true;
+        for (int j = 0; j < d.C; j++)
         {
-            // PyTorch tracks the unbiased variance; with one value per channel it keeps the biased one.
-            float unbiased = count > 1 ? sq / (count - 1) : var;
-            runningVar[ch] = (1f - momentum) * runningVar[ch] + momentum * unbiased;
+            float m = save[j], u = unbiased[j];
+            if (float.IsNaN(m) || float.IsInfinity(m) || float.IsNaN(u) || float.IsInfinity(u)) finite = false;
         }
+        if (!finite)
+        {
+            if (ch == 0 && nonFinite.Length > 0) nonFinite[0] = 1;
+            return;
+        }
+        if (runningMean.Length > 0) runningMean[ch] = (1f - momentum) * runningMean[ch] + momentum * save[ch];
+        if (runningVar.Length > 0) runningVar[ch] = (1f - momentum) * runningVar[ch] + momentum * unbiased[ch];
     }
 
     /// <summary>One thread per element: y = act(gamma x_hat + beta).</summary>

@@ -1,7 +1,8 @@
 // Batch normalisation with a fused activation. Statistics are two-pass (mean, then squared
 // deviations) with per-row float vector sums accumulated in double, one channel per task, so they
-// are accurate and independent of thread scheduling. The backward pass recomputes the
-// pre-activation from x and the saved mean/invstd instead of storing it.
+// are accurate and independent of thread scheduling. The running statistics are updated after all
+// channels, and only when every channel's batch statistics are finite. The backward pass recomputes
+// the pre-activation from x and the saved mean/invstd instead of storing it.
 using System.Runtime.Intrinsics;
 
 namespace Authoring.Runtime.Cpu;
@@ -20,8 +21,11 @@ public static unsafe class BatchNormKernel
 
     /// <summary>Training forward: batch mean and biased variance per channel; y = act(gamma x_hat + beta);
     /// running mean/var updated with <paramref name="momentum"/> (unbiased variance, as PyTorch);
-    /// save[c] = mean, save[C + c] = 1/sqrt(var + eps).</summary>
-    public static void ForwardTrain<TAct>(int n, int c, int hw, View x, float[] p, int gammaOff, int betaOff,
+    /// save[c] = mean, save[C + c] = 1/sqrt(var + eps). When the batch mean or variance of any channel is
+    /// NaN or infinite (a non-finite input), the running statistics of the whole layer are left as they
+    /// were, so one bad batch cannot poison evaluation for good, and the method returns false.</summary>
+    /// <returns>True when the running statistics were updated; false when the batch statistics were non-finite.</returns>
+    public static bool ForwardTrain<TAct>(int n, int c, int hw, View x, float[] p, int gammaOff, int betaOff,
         int meanOff, int varOff, float momentum, float eps, float[] save, int saveOff, View y) where TAct : struct, IActivation
     {
         KernelUtil.Check(x, n, c * hw, nameof(x));
@@ -30,19 +34,32 @@ public static unsafe class BatchNormKernel
         KernelUtil.Check(p, meanOff, c, nameof(meanOff));
         KernelUtil.Check(p, varOff, c, nameof(varOff));
         KernelUtil.Check(save, saveOff, 2 * c, nameof(save));
-        if (n == 0 || c == 0 || hw == 0) return;
+        if (n == 0 || c == 0 || hw == 0) return true;
         CheckBatchStatistics(n, hw);
+        // The unbiased variances wait here (in double, as the update uses them) until every channel is known finite.
+        var unbiased = t_unbiased is { } u && u.Length >= c ? u : t_unbiased = new double[Math.Max(c, 256)];
         fixed (float* px = x.Data, py = y.Data, pp = p, ps = save)
+        fixed (double* pu = unbiased)
         {
             var job = new ForwardJob<TAct>
             {
                 N = n, C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
-                Gamma = pp + gammaOff, Beta = pp + betaOff, Mean = pp + meanOff, Var = pp + varOff, Save = ps + saveOff,
-                Momentum = momentum, Eps = eps,
+                Gamma = pp + gammaOff, Beta = pp + betaOff, Save = ps + saveOff, Unbiased = pu, Eps = eps,
             };
             WorkerPool.For(c, ref job);
         }
+        for (int ch = 0; ch < c; ch++)
+            if (!float.IsFinite(save[saveOff + ch]) || !double.IsFinite(unbiased[ch])) return false;
+        for (int ch = 0; ch < c; ch++)
+        {
+            p[meanOff + ch] = (float)((1.0 - momentum) * p[meanOff + ch] + momentum * (double)save[saveOff + ch]);
+            p[varOff + ch] = (float)((1.0 - momentum) * p[varOff + ch] + momentum * unbiased[ch]);
+        }
+        return true;
     }
+
+    /// <summary>Per-thread scratch for <see cref="ForwardTrain{TAct}"/>'s unbiased variances; grown once, then reused.</summary>
+    [ThreadStatic] static double[]? t_unbiased;
 
     /// <summary>Training backward through act and the batch statistics: dx (= or +=), dgamma +=, dbeta +=.
     /// The pre-activation is recomputed from x and save, not stored.</summary>
@@ -141,9 +158,10 @@ public static unsafe class BatchNormKernel
 
     struct ForwardJob<TAct> : IParallelJob where TAct : struct, IActivation
     {
-        public float* X, Y, Gamma, Beta, Mean, Var, Save;
+        public float* X, Y, Gamma, Beta, Save;
+        public double* Unbiased;
         public int N, C, Hw, XStride, YStride;
-        public float Momentum, Eps;
+        public float Eps;
 
         public void Run(int ch)
         {
@@ -157,9 +175,7 @@ public static unsafe class BatchNormKernel
             float invStd = (float)(1.0 / Math.Sqrt(var + Eps));
             Save[ch] = mean;
             Save[C + ch] = invStd;
-            double unbiased = count > 1 ? sq / (count - 1) : var;
-            Mean[ch] = (float)((1.0 - Momentum) * Mean[ch] + Momentum * (double)mean);
-            Var[ch] = (float)((1.0 - Momentum) * Var[ch] + Momentum * unbiased);
+            Unbiased[ch] = count > 1 ? sq / (count - 1) : var;
             // z = gamma (x - mean) invstd + beta = a x + b.
             float a = Gamma[ch] * invStd;
             float bsh = Beta[ch] - mean * a;

@@ -46,6 +46,9 @@ public interface IModel
     int TargetSize => 1;
     /// <summary>Parameters, gradients and running statistics.</summary>
     ParameterStore Parameters { get; }
+    /// <summary>Training steps taken; seeds each step's dropout masks; checkpoints save it (so a resumed run draws
+    /// the masks an uninterrupted one would).</summary>
+    ulong TrainSteps { get; set; }
     /// <summary>Evaluation-mode forward (running BatchNorm statistics, no dropout) into <paramref name="output"/>.</summary>
     void Infer(ReadOnlySpan<float> input, int batch, Span<float> output);
     /// <summary>Evaluation-mode forward of a model over token ids.</summary>

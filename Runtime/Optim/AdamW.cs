@@ -50,11 +50,42 @@ public sealed class AdamW : IOptimizer
     public long StepCount { get; private set; }
     /// <summary>Which trainable tensors weight decay applies to; null means all of them (one PyTorch param group).</summary>
     public Func<ParameterInfo, bool>? DecayFilter { get; }
+    /// <summary>Whether <see cref="Step"/> refuses gradients holding NaN or an infinity (a <see cref="NonFiniteException"/>,
+    /// before anything changes). On by default; the check is one vectorised read of the gradients.</summary>
+    public bool CheckFinite { get; init; } = true;
+
+    /// <inheritdoc/>
+    public OptimizerState GetState() => new(nameof(AdamW), StepCount,
+        _m is null ? new Dictionary<string, float[]>() : new Dictionary<string, float[]> { ["exp_avg"] = (float[])_m.Clone(), ["exp_avg_sq"] = (float[])_v!.Clone() },
+        Settings());
+
+    /// <inheritdoc/>
+    public void SetState(ParameterStore store, OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Optimizer != nameof(AdamW)) throw new ArgumentException($"The state is {state.Optimizer}'s, not AdamW's.", nameof(state));
+        TrainableSegments.Bind(ref _segments, store, DecayFilter, nameof(AdamW));
+        bool stepped = state.Buffers.Count > 0;
+        _m = stepped ? TrainableSegments.Buffer(state, "exp_avg", store, nameof(AdamW)) : null;
+        _v = stepped ? TrainableSegments.Buffer(state, "exp_avg_sq", store, nameof(AdamW)) : null;
+        StepCount = state.StepCount;
+    }
+
+    Dictionary<string, string> Settings()
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return new()
+        {
+            ["lr"] = LearningRate.ToString("R", inv), ["beta1"] = Beta1.ToString("R", inv), ["beta2"] = Beta2.ToString("R", inv),
+            ["eps"] = Eps.ToString("R", inv), ["weight_decay"] = WeightDecay.ToString("R", inv),
+        };
+    }
 
     /// <inheritdoc/>
     public void Step(ParameterStore store)
     {
         var seg = TrainableSegments.Bind(ref _segments, store, DecayFilter, nameof(AdamW));
+        if (CheckFinite) seg.CheckFinite(store.Grads, nameof(AdamW));
         _m ??= new float[store.Values.Length];
         _v ??= new float[store.Values.Length];
         long t = StepCount + 1;

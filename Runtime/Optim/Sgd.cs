@@ -49,11 +49,41 @@ public sealed class Sgd : IOptimizer
     public long StepCount { get; private set; }
     /// <summary>Which trainable tensors weight decay applies to; null means all of them (one PyTorch param group).</summary>
     public Func<ParameterInfo, bool>? DecayFilter { get; }
+    /// <summary>Whether <see cref="Step"/> refuses gradients holding NaN or an infinity (a <see cref="NonFiniteException"/>,
+    /// before anything changes). On by default; the check is one vectorised read of the gradients.</summary>
+    public bool CheckFinite { get; init; } = true;
+
+    /// <inheritdoc/>
+    public OptimizerState GetState() => new(nameof(Sgd), StepCount,
+        _momentum is null ? new Dictionary<string, float[]>() : new Dictionary<string, float[]> { ["momentum_buffer"] = (float[])_momentum.Clone() },
+        Settings());
+
+    /// <inheritdoc/>
+    public void SetState(ParameterStore store, OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Optimizer != nameof(Sgd)) throw new ArgumentException($"The state is {state.Optimizer}'s, not Sgd's.", nameof(state));
+        TrainableSegments.Bind(ref _segments, store, DecayFilter, nameof(Sgd));
+        // No buffer before the first step (or without momentum): the next step starts it as PyTorch does.
+        _momentum = Momentum != 0 && state.Buffers.ContainsKey("momentum_buffer") ? TrainableSegments.Buffer(state, "momentum_buffer", store, nameof(Sgd)) : null;
+        StepCount = state.StepCount;
+    }
+
+    Dictionary<string, string> Settings()
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return new()
+        {
+            ["lr"] = LearningRate.ToString("R", inv), ["momentum"] = Momentum.ToString("R", inv), ["weight_decay"] = WeightDecay.ToString("R", inv),
+            ["nesterov"] = Nesterov ? "true" : "false", ["dampening"] = Dampening.ToString("R", inv),
+        };
+    }
 
     /// <inheritdoc/>
     public void Step(ParameterStore store)
     {
         var seg = TrainableSegments.Bind(ref _segments, store, DecayFilter, nameof(Sgd));
+        if (CheckFinite) seg.CheckFinite(store.Grads, nameof(Sgd));
         // The buffer spans the whole store (running statistics included) so offsets need no translation.
         if (Momentum != 0) _momentum ??= new float[store.Values.Length];
         bool first = StepCount == 0;

@@ -50,6 +50,33 @@ internal sealed class TrainableSegments
     /// <summary>Whether weight decay applies to run <paramref name="i"/>.</summary>
     internal bool Decay(int i) => _decay[i];
 
+    /// <summary>Throws <see cref="NonFiniteException"/> naming the first trainable tensor whose gradient holds NaN or an
+    /// infinity. One vectorised read of the gradients before any update, so a failing step changes nothing.</summary>
+    internal void CheckFinite(float[] grads, string optimizer)
+    {
+        for (int s = 0; s < _offsets.Length; s++)
+        {
+            var g = grads.AsSpan(_offsets[s], _lengths[s]);
+            if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(g)) continue;
+            int at = _offsets[s];
+            while (float.IsFinite(grads[at])) at++;
+            int tensor = 0;
+            while (tensor + 1 < Store.Infos.Count && Store.OffsetOf(tensor + 1) <= at) tensor++;
+            throw new NonFiniteException(NonFiniteKind.Gradient, grads[at], Store.Infos[tensor].Name, at - Store.OffsetOf(tensor),
+                advice: $"{optimizer} left the parameters and its state as they were.");
+        }
+    }
+
+    /// <summary>Checks an optimizer state's buffers fit this store before they replace the optimizer's own.</summary>
+    internal static float[] Buffer(OptimizerState state, string name, ParameterStore store, string optimizer)
+    {
+        if (!state.Buffers.TryGetValue(name, out var b))
+            throw new ArgumentException($"The {optimizer} state has no '{name}' buffer.", nameof(state));
+        if (b.Length != store.Values.Length)
+            throw new ArgumentException($"The {optimizer} state's '{name}' buffer holds {b.Length} values; the store has {store.Values.Length}.", nameof(state));
+        return (float[])b.Clone();
+    }
+
     /// <summary>Binds lazily: returns the segments for <paramref name="store"/>, building them on first use
     /// and refusing a different store later (the optimizer's state is laid out for the first one).</summary>
     internal static TrainableSegments Bind(ref TrainableSegments? segments, ParameterStore store, Func<ParameterInfo, bool>? decayFilter, string optimizer)

@@ -1,7 +1,9 @@
 // The training loop around a generated IModel: shuffled mini-batches, TrainStep, optimizer step, an
 // optional learning-rate schedule, evaluation with Infer, progress output and checkpoints. Batch
 // buffers are allocated once, so the loop allocates nothing per step (progress text aside, which is
-// written at most ~100 times per epoch).
+// written at most ~100 times per epoch). A non-finite loss or gradient stops training at its step; a
+// checkpoint is written only when every value is finite, with a training-state file beside it from
+// which a run resumes bit for bit (TrainerOptions.Resume).
 using System.Diagnostics;
 using System.Globalization;
 using Authoring.Runtime.Checkpoints;
@@ -51,10 +53,14 @@ public sealed class Trainer
         _progress = _options.Progress != ProgressMode.None;
     }
 
-    /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs, evaluating on <paramref name="test"/> after each.</summary>
+    /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs, evaluating on <paramref name="test"/> after each.
+    /// With <see cref="TrainerOptions.Resume"/> and a training-state file beside <see cref="TrainerOptions.CheckpointPath"/>,
+    /// continues from where that run stopped instead of from epoch 1.</summary>
     /// <param name="train">Training samples; their shape must match the model's input.</param>
     /// <param name="test">Optional held-out samples.</param>
-    /// <returns>One entry per epoch.</returns>
+    /// <returns>One entry per epoch run by this call (a resumed run's entries continue its epoch numbers).</returns>
+    /// <exception cref="NonFiniteException">The loss, a gradient or, at the end of an epoch, a parameter or running statistic
+    /// is NaN or infinite. Training stops at that step; no checkpoint is written after the last good one.</exception>
     public IReadOnlyList<EpochStats> Fit(LabeledImages train, LabeledImages? test = null)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -69,12 +75,29 @@ public sealed class Trainer
         int steps = batches.BatchesPerEpoch;
         if (steps == 0) throw new ArgumentException($"The training set ({train.Count} samples) has no full batch of {o.BatchSize}.", nameof(train));
 
+        var position = new TrainingPosition(0, o.Seed, o.BatchSize, o.DropLast, train.Count, _model.TrainSteps);
+        string? statePath = o.CheckpointPath is { } cp ? TrainingStatePath(cp) : null;
+        int start = 0;
+        if (o.Resume)
+        {
+            if (statePath is null) throw new InvalidOperationException("TrainerOptions.Resume needs TrainerOptions.CheckpointPath: the training state is kept beside the checkpoint.");
+            if (File.Exists(statePath))
+            {
+                start = TrainingState.Load(statePath, _model, _optimizer, position, out var notes).EpochsDone;
+                // The iterator drew epoch 0's order when created and draws one more per epoch: replay the epochs done.
+                for (int e = 0; e < start; e++) batches.Reset();
+                _log.WriteLine($"Resuming {_model.Name} after epoch {start} from {statePath} ({_optimizer.StepCount} optimizer steps).");
+                foreach (var n in notes) _log.WriteLine($"note: {n}; the resumed run will differ from an uninterrupted one.");
+            }
+            else _log.WriteLine($"No training state at {statePath}: starting from epoch 1.");
+        }
+
         _log.WriteLine($"Training {_model.Name}: {_model.Parameters.TrainableCount:N0} parameters, {train.Count:N0} training samples, " +
                        $"{o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")} of {steps} steps (batch {o.BatchSize}), {_optimizer.GetType().Name}.");
-        for (int epoch = 0; epoch < o.Epochs; epoch++)
+        for (int epoch = start; epoch < o.Epochs; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
-            if (epoch > 0) batches.Reset();
+            if (epoch > start) batches.Reset();
             double lossSum = 0;
             long correct = 0, seen = 0;
             int lastShown = -1;
@@ -84,8 +107,19 @@ public sealed class Trainer
                 batches.Next(input, labels, out int n);
                 // A last batch of one sample has no batch statistics (BatchNorm rejects it, as PyTorch does).
                 if (n == 1 && step == steps - 1 && steps > 1) break;
-                var r = _model.TrainStep(input.AsSpan(0, n * _model.InputSize), labels.AsSpan(0, n), n);
-                _optimizer.Step(_model.Parameters);
+                StepResult r;
+                try
+                {
+                    r = _model.TrainStep(input.AsSpan(0, n * _model.InputSize), labels.AsSpan(0, n), n);
+                    if (!float.IsFinite(r.Loss))
+                        throw new NonFiniteException(NonFiniteKind.Loss, r.Loss, epoch: epoch + 1, step: step + 1, advice: Advice(epoch));
+                    _optimizer.Step(_model.Parameters);
+                }
+                catch (NonFiniteException e) when (e.Epoch is null)
+                {
+                    // Raised by the model or the optimizer, which do not know where the run is.
+                    throw e.WithPosition(epoch + 1, step + 1, (e.Advice is null ? "" : e.Advice + " ") + Advice(epoch));
+                }
                 lossSum += (double)r.Loss * n;
                 correct += r.Correct;
                 seen += n;
@@ -93,19 +127,65 @@ public sealed class Trainer
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
 
+            // A parameter can turn non-finite at the last step (the next loss would show it): never end an epoch, or replace
+            // a good checkpoint, with a model a later load would refuse or that would silently serve NaNs.
+            CheckFinite(_model.Parameters, epoch + 1, steps, epoch);
             var eval = test is null ? new EvalResult(double.NaN, double.NaN) : Evaluate(test, o.EvalBatchSize);
             if (o.CheckpointPath is { } path)
+            {
+                // State first, then the weights: each file is written atomically and the state file holds the weights
+                // too, so whichever write a crash interrupts, the state file is a consistent resume point.
+                TrainingState.Save(statePath!, _model, _optimizer, position with { EpochsDone = epoch + 1, TrainSteps = _model.TrainSteps });
                 Safetensors.Save(_model.Parameters, path, CheckpointMetadata(epoch + 1, eval));
+                _lastGood = (epoch + 1, path);
+            }
             var stats = new EpochStats(epoch + 1, lossSum / seen, (double)correct / seen, eval.Loss, eval.Accuracy,
                 _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds);
             history.Add(stats);
             if (_bar && _barLength > 0) _log.Write('\r' + new string(' ', _barLength) + '\r');
             _barLength = 0;
             _log.WriteLine(Format(stats, o.Epochs));
-            if (!double.IsFinite(lossSum))
-                _log.WriteLine($"warning: training loss is {lossSum / seen} in epoch {epoch + 1}; the learning rate ({_optimizer.LearningRate}) may be too high.");
         }
         return history;
+    }
+
+    /// <summary>The training-state file kept beside a checkpoint: "x.safetensors" gives "x.train-state.safetensors".</summary>
+    /// <param name="checkpointPath">The checkpoint (<see cref="TrainerOptions.CheckpointPath"/>).</param>
+    public static string TrainingStatePath(string checkpointPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(checkpointPath);
+        const string Ext = ".safetensors";
+        return checkpointPath.EndsWith(Ext, StringComparison.OrdinalIgnoreCase)
+            ? checkpointPath[..^Ext.Length] + ".train-state" + Ext
+            : checkpointPath + ".train-state" + Ext;
+    }
+
+    (int Epoch, string Path)? _lastGood;
+
+    /// <summary>What to do after a non-finite value: where the last good files are and how to go on.</summary>
+    string Advice(int epoch)
+    {
+        string lr = _optimizer.LearningRate.ToString("G4", CultureInfo.InvariantCulture);
+        string files = _lastGood is { } g
+            ? $"The last good checkpoint is {g.Path} (epoch {g.Epoch}); lower the learning rate (now {lr}) and set TrainerOptions.Resume to continue from it."
+            : _options.CheckpointPath is { } p && _options.Resume && File.Exists(TrainingStatePath(p))
+                ? $"The last good checkpoint is {p} (from before this run); lower the learning rate (now {lr}) and resume from it."
+                : $"No checkpoint was written{(epoch > 0 || _options.CheckpointPath is null ? "" : " yet")}; lower the learning rate (now {lr}) and start again.";
+        return "Training stopped. " + files;
+    }
+
+    /// <summary>Throws <see cref="NonFiniteException"/> naming the first tensor of <paramref name="store"/> holding NaN or an infinity.</summary>
+    void CheckFinite(ParameterStore store, int epoch, int step, int epochIndex)
+    {
+        if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(store.Values)) return;
+        for (int i = 0; i < store.Infos.Count; i++)
+        {
+            var v = store.Value(i);
+            for (int j = 0; j < v.Length; j++)
+                if (!float.IsFinite(v[j]))
+                    throw new NonFiniteException(NonFiniteKind.Parameter, v[j], store.Infos[i].Name, j, epoch: epoch, step: step,
+                        advice: (_options.CheckpointPath is null ? "Found at the end of the epoch. " : "Found before writing the checkpoint, which was not written. ") + Advice(epochIndex));
+        }
     }
 
     /// <summary>Accuracy and mean loss of <paramref name="model"/> on <paramref name="data"/>, evaluation mode (<see cref="IModel.Infer"/>).</summary>

@@ -31,8 +31,14 @@ public sealed record TrainerOptions
     public bool DropLast { get; init; }
     /// <summary>Learning-rate schedule; null keeps the optimizer's learning rate fixed.</summary>
     public CosineSchedule? Schedule { get; init; }
-    /// <summary>When set, the parameters are saved there (safetensors) after every epoch.</summary>
+    /// <summary>When set, the parameters are saved there (safetensors) after every epoch, with the training state
+    /// (optimizer buffers, position) beside it in <see cref="Trainer.TrainingStatePath"/>. A checkpoint holding a
+    /// non-finite value is never written.</summary>
     public string? CheckpointPath { get; init; }
+    /// <summary>Continue the run whose training state is beside <see cref="CheckpointPath"/>, when there is one (else start
+    /// from epoch 1): same weights, optimizer state, shuffling and dropout masks, so with the same settings, seed and
+    /// machine the result is bit-identical to a run that was never interrupted. <see cref="Epochs"/> is the total.</summary>
+    public bool Resume { get; init; }
     /// <summary>Where progress and epoch lines go; null means <see cref="Console.Out"/>.</summary>
     public TextWriter? Log { get; init; }
     /// <summary>How progress within an epoch is shown.</summary>

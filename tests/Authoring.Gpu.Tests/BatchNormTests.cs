@@ -2,6 +2,7 @@
 // normalisation multiplies the float rounding of x - mean by 1/std (about 2 here) and gamma (up
 // to 3), and the pre-activations reach |8|; the backward sums ~12 such terms per channel.
 using Authoring.Runtime.Cpu;
+using ILGPU.Runtime;
 using static Authoring.Gpu.Tests.Reference;
 
 namespace Authoring.Gpu.Tests;
@@ -139,6 +140,48 @@ public sealed class BatchNormTests(GpuFixture fx)
         {
             Assert.True(Math.Abs(Numeric(gamma, c) - sgx[c]) < 1e-6, $"dGamma[{c}]");
             Assert.True(Math.Abs(Numeric(beta, c) - sg[c]) < 1e-6, $"dBeta[{c}]");
+        }
+    }
+
+    [Fact]
+    public void ANonFiniteBatchLeavesTheRunningStatisticsAndSetsTheFlag()
+    {
+        // As the CPU kernel: one NaN or infinity in the last channel freezes every channel's running statistics;
+        // the flag (shared by layers, so only ever set) says so, and a finite batch then updates as before.
+        const int n = 2, c = 3, hw = 5;
+        var rng = new Random(17);
+        foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            var host = Random(rng, n * c * hw, 2);
+            host[1 * c * hw + (c - 1) * hw + 3] = bad;
+            using var x = fx.Array(host);
+            var view = new GView(x.View, 0, c * hw);
+            var rm0 = Random(rng, c);
+            var rv0 = Array.ConvertAll(Random(rng, c), v => 1 + v / 2);
+            using var rm = fx.Array(rm0);
+            using var rv = fx.Array(rv0);
+            using var save = fx.Array(new float[2 * c]);
+            using var y = fx.Batch(rng, n, c * hw, offset: 0, gap: 1);
+            using var flag = fx.Device.AllocateInt(1);
+
+            fx.Kernels.BatchNormForwardTrain<Relu>(n, c, hw, view, default, default, rm.View, rv.View, Momentum, Eps, save.View, y.View, flag.View);
+            Assert.Equal(rm0, rm.Read());
+            Assert.Equal(rv0, rv.Read());
+            var f = flag.GetAsArray1D();
+            Assert.Equal(1, f[0]);
+
+            // A finite batch: the statistics move (as TrainForwardAndBackwardEveryActivation checks in detail), the flag stays set.
+            host[1 * c * hw + (c - 1) * hw + 3] = 0.5f;
+            using var x2 = fx.Array(host);
+            using var fresh = fx.Device.AllocateInt(1);
+            fx.Kernels.BatchNormForwardTrain<Relu>(n, c, hw, new GView(x2.View, 0, c * hw), default, default, rm.View, rv.View, Momentum, Eps, save.View, y.View, flag.View);
+            fx.Kernels.BatchNormForwardTrain<Relu>(n, c, hw, new GView(x2.View, 0, c * hw), default, default, default, default, Momentum, Eps, save.View, y.View, fresh.View);
+            var rm1 = rm.Read();
+            for (int ch = 0; ch < c; ch++) Assert.NotEqual(rm0[ch], rm1[ch]);
+            f = flag.GetAsArray1D();
+            Assert.Equal(1, f[0]);
+            f = fresh.GetAsArray1D();
+            Assert.Equal(0, f[0]);
         }
     }
 

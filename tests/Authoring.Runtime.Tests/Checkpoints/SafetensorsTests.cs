@@ -150,6 +150,31 @@ public sealed class SafetensorsTests : IDisposable
         { "unknown-dtype", "unknown dtype 'F33'" },
         { "negative-dim", "non-negative integers" },
         { "bad-metadata", "is not a string" },
+        // One case per remaining branch of the header parser.
+        { "empty-header", "does not start with '{'" },
+        { "invalid-utf8-name", "not valid UTF-8 (the first invalid sequence is at header byte 2)" },
+        { "invalid-utf8-metadata", "not valid UTF-8" },
+        { "trailing-garbage", "not valid JSON" },
+        { "too-deep", "not valid JSON" },
+        { "metadata-not-object", "'__metadata__' must be an object of strings" },
+        { "metadata-duplicate", "'__metadata__' names 'epoch' twice" },
+        { "entry-not-object", "tensor 'fc.weight': expected an object with dtype, shape and data_offsets" },
+        { "dtype-not-string", "tensor 'fc.weight': dtype must be a string" },
+        { "field-twice", "tensor 'fc.weight': shape is given twice" },
+        { "unknown-field", "tensor 'fc.weight': unknown field 'strides'" },
+        { "missing-dtype", "tensor 'fc.weight': missing dtype" },
+        { "missing-shape", "tensor 'fc.weight': missing shape" },
+        { "missing-offsets", "tensor 'fc.weight': missing data_offsets" },
+        { "offsets-count", "data_offsets must be [begin, end], got 3 numbers" },
+        { "offsets-reversed", "end before they begin" },
+        { "shape-not-array", "tensor 'fc.weight': shape must be an array of non-negative integers" },
+        { "fractional-dim", "got 2.5" },
+        { "string-dim", "got \"10\"" },
+        { "dim-beyond-int64", "got 99999999999999999999" },
+        { "shape-overflow", "its byte count overflows 64 bits" },
+        { "nan", "tensor 'fc.weight' holds 1 non-finite value (the first, NaN, at index 3)" },
+        { "infinity", "tensor 'bn1.running_var' holds 2 non-finite values (the first, +Infinity, at index 0)" },
+        { "negative-infinity", "tensor 'conv1.weight' holds 1 non-finite value (the first, -Infinity, at index 35)" },
     };
 
     [Theory]
@@ -168,6 +193,16 @@ public sealed class SafetensorsTests : IDisposable
             return File(goodJson.Replace(from, to), data);
         }
         int fcStart = 4 * source.OffsetOf(5), fcEnd = fcStart + 160;
+        string fcEntry = $"\"fc.weight\":{{\"dtype\":\"F32\",\"shape\":[10,4],\"data_offsets\":[{fcStart},{fcEnd}]}}";
+        Assert.Contains(fcEntry, goodJson);
+        byte[] Entry(string replacement) => File(goodJson.Replace(fcEntry, "\"fc.weight\":" + replacement), data);
+        byte[] WithValues(params (int Tensor, int Index, float Value)[] values)
+        {
+            var d = (byte[])data.Clone();
+            foreach (var (tensor, index, value) in values)
+                BinaryPrimitives.WriteSingleLittleEndian(d.AsSpan(4 * (source.OffsetOf(tensor) + index)), value);
+            return File(goodJson, d);
+        }
         byte[] bad = kind switch
         {
             "truncated" => good[..^4],
@@ -190,6 +225,30 @@ public sealed class SafetensorsTests : IDisposable
             "unknown-dtype" => Edit("\"dtype\":\"F32\",\"shape\":[10,4]", "\"dtype\":\"F33\",\"shape\":[10,4]"),
             "negative-dim" => Edit("\"shape\":[10,4]", "\"shape\":[-10,4]"),
             "bad-metadata" => File("{\"__metadata__\":{\"epoch\":3}," + goodJson[1..], data),
+            "empty-header" => [.. new byte[8], .. data],
+            "invalid-utf8-name" => Utf8Edit(File(goodJson, data), "\"conv1.weight\"", 1, 0xFF),
+            "invalid-utf8-metadata" => Utf8Edit(File("{\"__metadata__\":{\"note\":\"caf\u00e9\"}," + goodJson[1..], data), "caf", 3, 0xC3, 0x28),
+            "trailing-garbage" => File(goodJson + " x", data),
+            "too-deep" => File("{\"__metadata__\":" + new string('[', 20) + new string(']', 20) + "," + goodJson[1..], data),
+            "metadata-not-object" => File("{\"__metadata__\":\"epoch 3\"," + goodJson[1..], data),
+            "metadata-duplicate" => File("{\"__metadata__\":{\"epoch\":\"3\",\"epoch\":\"4\"}," + goodJson[1..], data),
+            "entry-not-object" => Entry($"[{fcStart},{fcEnd}]"),
+            "dtype-not-string" => Entry($"{{\"dtype\":32,\"shape\":[10,4],\"data_offsets\":[{fcStart},{fcEnd}]}}"),
+            "field-twice" => Entry($"{{\"dtype\":\"F32\",\"shape\":[10,4],\"shape\":[10,4],\"data_offsets\":[{fcStart},{fcEnd}]}}"),
+            "unknown-field" => Entry($"{{\"dtype\":\"F32\",\"shape\":[10,4],\"strides\":[4,1],\"data_offsets\":[{fcStart},{fcEnd}]}}"),
+            "missing-dtype" => Entry($"{{\"shape\":[10,4],\"data_offsets\":[{fcStart},{fcEnd}]}}"),
+            "missing-shape" => Entry($"{{\"dtype\":\"F32\",\"data_offsets\":[{fcStart},{fcEnd}]}}"),
+            "missing-offsets" => Entry("{\"dtype\":\"F32\",\"shape\":[10,4]}"),
+            "offsets-count" => Entry($"{{\"dtype\":\"F32\",\"shape\":[10,4],\"data_offsets\":[{fcStart},{fcEnd},{fcEnd}]}}"),
+            "offsets-reversed" => Entry($"{{\"dtype\":\"F32\",\"shape\":[10,4],\"data_offsets\":[{fcEnd},{fcStart}]}}"),
+            "shape-not-array" => Entry($"{{\"dtype\":\"F32\",\"shape\":40,\"data_offsets\":[{fcStart},{fcEnd}]}}"),
+            "fractional-dim" => Edit("\"shape\":[10,4]", "\"shape\":[2.5,4]"),
+            "string-dim" => Edit("\"shape\":[10,4]", "\"shape\":[\"10\",4]"),
+            "dim-beyond-int64" => Edit("\"shape\":[10,4]", "\"shape\":[99999999999999999999,4]"),
+            "shape-overflow" => Edit("\"shape\":[10,4]", "\"shape\":[4294967296,4294967296]"),
+            "nan" => WithValues((5, 3, float.NaN)),
+            "infinity" => WithValues((4, 0, float.PositiveInfinity), (4, 3, float.PositiveInfinity)),
+            "negative-infinity" => WithValues((0, 35, float.NegativeInfinity)),
             _ => throw new ArgumentException(kind),
         };
         var target = ConvBn(2);
@@ -204,6 +263,15 @@ public sealed class SafetensorsTests : IDisposable
         var fe = Assert.Throws<InvalidDataException>(() => Safetensors.Load(target, path));
         Assert.Contains(path, fe.Message);
         Assert.Equal(before, target.Values);
+    }
+
+    /// <summary>Replaces the byte <paramref name="skip"/> bytes after the first occurrence of <paramref name="marker"/> with <paramref name="bytes"/>.</summary>
+    static byte[] Utf8Edit(byte[] file, string marker, int skip, params byte[] bytes)
+    {
+        int at = file.AsSpan().IndexOf(Encoding.UTF8.GetBytes(marker));
+        Assert.True(at >= 0);
+        bytes.CopyTo(file, at + skip);
+        return file;
     }
 
     [Fact]

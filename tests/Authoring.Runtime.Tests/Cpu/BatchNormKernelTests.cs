@@ -92,6 +92,42 @@ public class BatchNormKernelTests
         }
     }
 
+    [Fact]
+    public void ANonFiniteBatchLeavesEveryRunningStatisticOfTheLayerAndReturnsFalse()
+    {
+        // One bad value in one channel (NaN, an infinity, or values whose float row sum overflows) poisons that channel's
+        // batch statistics; the running statistics of all channels stay bit for bit, and the call says so.
+        foreach (var (n, c, hw) in new[] { (4, 3, 49), (2, 5, 1), (3, 17, 35) })
+            foreach (string bad in new[] { "nan", "+inf", "-inf", "overflow" })
+            {
+                if (bad == "overflow" && hw == 1) continue; // rows are summed in float, batches in double: one value per row cannot overflow
+                var rng = new Random(n * c + hw);
+                var (x, p) = Inputs(rng, n, c, hw);
+                int ch = c - 1; // the last channel: the check must look at every channel, not only the first
+                switch (bad)
+                {
+                    case "nan": x.Data[x.At(n - 1) + ch * hw + hw / 2] = float.NaN; break;
+                    case "+inf": x.Data[x.At(0) + ch * hw] = float.PositiveInfinity; break;
+                    case "-inf": x.Data[x.At(0) + ch * hw + hw - 1] = float.NegativeInfinity; break;
+                    default: for (int b = 0; b < n; b++) for (int i = 0; i < hw; i++) x.Data[x.At(b) + ch * hw + i] = 3e38f; break;
+                }
+                var p0 = (float[])p.Clone();
+                var y = TestUtil.Sliced(rng, n, c * hw, 1, 4, fill: false);
+                var save = new float[2 * c];
+                bool updated = BatchNormKernel.ForwardTrain<Relu>(n, c, hw, x, p, 1, 1 + c, 1 + 2 * c, 1 + 3 * c, Momentum, Eps, save, 0, y);
+                Assert.False(updated, $"{bad} {n}x{c}x{hw}");
+                Assert.Equal(p0, p);
+                // The healthy channels' batch statistics were still computed (backward uses them).
+                var st = Reference(n, c, hw, x);
+                for (int k = 0; k < ch; k++) Assert.Equal(st.Mean[k], save[k], StatRel(hw) * st.AbsMean[k]);
+
+                // The same layer on a finite batch updates and says so.
+                var (x2, _) = Inputs(rng, n, c, hw);
+                Assert.True(BatchNormKernel.ForwardTrain<Relu>(n, c, hw, x2, p, 1, 1 + c, 1 + 2 * c, 1 + 3 * c, Momentum, Eps, save, 0, y));
+                Assert.NotEqual(p0[1 + 2 * c], p[1 + 2 * c]);
+            }
+    }
+
     [Theory]
     [MemberData(nameof(Acts))]
     public void BackwardTrainMatchesReference(string act)

@@ -32,6 +32,7 @@ sealed class SoftmaxRegression : IModel
     public int InputSize { get; }
     public int OutputSize => _classes;
     public ParameterStore Parameters { get; }
+    public ulong TrainSteps { get; set; }
 
     /// <summary>Allocated bytes of this thread at the start of each TrainStep, in call order.</summary>
     public ReadOnlySpan<long> AllocatedAtSteps => _allocated.AsSpan(0, Steps);
@@ -58,6 +59,7 @@ sealed class SoftmaxRegression : IModel
     {
         if (Steps < _allocated.Length) _allocated[Steps] = GC.GetAllocatedBytesForCurrentThread();
         Steps++;
+        TrainSteps++;
         Infer(input, batch, _logits);
         var dw = Parameters.Grad(0);
         var db = Parameters.Grad(1);

@@ -16,6 +16,7 @@ public class TrainerEdgeTests
         public int InputSize => inner.InputSize;
         public int OutputSize => inner.OutputSize;
         public ParameterStore Parameters => inner.Parameters;
+        public ulong TrainSteps { get => inner.TrainSteps; set => inner.TrainSteps = value; }
         public void Infer(ReadOnlySpan<float> input, int batch, Span<float> output) => inner.Infer(input, batch, output);
 
         public StepResult TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, int batch)
