@@ -35,6 +35,8 @@ if (!File.Exists(checkpoint))
 // JitInfo counts methods the JIT compiled in this process: none under NativeAOT. (RuntimeFeature.IsDynamicCodeSupported
 // would not tell: PublishAot switches it off for the JIT build too.)
 Console.WriteLine(System.Runtime.JitInfo.GetCompiledMethodCount() > 0 ? "runtime: JIT" : "runtime: NativeAOT (no JIT)");
+Console.WriteLine($"vectors: 512-bit {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, 256-bit {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}, " +
+    $"FMA {System.Runtime.Intrinsics.X86.Fma.IsSupported}, Vector<float> {System.Numerics.Vector<float>.Count} lanes");
 var clock = Stopwatch.StartNew();
 var trained = new SmallCnn();
 Safetensors.Load(trained.Parameters, checkpoint);
