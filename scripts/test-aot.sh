@@ -60,11 +60,12 @@ fi
 echo "test-aot: $(grep -c '^logits' "$work/aot.txt") images' logits identical bit for bit; $(grep '^test accuracy' "$work/aot.txt")"
 
 size=$(stat -c %s "$aot/FashionInference")
-# Start-up: the whole process for a checkpoint and the test set, best of three, and the time to Main it reports.
+# Start-up: the whole process from exec to its first prediction (checkpoint, deploy fold, test set, one image),
+# best of three; and the time to Main it reports itself.
 best() { local b=999999 t0 t1 ms; for _ in 1 2 3; do t0=$(date +%s%N); "$@" > /dev/null; t1=$(date +%s%N); ms=$(( (t1 - t0) / 1000000 )); (( ms < b )) && b=$ms; done; echo "$b"; }
-aot_ms=$(best "$aot/FashionInference" --checkpoint "$ckpt" --show 0)
-jit_ms=$(best dotnet "$jit_dll" --checkpoint "$ckpt" --show 0)
-echo "test-aot: executable $(( size / 1024 )) KiB; whole run (load checkpoint and 10,000 test images, classify them) best of 3: NativeAOT ${aot_ms} ms, JIT ${jit_ms} ms"
+aot_ms=$(best "$aot/FashionInference" --checkpoint "$ckpt" --show 0 --count 1)
+jit_ms=$(best dotnet "$jit_dll" --checkpoint "$ckpt" --show 0 --count 1)
+echo "test-aot: executable $(( size / 1024 )) KiB; exec to first prediction, best of 3: NativeAOT ${aot_ms} ms, JIT ${jit_ms} ms (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 grep '^timing' "$work/aot.txt" | sed 's/^/test-aot: NativeAOT /'
 grep '^timing' "$work/jit.txt" | sed 's/^/test-aot: JIT /'
 echo "test-aot: passed in $((SECONDS - start)) s"
