@@ -16,10 +16,22 @@ public static class Ops
     public static Tensor Sigmoid(Tensor x) => throw Symbolic.Error();
     /// <summary>Hyperbolic tangent.</summary>
     public static Tensor Tanh(Tensor x) => throw Symbolic.Error();
-    /// <summary>Element-wise sum; b may be (C, 1, 1) or (C) to broadcast over a (C, H, W) a.</summary>
+    /// <summary>GELU, x * Phi(x): <paramref name="approximate"/> "none" (exact, with erf) or "tanh", as PyTorch's <c>F.gelu</c>.</summary>
+    public static Tensor Gelu(Tensor x, string approximate = "none") => throw Symbolic.Error();
+    /// <summary>SiLU (swish): x * sigmoid(x).</summary>
+    public static Tensor Silu(Tensor x) => throw Symbolic.Error();
+    /// <summary>ELU: x for x &gt; 0, else alpha * (exp(x) - 1).</summary>
+    public static Tensor Elu(Tensor x, float alpha = 1f) => throw Symbolic.Error();
+    /// <summary>exp(x).</summary>
+    public static Tensor Exp(Tensor x) => throw Symbolic.Error();
+    /// <summary>Element-wise sum, with PyTorch broadcasting; a (C) vector against (C, H, W) follows the channels (also <c>a + b</c>).</summary>
     public static Tensor Add(Tensor a, Tensor b) => throw Symbolic.Error();
-    /// <summary>Element-wise product; b may be (C, 1, 1) or (C) to broadcast over a (C, H, W) a.</summary>
+    /// <summary>Element-wise difference, with broadcasting (also <c>a - b</c>).</summary>
+    public static Tensor Sub(Tensor a, Tensor b) => throw Symbolic.Error();
+    /// <summary>Element-wise product, with broadcasting (also <c>a * b</c>).</summary>
     public static Tensor Mul(Tensor a, Tensor b) => throw Symbolic.Error();
+    /// <summary>Element-wise quotient, with broadcasting (also <c>a / b</c>).</summary>
+    public static Tensor Div(Tensor a, Tensor b) => throw Symbolic.Error();
     /// <summary>Concatenation along channels.</summary>
     public static Tensor Concat(params Tensor[] parts) => throw Symbolic.Error();
     /// <summary>Channels [start, start + count).</summary>

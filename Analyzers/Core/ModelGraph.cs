@@ -2,6 +2,7 @@
 // re-parameterizable multi-branch blocks several rules must agree on (so each problem is reported once).
 using System.Collections.Generic;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 
 namespace Authoring.Analyzers.Core;
 

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Threading;
 using Authoring.Generators.Diagnostics;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -37,7 +38,7 @@ internal sealed class RuleContext
     public INamedTypeSymbol Type { get; }
     public CancellationToken CancellationToken { get; }
 
-    public IEnumerable<Node> Nodes(OpKind op) => Graph.Nodes.Where(n => n.Op == op);
+    public IEnumerable<Node> Nodes(string op) => Graph.Nodes.Where(n => n.Op == op);
 
     /// <summary>The declaration of the layer that owns <paramref name="n"/>'s parameters, if it is a layer call.</summary>
     public LayerSite? Layer(Node n)

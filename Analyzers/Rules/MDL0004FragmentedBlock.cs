@@ -5,6 +5,7 @@ using System.Linq;
 using Authoring.Analyzers.Core;
 using Authoring.Analyzers.Diagnostics;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 
 namespace Authoring.Analyzers.Rules;

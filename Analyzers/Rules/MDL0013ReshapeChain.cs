@@ -4,6 +4,7 @@ using System.Collections.Immutable;
 using Authoring.Analyzers.Core;
 using Authoring.Analyzers.Diagnostics;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 
 namespace Authoring.Analyzers.Rules;

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Passes;
 using static Authoring.Generators.Emit.EmitCommon;
 

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Linq;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Passes;
 
 namespace Authoring.Generators.Emit;
@@ -46,28 +47,6 @@ internal static class EmitCommon
         return d;
     }
 
-    public static int InputShapeOf(ModelIr m, Node n, int k) => m.Nodes[n.Inputs[0]].Shape[k];
-
-    public static string ConvShape(ModelIr m, Node n)
-    {
-        var a = new ConvAttrs(n);
-        var x = m.Nodes[n.Inputs[0]].Shape;
-        return $"new({a.Cin}, {x[1]}, {x[2]}, {a.Cout}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw}, {a.Dh}, {a.Dw}, {a.Groups})";
-    }
-
-    public static string PoolShape(ModelIr m, Node n)
-    {
-        var a = new PoolAttrs(n);
-        var x = m.Nodes[n.Inputs[0]].Shape;
-        return $"new({x[0]}, {x[1]}, {x[2]}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw})";
-    }
-
-    public static string UpsampleShape(ModelIr m, Node n)
-    {
-        var x = m.Nodes[n.Inputs[0]].Shape;
-        return $"new({x[0]}, {x[1]}, {x[2]}, {n.Shape[1]}, {n.Shape[2]})";
-    }
-
     public static void ParameterTable(CodeWriter w, ModelIr m)
     {
         w.Line("/// <summary>The model's tensors, in storage order, with PyTorch state_dict names.</summary>");
@@ -82,11 +61,5 @@ internal static class EmitCommon
 
     /// <summary>A short comment naming a step, for readers of generated code.</summary>
     public static string Describe(Step s) =>
-        s.Node is null ? s.Kind.ToString() : $"{s.Kind} {(s.Node.Layer.Length > 0 ? s.Node.Layer : s.Node.Op + "#" + s.Node.Id)}" + (s.Act != ActKind.Identity ? " + " + s.Act : "");
-
-    public static bool LeafIsBroadcast(ModelIr m, EltGroup g, int leaf) =>
-        OpRules.IsChannelVector(m.Nodes[leaf].Shape, g.Root.Shape);
-
-    public static bool NeedsChannelLoop(ModelIr m, EltGroup g) =>
-        g.Members.Any(x => OpRules.IsChannelVector(x.Shape, g.Root.Shape)) || g.Leaves.Any(l => LeafIsBroadcast(m, g, l));
+        s.Node is null ? s.Kernel.Name : $"{s.Kernel.Name} {(s.Node.Layer.Length > 0 ? s.Node.Layer : s.Node.Op + "#" + s.Node.Id)}" + (s.Act != ActKind.Identity ? " + " + s.Act : "");
 }

@@ -5,25 +5,6 @@ using Authoring.Generators.Helpers;
 
 namespace Authoring.Generators.Ir;
 
-internal enum OpKind
-{
-    Input,
-    Conv2d,
-    Linear,
-    BatchNorm,
-    Activation,
-    Add,
-    Mul,
-    Concat,
-    Slice,
-    MaxPool,
-    AvgPool,
-    GlobalAvgPool,
-    Reshape,
-    Dropout,
-    UpsampleNearest,
-}
-
 internal enum ActKind
 {
     Identity,
@@ -33,11 +14,16 @@ internal enum ActKind
     HardSigmoid,
     Sigmoid,
     Tanh,
+    Gelu,
+    GeluTanh,
+    Silu,
+    Exp,
 }
 
-/// <summary>One op. <see cref="Ints"/> and <see cref="F0"/>/<see cref="F1"/> carry attributes whose meaning
-/// each op's definition (Ir/Ops) names; <see cref="Layer"/> is the field that owns its parameters.</summary>
-internal sealed record Node(int Id, OpKind Op, EquatableArray<int> Inputs, EquatableArray<int> Shape,
+/// <summary>One op. <see cref="Op"/> names its definition (Ops/, looked up in <see cref="Authoring.Generators.Ops.OpRegistry"/>);
+/// <see cref="Ints"/> and <see cref="F0"/>/<see cref="F1"/> carry attributes whose meaning that definition names;
+/// <see cref="Layer"/> is the field that owns its parameters.</summary>
+internal sealed record Node(int Id, string Op, EquatableArray<int> Inputs, EquatableArray<int> Shape,
     EquatableArray<int> Ints, float F0, float F1, string Layer, LocationInfo? Location)
 {
     public int Size
@@ -50,11 +36,25 @@ internal sealed record Node(int Id, OpKind Op, EquatableArray<int> Inputs, Equat
         }
     }
 
-    /// <summary>Channels of a (C, H, W) or (F) value.</summary>
-    public int Channels => Shape[0];
+    /// <summary>Channels: axis -3 of a (..., C, H, W) value, the last axis of (F) or (N, F).</summary>
+    public int Channels => Shape.Count >= 3 ? Shape[Shape.Count - 3] : Shape[Shape.Count - 1];
 
-    /// <summary>Elements per channel: H*W, or 1 for a (F) value.</summary>
-    public int Spatial => Shape.Count == 3 ? Shape[1] * Shape[2] : 1;
+    /// <summary>Elements per channel: H*W of a (..., C, H, W) value, 1 for (F) or (N, F).</summary>
+    public int Spatial => Shape.Count >= 3 ? Shape[Shape.Count - 2] * Shape[Shape.Count - 1] : 1;
+
+    /// <summary>The leading axes a layer folds into the batch: T of (T, C, H, W), N of (N, F); 1 for (C, H, W) or (F).</summary>
+    public int Leading
+    {
+        get
+        {
+            int keep = Shape.Count >= 3 ? 3 : 1, l = 1;
+            for (int i = 0; i < Shape.Count - keep; i++) l *= Shape[i];
+            return l;
+        }
+    }
+
+    /// <summary>The definition of this node's op.</summary>
+    public Authoring.Generators.Ops.OpDef Def => Authoring.Generators.Ops.OpRegistry.Get(Op);
 }
 
 /// <summary>Roles match Authoring.Runtime.ParameterRole; inits match Authoring.Runtime.InitKind.</summary>

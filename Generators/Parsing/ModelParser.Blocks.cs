@@ -9,6 +9,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using Authoring.Generators.Diagnostics;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 
 namespace Authoring.Generators.Parsing;
 
@@ -54,8 +55,8 @@ internal sealed partial class ModelParser
                         // timm / GhostNet SqueezeExcite: conv_reduce and conv_expand are 1x1 convs with bias on the
                         // pooled (C, 1, 1) map; the gate is hard_sigmoid = relu6(x + 3) / 6.
                         int reduced = MakeDivisible(mid * ExactDecimal(se), 4);
-                        int s = Add(OpKind.GlobalAvgPool, new[] { h }, new[] { mid }, Array.Empty<int>(), 0, 0, "", loc);
-                        s = Add(OpKind.Reshape, new[] { s }, new[] { mid, 1, 1 }, Array.Empty<int>(), 0, 0, "", loc);
+                        int s = AddNode(OpKind.GlobalAvgPool, new[] { h }, new[] { mid }, Array.Empty<int>(), 0, 0, "", loc);
+                        s = AddNode(OpKind.Reshape, new[] { s }, new[] { mid, 1, 1 }, Array.Empty<int>(), 0, 0, "", loc);
                         s = Conv(block, "se.conv_reduce", s, mid, reduced, 1, 1, 0, 1, bias: true, loc);
                         if (s < 0) return -1;
                         s = Conv(block, "se.conv_expand", Act(ActKind.Relu, s, loc), reduced, mid, 1, 1, 0, 1, bias: true, loc);
@@ -79,7 +80,7 @@ internal sealed partial class ModelParser
             case "RepVggBlock":
                 {
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), stride = block.Int("stride"), groups = block.Int("groups");
-                    var problem = ConvProblem(OpRules.ConvHyper(cin, cout, 3, 0, stride, 1, -1, 1, groups));
+                    var problem = ConvProblem(Conv2dOp.Hyper(cin, cout, 3, 0, stride, 1, -1, 1, groups));
                     if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
                     int dense = ConvBn(block, "rbr_dense.", false, x, cin, cout, 3, stride, 1, groups, loc);
@@ -98,7 +99,7 @@ internal sealed partial class ModelParser
                 {
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), k = block.Int("kernel"), stride = block.Int("stride");
                     int pad = block.Int("padding"), groups = block.Int("groups"), branches = block.Int("branches");
-                    var problem = ConvProblem(OpRules.ConvHyper(cin, cout, k, 0, stride, pad, -1, 1, groups))
+                    var problem = ConvProblem(Conv2dOp.Hyper(cin, cout, k, 0, stride, pad, -1, 1, groups))
                         ?? (branches >= 1 ? null : new Problem($"branches ({branches}) must be at least 1", "branches"));
                     if (problem is not null) return Invalid(block, what, problem);
                     if (!BlockInput(what, x, cin, loc)) return -1;
@@ -163,7 +164,7 @@ internal sealed partial class ModelParser
         {
             // GhostModuleV2 'attn': res = short_conv(F.avg_pool2d(x, 2, 2)), first, as the reference computes it.
             // short_conv: conv (kernel, stride) + BN, then DFC: depthwise 1x5 (padding 0, 2) + BN, 5x1 (2, 0) + BN.
-            int pooled = Pool(OpKind.AvgPool, what, x, 2, 2, 0, "", loc);
+            int pooled = Shaped(OpKind.AvgPool, what, new[] { x }, PoolOp.Shape(ShapeOf(x), 2, 2, 2, 2, 0, 0), new[] { 2, 2, 2, 2, 0, 0 }, 0, 0, "", loc);
             if (pooled < 0) return -1;
             res = Conv(block, prefix + "short_conv.0", pooled, cin, cout, k, stride, k / 2, 1, bias: false, loc);
             if (res < 0 || (res = Norm(block, prefix + "short_conv.1", res, cout, loc)) < 0) return -1;
@@ -179,16 +180,16 @@ internal sealed partial class ModelParser
         if (x2 < 0 || (x2 = Norm(block, prefix + "cheap_operation.1", x2, extra, loc)) < 0) return -1;
         if (relu) x2 = Act(ActKind.Relu, x2, loc);
         // cat([x1, x2])[:, :out]: the planner writes both parts into one buffer and the slice is a view of it.
-        var (shape, error) = OpRules.Concat(new List<int[]> { ShapeOf(x1), ShapeOf(x2) });
+        var (shape, error) = ConcatOp.Shape(new List<int[]> { ShapeOf(x1), ShapeOf(x2) });
         if (shape is null) return Invalid(block, what, new Problem(error!, null));
-        int y = Add(OpKind.Concat, new[] { x1, x2 }, shape, Array.Empty<int>(), 0, 0, "", loc);
+        int y = AddNode(OpKind.Concat, new[] { x1, x2 }, shape, Array.Empty<int>(), 0, 0, "", loc);
         if (init + extra != cout)
-            y = Add(OpKind.Slice, new[] { y }, new[] { cout, shape[1], shape[2] }, new[] { 0, cout }, 0, 0, "", loc);
+            y = AddNode(OpKind.Slice, new[] { y }, new[] { cout, shape[1], shape[2] }, new[] { 0, cout }, 0, 0, "", loc);
         if (!attention) return y;
         // out[:, :oup] * F.interpolate(sigmoid(res), size=(H, W), mode='nearest'): the gate, computed at half
         // resolution, resized back to the output's size (not always an exact 2x: 7x7 pools to 3x3).
         int gate = Act(ActKind.Sigmoid, res, loc);
-        gate = Shaped(OpKind.UpsampleNearest, what, new[] { gate }, OpRules.UpsampleNearest(ShapeOf(gate), shape[1], shape[2]),
+        gate = Shaped(OpKind.UpsampleNearest, what, new[] { gate }, UpsampleNearestOp.Shape(ShapeOf(gate), shape[1], shape[2]),
             Array.Empty<int>(), 0, 0, "", loc);
         return gate < 0 ? -1 : Sum(OpKind.Mul, block, what, y, gate, loc, "");
     }
@@ -229,15 +230,15 @@ internal sealed partial class ModelParser
         return c < 0 ? -1 : Norm(block, path + (numbered ? "1" : "bn"), c, cout, loc);
     }
 
-    int Act(ActKind act, int x, LocationInfo? loc) => Add(OpKind.Activation, new[] { x }, ShapeOf(x), new[] { (int)act }, 0, 0, "", loc);
+    int Act(ActKind act, int x, LocationInfo? loc) => ActivationOp.Apply(this, act, x, loc);
 
     /// <summary>Add or Mul of two branches. Branches that disagree are the block's hyper-parameters' fault
     /// (the input itself was checked), so it is reported at the field with <paramref name="hint"/>.</summary>
-    int Sum(OpKind op, LayerDecl block, string what, int a, int b, LocationInfo? loc, string hint)
+    int Sum(string op, LayerDecl block, string what, int a, int b, LocationInfo? loc, string hint)
     {
         var (shape, error) = OpRules.Elementwise(ShapeOf(a), ShapeOf(b));
         if (shape is null) return Invalid(block, what, new Problem(hint.Length > 0 ? hint : error!, null));
-        return Add(op, new[] { a, b }, shape, Array.Empty<int>(), 0, 0, "", loc);
+        return AddNode(op, new[] { a, b }, shape, Array.Empty<int>(), 0, 0, "", loc);
     }
 
     /// <summary>The block's input must be (C, H, W) with its inChannels; a mismatch is the call's problem (AUT0008).</summary>

@@ -5,6 +5,7 @@ using System.Linq;
 using Authoring.Generators.Diagnostics;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -145,7 +146,39 @@ internal sealed partial class ModelParser
         return op is ILocalReferenceOperation l && env.Failed.Contains(l.Local);
     }
 
-    int? ConstInt(IOperation op, Env env, string name, string owner)
+    internal float? ConstFloat(IOperation op, Env env, string name, string owner)
+    {
+        var c = Constant(op, env);
+        if (c is float f) return f;
+        if (c is double d) return (float)d;
+        if (c is int i) return i;
+        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
+        if (IsFailedLocal(op, env)) return null;
+        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
+        return null;
+    }
+
+    internal string? ConstString(IOperation op, Env env, string name, string owner)
+    {
+        var c = Constant(op, env);
+        if (c is string str) return str;
+        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
+        if (IsFailedLocal(op, env)) return null;
+        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
+        return null;
+    }
+
+    internal bool? ConstBool(IOperation op, Env env, string name, string owner)
+    {
+        var c = Constant(op, env);
+        if (c is bool b) return b;
+        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
+        if (IsFailedLocal(op, env)) return null;
+        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
+        return null;
+    }
+
+    internal int? ConstInt(IOperation op, Env env, string name, string owner)
     {
         var c = Constant(op, env);
         if (c is int i) return i;
@@ -155,7 +188,7 @@ internal sealed partial class ModelParser
         return null;
     }
 
-    int Eval(IOperation op, Env env)
+    internal int Eval(IOperation op, Env env)
     {
         _ct.ThrowIfCancellationRequested();
         switch (op)
@@ -174,15 +207,11 @@ internal sealed partial class ModelParser
                 Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(op.Syntax), $"Parameter '{p.Parameter.Name}'");
                 return -1;
             case IBinaryOperation b when b.OperatorMethod is { } m && IsTensor(m.ContainingType):
+                return Operator(b, env);
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } u when u.OperatorMethod is { } m && IsTensor(m.ContainingType):
                 {
-                    int x = Eval(b.LeftOperand, env), y = Eval(b.RightOperand, env);
-                    if (x < 0 || y < 0) return -1;
-                    return b.OperatorKind switch
-                    {
-                        BinaryOperatorKind.Add => Binary(OpKind.Add, "+", x, y, LocationInfo.From(op.Syntax)),
-                        BinaryOperatorKind.Multiply => Binary(OpKind.Mul, "*", x, y, LocationInfo.From(op.Syntax)),
-                        _ => Unsupported(op),
-                    };
+                    int x = Eval(u.Operand, env);
+                    return x < 0 ? -1 : ScalarOp.Apply(this, ScalarKind.Mul, -1f, x, LocationInfo.From(op.Syntax));
                 }
             case IInvocationOperation inv:
                 return Invoke(inv, env);
@@ -192,7 +221,45 @@ internal sealed partial class ModelParser
         }
     }
 
-    int Unsupported(IOperation op)
+    /// <summary>+, -, * and / between tensors, or between a tensor and a float constant.</summary>
+    int Operator(IBinaryOperation b, Env env)
+    {
+        var loc = LocationInfo.From(b.Syntax);
+        bool left = IsTensor(b.LeftOperand.Type), right = IsTensor(b.RightOperand.Type);
+        string symbol = b.OperatorKind switch
+        {
+            BinaryOperatorKind.Add => "+",
+            BinaryOperatorKind.Subtract => "-",
+            BinaryOperatorKind.Multiply => "*",
+            BinaryOperatorKind.Divide => "/",
+            _ => "",
+        };
+        if (symbol.Length == 0) return Unsupported(b);
+        if (left && right)
+        {
+            int x = Eval(b.LeftOperand, env), y = Eval(b.RightOperand, env);
+            if (x < 0 || y < 0) return -1;
+            string op = symbol switch { "+" => OpKind.Add, "-" => OpKind.Sub, "*" => OpKind.Mul, _ => OpKind.Div };
+            return BinaryOp.Apply(this, op, symbol, x, y, loc);
+        }
+        var tensor = left ? b.LeftOperand : b.RightOperand;
+        var scalar = left ? b.RightOperand : b.LeftOperand;
+        int t = Eval(tensor, env);
+        float? c = ConstFloat(scalar, env, "scalar", $"'{symbol}'");
+        if (t < 0 || c is null) return -1;
+        // x - c is x + (-c) and -x is x * -1: both exact in float.
+        return (symbol, left) switch
+        {
+            ("+", _) => ScalarOp.Apply(this, ScalarKind.Add, c.Value, t, loc),
+            ("*", _) => ScalarOp.Apply(this, ScalarKind.Mul, c.Value, t, loc),
+            ("-", true) => ScalarOp.Apply(this, ScalarKind.Add, -c.Value, t, loc),
+            ("-", false) => ScalarOp.Apply(this, ScalarKind.RSub, c.Value, t, loc),
+            ("/", true) => ScalarOp.Apply(this, ScalarKind.Div, c.Value, t, loc),
+            _ => ScalarOp.Apply(this, ScalarKind.RDiv, c.Value, t, loc),
+        };
+    }
+
+    internal int Unsupported(IOperation op)
     {
         Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(op.Syntax), Describe(op.Syntax));
         return -1;
@@ -255,143 +322,15 @@ internal sealed partial class ModelParser
         return -1;
     }
 
-    int Binary(OpKind kind, string name, int a, int b, LocationInfo? loc)
-    {
-        var (shape, error) = OpRules.Elementwise(ShapeOf(a), ShapeOf(b));
-        if (shape is null)
-        {
-            Report(DiagnosticDescriptors.ShapeMismatch, loc, name, error!);
-            return -1;
-        }
-        return Add(kind, new[] { a, b }, shape, System.Array.Empty<int>(), 0, 0, "", loc);
-    }
-
-    int Shaped(OpKind kind, string what, int[] inputs, (int[]? Shape, string? Error) rule, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
-    {
-        if (rule.Shape is null)
-        {
-            Report(DiagnosticDescriptors.ShapeMismatch, loc, what, rule.Error!);
-            return -1;
-        }
-        return Add(kind, inputs, rule.Shape, ints, f0, f1, layer, loc);
-    }
-
     int CallOp(IInvocationOperation inv, Env env)
     {
         string name = inv.TargetMethod.Name;
-        var loc = LocationInfo.From(inv.Syntax);
-        var args = inv.Arguments;
-        int Tensor(int i) => Eval(args[i].Value, env);
-        int? Int(int i) => ConstInt(args[i].Value, env, args[i].Parameter?.Name ?? "argument", name);
-
-        ActKind? act = name switch
-        {
-            "Relu" => ActKind.Relu,
-            "Relu6" => ActKind.Relu6,
-            "HardSwish" => ActKind.HardSwish,
-            "HardSigmoid" => ActKind.HardSigmoid,
-            "Sigmoid" => ActKind.Sigmoid,
-            "Tanh" => ActKind.Tanh,
-            _ => null,
-        };
-        if (act is { } a)
-        {
-            int x = Tensor(0);
-            return x < 0 ? -1 : Add(OpKind.Activation, new[] { x }, ShapeOf(x), new[] { (int)a }, 0, 0, "", loc);
-        }
-        switch (name)
-        {
-            case "Add":
-            case "Mul":
-                {
-                    int x = Tensor(0), y = Tensor(1);
-                    if (x < 0 || y < 0) return -1;
-                    return Binary(name == "Add" ? OpKind.Add : OpKind.Mul, name, x, y, loc);
-                }
-            case "Concat":
-                {
-                    var parts = ArrayElements(args[0].Value);
-                    if (parts is null) return Unsupported(args[0].Value);
-                    var ids = new List<int>();
-                    foreach (var p in parts)
-                    {
-                        int v = Eval(p, env);
-                        if (v < 0) return -1;
-                        ids.Add(v);
-                    }
-                    return Shaped(OpKind.Concat, "Concat", ids.ToArray(), OpRules.Concat(ids.Select(ShapeOf).ToList()), System.Array.Empty<int>(), 0, 0, "", loc);
-                }
-            case "Slice":
-                {
-                    int x = Tensor(0);
-                    int? start = Int(1), count = Int(2);
-                    if (x < 0 || start is null || count is null) return -1;
-                    return Shaped(OpKind.Slice, "Slice", new[] { x }, OpRules.Slice(ShapeOf(x), start.Value, count.Value), new[] { start.Value, count.Value }, 0, 0, "", loc);
-                }
-            case "GlobalAvgPool":
-                {
-                    int x = Tensor(0);
-                    if (x < 0) return -1;
-                    var s = ShapeOf(x);
-                    if (s.Length != 3)
-                    {
-                        Report(DiagnosticDescriptors.ShapeMismatch, loc, "GlobalAvgPool", $"expects a (C, H, W) input, got {OpRules.Format(s)}");
-                        return -1;
-                    }
-                    return Add(OpKind.GlobalAvgPool, new[] { x }, new[] { s[0] }, System.Array.Empty<int>(), 0, 0, "", loc);
-                }
-            case "Flatten":
-                {
-                    int x = Tensor(0);
-                    if (x < 0) return -1;
-                    return Add(OpKind.Reshape, new[] { x }, new[] { _nodes[x].Size }, System.Array.Empty<int>(), 0, 0, "", loc);
-                }
-            case "Reshape":
-                {
-                    int x = Tensor(0);
-                    if (x < 0) return -1;
-                    var dims = ArrayElements(args[1].Value);
-                    if (dims is null) return Unsupported(args[1].Value);
-                    var target = new List<int>();
-                    foreach (var d in dims)
-                    {
-                        int? v = ConstInt(d, env, "shape", "Reshape");
-                        if (v is null) return -1;
-                        target.Add(v.Value);
-                    }
-                    return Shaped(OpKind.Reshape, "Reshape", new[] { x }, OpRules.Reshape(ShapeOf(x), target.ToArray()), System.Array.Empty<int>(), 0, 0, "", loc);
-                }
-            case "UpsampleNearest":
-                {
-                    int x = Tensor(0);
-                    int? h = Int(1), w = Int(2);
-                    if (x < 0 || h is null || w is null) return -1;
-                    bool ok = true;
-                    for (int i = 1; i <= 2; i++)
-                    {
-                        var bad = OpRules.UpsampleSize(args[i].Parameter?.Name ?? "size", i == 1 ? h.Value : w.Value);
-                        if (bad is null) continue;
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, LocationInfo.From(args[i].Syntax), name, bad);
-                        ok = false;
-                    }
-                    if (!ok) return -1;
-                    return Shaped(OpKind.UpsampleNearest, name, new[] { x }, OpRules.UpsampleNearest(ShapeOf(x), h.Value, w.Value), System.Array.Empty<int>(), 0, 0, "", loc);
-                }
-            case "MaxPool":
-            case "AvgPool":
-                {
-                    int x = Tensor(0);
-                    int? k = Int(1), s = Int(2), p = Int(3);
-                    if (x < 0 || k is null || s is null || p is null) return -1;
-                    return Pool(name == "MaxPool" ? OpKind.MaxPool : OpKind.AvgPool, name, x, k.Value, s.Value == 0 ? k.Value : s.Value, p.Value, "", loc);
-                }
-            default:
-                Report(DiagnosticDescriptors.UnknownCall, loc, Short(inv.Syntax.ToString()));
-                return -1;
-        }
+        if (OpRegistry.ForMethod(name) is { } def) return def.BindCall(this, new OpCall(this, inv, env));
+        Report(DiagnosticDescriptors.UnknownCall, LocationInfo.From(inv.Syntax), Short(inv.Syntax.ToString()));
+        return -1;
     }
 
-    static IReadOnlyList<IOperation>? ArrayElements(IOperation op)
+    internal static IReadOnlyList<IOperation>? ArrayElements(IOperation op)
     {
         while (op is IConversionOperation c) op = c.Operand;
         return op switch
@@ -402,104 +341,17 @@ internal sealed partial class ModelParser
         };
     }
 
-    int Pool(OpKind kind, string what, int x, int k, int s, int p, string layer, LocationInfo? loc) =>
-        Shaped(kind, what, new[] { x }, OpRules.Pool(ShapeOf(x), k, k, s, s, p, p), new[] { k, k, s, s, p, p }, 0, 0, layer, loc);
-
+    /// <summary>Applies a layer field (primitive through its op definition, else a composite block).</summary>
     int CallLayer(LayerDecl layer, int x, LocationInfo? loc)
     {
+        var def = OpRegistry.ForLayer(layer.Kind);
         // Layers with parameters or statistics hold state per use; pools and dropout do not.
-        bool stateless = layer.Kind is "MaxPool2d" or "AvgPool2d" or "Dropout";
+        bool stateless = def?.LayerIsStateless ?? false;
         if (!_usedLayers.Add(layer.Name) && !stateless)
         {
             Report(DiagnosticDescriptors.LayerReused, loc, layer.Name);
             return -1;
         }
-        string what = $"{layer.Name} ({layer.Kind})";
-        switch (layer.Kind)
-        {
-            case "Conv2d":
-            case "DepthwiseConv2d":
-                {
-                    bool dw = layer.Kind == "DepthwiseConv2d";
-                    int cin = dw ? layer.Int("channels") : layer.Int("inChannels");
-                    int cout = dw ? cin : layer.Int("outChannels");
-                    int kh = layer.Int("kernel"), kwArg = layer.Int("kernelWidth"), stride = layer.Int("stride"), dil = layer.Int("dilation");
-                    int ph = layer.Int("padding"), pwArg = layer.Int("paddingWidth");
-                    int groups = dw ? cin : layer.Int("groups");
-                    bool bias = layer.Bool("bias");
-                    var (hyper, culprit) = OpRules.ConvHyper(cin, cout, kh, kwArg, stride, ph, pwArg, dil, groups);
-                    if (hyper is not null)
-                    {
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.LocationOf(culprit), what, hyper);
-                        return -1;
-                    }
-                    int kw = kwArg == 0 ? kh : kwArg, pw = pwArg == -1 ? ph : pwArg;
-                    int id = Shaped(OpKind.Conv2d, what, new[] { x }, OpRules.Conv2d(ShapeOf(x), cin, cout, kh, kw, stride, stride, ph, pw, dil, dil, groups),
-                        new[] { cin, cout, kh, kw, stride, stride, ph, pw, dil, dil, groups, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
-                    if (id < 0) return -1;
-                    // PyTorch's fan-in / fan-out of a [cout, cin/groups, kh, kw] weight.
-                    int fanIn = cin / groups * kh * kw;
-                    _params.Add(new ParamSpec(layer.Name + ".weight", new[] { cout, cin / groups, kh, kw }.ToEquatableArray(), "Weight", "KaimingUniform", fanIn, cout / groups * kh * kw));
-                    if (bias) _params.Add(new ParamSpec(layer.Name + ".bias", new[] { cout }.ToEquatableArray(), "Bias", "BiasUniform", fanIn, cout));
-                    return id;
-                }
-            case "Linear":
-                {
-                    int inF = layer.Int("inFeatures"), outF = layer.Int("outFeatures");
-                    bool bias = layer.Bool("bias");
-                    if (inF <= 0 || outF <= 0)
-                    {
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.Location, what, "feature counts must be positive");
-                        return -1;
-                    }
-                    var rule = OpRules.Linear(ShapeOf(x), inF, outF);
-                    // A flattened input hides the shape that explains the count: name it.
-                    if (rule.Error is not null && _nodes[x].Op == OpKind.Reshape)
-                        rule = (null, rule.Error + $" (the flattened {OpRules.Format(_nodes[_nodes[x].Inputs[0]].Shape)})");
-                    int id = Shaped(OpKind.Linear, what, new[] { x }, rule, new[] { inF, outF, bias ? 1 : 0 }, 0, 0, layer.Name, loc);
-                    if (id < 0) return -1;
-                    _params.Add(new ParamSpec(layer.Name + ".weight", new[] { outF, inF }.ToEquatableArray(), "Weight", "KaimingUniform", inF, outF));
-                    if (bias) _params.Add(new ParamSpec(layer.Name + ".bias", new[] { outF }.ToEquatableArray(), "Bias", "BiasUniform", inF, outF));
-                    return id;
-                }
-            case "BatchNorm2d":
-            case "BatchNorm1d":
-                {
-                    bool twoD = layer.Kind == "BatchNorm2d";
-                    int c = twoD ? layer.Int("channels") : layer.Int("features");
-                    float eps = layer.Float("eps"), momentum = layer.Float("momentum");
-                    if (c <= 0 || eps <= 0 || momentum < 0 || momentum > 1)
-                    {
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.Location, what, "channels and eps must be positive and momentum within [0, 1]");
-                        return -1;
-                    }
-                    int id = Shaped(OpKind.BatchNorm, what, new[] { x }, OpRules.BatchNorm(ShapeOf(x), c, twoD), new[] { c }, eps, momentum, layer.Name, loc);
-                    if (id < 0) return -1;
-                    var shape = new[] { c }.ToEquatableArray();
-                    _params.Add(new ParamSpec(layer.Name + ".weight", shape, "NormWeight", "Ones", 0, 0));
-                    _params.Add(new ParamSpec(layer.Name + ".bias", shape, "NormBias", "Zeros", 0, 0));
-                    _params.Add(new ParamSpec(layer.Name + ".running_mean", shape, "RunningMean", "Zeros", 0, 0));
-                    _params.Add(new ParamSpec(layer.Name + ".running_var", shape, "RunningVar", "Ones", 0, 0));
-                    return id;
-                }
-            case "MaxPool2d":
-            case "AvgPool2d":
-                {
-                    int k = layer.Int("kernel"), s = layer.Int("stride"), p = layer.Int("padding");
-                    return Pool(layer.Kind == "MaxPool2d" ? OpKind.MaxPool : OpKind.AvgPool, what, x, k, s == 0 ? k : s, p, layer.Name, loc);
-                }
-            case "Dropout":
-                {
-                    float p = layer.Float("p");
-                    if (p < 0 || p >= 1)
-                    {
-                        Report(DiagnosticDescriptors.InvalidHyperParameter, layer.Location, what, "p must be in [0, 1)");
-                        return -1;
-                    }
-                    return Add(OpKind.Dropout, new[] { x }, ShapeOf(x), System.Array.Empty<int>(), p, 0, layer.Name, loc);
-                }
-            default:
-                return CallBlock(layer, x, loc);   // composite blocks, ModelParser.Blocks.cs
-        }
+        return def is not null ? def.BindLayer(this, layer, x, loc) : CallBlock(layer, x, loc);
     }
 }

@@ -2,6 +2,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Diagnostics;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
@@ -25,12 +26,13 @@ internal sealed record LayerDecl(string Name, string Kind, Dictionary<string, ob
 
 internal sealed partial class ModelParser
 {
-    static readonly HashSet<string> KnownLayers = new()
+    /// <summary>Composite blocks (ModelParser.Blocks.cs); primitive layers come from the op registry.</summary>
+    static readonly HashSet<string> BlockLayers = new()
     {
-        "Linear", "Conv2d", "DepthwiseConv2d", "BatchNorm2d", "BatchNorm1d", "MaxPool2d", "AvgPool2d", "Dropout",
-        // Composite blocks (ModelParser.Blocks.cs)
         "GhostModule", "GhostBottleneck", "RepVggBlock", "MobileOneBlock", "RepGhostModule",
     };
+
+    static bool IsKnownLayer(string type) => OpRegistry.ForLayer(type) is not null || BlockLayers.Contains(type);
 
     bool IsLayerType(ITypeSymbol? t)
     {
@@ -47,7 +49,7 @@ internal sealed partial class ModelParser
             if (field.IsImplicitlyDeclared || !IsLayerType(field.Type)) continue;
             var declarator = field.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_ct) as VariableDeclaratorSyntax;
             var loc = LocationInfo.From(declarator?.Identifier.GetLocation() ?? field.Locations.FirstOrDefault());
-            if (!KnownLayers.Contains(field.Type.Name) || field.Type.ContainingNamespace?.ToDisplayString() != Ns)
+            if (!IsKnownLayer(field.Type.Name) || field.Type.ContainingNamespace?.ToDisplayString() != Ns)
             {
                 Report(DiagnosticDescriptors.LayerField, loc, field.Name, $"'{field.Type.Name}' is not a layer the model compiler knows");
                 continue;

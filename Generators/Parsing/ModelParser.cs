@@ -8,6 +8,7 @@ using System.Threading;
 using Authoring.Generators.Diagnostics;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -115,7 +116,7 @@ internal sealed partial class ModelParser
         var inputShape = ReadInputShape(input);
         if (inputShape is null || _hasCompilerErrors) return Result(_hasCompilerErrors ? Array.Empty<DiagnosticInfo>() : _diagnostics);
 
-        int inputId = Add(OpKind.Input, Array.Empty<int>(), inputShape, Array.Empty<int>(), 0, 0, "", LocationInfo.From(input.Locations.FirstOrDefault()));
+        int inputId = AddNode(OpKind.Input, Array.Empty<int>(), inputShape, Array.Empty<int>(), 0, 0, "", LocationInfo.From(input.Locations.FirstOrDefault()));
         var env = new Env();
         env.Values[input] = inputId;
         int output = InlineBody(forward, env);
@@ -144,9 +145,9 @@ internal sealed partial class ModelParser
             return null;
         }
         var dims = attr.ConstructorArguments[0].Values.Select(v => v.Value is int i ? i : -1).ToArray();
-        if (dims.Length != 1 && dims.Length != 3)
+        if (dims.Length < 1 || dims.Length > 4)
         {
-            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"expected (features) or (channels, height, width), got {dims.Length} dimensions");
+            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"expected 1 to 4 dimensions per sample ((F), (N, D), (C, H, W), (T, C, H, W)...), got {dims.Length}");
             return null;
         }
         if (dims.Any(d => d <= 0))
@@ -154,23 +155,44 @@ internal sealed partial class ModelParser
             Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"dimensions must be positive, got {OpRules.Format(dims)}");
             return null;
         }
+        if (dims.Aggregate(1L, (a, d) => a * d) > int.MaxValue)
+        {
+            Report(DiagnosticDescriptors.InvalidShape, attrLoc, $"{OpRules.Format(dims)} has more than {int.MaxValue} elements per sample");
+            return null;
+        }
         return dims;
     }
 
     bool IsTensor(ITypeSymbol? t) => t?.ToDisplayString() == Ns + ".Tensor";
 
-    void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, loc, args));
+    internal void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, loc, args));
 
-    int Add(OpKind op, int[] inputs, int[] shape, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
+    /// <summary>Appends a node (its shape already checked) and returns its id.</summary>
+    internal int AddNode(string op, int[] inputs, int[] shape, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
     {
         int id = _nodes.Count;
         _nodes.Add(new Node(id, op, inputs.ToEquatableArray(), shape.ToEquatableArray(), ints.ToEquatableArray(), f0, f1, layer, loc));
         return id;
     }
 
-    int[] ShapeOf(int id) => _nodes[id].Shape.ToArray();
+    /// <summary>A node whose shape comes from <paramref name="rule"/>; a failed rule is reported as a shape mismatch of <paramref name="what"/>.</summary>
+    internal int Shaped(string op, string what, int[] inputs, (int[]? Shape, string? Error) rule, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
+    {
+        if (rule.Shape is null)
+        {
+            Report(DiagnosticDescriptors.ShapeMismatch, loc, what, rule.Error!);
+            return -1;
+        }
+        return AddNode(op, inputs, rule.Shape, ints, f0, f1, layer, loc);
+    }
 
-    sealed class Env
+    internal void AddParam(ParamSpec spec) => _params.Add(spec);
+
+    internal int[] ShapeOf(int id) => _nodes[id].Shape.ToArray();
+
+    internal Node NodeAt(int id) => _nodes[id];
+
+    internal sealed class Env
     {
         public readonly Dictionary<ISymbol, int> Values = new(SymbolEqualityComparer.Default);
         public readonly Dictionary<ISymbol, object> Constants = new(SymbolEqualityComparer.Default);

@@ -8,6 +8,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 
 namespace Authoring.Generators.Passes;
 
@@ -222,7 +223,7 @@ internal sealed class Deploy
         }
         var g = new Geometry(false, c0.Cin, c0.Cout, kh, kw, c0.Sh, c0.Sw, ph, pw, many ? 1 : c0.Dh, many ? 1 : c0.Dw, c0.Groups);
         // The merged window must produce the same output grid as every branch (symmetric padding).
-        var shape = OpRules.Conv2d(src.ToArray(), g.Cin, g.Cout, g.Kh, g.Kw, g.Sh, g.Sw, g.Ph, g.Pw, g.Dh, g.Dw, g.Groups).Shape;
+        var shape = Conv2dOp.Shape(src.ToArray(), g.Cin, g.Cout, g.Kh, g.Kw, g.Sh, g.Sw, g.Ph, g.Pw, g.Dh, g.Dw, g.Groups).Shape;
         var expected = terms[0].Shape;
         return shape is not null && OpRules.Same(shape, expected) ? g : null;
     }

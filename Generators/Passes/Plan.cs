@@ -2,6 +2,7 @@
 // (evaluation mode) and for a training step (forward, loss, backward). Built by Planner from a ModelIr.
 using System.Collections.Generic;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 
 namespace Authoring.Generators.Passes;
 
@@ -34,50 +35,23 @@ internal sealed class Buffer
     }
 }
 
-internal enum StepKind
-{
-    Conv,
-    ConvBackData,
-    ConvBackWeights,
-    Linear,
-    LinearBackData,
-    LinearBackWeights,
-    BiasGrad,
-    BnFold,
-    BnAffine,
-    BnTrain,
-    BnBackTrain,
-    MaxPool,
-    MaxPoolBack,
-    AvgPool,
-    AvgPoolBack,
-    Gap,
-    GapBack,
-    Upsample,
-    UpsampleBack,
-    Eltwise,
-    EltwiseBack,
-    Dropout,
-    DropoutBack,
-    Copy,
-    Clear,
-    Loss,
-}
-
-/// <summary>One kernel launch. <see cref="Node"/> is the IR node it implements (conv, bn, pool...);
-/// <see cref="Io"/> lists its tensor operands in the order each kind documents.</summary>
+/// <summary>One kernel launch. <see cref="Kernel"/> emits it for each backend; <see cref="Owner"/> is the definition
+/// that lowered it and derives its backward; <see cref="Node"/> is the IR node it implements (conv, bn, pool...);
+/// <see cref="Io"/> lists its tensor operands in the order its kernel documents.</summary>
 internal sealed class Step
 {
-    public Step(StepKind kind, Node? node, params Ref[] io)
+    public Step(Kernel kernel, Node? node, params Ref[] io)
     {
-        Kind = kind;
+        Kernel = kernel;
         Node = node;
         Io = io;
     }
 
-    public StepKind Kind { get; }
+    public Kernel Kernel { get; }
     public Node? Node { get; }
     public Ref[] Io { get; }
+    /// <summary>The definition whose Backward differentiates this forward step (null: nothing to differentiate).</summary>
+    public IDifferentiable? Owner { get; set; }
     public bool Accumulate { get; set; }
     public ActKind Act { get; set; }
     /// <summary>State-array offset of per-channel scale/shift (folded BN) or BN saved statistics; -1 if none.</summary>
@@ -89,26 +63,69 @@ internal sealed class Step
     /// <summary>EltwiseBack: per leaf, the gradient target (null when the leaf needs none) and whether it accumulates.</summary>
     public Ref?[]? LeafGrads { get; set; }
     public bool[]? LeafAccumulate { get; set; }
+    /// <summary>Leading axes the kernel folds into the batch (T of (T, C, H, W)): it runs on n * Fold samples of
+    /// 1/Fold of each operand's per-sample size. Every operand of such a step is dense in its buffer.</summary>
+    public int Fold { get; set; } = 1;
+    /// <summary>The node whose value the step's first operand is (a concat part a Copy moves), or -1.</summary>
+    public int Operand { get; set; } = -1;
     /// <summary>Copy / Clear: floats per sample.</summary>
     public int Size { get; set; }
     public int Index { get; set; }
+
+    /// <summary>Every operand the step reads or writes (its Io and its leaf gradients).</summary>
+    public IEnumerable<Ref> Operands()
+    {
+        foreach (var r in Io) yield return r;
+        if (LeafGrads is not null)
+            foreach (var r in LeafGrads)
+                if (r is { } rr) yield return rr;
+    }
 }
 
-/// <summary>A fused tree of element-wise ops evaluated in one pass. Leaves are stored values; internal
-/// nodes are recomputed, never stored.</summary>
+/// <summary>A fused tree of element-wise ops evaluated in one pass over the root's elements. Leaves are stored
+/// values; internal nodes are recomputed per element, never stored.</summary>
 internal sealed class EltGroup
 {
-    public EltGroup(int id, Node root) { Id = id; Root = root; }
+    public EltGroup(int id, Node root)
+    {
+        Id = id;
+        Root = root;
+        MemberAxes[root.Id] = Broadcast.Identity(root.Shape.Count);
+    }
 
     public int Id { get; }
     public Node Root { get; }
     /// <summary>Group members in topological order (root last).</summary>
     public List<Node> Members { get; } = new();
-    /// <summary>External inputs, each read once per element.</summary>
-    public List<int> Leaves { get; } = new();
-    /// <summary>Channels and per-channel size of the iteration space (the root's shape).</summary>
-    public int C => Root.Channels;
-    public int S => Root.Spatial;
+    /// <summary>Per member, the root axis each of its axes lies on (members may be broadcast, e.g. a (C) gate).</summary>
+    public Dictionary<int, int[]> MemberAxes { get; } = new();
+    /// <summary>External inputs, each read once per element through its placement on the root's axes. A value
+    /// feeding the tree through two different placements is two leaves.</summary>
+    public List<EltLeaf> Leaves { get; } = new();
+    /// <summary>Per member, per operand: the leaf it reads, or -1 when the operand is another member.</summary>
+    public Dictionary<int, int[]> OperandLeaves { get; } = new();
+
+    /// <summary>The leaf reading <paramref name="node"/> on <paramref name="axes"/>, added if new.</summary>
+    public int LeafIndex(int node, int[] axes)
+    {
+        for (int i = 0; i < Leaves.Count; i++)
+            if (Leaves[i].Node == node && System.Linq.Enumerable.SequenceEqual(Leaves[i].Axes, axes)) return i;
+        Leaves.Add(new EltLeaf(node, axes));
+        return Leaves.Count - 1;
+    }
+}
+
+/// <summary>A leaf of an element-wise tree: a stored value and the root axis each of its axes lies on.</summary>
+internal sealed class EltLeaf
+{
+    public EltLeaf(int node, int[] axes)
+    {
+        Node = node;
+        Axes = axes;
+    }
+
+    public int Node { get; }
+    public int[] Axes { get; }
 }
 
 /// <summary>A phase of the program (inference or a training step).</summary>

@@ -41,6 +41,13 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void Resize() => Check(new Resize(), p => new Resize.Gpu(fixture.Device, p));
     [Fact] public void ResizeRounding() => Check(new ResizeRounding(), p => new ResizeRounding.Gpu(fixture.Device, p));
 
+    // Any rank, new element-wise ops, broadcasting (Models/RankModels.cs).
+    [Fact] public void TimeConv() => Check(new TimeConv(), p => new TimeConv.Gpu(fixture.Device, p));
+    [Fact] public void TokenMlp() => Check(new TokenMlp(), p => new TokenMlp.Gpu(fixture.Device, p));
+    [Fact] public void SmoothActs() => Check(new SmoothActs(), p => new SmoothActs.Gpu(fixture.Device, p));
+    [Fact] public void OuterBroadcast() => Check(new OuterBroadcast(), p => new OuterBroadcast.Gpu(fixture.Device, p));
+    [Fact] public void SlicedTime() => Check(new SlicedTime(), p => new SlicedTime.Gpu(fixture.Device, p));
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));
     [Fact] public void GhostModuleRatio3() => Check(new GhostModuleRatio3(), p => new GhostModuleRatio3.Gpu(fixture.Device, p));

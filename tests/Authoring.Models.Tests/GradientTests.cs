@@ -31,6 +31,13 @@ public class GradientTests
     [Fact] public void ResizeUpDownIntoConcatDenseBandKernel() => Check(new Resize());
     [Fact] public void ResizeWherePyTorchsFloatIndexDiffersFromExact() => Check(new ResizeRounding());
 
+    // Any rank, new element-wise ops, broadcasting (Models/RankModels.cs).
+    [Fact] public void TimeMajorConvPoolsLinearBatchNorm1dGelu() => Check(new TimeConv());
+    [Fact] public void TokensLinearScalarArithmeticRowAndColumnBroadcast() => Check(new TokenMlp());
+    [Fact] public void SmoothActivationsFusedAndInTrees() => Check(new SmoothActs());
+    [Fact] public void OuterProductBroadcastAndTwoPlacementsOfOneValue() => Check(new OuterBroadcast());
+    [Fact] public void TimeSliceIntoFoldingConvIsCopiedDense() => Check(new SlicedTime());
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
     [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());
@@ -135,11 +142,11 @@ public class GradientTests
     static void CheckRunningStats<T>(ReferenceInterpreter oracle, T model, double[] xd, int n, Dictionary<string, double[]> before) where T : IModel
     {
         var values = oracle.All(xd, n, before, train: true);
-        foreach (var bn in oracle.Ir.Nodes.Where(v => v.Op == Generators.Ir.OpKind.BatchNorm))
+        foreach (var bn in oracle.Ir.Nodes.Where(v => v.Op == Generators.Ops.OpKind.BatchNorm))
         {
             var (mean, var) = oracle.BatchStats(bn, values[bn.Inputs[0]], n);
             double m = bn.F1;
-            int count = n * bn.Spatial;
+            int count = n * bn.Leading * bn.Spatial;
             var oldMean = before[bn.Layer + ".running_mean"];
             var oldVar = before[bn.Layer + ".running_var"];
             var expMean = mean.Select((v, c) => (1 - m) * oldMean[c] + m * v).ToArray();

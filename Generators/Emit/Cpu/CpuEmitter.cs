@@ -5,6 +5,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Passes;
 using static Authoring.Generators.Emit.EmitCommon;
 
@@ -14,17 +15,14 @@ internal sealed class CpuEmitter
 {
     readonly Plan _plan;
     readonly ModelIr _m;
-    readonly Dictionary<string, int> _off;
     readonly CodeWriter _w = new();
-    readonly List<string> _shapes = new();
-    readonly Dictionary<string, string> _shapeNames = new();
-    readonly List<(Step Step, bool Train)> _eltSteps = new();
+    readonly CpuContext _cx;
 
     CpuEmitter(Plan plan)
     {
         _plan = plan;
         _m = plan.Model;
-        _off = Offsets(_m);
+        _cx = new CpuContext(plan);
     }
 
     public static string Emit(Plan plan) => new CpuEmitter(plan).Run();
@@ -66,7 +64,7 @@ internal sealed class CpuEmitter
         w.Line($"/// <summary>Floats per sample of the arena (activations and gradients of one step).</summary>");
         w.Line("public static int ArenaFloatsPerSample => __ArenaPerSample;");
         w.Line();
-        foreach (var s in _shapes) w.Line(s);
+        foreach (var s in _cx.ShapeFields) w.Line(s);
         w.Line();
         w.Open("void __Ensure(int batch)");
         w.Line("if (batch <= 0) throw new global::System.ArgumentOutOfRangeException(nameof(batch), batch, \"Batch must be positive.\");");
@@ -82,28 +80,9 @@ internal sealed class CpuEmitter
         w.Close();
         w.Line();
         w.Block(body.ToString());
-        foreach (var (step, train) in _eltSteps) EltwiseCpu.Emit(w, _m, step, train);
+        _cx.WriteMembers(w);
         w.Close();
         return w.ToString();
-    }
-
-    string ShapeField(string type, string init)
-    {
-        string key = type + init;
-        if (_shapeNames.TryGetValue(key, out var name)) return name;
-        name = "__shape" + _shapeNames.Count;
-        _shapeNames[key] = name;
-        _shapes.Add($"static readonly {CpuNs}.{type} {name} = {init};");
-        return name;
-    }
-
-    static string V(Program p, Ref r)
-    {
-        var b = p.Buffers[r.Buffer];
-        string off = b.Offset == 0 ? "" : $"n * {b.Offset}";
-        string shift = r.Shift == 0 ? "" : r.Shift.ToString();
-        string o = off.Length == 0 && shift.Length == 0 ? "0" : off.Length == 0 ? shift : shift.Length == 0 ? off : off + " + " + shift;
-        return $"new {CpuNs}.View(A, {o}, {b.PerSample})";
     }
 
     void EmitInfer(CodeWriter w)
@@ -117,7 +96,7 @@ internal sealed class CpuEmitter
         w.Line("int n = batch;");
         w.Line("float[] A = __arena, P = __parameters.Values, S = __state;");
         CopyIn(w, p);
-        foreach (var s in p.Steps) EmitStep(w, p, s);
+        EmitSteps(w, p);
         var o = p.Output;
         var ob = p.Buffers[o.Buffer];
         w.Line($"for (int b = 0; b < n; b++) global::System.MemoryExtensions.AsSpan(A, n * {ob.Offset} + {o.Shift} + b * {ob.PerSample}, __OutputSize).CopyTo(output.Slice(b * __OutputSize, __OutputSize));");
@@ -146,139 +125,21 @@ internal sealed class CpuEmitter
         w.Line("global::System.Array.Clear(G);");
         w.Line($"{Rt}.StepResult result = default;");
         CopyIn(w, p);
-        foreach (var s in p.Steps) EmitStep(w, p, s);
+        EmitSteps(w, p);
         w.Line("return result;");
         w.Close();
         w.Line();
     }
 
-    int Off(string name) => _off[name];
-
-    void EmitStep(CodeWriter w, Program p, Step s)
+    void EmitSteps(CodeWriter w, Program p)
     {
-        var node = s.Node;
-        string acc = s.Accumulate ? "true" : "false";
-        w.Line("// " + Describe(s));
-        switch (s.Kind)
+        _cx.Program = p;
+        _cx.Writer = w;
+        foreach (var s in p.Steps)
         {
-            case StepKind.Conv:
-            case StepKind.Linear:
-                {
-                    bool conv = s.Kind == StepKind.Conv;
-                    var cn = node!;
-                    int cout = conv ? new ConvAttrs(cn).Cout : cn.Ints[1];
-                    bool bias = cn.Ints[conv ? 11 : 2] != 0;
-                    string epi = s.Bn is not null ? $"S, {s.State}, S, {s.State + cout}"
-                        : bias ? $"null, 0, P, {Off(cn.Layer + ".bias")}" : "null, 0, null, 0";
-                    string w0 = $"P, {Off(cn.Layer + ".weight")}";
-                    if (conv)
-                        w.Line($"{CpuNs}.Conv2dKernel.Forward<{Act(s.Act)}>(in {ShapeField("Conv2dShape", ConvShape(_m, cn))}, n, {V(p, s.Io[0])}, {w0}, {epi}, {V(p, s.Io[1])});");
-                    else
-                        w.Line($"{CpuNs}.LinearKernel.Forward<{Act(s.Act)}>(n, {cn.Ints[0]}, {cn.Ints[1]}, {V(p, s.Io[0])}, {w0}, {epi}, {V(p, s.Io[1])});");
-                    break;
-                }
-            case StepKind.ConvBackData:
-                w.Line($"{CpuNs}.Conv2dKernel.BackwardData(in {ShapeField("Conv2dShape", ConvShape(_m, node!))}, n, {V(p, s.Io[0])}, P, {Off(node!.Layer + ".weight")}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.ConvBackWeights:
-                w.Line($"{CpuNs}.Conv2dKernel.BackwardWeights(in {ShapeField("Conv2dShape", ConvShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, G, {Off(node!.Layer + ".weight")});");
-                break;
-            case StepKind.LinearBackData:
-                w.Line($"{CpuNs}.LinearKernel.BackwardData(n, {node!.Ints[0]}, {node.Ints[1]}, {V(p, s.Io[0])}, P, {Off(node.Layer + ".weight")}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.LinearBackWeights:
-                w.Line($"{CpuNs}.LinearKernel.BackwardWeights(n, {node!.Ints[0]}, {node.Ints[1]}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, G, {Off(node.Layer + ".weight")});");
-                break;
-            case StepKind.BiasGrad:
-                {
-                    var outNode = node!;
-                    w.Line($"{CpuNs}.ChannelKernel.BiasGrad(n, {outNode.Channels}, {outNode.Spatial}, {V(p, s.Io[0])}, G, {Off(node!.Layer + ".bias")});");
-                    break;
-                }
-            case StepKind.BnFold:
-                {
-                    string l = node!.Layer;
-                    var producer = s.Bn;
-                    bool bias = producer is not null && producer.Ints[producer.Op == OpKind.Conv2d ? 11 : 2] != 0;
-                    string b = bias ? $"P, {Off(producer!.Layer + ".bias")}" : "null, 0";
-                    w.Line($"{CpuNs}.BatchNormKernel.FoldEval({node.Channels}, P, {Off(l + ".weight")}, {Off(l + ".bias")}, {Off(l + ".running_mean")}, {Off(l + ".running_var")}, {F(node.F0)}, {b}, S, {s.State}, S, {s.State + node.Channels});");
-                    break;
-                }
-            case StepKind.BnAffine:
-                w.Line($"{CpuNs}.BatchNormKernel.Affine<{Act(s.Act)}>(n, {node!.Channels}, {node.Spatial}, {V(p, s.Io[0])}, S, {s.State}, S, {s.State + node.Channels}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.BnTrain:
-                {
-                    string l = node!.Layer;
-                    w.Line($"{CpuNs}.BatchNormKernel.ForwardTrain<{Act(s.Act)}>(n, {node.Channels}, {node.Spatial}, {V(p, s.Io[0])}, P, {Off(l + ".weight")}, {Off(l + ".bias")}, {Off(l + ".running_mean")}, {Off(l + ".running_var")}, {F(node.F1)}, {F(node.F0)}, S, {s.State}, {V(p, s.Io[1])});");
-                    break;
-                }
-            case StepKind.BnBackTrain:
-                {
-                    string l = node!.Layer;
-                    w.Line($"{CpuNs}.BatchNormKernel.BackwardTrain<{Act(s.Act)}>(n, {node.Channels}, {node.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, P, {Off(l + ".weight")}, {Off(l + ".bias")}, S, {s.State}, {V(p, s.Io[2])}, {acc}, G, {Off(l + ".weight")}, {Off(l + ".bias")});");
-                    break;
-                }
-            case StepKind.MaxPool:
-                w.Line($"{CpuNs}.PoolKernel.MaxForward(in {ShapeField("Pool2dShape", PoolShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.MaxPoolBack:
-                w.Line($"{CpuNs}.PoolKernel.MaxBackward(in {ShapeField("Pool2dShape", PoolShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])}, {acc});");
-                break;
-            case StepKind.AvgPool:
-                w.Line($"{CpuNs}.PoolKernel.AvgForward(in {ShapeField("Pool2dShape", PoolShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.AvgPoolBack:
-                w.Line($"{CpuNs}.PoolKernel.AvgBackward(in {ShapeField("Pool2dShape", PoolShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.Gap:
-                {
-                    var x = _m.Nodes[node!.Inputs[0]];
-                    w.Line($"{CpuNs}.PoolKernel.GlobalAvgForward(n, {x.Channels}, {x.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                    break;
-                }
-            case StepKind.GapBack:
-                {
-                    var x = _m.Nodes[node!.Inputs[0]];
-                    w.Line($"{CpuNs}.PoolKernel.GlobalAvgBackward(n, {x.Channels}, {x.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                    break;
-                }
-            case StepKind.Upsample:
-                w.Line($"{CpuNs}.UpsampleKernel.NearestForward(in {ShapeField("UpsampleShape", UpsampleShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.UpsampleBack:
-                w.Line($"{CpuNs}.UpsampleKernel.NearestBackward(in {ShapeField("UpsampleShape", UpsampleShape(_m, node!))}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.Dropout:
-                w.Line($"{CpuNs}.DropoutKernel.Forward(n, {node!.Size}, {F(node.F0)}, seed + {node.Id}UL, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])});");
-                break;
-            case StepKind.DropoutBack:
-                w.Line($"{CpuNs}.ElementwiseKernel.MultiplyInto(n, {s.Size}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])}, {acc});");
-                break;
-            case StepKind.Copy:
-                w.Line($"{CpuNs}.ChannelKernel.Copy(n, {s.Size}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.Clear:
-                {
-                    var b = p.Buffers[s.Io[0].Buffer];
-                    w.Line($"global::System.Array.Clear(A, n * {b.Offset}, n * {b.PerSample});");
-                    break;
-                }
-            case StepKind.Loss:
-                w.Line($"result = {CpuNs}.LossKernel.SoftmaxCrossEntropy(n, {node!.Size}, {V(p, s.Io[0])}, labels, {V(p, s.Io[1])});");
-                break;
-            case StepKind.Eltwise:
-            case StepKind.EltwiseBack:
-                {
-                    string name = EltwiseCpu.MethodName(s, p == _plan.Train);
-                    var args = new List<string> { "n" };
-                    args.AddRange(s.Io.Select(r => V(p, r)));
-                    if (s.LeafGrads is not null)
-                        foreach (var g in s.LeafGrads) if (g is { } gr) args.Add(V(p, gr));
-                    w.Line($"{name}({string.Join(", ", args)});");
-                    _eltSteps.Add((s, p == _plan.Train));
-                    break;
-                }
+            w.Line("// " + Describe(s));
+            _cx.Step = s;
+            s.Kernel.EmitCpu(_cx, s);
         }
     }
 }

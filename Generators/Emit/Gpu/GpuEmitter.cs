@@ -6,6 +6,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Passes;
 using static Authoring.Generators.Emit.EmitCommon;
 
@@ -13,21 +14,18 @@ namespace Authoring.Generators.Emit.Gpu;
 
 internal sealed class GpuEmitter
 {
-    const string G = "global::Authoring.Gpu";
+    const string G = GpuContext.G;
     const string Il = "global::ILGPU";
 
     readonly Plan _plan;
     readonly ModelIr _m;
-    readonly Dictionary<string, int> _off;
-    readonly Dictionary<string, int> _len = new();
-    readonly List<(Step Step, bool Train)> _elt = new();
+    readonly GpuContext _cx;
 
     GpuEmitter(Plan plan)
     {
         _plan = plan;
         _m = plan.Model;
-        _off = Offsets(_m);
-        foreach (var p in _m.Params) _len[p.Name] = p.Length;
+        _cx = new GpuContext(plan);
     }
 
     public static string Emit(Plan plan) => new GpuEmitter(plan).Run();
@@ -105,21 +103,11 @@ internal sealed class GpuEmitter
         w.Close();
         w.Line();
         w.Block(body.ToString());
-        foreach (var (s, train) in _elt) EltwiseGpu.Emit(w, _m, s, train);
+        _cx.WriteMembers(w);
         w.Close();
         w.Close();
         return w.ToString();
     }
-
-    static string V(Program p, Ref r)
-    {
-        var b = p.Buffers[r.Buffer];
-        return $"new {G}.GView(A, n * {b.Offset} + {r.Shift}, {b.PerSample})";
-    }
-
-    string Param(string name, string store = "P") => $"{store}.SubView({_off[name]}, {_len[name]})";
-
-    static string State(int off, int len) => $"S.SubView({off}, {len})";
 
     void EmitPhase(CodeWriter w, Program p, bool train)
     {
@@ -151,7 +139,14 @@ internal sealed class GpuEmitter
             w.Line("__device.CopyToDevice(labels.Slice(0, n), __labels!.View.SubView(0, n));");
             w.Line("ulong seed = DropoutSeed + 0x9E3779B97F4A7C15UL * ++__steps;");
         }
-        foreach (var s in p.Steps) EmitStep(w, p, s, train);
+        _cx.Program = p;
+        _cx.Writer = w;
+        foreach (var s in p.Steps)
+        {
+            w.Line("// " + Describe(s));
+            _cx.Step = s;
+            s.Kernel.EmitGpu(_cx, s);
+        }
         if (train)
         {
             w.Line($"var result = __k.ReadStepResult(__result.View);");
@@ -168,129 +163,4 @@ internal sealed class GpuEmitter
         w.Close();
         w.Line();
     }
-
-    void EmitStep(CodeWriter w, Program p, Step s, bool train)
-    {
-        var node = s.Node;
-        string acc = s.Accumulate ? "true" : "false";
-        w.Line("// " + Describe(s));
-        switch (s.Kind)
-        {
-            case StepKind.Conv:
-            case StepKind.Linear:
-                {
-                    var cn = node!;
-                    bool conv = s.Kind == StepKind.Conv;
-                    int cout = conv ? new ConvAttrs(cn).Cout : cn.Ints[1];
-                    bool bias = cn.Ints[conv ? 11 : 2] != 0;
-                    string epi = s.Bn is not null ? $"{State(s.State, cout)}, {State(s.State + cout, cout)}"
-                        : bias ? $"default, {Param(cn.Layer + ".bias")}" : "default, default";
-                    if (conv)
-                        w.Line($"__k.Conv2dForward<{Act(s.Act)}>({ConvShapeNew(cn)}, n, {V(p, s.Io[0])}, {Param(cn.Layer + ".weight")}, {epi}, {V(p, s.Io[1])});");
-                    else
-                        w.Line($"__k.LinearForward<{Act(s.Act)}>(n, {cn.Ints[0]}, {cn.Ints[1]}, {V(p, s.Io[0])}, {Param(cn.Layer + ".weight")}, {epi}, {V(p, s.Io[1])});");
-                    break;
-                }
-            case StepKind.ConvBackData:
-                w.Line($"__k.Conv2dBackwardData({ConvShapeNew(node!)}, n, {V(p, s.Io[0])}, {Param(node!.Layer + ".weight")}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.ConvBackWeights:
-                w.Line($"__k.Conv2dBackwardWeights({ConvShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {Param(node!.Layer + ".weight", "Gr")});");
-                break;
-            case StepKind.LinearBackData:
-                w.Line($"__k.LinearBackwardData(n, {node!.Ints[0]}, {node.Ints[1]}, {V(p, s.Io[0])}, {Param(node.Layer + ".weight")}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.LinearBackWeights:
-                w.Line($"__k.LinearBackwardWeights(n, {node!.Ints[0]}, {node.Ints[1]}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {Param(node.Layer + ".weight", "Gr")});");
-                break;
-            case StepKind.BiasGrad:
-                w.Line($"__k.BiasGrad(n, {node!.Channels}, {node.Spatial}, {V(p, s.Io[0])}, {Param(node.Layer + ".bias", "Gr")});");
-                break;
-            case StepKind.BnFold:
-                {
-                    string l = node!.Layer;
-                    var producer = s.Bn;
-                    bool bias = producer is not null && producer.Ints[producer.Op == OpKind.Conv2d ? 11 : 2] != 0;
-                    string b = bias ? Param(producer!.Layer + ".bias") : "default";
-                    w.Line($"__k.BatchNormFoldEval({node.Channels}, {Param(l + ".weight")}, {Param(l + ".bias")}, {Param(l + ".running_mean")}, {Param(l + ".running_var")}, {F(node.F0)}, {b}, {State(s.State, node.Channels)}, {State(s.State + node.Channels, node.Channels)});");
-                    break;
-                }
-            case StepKind.BnAffine:
-                w.Line($"__k.BatchNormAffine<{Act(s.Act)}>(n, {node!.Channels}, {node.Spatial}, {V(p, s.Io[0])}, {State(s.State, node.Channels)}, {State(s.State + node.Channels, node.Channels)}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.BnTrain:
-                {
-                    string l = node!.Layer;
-                    w.Line($"__k.BatchNormForwardTrain<{Act(s.Act)}>(n, {node.Channels}, {node.Spatial}, {V(p, s.Io[0])}, {Param(l + ".weight")}, {Param(l + ".bias")}, {Param(l + ".running_mean")}, {Param(l + ".running_var")}, {F(node.F1)}, {F(node.F0)}, {State(s.State, 2 * node.Channels)}, {V(p, s.Io[1])});");
-                    break;
-                }
-            case StepKind.BnBackTrain:
-                {
-                    string l = node!.Layer;
-                    w.Line($"__k.BatchNormBackwardTrain<{Act(s.Act)}>(n, {node.Channels}, {node.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {Param(l + ".weight")}, {Param(l + ".bias")}, {State(s.State, 2 * node.Channels)}, {V(p, s.Io[2])}, {acc}, {Param(l + ".weight", "Gr")}, {Param(l + ".bias", "Gr")});");
-                    break;
-                }
-            case StepKind.MaxPool:
-                w.Line($"__k.MaxPoolForward({PoolShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.MaxPoolBack:
-                w.Line($"__k.MaxPoolBackward({PoolShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])}, {acc});");
-                break;
-            case StepKind.AvgPool:
-                w.Line($"__k.AvgPoolForward({PoolShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.AvgPoolBack:
-                w.Line($"__k.AvgPoolBackward({PoolShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.Gap:
-            case StepKind.GapBack:
-                {
-                    var x = _m.Nodes[node!.Inputs[0]];
-                    if (s.Kind == StepKind.Gap)
-                        w.Line($"__k.GlobalAvgPoolForward(n, {x.Channels}, {x.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                    else
-                        w.Line($"__k.GlobalAvgPoolBackward(n, {x.Channels}, {x.Spatial}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                    break;
-                }
-            case StepKind.Upsample:
-                w.Line($"__k.UpsampleNearestForward({UpsampleShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])});");
-                break;
-            case StepKind.UpsampleBack:
-                w.Line($"__k.UpsampleNearestBackward({UpsampleShapeNew(node!)}, n, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.Dropout:
-                w.Line($"__k.DropoutForward(n, {node!.Size}, {F(node.F0)}, seed + {node.Id}UL, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {V(p, s.Io[2])});");
-                break;
-            case StepKind.DropoutBack:
-            case StepKind.Eltwise:
-            case StepKind.EltwiseBack:
-                {
-                    var args = new List<string> { "n" };
-                    args.AddRange(s.Io.Select(r => V(p, r)));
-                    if (s.LeafGrads is not null)
-                        foreach (var g in s.LeafGrads) if (g is { } gr) args.Add(V(p, gr));
-                    w.Line($"{EltwiseGpu.MethodName(s, train)}({string.Join(", ", args)});");
-                    _elt.Add((s, train));
-                    break;
-                }
-            case StepKind.Copy:
-                w.Line($"__k.Copy(n, {s.Size}, {V(p, s.Io[0])}, {V(p, s.Io[1])}, {acc});");
-                break;
-            case StepKind.Clear:
-                {
-                    var b = p.Buffers[s.Io[0].Buffer];
-                    w.Line($"__k.Clear(A.SubView((long)n * {b.Offset}, n * {b.PerSample}));");
-                    break;
-                }
-            case StepKind.Loss:
-                w.Line($"__k.SoftmaxCrossEntropy(n, {node!.Size}, {V(p, s.Io[0])}, __labels!.View.SubView(0, n), {V(p, s.Io[1])}, __result.View);");
-                break;
-        }
-    }
-
-    string ConvShapeNew(Node n) => $"new {CpuNs}.Conv2dShape" + ConvShape(_m, n).Substring(3);
-
-    string UpsampleShapeNew(Node n) => $"new {CpuNs}.UpsampleShape" + UpsampleShape(_m, n).Substring(3);
-
-    string PoolShapeNew(Node n) => $"new {CpuNs}.Pool2dShape" + PoolShape(_m, n).Substring(3);
 }

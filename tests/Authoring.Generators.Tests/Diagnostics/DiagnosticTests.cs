@@ -112,16 +112,18 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void AUT0004_TwoDimensionalShape()
+    public void AUT0004_FiveDimensionalShape()
     {
-        Verify("""
+        // Ranks 1 to 4 per sample ((F), (N, D), (C, H, W), (T, C, H, W)); the batch is outside.
+        var run = Verify("""
             [Model]
             public partial class Net
             {
-                readonly Linear head = new(4, 2);
-                Tensor Forward([{|AUT0004:Shape(4, 4)|}] Tensor x) => head.Forward(Flatten(x));
+                readonly Linear head = new(120, 2);
+                Tensor Forward([{|AUT0004:Shape(1, 2, 3, 4, 5)|}] Tensor x) => head.Forward(Flatten(x));
             }
             """);
+        Assert.Contains("1 to 4 dimensions per sample", DiagnosticAssert.Message(run, "AUT0004"));
     }
 
     [Fact]
@@ -432,7 +434,7 @@ public class DiagnosticTests
                 Tensor Forward([Shape(1, 8, 8)] Tensor x) => {|AUT0008:head.Forward(GlobalAvgPool(conv.Forward(x)))|};
             }
             """);
-        Assert.Contains("expects 16 input features, got 8", DiagnosticAssert.Message(run, "AUT0008"));
+        Assert.Contains("expects 16 input features on the last axis, got 8", DiagnosticAssert.Message(run, "AUT0008"));
     }
 
     [Fact]
@@ -575,7 +577,7 @@ public class DiagnosticTests
                 Tensor Forward([Shape(4, 8, 8)] Tensor x) => head.Forward(GlobalAvgPool({|AUT0008:UpsampleNearest(GlobalAvgPool(x), 2, 2)|}));
             }
             """);
-        Assert.Contains("UpsampleNearest: expects a (C, H, W) input, got (4)", DiagnosticAssert.Message(run, "AUT0008"));
+        Assert.Contains("UpsampleNearest: expects a (C, H, W) input (or (T, C, H, W)), got (4)", DiagnosticAssert.Message(run, "AUT0008"));
     }
 
     [Fact]
@@ -722,11 +724,12 @@ public class DiagnosticTests
     [Fact]
     public void AUT0011_DropoutProbability()
     {
+        // At the argument to change, as docs/diagnostics.md promises for every hyper-parameter.
         Verify("""
             [Model]
             public partial class Net
             {
-                readonly Dropout {|AUT0011:drop|} = new(1.5f);
+                readonly Dropout drop = new({|AUT0011:1.5f|});
                 readonly Linear head = new(4, 2);
                 Tensor Forward([Shape(4)] Tensor x) => head.Forward(drop.Forward(x));
             }

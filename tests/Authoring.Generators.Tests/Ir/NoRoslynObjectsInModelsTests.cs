@@ -5,6 +5,7 @@ using System.Reflection;
 using Authoring.Generators.Emit;
 using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 

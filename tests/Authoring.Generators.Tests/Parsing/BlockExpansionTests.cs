@@ -2,6 +2,7 @@
 // reference PyTorch code, with that code's state_dict names under the field and PyTorch's shapes, and the
 // generated code compiles. The Ghost concat and slice cost no copy in either program.
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Parsing;
 using Authoring.Generators.Passes;
 using Authoring.Generators.Tests.Harness;
@@ -248,7 +249,7 @@ public class BlockExpansionTests
         var plan = Planner.Build(Parse(Model(field, "4, 6, 6", body, channels)));
         foreach (var (program, name) in new[] { (plan.Infer, "inference"), (plan.Train, "training") })
         {
-            Assert.DoesNotContain(program.Steps, s => s.Kind == StepKind.Copy);
+            Assert.DoesNotContain(program.Steps, s => s.Kernel == Utility.Copy);
             foreach (var concat in plan.Model.Nodes.Where(n => n.Op == OpKind.Concat))
             {
                 // Both parts live in the concat's buffer, back to back; a slice of it is a view at the same place.

@@ -2,6 +2,7 @@
 // graph the generator compiled.
 using System.Collections.Concurrent;
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Generators.Parsing;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;

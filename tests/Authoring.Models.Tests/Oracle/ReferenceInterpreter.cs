@@ -1,6 +1,7 @@
 // A double-precision, deliberately naive interpreter of the model IR: the numerical oracle for the
 // generated kernels. It shares no code with the runtime; each op follows PyTorch's definition.
 using Authoring.Generators.Ir;
+using Authoring.Generators.Ops;
 using Authoring.Runtime.Cpu;
 
 namespace Authoring.Models.Tests.Oracle;
@@ -35,9 +36,15 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         return total / n;
     }
 
-    /// <summary>Batch mean and biased variance per channel of a BatchNorm's input, as training uses them.</summary>
+    /// <summary>Batch mean and biased variance per channel of a BatchNorm's input, as training uses them (leading
+    /// axes count as samples).</summary>
     public (double[] Mean, double[] Var) BatchStats(Node bn, double[] x, int n)
     {
+        if (bn.Shape.Count != 3 && bn.Shape.Count != 1)
+        {
+            var trimmed = Trim(bn, bn.Shape.Count >= 3 ? 3 : 1);
+            return BatchStats(trimmed, x, n * (bn.Size / trimmed.Size));
+        }
         int c = bn.Channels, hw = bn.Spatial;
         var mean = new double[c];
         var var = new double[c];
@@ -64,9 +71,34 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         return values;
     }
 
+    /// <summary>Layers over (C, H, W) or features apply to every leading index (time step, token) alike, as if
+    /// those were more samples: this is how PyTorch's layers treat (N*T, C, H, W) and (N, T, F) inputs.</summary>
+    static (int InputKeep, int OutputKeep)? Folds(Node node) => node.Op switch
+    {
+        OpKind.Conv2d or OpKind.MaxPool or OpKind.AvgPool or OpKind.UpsampleNearest => (3, 3),
+        OpKind.GlobalAvgPool => (3, 1),
+        OpKind.Linear => (1, 1),
+        OpKind.BatchNorm => node.Shape.Count >= 3 ? (3, 3) : (1, 1),
+        _ => null,
+    };
+
+    static Node Trim(Node n, int keep) => n with { Shape = new Generators.Helpers.EquatableArray<int>(n.Shape.Skip(n.Shape.Count - keep).ToArray()) };
+
     double[] Eval(Node node, double[][] v, int n, IReadOnlyDictionary<string, double[]> p, bool train, ulong seed)
     {
         var inputs = node.Inputs.Select(i => Ir.Nodes[i]).ToArray();
+        if (Folds(node) is { } keep)
+        {
+            int leading = inputs[0].Size / Trim(inputs[0], keep.InputKeep).Size;
+            n *= leading;
+            inputs = inputs.Select(i => Trim(i, keep.InputKeep)).ToArray();
+            node = Trim(node, keep.OutputKeep);
+        }
+        return EvalCore(node, inputs, v, n, p, train, seed);
+    }
+
+    double[] EvalCore(Node node, Node[] inputs, double[][] v, int n, IReadOnlyDictionary<string, double[]> p, bool train, ulong seed)
+    {
         var x = inputs.Length > 0 ? v[inputs[0].Id] : Array.Empty<double>();
         int size = node.Size;
         var y = new double[n * size];
@@ -141,16 +173,41 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
                 }
             case OpKind.Add:
             case OpKind.Mul:
+            case OpKind.Sub:
+            case OpKind.Div:
                 {
                     var a = inputs[0]; var bnode = inputs[1];
                     for (int b = 0; b < n; b++)
                         for (int k = 0; k < size; k++)
                         {
                             double l = Broadcast(v[a.Id], a, node, b, k), r = Broadcast(v[bnode.Id], bnode, node, b, k);
-                            y[b * size + k] = node.Op == OpKind.Add ? l + r : l * r;
+                            y[b * size + k] = node.Op switch
+                            {
+                                OpKind.Add => l + r,
+                                OpKind.Sub => l - r,
+                                OpKind.Mul => l * r,
+                                _ => l / r,
+                            };
                         }
                     return y;
                 }
+            case OpKind.Scalar:
+                {
+                    double c = node.F0;
+                    for (int i = 0; i < y.Length; i++)
+                        y[i] = (ScalarKind)node.Ints[0] switch
+                        {
+                            ScalarKind.Mul => x[i] * c,
+                            ScalarKind.Add => x[i] + c,
+                            ScalarKind.RSub => c - x[i],
+                            ScalarKind.Div => x[i] / c,
+                            _ => c / x[i],
+                        };
+                    return y;
+                }
+            case OpKind.Elu:
+                for (int i = 0; i < y.Length; i++) y[i] = x[i] > 0 ? x[i] : node.F0 * (Math.Exp(x[i]) - 1);
+                return y;
             case OpKind.Concat:
                 {
                     int off = 0;
@@ -164,7 +221,10 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
                 }
             case OpKind.Slice:
                 {
-                    int start = node.Ints[0] * node.Spatial;
+                    // Along the first per-sample axis: each index spans the product of the later axes.
+                    int inner = 1;
+                    for (int a = 1; a < node.Shape.Count; a++) inner *= node.Shape[a];
+                    int start = node.Ints[0] * inner;
                     for (int b = 0; b < n; b++) Array.Copy(x, b * inputs[0].Size + start, y, b * size, size);
                     return y;
                 }
@@ -245,12 +305,35 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         return Math.Min((int)MathF.Floor(product), inLen - 1);
     }
 
+    /// <summary>Element <paramref name="k"/> of the result read from a broadcast operand: PyTorch's rule (aligned
+    /// from the right, size-1 axes stretched), except that a (C) vector against (..., C, H, W) with H * W &gt; 1
+    /// follows the channel axis (the DSL's squeeze-excite rule). Written out index by index, independently of the
+    /// generator's Broadcast class.</summary>
     static double Broadcast(double[] data, Node operand, Node result, int b, int k)
     {
-        if (OpRules.Same(operand.Shape, result.Shape)) return data[b * result.Size + k];
-        int c = k / result.Spatial;
-        return data[b * operand.Size + c];
+        var os = operand.Shape;
+        var rs = result.Shape;
+        int r = rs.Count;
+        var idx = new int[r];
+        int rem = k;
+        for (int a = r - 1; a >= 0; a--) { idx[a] = rem % rs[a]; rem /= rs[a]; }
+        int offset = 0;
+        if (os.Count == 1 && r >= 3 && os[0] == rs[r - 3] && rs[r - 2] * rs[r - 1] != 1 && !SameShape(os, rs))
+        {
+            offset = idx[r - 3];
+        }
+        else
+        {
+            for (int j = 0; j < os.Count; j++)
+            {
+                int a = r - os.Count + j;
+                offset = offset * os[j] + (os[j] == 1 ? 0 : idx[a]);
+            }
+        }
+        return data[b * operand.Size + offset];
     }
+
+    static bool SameShape(IReadOnlyList<int> a, IReadOnlyList<int> b) => a.Count == b.Count && a.Zip(b).All(p => p.First == p.Second);
 
     public static double Activate(ActKind act, double z) => act switch
     {
@@ -260,6 +343,39 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
         ActKind.HardSwish => z * Math.Min(Math.Max(z + 3, 0), 6) / 6,
         ActKind.Sigmoid => 1 / (1 + Math.Exp(-z)),
         ActKind.Tanh => Math.Tanh(z),
+        ActKind.Gelu => 0.5 * z * (1 + Erf(z / Math.Sqrt(2))),
+        ActKind.GeluTanh => 0.5 * z * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (z + 0.044715 * z * z * z))),
+        ActKind.Silu => z / (1 + Math.Exp(-z)),
+        ActKind.Exp => Math.Exp(z),
         _ => z,
     };
+
+    /// <summary>erf in double: its Maclaurin series below |x| = 4 (terms peak near 1e6 at 4, so about 1e-10 is lost
+    /// to cancellation), the asymptotic expansion of erfc above (its first omitted term is below 1e-12 there).</summary>
+    public static double Erf(double x)
+    {
+        double ax = Math.Abs(x);
+        double r;
+        if (ax < 4)
+        {
+            double term = ax, sum = ax, x2 = ax * ax;
+            for (int k = 1; k < 200 && Math.Abs(term) > 1e-17 * Math.Abs(sum); k++)
+            {
+                term *= -x2 / k;
+                sum += term / (2 * k + 1);
+            }
+            r = 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        else
+        {
+            double x2 = ax * ax, inv = 1 / (2 * x2), series = 1, term = 1;
+            for (int k = 1; k < 6; k++)
+            {
+                term *= -(2 * k - 1) * inv;
+                series += term;
+            }
+            r = 1 - Math.Exp(-x2) / (ax * Math.Sqrt(Math.PI)) * series;
+        }
+        return x < 0 ? -r : r;
+    }
 }

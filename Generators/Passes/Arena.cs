@@ -1,0 +1,48 @@
+// Arena planning: every buffer of a program gets an offset (in floats per sample) so that buffers alive at
+// the same time never overlap; buffers pinned for the backward pass live to the end of the step.
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Authoring.Generators.Passes;
+
+internal static class Arena
+{
+    public static void Allocate(Program p)
+    {
+        var steps = p.Steps;
+        p.Buffers[p.Input.Buffer].Touch(-1);
+        foreach (var s in steps)
+            foreach (var r in s.Operands()) p.Buffers[r.Buffer].Touch(s.Index);
+        p.Buffers[p.Output.Buffer].Touch(steps.Count);
+        foreach (var b in p.Buffers)
+        {
+            if (b.LastUse < 0) b.Touch(steps.Count);
+            if (b.Pinned) b.LastUse = steps.Count + 1;
+        }
+
+        var placed = new List<Buffer>();
+        long end = 0;
+        foreach (var b in p.Buffers.OrderBy(b => b.FirstUse).ThenByDescending(b => b.PerSample))
+        {
+            var overlapping = placed.Where(o => o.FirstUse <= b.LastUse && b.FirstUse <= o.LastUse).OrderBy(o => o.Offset).ToList();
+            long offset = 0;
+            foreach (var o in overlapping)
+            {
+                if (offset + b.PerSample <= o.Offset) break;
+                offset = System.Math.Max(offset, (long)o.Offset + o.PerSample);
+            }
+            if (offset + b.PerSample > int.MaxValue)
+                throw new ModelTooLargeException($"its activations need more than {int.MaxValue} floats per sample");
+            b.Offset = (int)offset;
+            placed.Add(b);
+            end = System.Math.Max(end, offset + b.PerSample);
+        }
+        p.ArenaPerSample = (int)end;
+    }
+}
+
+/// <summary>A model whose sizes do not fit the generated code's int arithmetic; reported as AUT0011, not as an internal error.</summary>
+internal sealed class ModelTooLargeException : System.Exception
+{
+    public ModelTooLargeException(string message) : base(message) { }
+}
