@@ -265,6 +265,12 @@ public sealed class OnnxGraphBuilder
     /// <summary>exp(x).</summary>
     public string Exp(string x, string? name = null) => Add("Exp", [x], name);
 
+    /// <summary>SiLU (swish) x * sigmoid(x): ONNX has no such op, so Mul(x, Sigmoid(x)).</summary>
+    public string Silu(string x, string? name = null) => Mul(x, Sigmoid(x), name);
+
+    /// <summary>ELU: x for x &gt; 0, alpha (exp(x) - 1) otherwise (PyTorch's default alpha 1).</summary>
+    public string Elu(string x, float alpha = 1f, string? name = null) => Add("Elu", [x], name, Float("alpha", alpha));
+
     /// <summary>GELU: x Phi(x) exactly, or with PyTorch's tanh approximation (<c>approximate='tanh'</c>). Opset 20 and
     /// newer write the Gelu op; older opsets the same formula from Erf or Tanh nodes.</summary>
     public string Gelu(string x, bool tanhApproximation = false, string? name = null)

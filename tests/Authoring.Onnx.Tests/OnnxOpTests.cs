@@ -263,15 +263,36 @@ public class OnnxOpTests
         Check("HardSwish", (b, x) => b.HardSwish(x), default(HardSwish));
         Check("Sigmoid", (b, x) => b.Sigmoid(x), default(Sigmoid));
         Check("Tanh", (b, x) => b.Tanh(x), default(Tanh));
-
-        void Check<TAct>(string what, Func<OnnxGraphBuilder, string, string> op, TAct act) where TAct : struct, IActivation
+        Check("Silu", (b, x) => b.Silu(x), default(Silu));
+        Check("Exp", (b, x) => b.Exp(x), default(Authoring.Runtime.Cpu.Exp));
+        // Ours evaluates erf with a polynomial (absolute error 1.5e-7), so GELU differs from ONNX Runtime's by up to
+        // ~0.5 |x| 1.5e-7: inside the map tolerance (1e-6 absolute) for |x| <= 7.
+        foreach (int opset in new[] { 17, 20 })
         {
-            var b = new OnnxGraphBuilder(what);
+            Check($"Gelu (opset {opset})", (b, x) => b.Gelu(x), default(Gelu), opset);
+            Check($"GeluTanh (opset {opset})", (b, x) => b.Gelu(x, tanhApproximation: true), default(GeluTanh), opset);
+        }
+
+        void Check<TAct>(string what, Func<OnnxGraphBuilder, string, string> op, TAct act, int opset = 17) where TAct : struct, IActivation
+        {
+            var b = new OnnxGraphBuilder(what, opset);
             string x = b.Input("x", c, hw);
             b.Output(op(b, x), c, hw);
             var got = Ort.Run(b, x, input, n, [c, hw], [c, hw]);
             Ort.Close(got, input.Select(v => act.Apply(v)).ToArray(), MapAbs, MapRel, what);
         }
+    }
+
+    [Fact]
+    public void EluMatchesReference()
+    {
+        const int n = 2, d = 9;
+        var input = Ort.Random(24, n * d, -4f, 4f);
+        var b = new OnnxGraphBuilder("elu");
+        string x = b.Input("x", d);
+        b.Output(b.Elu(x, 0.7f), d);
+        var got = Ort.Run(b, x, input, n, [d], [d]);
+        Ort.Close(got, input.Select(v => v > 0 ? v : 0.7 * (Math.Exp(v) - 1)).ToArray(), MapAbs, MapRel, "Elu");
     }
 
     [Fact]
