@@ -36,6 +36,12 @@ public static class FashionMnist
         return (train, test);
     }
 
+    /// <summary>Loads the test set only (10,000 images): what inference needs, without decoding the training set.</summary>
+    /// <returns>Images of shape (1, 28, 28), normalised as <see cref="Load"/> does; labels 0..9.</returns>
+    /// <exception cref="FileNotFoundException">A file is missing; the message says how to install the dataset.</exception>
+    /// <exception cref="InvalidDataException">A file is corrupt or image and label counts disagree.</exception>
+    public static LabeledImages LoadTest(string? directory = null) => LoadSplit(directory ?? DefaultDirectory, "t10k");
+
     /// <summary>Loads one split, <paramref name="prefix"/> "train" or "t10k". Counts are not pinned to 60000/10000 so a
     /// directory holding a subset in the same format loads too; images and labels must agree.</summary>
     static LabeledImages LoadSplit(string dir, string prefix)

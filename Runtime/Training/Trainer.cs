@@ -123,7 +123,9 @@ public sealed class Trainer
                 lossSum += (double)r.Loss * n;
                 correct += r.Correct;
                 seen += n;
-                if (_progress) lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, lastShown);
+                if (_progress)
+                    lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, seen, epochClock.Elapsed.TotalSeconds,
+                        history, lastShown);
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
 
@@ -145,6 +147,7 @@ public sealed class Trainer
             if (_bar && _barLength > 0) _log.Write('\r' + new string(' ', _barLength) + '\r');
             _barLength = 0;
             _log.WriteLine(Format(stats, o.Epochs));
+            o.EpochEnd?.Invoke(history);
         }
         return history;
     }
@@ -257,31 +260,55 @@ public sealed class Trainer
     }
 
     /// <summary>Draws the bar when the whole-percent position changes (or a line at each 10% when not a terminal);
-    /// returns the position drawn, so the caller passes it back.</summary>
-    int ShowProgress(int epoch, int done, int total, double loss, double accuracy, int lastShown)
+    /// returns the position drawn, so the caller passes it back. Shows the training throughput so far this epoch and
+    /// the time left: of this epoch, and of the run when more epochs follow (each later epoch estimated as the mean
+    /// of the finished ones, evaluation included, or as this epoch's training time while none has finished).</summary>
+    int ShowProgress(int epoch, int done, int total, double loss, double accuracy, long seen, double seconds,
+        List<EpochStats> history, int lastShown)
     {
         int granularity = _bar ? 100 : 10;
         int pos = (int)((long)done * granularity / total);
         if (pos == lastShown || (pos == 0 && done != total)) return lastShown;
         if (!_bar && done == total) return pos; // the epoch line follows at once
         var inv = CultureInfo.InvariantCulture;
+        double rate = seconds > 0 ? seen / seconds : 0;
+        double epochLeft = seconds / done * (total - done);
+        int epochsAfter = _options.Epochs - epoch - 1;
+        double perEpoch = history.Count > 0 ? history.Average(h => h.Seconds) : seconds / done * total;
+        string left = epochsAfter > 0
+            ? $"{FormatDuration(epochLeft)} left, run {FormatDuration(epochLeft + epochsAfter * perEpoch)}"
+            : $"{FormatDuration(epochLeft)} left";
         if (_bar)
         {
             int filled = (int)((long)done * BarWidth / total);
             Span<char> bar = stackalloc char[BarWidth];
             bar[..filled].Fill('#');
             bar[filled..].Fill('.');
-            string text = string.Create(inv, $"epoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {accuracy * 100:F2}%");
+            string text = string.Create(inv,
+                $"epoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {accuracy * 100:F2}% {rate:F0} img/s {left}");
             _log.Write('\r');
             _log.Write(text);
+            // Pad over a longer bar drawn before (the time-left text shrinks), so no stale characters remain.
+            if (text.Length < _barLength) _log.Write(new string(' ', _barLength - text.Length));
             _barLength = Math.Max(_barLength, text.Length);
         }
         else
         {
-            _log.WriteLine(string.Create(inv, $"  epoch {epoch + 1}/{_options.Epochs} {pos * 10,3}% ({done}/{total}) loss {loss:F4} acc {accuracy * 100:F2}%"));
+            _log.WriteLine(string.Create(inv,
+                $"  epoch {epoch + 1}/{_options.Epochs} {pos * 10,3}% ({done}/{total}) loss {loss:F4} acc {accuracy * 100:F2}% {rate:F0} img/s {left}"));
         }
         _log.Flush();
         return pos;
+    }
+
+    /// <summary>m:ss, or h:mm:ss from an hour on.</summary>
+    static string FormatDuration(double seconds)
+    {
+        if (!double.IsFinite(seconds) || seconds < 0) return "?";
+        var t = TimeSpan.FromSeconds(Math.Round(seconds));
+        return t.TotalHours >= 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}")
+            : string.Create(CultureInfo.InvariantCulture, $"{t.Minutes}:{t.Seconds:00}");
     }
 
     static string Format(EpochStats s, int epochs) => string.Create(CultureInfo.InvariantCulture,

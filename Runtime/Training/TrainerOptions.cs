@@ -43,6 +43,9 @@ public sealed record TrainerOptions
     public TextWriter? Log { get; init; }
     /// <summary>How progress within an epoch is shown.</summary>
     public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    /// <summary>Called after every epoch (after its evaluation and checkpoint) with every epoch's figures so far,
+    /// e.g. to redraw a training-curve plot; null for none.</summary>
+    public Action<IReadOnlyList<EpochStats>>? EpochEnd { get; init; }
 }
 
 /// <summary>Loss and accuracy of a model on a data set.</summary>

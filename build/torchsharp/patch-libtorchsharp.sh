@@ -14,7 +14,11 @@
 #      loader only notes, instead of refusing, that libstdc++ lacks that version;
 #   4. check the result and move it over the original (a new inode, so hard links are not touched).
 # Idempotent: an already patched library is recognized and left alone.
-# Errors are printed as "error TORCHSHIM00n: ..." so MSBuild's Exec reports them as build errors.
+# Exit codes: 0 patched or nothing to do; 3 the patch is needed but its tools (g++, patchelf,
+# readelf) are missing: FOLDER/torchsharp-setup-missing.txt then says which and which script
+# installs them, and MSBuild turns that into a warning (building the library must not fail for
+# want of tools only the TorchSharp tests need); anything else is an error, printed as
+# "error TORCHSHIM00n: ..." so MSBuild's Exec reports it as a build error.
 set -euo pipefail
 
 folder=${1:?usage: patch-libtorchsharp.sh FOLDER}
@@ -22,12 +26,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 lib="$folder/libLibTorchSharp.so"
 shim_name=libauthoring_glibcxx_shim.so
 shim="$folder/$shim_name"
+marker="$folder/torchsharp-setup-missing.txt"
 symbol=_ZSt21ios_base_library_initv
 version=GLIBCXX_3.4.32
 
 fail() { echo "error TORCHSHIM$1: $2" >&2; exit 1; }
 
 [[ -f "$lib" ]] || fail 001 "$lib not found."
+rm -f "$marker"
 
 # The loader's own verdict: does the system satisfy every version the library needs?
 # (Output captured first: with pipefail, grep -q closing the pipe early could fail the pipeline.)
@@ -55,14 +61,18 @@ elif ! missing_version "$lib"; then
     exit 0
 fi
 
-# Check every tool before changing anything.
-command -v g++ >/dev/null 2>&1 \
-    || fail 002 "g++ is required to build the libstdc++ shim that lets TorchSharp load here (the system libstdc++ lacks $version). Install it: apt-get install -y g++ (or run scripts/setup-test-deps.sh)."
+# Check every tool before changing anything; report all that are missing at once.
+missing_tools=()
+command -v g++ >/dev/null 2>&1 || missing_tools+=(g++)
 if ! $already_patched; then
-    command -v patchelf >/dev/null 2>&1 \
-        || fail 003 "patchelf is required to make TorchSharp load here (the system libstdc++ lacks $version). Install it: apt-get install -y patchelf (or run scripts/setup-test-deps.sh)."
-    command -v readelf >/dev/null 2>&1 \
-        || fail 004 "readelf is required to patch libLibTorchSharp.so. Install it: apt-get install -y binutils (or run scripts/setup-test-deps.sh)."
+    command -v patchelf >/dev/null 2>&1 || missing_tools+=(patchelf)
+    command -v readelf >/dev/null 2>&1 || missing_tools+=(readelf)
+fi
+if [[ ${#missing_tools[@]} -gt 0 ]]; then
+    message="TorchSharp's native library needs a patch to load here (the system libstdc++ lacks $version), and the tools for it are missing: ${missing_tools[*]}. Run scripts/setup-test-deps.sh (as root; it installs them with apt-get), then build again. Only the TorchSharp tests and benchmarks need this; everything else builds and runs without it."
+    printf '%s\n' "$message" > "$marker"
+    echo "patch-libtorchsharp: $message"
+    exit 3
 fi
 
 tmp_shim=$(mktemp "$folder/.shim.XXXXXX")

@@ -10,9 +10,12 @@ using Authoring.Runtime.Training;
 
 namespace Authoring.Samples;
 
-/// <summary>Command-line options of a sample: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR.</summary>
+/// <summary>Command-line options of a sample: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR --limit N.</summary>
 public sealed record SampleOptions(int Epochs, int Batch, float Lr, int Seed, string Checkpoint, string? Data)
 {
+    /// <summary>Train on the first N training images only (0: all): quick runs and smoke tests.</summary>
+    public int Limit { get; init; }
+
     public static SampleOptions Parse(string[] args, SampleOptions defaults)
     {
         var a = defaults;
@@ -27,7 +30,8 @@ public sealed record SampleOptions(int Epochs, int Batch, float Lr, int Seed, st
                 "--seed" => a with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--checkpoint" => a with { Checkpoint = Next() },
                 "--data" => a with { Data = Next() },
-                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Options: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR"),
+                "--limit" => a with { Limit = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Options: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR --limit N"),
             };
         }
         return a;
@@ -52,11 +56,13 @@ public static class SampleRunner
         }
         var inv = CultureInfo.InvariantCulture;
         var (train, test) = FashionMnist.Load(options.Data);
+        if (options.Limit > 0 && options.Limit < train.Count) train = train.Slice(0, options.Limit);
         var model = new TModel();
         model.Parameters.Initialize(options.Seed);
         Console.WriteLine($"{model.Name}: {model.Parameters.TrainableCount:N0} trainable parameters; {train.Count:N0} training and {test.Count:N0} test images.");
         Console.WriteLine(string.Create(inv, $"Training {options.Epochs} epochs, batch {options.Batch}, AdamW lr {options.Lr} with cosine decay, on {Environment.ProcessorCount} cores."));
 
+        string curves = TrainingPlot.PathFor(options.Checkpoint);
         var trainer = new Trainer(model, new AdamW(options.Lr, weightDecay: 5e-4), new TrainerOptions
         {
             Epochs = options.Epochs,
@@ -65,12 +71,14 @@ public static class SampleRunner
             Schedule = new CosineSchedule(options.Lr, options.Lr * 0.01f),
             CheckpointPath = options.Checkpoint,
             Log = Console.Out,
+            EpochEnd = epochs => DrawCurves(epochs, curves, model.Name),
         });
         var history = trainer.Fit(train, test);
         var last = history[^1];
         Console.WriteLine(string.Create(inv,
             $"Final test accuracy {last.TestAccuracy * 100:F2}% after {history.Count} epochs; mean epoch {history.Average(h => h.Seconds):F1} s ({history.Average(h => h.ImagesPerSecond):F0} images/s)."));
         Console.WriteLine($"Checkpoint: {Path.GetFullPath(options.Checkpoint)} (safetensors; tensor names as in PyTorch's state_dict).");
+        if (File.Exists(curves)) Console.WriteLine($"Training curves: {curves}");
 
         // The checkpoint must load back into a fresh model and give the same accuracy.
         var reloaded = new TModel();
@@ -92,4 +100,22 @@ public static class SampleRunner
         Console.Error.WriteLine($"error: the deploy model changed {cmp.Count - cmp.SamePredictions} test predictions.");
         return 1;
     }
+
+    /// <summary>Redraws the curves after each epoch, so a long run can be watched; a plotting failure (no usable
+    /// font or native library on some system) is reported once and never stops the training.</summary>
+    static void DrawCurves(IReadOnlyList<EpochStats> epochs, string path, string title)
+    {
+        if (_plotFailed) return;
+        try
+        {
+            TrainingPlot.Save(epochs, path, title);
+        }
+        catch (Exception e)
+        {
+            _plotFailed = true;
+            Console.Error.WriteLine($"warning: could not draw the training curves ({e.GetType().Name}: {e.Message}); training goes on.");
+        }
+    }
+
+    static bool _plotFailed;
 }

@@ -70,6 +70,9 @@ public sealed class TrainerTests : IDisposable
         var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(5, lines.Count(l => l.StartsWith("epoch ", StringComparison.Ordinal) && l.Contains("test loss")));
         Assert.Equal(9, lines.Count(l => l.StartsWith("  epoch 3/5 ", StringComparison.Ordinal)));
+        // Progress lines show throughput and the time left of the epoch and, before the last epoch, of the run.
+        Assert.All(lines.Where(l => l.StartsWith("  epoch ", StringComparison.Ordinal)), l => Assert.Matches(@" \d+ img/s \d+:\d\d left", l));
+        Assert.Equal(36, lines.Count(l => l.StartsWith("  epoch ", StringComparison.Ordinal) && System.Text.RegularExpressions.Regex.IsMatch(l, @"left, run \d+:\d\d$")));
         Assert.DoesNotContain('\r', log.ToString());
 
         // The checkpoint holds the final parameters: a fresh model loading it scores the same.
@@ -109,6 +112,7 @@ public sealed class TrainerTests : IDisposable
         string text = log.ToString();
         Assert.Contains("\repoch 1/1 [", text);
         Assert.Contains("19/19", text);
+        Assert.Matches(@"19/19 loss \d\.\d{4} acc \d+\.\d\d% \d+ img/s 0:00 left", text);
         Assert.Contains("test loss NaN", text); // no test set given
     }
 
