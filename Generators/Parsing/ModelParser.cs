@@ -51,6 +51,11 @@ internal sealed partial class ModelParser
         {
             throw;
         }
+        catch (LimitReached)
+        {
+            // Reported where the model grew past a limit; nothing after it could be compiled.
+            return parser.Result(parser._diagnostics);
+        }
         catch (Exception ex)
         {
             // A generator exception would surface as a silent CS8785 and missing code: report instead.
@@ -209,11 +214,19 @@ internal sealed partial class ModelParser
 
     bool IsTokens(ITypeSymbol? t) => t?.ToDisplayString() == Ns + ".Tokens";
 
-    internal void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, loc, args));
+    readonly HashSet<DiagnosticInfo> _reported = new();
+
+    /// <summary>Reports a diagnostic once: unrolled code reaches the same mistake again at the same place.</summary>
+    internal void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args)
+    {
+        var info = DiagnosticInfo.Create(d, loc, args);
+        if (_reported.Add(info)) _diagnostics.Add(info);
+    }
 
     /// <summary>Appends a node (its shape already checked) and returns its id.</summary>
     internal int AddNode(string op, int[] inputs, int[] shape, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
     {
+        CheckNodeLimit(loc);
         if (ReadsTokens(op, inputs, op, loc)) return -1;
         int id = _nodes.Count;
         _nodes.Add(new Node(id, op, inputs.ToEquatableArray(), shape.ToEquatableArray(), ints.ToEquatableArray(), f0, f1, layer, loc));
@@ -245,12 +258,4 @@ internal sealed partial class ModelParser
     internal int[] ShapeOf(int id) => _nodes[id].Shape.ToArray();
 
     internal Node NodeAt(int id) => _nodes[id];
-
-    internal sealed class Env
-    {
-        public readonly Dictionary<ISymbol, int> Values = new(SymbolEqualityComparer.Default);
-        public readonly Dictionary<ISymbol, object> Constants = new(SymbolEqualityComparer.Default);
-        /// <summary>Non-tensor locals whose initializer was already reported.</summary>
-        public readonly HashSet<ISymbol> Failed = new(SymbolEqualityComparer.Default);
-    }
 }
