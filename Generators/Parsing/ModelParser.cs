@@ -68,7 +68,20 @@ internal sealed partial class ModelParser
         new(_type.ContainingNamespace.IsGlobalNamespace ? "" : _type.ContainingNamespace.ToDisplayString(),
             _type.Name, Modifiers(), InputName, _nodes.ToEquatableArray(), output, _params.ToEquatableArray(),
             diagnostics.ToEquatableArray())
-        { Loss = _loss, LabelSmoothing = _labelSmoothing };
+        { Loss = _loss, LabelSmoothing = _labelSmoothing, Stubbable = _stubbable, DeployNameFree = _deployNameFree };
+
+    bool _stubbable, _deployNameFree;
+
+    /// <summary>Whether generated stub members could be added to the class (ModelIr.Stubbable): decided before anything
+    /// else, so that even a model stopped by C# errors gets them.</summary>
+    void ReadStubbable()
+    {
+        bool partial = _type.DeclaringSyntaxReferences.All(r => r.GetSyntax(_ct) is ClassDeclarationSyntax cds && cds.Modifiers.Any(SyntaxKind.PartialKeyword));
+        _stubbable = partial && _type.DeclaringSyntaxReferences.Length > 0 && _type.ContainingType is null && !_type.IsGenericType
+            && !_type.IsStatic && !_type.IsAbstract && _type.TypeKind == TypeKind.Class;
+        string ns = _type.ContainingNamespace.IsGlobalNamespace ? "" : _type.ContainingNamespace.ToDisplayString() + ".";
+        _deployNameFree = _compilation.GetTypeByMetadataName(ns + _type.Name + "Deploy") is null;
+    }
 
     string _loss = "CrossEntropy";
     float _labelSmoothing;
@@ -109,6 +122,7 @@ internal sealed partial class ModelParser
 
     ModelIr Run()
     {
+        ReadStubbable();
         var classLoc = LocationInfo.From(_type.Locations.FirstOrDefault());
         // A class with syntax errors is being typed: the compiler's errors are the answer, and a member
         // cut short (no Forward yet, a field without its initializer) is not the user's mistake.
