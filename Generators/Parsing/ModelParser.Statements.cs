@@ -338,7 +338,7 @@ internal sealed partial class ModelParser
                 if (++_iterations > MaxIterations)
                 {
                     Report(DiagnosticDescriptors.CompileTimeControlFlow, header,
-                        $"Forward unrolls more than {MaxIterations:N0} loop iterations: loops are unrolled at compile time, so their counts must stay small (check the bound and the step of this loop)");
+                        $"Forward unrolls more than {Count(MaxIterations)} loop iterations: loops are unrolled at compile time, so their counts must stay small (check the bound and the step of this loop)");
                     throw new LimitReached();
                 }
                 var flow = Exec(loop.Body, env);
@@ -363,7 +363,7 @@ internal sealed partial class ModelParser
     {
         if (_nodes.Count < MaxNodes) return;
         Report(DiagnosticDescriptors.CompileTimeControlFlow, _loops.Count > 0 ? _loops[0] : loc,
-            $"Forward unrolls to more than {MaxNodes:N0} graph nodes: loops are unrolled at compile time, so the graph they build must stay small");
+            $"Forward unrolls to more than {Count(MaxNodes)} graph nodes: loops are unrolled at compile time, so the graph they build must stay small");
         throw new LimitReached();
     }
 

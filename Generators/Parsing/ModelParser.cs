@@ -267,7 +267,38 @@ internal sealed partial class ModelParser
         return true;
     }
 
-    internal void AddParam(ParamSpec spec) => _params.Add(spec);
+    /// <summary>Floats one .NET array holds (Array.MaxLength): a model's parameters live in one flat store.</summary>
+    internal const long MaxParameterFloats = 0x7FFFFFC7;
+
+    long _parameterFloats;
+
+    /// <summary>A count as the messages write it, whatever the culture the compiler runs under.</summary>
+    static string Count(long n) => n.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Adds a parameter tensor. Each tensor's size is checked by its op's rule; their total must fit the one
+    /// array of the parameter store too, else the model is reported at the layer that crosses the limit.</summary>
+    internal void AddParam(ParamSpec spec)
+    {
+        long length = 1;
+        foreach (int d in spec.Shape) length *= d;
+        if (_parameterFloats <= MaxParameterFloats && (_parameterFloats += length) > MaxParameterFloats)
+        {
+            var layer = OwningLayer(spec.Name);
+            Report(DiagnosticDescriptors.InvalidHyperParameter, layer?.Location ?? (_nodes.Count > 0 ? _nodes[_nodes.Count - 1].Location : null),
+                layer is null ? spec.Name : $"{layer.Name} ({layer.Kind})",
+                $"with '{spec.Name}' the model's parameters exceed {Count(MaxParameterFloats)} floats, more than one parameter store (one array) holds");
+        }
+        _params.Add(spec);
+    }
+
+    /// <summary>The declared layer (field or array element) a parameter belongs to: the longest prefix of its name
+    /// that names one (a block's sub-layers belong to the block).</summary>
+    LayerDecl? OwningLayer(string name)
+    {
+        for (int dot = name.LastIndexOf('.'); dot > 0; dot = name.LastIndexOf('.', dot - 1))
+            if (_layers.TryGetValue(name.Substring(0, dot), out var layer)) return layer;
+        return null;
+    }
 
     internal int[] ShapeOf(int id) => _nodes[id].Shape.ToArray();
 
