@@ -58,17 +58,6 @@ internal sealed class ModelGraph
         return false;
     }
 
-    /// <summary>True when <paramref name="n"/> comes from expanding a composite block (GhostModule, RepVggBlock...):
-    /// the parser gives every node of an expansion the block call's location, and only block sub-layers have a
-    /// dotted parameter prefix (field.sub.path), which no field name can have.</summary>
-    public bool FromBlock(Node n)
-    {
-        if (n.Location is null) return false;
-        foreach (var m in Nodes)
-            if (m.Layer.IndexOf('.') >= 0 && Equals(m.Location, n.Location)) return true;
-        return false;
-    }
-
     public static bool IsDepthwise(Node n) =>
         n.Op == OpKind.Conv2d && new ConvAttrs(n) is var c && c.Groups == c.Cin && c.Cin == c.Cout && c.Groups > 1;
 

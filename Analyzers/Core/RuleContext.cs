@@ -40,13 +40,36 @@ internal sealed class RuleContext
 
     public IEnumerable<Node> Nodes(string op) => Graph.Nodes.Where(n => n.Op == op);
 
-    /// <summary>The declaration of the layer that owns <paramref name="n"/>'s parameters, if it is a layer call.</summary>
+    /// <summary>The declaration of the layer that owns <paramref name="n"/>'s parameters, if it is a layer call: its
+    /// field, its array element, or (for a composite block's sub-layer) the block's declaration.</summary>
     public LayerSite? Layer(Node n)
     {
         if (string.IsNullOrEmpty(n.Layer)) return null;
         if (!_sites.TryGetValue(n.Layer, out var site))
-            _sites[n.Layer] = site = LayerSite.Find(Type, n.Layer, _compilation, CancellationToken);
+        {
+            // Blocks expand into convolutions and BatchNorms only (Parsing/ModelParser.Blocks.cs).
+            string subKind = n.Op == OpKind.BatchNorm ? "BatchNorm2d" : n.Op == OpKind.Conv2d ? "Conv2d" : n.Op;
+            _sites[n.Layer] = site = LayerSite.Find(Type, n.Layer, subKind, _compilation, CancellationToken);
+        }
         return site;
+    }
+
+    HashSet<LocationInfo>? _blockCalls;
+
+    /// <summary>True when <paramref name="n"/> comes from expanding a composite block (GhostModule, RepVggBlock...): the
+    /// parser gives every node of an expansion the block call's location, and the call applies a block's sub-layers.
+    /// What such a node does is the block's reference design, not something written at the call.</summary>
+    public bool FromBlock(Node n)
+    {
+        if (n.Location is null) return false;
+        if (_blockCalls is null)
+        {
+            _blockCalls = new HashSet<LocationInfo>();
+            foreach (var m in Graph.Nodes)
+                if (m.Location is not null && m.Layer.IndexOf('.') >= 0 && Layer(m) is { InBlock: true })
+                    _blockCalls.Add(m.Location);
+        }
+        return _blockCalls.Contains(n.Location);
     }
 
     /// <summary>The integer literal a const field of the model is initialised with, if it is one.</summary>
@@ -86,10 +109,17 @@ internal sealed class RuleContext
         return Type.Locations.FirstOrDefault() ?? Microsoft.CodeAnalysis.Location.None;
     }
 
-    public void Report(DiagnosticDescriptor descriptor, Location location, params object[] args) =>
-        _report(Diagnostic.Create(descriptor, location, args));
+    readonly HashSet<(string Id, string? Path, Microsoft.CodeAnalysis.Text.TextSpan Span)> _reported = new();
 
+    public void Report(DiagnosticDescriptor descriptor, Location location, params object[] args) =>
+        Report(descriptor, location, null, null, args);
+
+    /// <summary>Reports once per rule and place: the sub-layers of one block share the block's declaration, and the
+    /// nodes a loop unrolls share their call, so a second report there would repeat the first.</summary>
     public void Report(DiagnosticDescriptor descriptor, Location location, IEnumerable<Location>? additional,
-        ImmutableDictionary<string, string?>? properties, params object[] args) =>
+        ImmutableDictionary<string, string?>? properties, params object[] args)
+    {
+        if (!_reported.Add((descriptor.Id, location.SourceTree?.FilePath, location.SourceSpan))) return;
         _report(Diagnostic.Create(descriptor, location, additional, properties, args));
+    }
 }

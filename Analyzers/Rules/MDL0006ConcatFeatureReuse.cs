@@ -27,7 +27,7 @@ internal sealed class MDL0006ConcatFeatureReuse : ModelRule
         {
             // A GhostModule block: the user chose the Ghost design (RepGhostModule is its own block), and the
             // generated code writes both halves into one buffer, so there is no copy to point at.
-            if (g.FromBlock(n)) continue;
+            if (ctx.FromBlock(n)) continue;
             bool reuse = false;
             for (int i = 0; i < n.Inputs.Count && !reuse; i++)
                 for (int j = 0; j < n.Inputs.Count && !reuse; j++)

@@ -1,5 +1,7 @@
-// MDL0009: three or more consecutive element-wise ops (Add, Mul, activations) that do not follow a
-// Conv/Linear/BatchNorm, so they cannot run in a producer's epilogue: each is a full memory pass.
+// MDL0009: three or more consecutive element-wise ops (+, -, *, / between tensors or with constants, activations,
+// ELU) that do not follow a Conv/Linear/BatchNorm, so they cannot run in a producer's epilogue: the chain is a
+// kernel of its own, a full pass over memory (and another in the backward). Every op with the Elementwise trait
+// counts, so ops added later are counted without editing this rule.
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Analyzers.Core;
@@ -17,13 +19,13 @@ internal sealed class MDL0009UnfusedElementwiseChain : ModelRule
     // {0}: count, {1}: ops
     public static readonly DiagnosticDescriptor Rule = DiagnosticDescriptors.Create(Id,
         "Unfused element-wise chain",
-        "{0} consecutive element-wise ops ({1}) do not follow a convolution or linear layer, so each is a separate pass over memory",
+        "{0} consecutive element-wise ops ({1}) do not follow a convolution or linear layer, so they run as a separate pass over memory instead of in its epilogue",
         DiagnosticSeverity.Info,
         "Element-wise ops are memory-bound (ShuffleNet V2, G4); next to a Conv or Linear they fuse into its epilogue.");
 
     public override DiagnosticDescriptor Descriptor => Rule;
 
-    static bool IsElementwise(Node n) => n.Op is OpKind.Activation or OpKind.Add or OpKind.Mul;
+    static bool IsElementwise(Node n) => n.Def.Has(OpTraits.Elementwise);
 
     public override void Analyze(RuleContext ctx)
     {
@@ -59,5 +61,19 @@ internal sealed class MDL0009UnfusedElementwiseChain : ModelRule
         return found;
     }
 
-    static string Name(Node n) => n.Op == OpKind.Activation ? ((ActKind)n.Ints[0]).ToString() : n.Op.ToString();
+    static string Name(Node n) => n.Op switch
+    {
+        OpKind.Activation => ((ActKind)n.Ints[0]).ToString(),
+        OpKind.Scalar => (ScalarKind)n.Ints[0] switch
+        {
+            ScalarKind.Mul => "x * " + Show(n.F0),
+            ScalarKind.Add => "x + " + Show(n.F0),
+            ScalarKind.RSub => Show(n.F0) + " - x",
+            ScalarKind.Div => "x / " + Show(n.F0),
+            _ => Show(n.F0) + " / x",
+        },
+        _ => n.Op,
+    };
+
+    static string Show(float f) => f.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 }

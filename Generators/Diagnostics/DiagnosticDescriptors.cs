@@ -23,6 +23,7 @@ internal static class DiagnosticDescriptors
     public const string OutputShapeId = "AUT0012";
     public const string LayerReusedId = "AUT0013";
     public const string UnsupportedClassId = "AUT0014";
+    public const string CompileTimeControlFlowId = "AUT0015";
     public const string InternalErrorId = "AUT0099";
 
     static DiagnosticDescriptor Error(string id, string title, string format) =>
@@ -83,6 +84,10 @@ internal static class DiagnosticDescriptors
     // {0}: class name, {1}: what is wrong
     public static readonly DiagnosticDescriptor UnsupportedClass = Error(UnsupportedClassId,
         "Unsupported model class", "Model '{0}': {1}");
+
+    // {0}: what cannot be unrolled or resolved, and what to write instead
+    public static readonly DiagnosticDescriptor CompileTimeControlFlow = Error(CompileTimeControlFlowId,
+        "Cannot be unrolled at compile time", "{0}");
 
     // {0}: exception text
     public static readonly DiagnosticDescriptor InternalError = Error(InternalErrorId,

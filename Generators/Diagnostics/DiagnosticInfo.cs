@@ -44,6 +44,7 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
         DiagnosticDescriptors.OutputShapeId => DiagnosticDescriptors.OutputShape,
         DiagnosticDescriptors.LayerReusedId => DiagnosticDescriptors.LayerReused,
         DiagnosticDescriptors.UnsupportedClassId => DiagnosticDescriptors.UnsupportedClass,
+        DiagnosticDescriptors.CompileTimeControlFlowId => DiagnosticDescriptors.CompileTimeControlFlow,
         _ => DiagnosticDescriptors.InternalError,
     };
 }

@@ -15,7 +15,7 @@ internal static class ModelEmitter
 {
     public static EmitOutput Emit(ModelIr model, bool hasGpu, CancellationToken ct)
     {
-        if (!model.IsValid) return new EmitOutput(EquatableArray<GeneratedFile>.Empty, model.Diagnostics);
+        if (!model.IsValid) return Stub(model, model.Diagnostics, hasGpu);
         try
         {
             var plan = Planner.Build(model);
@@ -44,9 +44,18 @@ internal static class ModelEmitter
         catch (Exception ex)
         {
             var loc = model.Nodes.Count > 0 ? model.Nodes[0].Location : null;
-            return new EmitOutput(EquatableArray<GeneratedFile>.Empty,
-                new[] { DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, loc, ex.GetType().Name + ": " + ex.Message) }.ToEquatableArray());
+            return Stub(model,
+                new[] { DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, loc, ex.GetType().Name + ": " + ex.Message) }.ToEquatableArray(), hasGpu);
         }
+    }
+
+    /// <summary>A model that cannot be compiled: its diagnostics, and stub members so that code using it compiles
+    /// (none when its class cannot take members: not partial, nested, generic, static or abstract).</summary>
+    static EmitOutput Stub(ModelIr model, EquatableArray<DiagnosticInfo> diagnostics, bool hasGpu)
+    {
+        if (!model.Stubbable) return new EmitOutput(EquatableArray<GeneratedFile>.Empty, diagnostics);
+        var file = new GeneratedFile(FileName(model, "g"), StubEmitter.Emit(model, StubEmitter.Reason(model, diagnostics), hasGpu));
+        return new EmitOutput(new[] { file }.ToEquatableArray(), diagnostics);
     }
 
     static string FileName(ModelIr m, string suffix) =>

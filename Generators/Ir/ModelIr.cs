@@ -87,6 +87,14 @@ internal sealed record ModelIr(string Namespace, string ClassName, string Modifi
     /// <summary>Label smoothing of the cross-entropy.</summary>
     public float LabelSmoothing { get; init; }
 
+    /// <summary>For a model that cannot be compiled: whether its class can take generated members (it is partial,
+    /// top-level, non-generic, non-static and non-abstract). Then it gets stub members that throw, so code using the
+    /// model still compiles and the model's own diagnostics are the only errors (Emit/StubEmitter.cs).</summary>
+    public bool Stubbable { get; init; }
+
+    /// <summary>Whether the name of the deploy twin (<c>{ClassName}Deploy</c>) is free for a stub of it.</summary>
+    public bool DeployNameFree { get; init; }
+
     /// <summary>True when the input is token ids (a Tokens parameter) rather than floats.</summary>
     public bool TakesTokens => Nodes.Count > 0 && Nodes[0].Op == Authoring.Generators.Ops.OpKind.Tokens;
 

@@ -1,13 +1,12 @@
-// Lowers the Forward method (and Tensor helper methods it calls, inlined) to graph nodes. Straight-line
-// code only: locals, assignments, returns, layer and op calls, + and * on tensors.
+// Lowers the Forward method (and the helper methods it calls, inlined) to graph nodes. Tensor expressions become
+// nodes; everything else is evaluated at compile time: constants, layers and layer arrays, and the control flow
+// (ModelParser.Statements.cs unrolls loops and resolves constant conditions).
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Diagnostics;
-using Authoring.Generators.Helpers;
 using Authoring.Generators.Ir;
 using Authoring.Generators.Ops;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -35,43 +34,7 @@ internal sealed partial class ModelParser
         _callStack.Push(method);
         try
         {
-            foreach (var statement in block.Operations)
-            {
-                _ct.ThrowIfCancellationRequested();
-                switch (statement)
-                {
-                    case IVariableDeclarationGroupOperation group:
-                        foreach (var declaration in group.Declarations)
-                        foreach (var d in declaration.Declarators)
-                        {
-                            var init = d.Initializer?.Value ?? declaration.Initializer?.Value;
-                            if (init is null)
-                            {
-                                Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(d.Syntax), "A local without an initializer");
-                                continue;
-                            }
-                            Bind(d.Symbol, init, env);
-                        }
-                        break;
-                    case IExpressionStatementOperation { Operation: ISimpleAssignmentOperation { Target: ILocalReferenceOperation target } assign }:
-                        Bind(target.Local, assign.Value, env);
-                        break;
-                    case IExpressionStatementOperation { Operation: ISimpleAssignmentOperation { Target: IParameterReferenceOperation target } assign } when IsTensor(target.Parameter.Type):
-                        env.Values[target.Parameter] = Eval(assign.Value, env);
-                        break;
-                    case IReturnOperation ret:
-                        return ret.ReturnedValue is null ? -1 : Eval(ret.ReturnedValue, env);
-                    case IInvalidOperation:
-                        _hasCompilerErrors = true;
-                        break;
-                    case IEmptyOperation:
-                        break;
-                    default:
-                        Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(statement.Syntax), Describe(statement.Syntax));
-                        break;
-                }
-            }
-            return -1;
+            return ExecAll(block.Operations, env) == Flow.Return ? env.Result : -1;
         }
         finally
         {
@@ -79,30 +42,64 @@ internal sealed partial class ModelParser
         }
     }
 
-    void Bind(ILocalSymbol local, IOperation value, Env env)
+    /// <summary>Binds a local or parameter to the value of <paramref name="value"/>: a tensor node, a layer, a layer
+    /// array or a compile-time constant. What cannot be bound is reported once, and later reads stay quiet.</summary>
+    void Assign(ISymbol symbol, ITypeSymbol type, IOperation value, Env env)
     {
-        if (IsTensor(local.Type))
+        // The value is read before the symbol is rebound: `x = Relu(x)` reads the old x.
+        if (IsValue(type))
         {
-            env.Values[local] = Eval(value, env);
+            int v = Eval(value, env);
+            env.Forget(symbol);
+            if (v >= 0) env.Values[symbol] = v;
+            else env.Failed.Add(symbol);
             return;
         }
-        var constant = Constant(value, env);
-        if (constant is not null && local.Type.SpecialType is SpecialType.System_Int32 or SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_Boolean)
-            env.Constants[local] = constant;
-        else if (value is IInvalidOperation || value.Type is IErrorTypeSymbol)
-            _hasCompilerErrors = true;
-        else
+        if (IsLayerType(type))
         {
-            // Reported here once; reads of the local must not report it again as a non-constant argument.
-            env.Failed.Add(local);
-            var inner = value;
-            while (inner is IConversionOperation c) inner = c.Operand;
-            if (inner is IInvocationOperation call)
-                Report(DiagnosticDescriptors.UnknownCall, LocationInfo.From(call.Syntax), Short(call.Syntax.ToString()));
-            else
-                Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(value.Syntax), $"A non-constant local of type '{local.Type.ToDisplayString()}'");
+            var layer = Typed(LayerOf(value, env, value), type, value);
+            env.Forget(symbol);
+            if (layer is not null) env.Layers[symbol] = layer;
+            else env.Failed.Add(symbol);
+            return;
         }
+        if (IsLayerArrayType(type))
+        {
+            var array = LayerArrayOf(value, env, quiet: false);
+            env.Forget(symbol);
+            if (array is not null) env.Arrays[symbol] = array;
+            else env.Failed.Add(symbol);
+            return;
+        }
+        var constant = Fold(value, env);
+        bool mentionsFailed = constant is null && MentionsFailed(value, env);
+        env.Forget(symbol);
+        if (constant is not null && constant != Reported && IsConstantType(type))
+        {
+            env.Constants[symbol] = constant;
+            return;
+        }
+        // Reported here once; reads of the local must not report it again as a non-constant argument.
+        env.Failed.Add(symbol);
+        if (constant == Reported || mentionsFailed) return;
+        if (value is IInvalidOperation || value.Type is IErrorTypeSymbol)
+        {
+            _hasCompilerErrors = true;
+            return;
+        }
+        var inner = Unwrap(value);
+        if (inner is IInvocationOperation call)
+            Report(DiagnosticDescriptors.UnknownCall, LocationInfo.From(call.Syntax), Short(call.Syntax.ToString()));
+        else
+            Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(value.Syntax), $"A non-constant local of type '{type.ToDisplayString()}'");
     }
+
+    /// <summary>A graph value: a Tensor, or the Tokens a model reads.</summary>
+    bool IsValue(ITypeSymbol? type) => IsTensor(type) || IsTokens(type);
+
+    static bool IsConstantType(ITypeSymbol type) =>
+        type.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Single or SpecialType.System_Double
+            or SpecialType.System_Boolean or SpecialType.System_String;
 
     static string Describe(SyntaxNode syntax) => syntax switch
     {
@@ -117,6 +114,7 @@ internal sealed partial class ModelParser
         LambdaExpressionSyntax => "A lambda",
         ConditionalExpressionSyntax => "A conditional expression",
         LocalFunctionStatementSyntax => "A local function",
+        GotoStatementSyntax => "A goto statement",
         ExpressionStatementSyntax e => $"The statement '{Short(e.ToString())}'",
         _ => $"'{Short(syntax.ToString())}'",
     };
@@ -127,66 +125,45 @@ internal sealed partial class ModelParser
         return s.Length <= 60 ? s : s.Substring(0, 57) + "...";
     }
 
-    object? Constant(IOperation? op, Env env)
+    /// <summary>True when <paramref name="op"/> reads a local or parameter whose value was already reported.</summary>
+    static bool MentionsFailed(IOperation op, Env env)
     {
-        while (op is IConversionOperation c && !op.ConstantValue.HasValue) op = c.Operand;
-        if (op is null) return null;
-        if (op.ConstantValue.HasValue) return op.ConstantValue.Value;
-        return op switch
+        if (env.Failed.Count == 0) return false;
+        foreach (var o in op.DescendantsAndSelf())
         {
-            IParameterReferenceOperation p when env.Constants.TryGetValue(p.Parameter, out var v) => v,
-            ILocalReferenceOperation l when env.Constants.TryGetValue(l.Local, out var v) => v,
+            if (o is ILocalReferenceOperation l && env.Failed.Contains(l.Local)) return true;
+            if (o is IParameterReferenceOperation p && env.Failed.Contains(p.Parameter)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>A constant argument's value, reported when it is not one (unless that was already reported).</summary>
+    object? ConstArg(IOperation op, Env env, string name, string owner, System.Func<object, bool> fits)
+    {
+        var c = Fold(op, env);
+        if (c == Reported) return null;
+        if (c is not null && fits(c)) return c;
+        if (op is IInvalidOperation || op.Type is IErrorTypeSymbol) { _hasCompilerErrors = true; return null; }
+        if (MentionsFailed(op, env)) return null;
+        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
+        return null;
+    }
+
+    internal float? ConstFloat(IOperation op, Env env, string name, string owner) =>
+        ConstArg(op, env, name, owner, c => c is float or double or int or long) switch
+        {
+            float f => f,
+            double d => (float)d,
+            int i => i,
+            long l => l,
             _ => null,
         };
-    }
 
-    static bool IsFailedLocal(IOperation op, Env env)
-    {
-        while (op is IConversionOperation c) op = c.Operand;
-        return op is ILocalReferenceOperation l && env.Failed.Contains(l.Local);
-    }
+    internal string? ConstString(IOperation op, Env env, string name, string owner) => ConstArg(op, env, name, owner, c => c is string) as string;
 
-    internal float? ConstFloat(IOperation op, Env env, string name, string owner)
-    {
-        var c = Constant(op, env);
-        if (c is float f) return f;
-        if (c is double d) return (float)d;
-        if (c is int i) return i;
-        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
-        if (IsFailedLocal(op, env)) return null;
-        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
-        return null;
-    }
+    internal bool? ConstBool(IOperation op, Env env, string name, string owner) => ConstArg(op, env, name, owner, c => c is bool) as bool?;
 
-    internal string? ConstString(IOperation op, Env env, string name, string owner)
-    {
-        var c = Constant(op, env);
-        if (c is string str) return str;
-        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
-        if (IsFailedLocal(op, env)) return null;
-        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
-        return null;
-    }
-
-    internal bool? ConstBool(IOperation op, Env env, string name, string owner)
-    {
-        var c = Constant(op, env);
-        if (c is bool b) return b;
-        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
-        if (IsFailedLocal(op, env)) return null;
-        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
-        return null;
-    }
-
-    internal int? ConstInt(IOperation op, Env env, string name, string owner)
-    {
-        var c = Constant(op, env);
-        if (c is int i) return i;
-        if (op is IInvalidOperation) { _hasCompilerErrors = true; return null; }
-        if (IsFailedLocal(op, env)) return null;
-        Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(op.Syntax), name, owner);
-        return null;
-    }
+    internal int? ConstInt(IOperation op, Env env, string name, string owner) => ConstArg(op, env, name, owner, c => c is int) as int?;
 
     internal int Eval(IOperation op, Env env)
     {
@@ -200,19 +177,29 @@ internal sealed partial class ModelParser
                 return Eval(c.Operand, env);
             case ILocalReferenceOperation l:
                 if (env.Values.TryGetValue(l.Local, out int lv)) return lv;
+                if (env.Failed.Contains(l.Local)) return -1;
                 Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(op.Syntax), $"Reading '{l.Local.Name}' before it holds a tensor");
                 return -1;
             case IParameterReferenceOperation p:
                 if (env.Values.TryGetValue(p.Parameter, out int pv)) return pv;
+                if (env.Failed.Contains(p.Parameter)) return -1;
                 Report(DiagnosticDescriptors.UnsupportedConstruct, LocationInfo.From(op.Syntax), $"Parameter '{p.Parameter.Name}'");
                 return -1;
             case IBinaryOperation b when b.OperatorMethod is { } m && IsTensor(m.ContainingType):
-                return Operator(b, env);
+                return Operator(b.OperatorKind, b.LeftOperand, b.RightOperand, b.Syntax, env);
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } u when u.OperatorMethod is { } m && IsTensor(m.ContainingType):
                 {
                     int x = Eval(u.Operand, env);
                     return x < 0 ? -1 : ScalarOp.Apply(this, ScalarKind.Mul, -1f, x, LocationInfo.From(op.Syntax));
                 }
+            case IConditionalOperation { WhenFalse: { } whenFalse } cond:
+                // `useSe ? Se(h) : h`: only the branch the constant condition picks is built (its layers are applied once).
+                return Condition(cond.Condition, env, "conditional expression") switch
+                {
+                    true => Eval(cond.WhenTrue, env),
+                    false => Eval(whenFalse, env),
+                    null => -1,
+                };
             case IInvocationOperation inv:
                 return Invoke(inv, env);
             default:
@@ -221,12 +208,12 @@ internal sealed partial class ModelParser
         }
     }
 
-    /// <summary>+, -, * and / between tensors, or between a tensor and a float constant.</summary>
-    int Operator(IBinaryOperation b, Env env)
+    /// <summary>+, -, * and / between tensors, or between a tensor and a float constant (also as <c>h += x</c>).</summary>
+    int Operator(BinaryOperatorKind kind, IOperation leftOperand, IOperation rightOperand, SyntaxNode syntax, Env env)
     {
-        var loc = LocationInfo.From(b.Syntax);
-        bool left = IsTensor(b.LeftOperand.Type), right = IsTensor(b.RightOperand.Type);
-        string symbol = b.OperatorKind switch
+        var loc = LocationInfo.From(syntax);
+        bool left = IsTensor(leftOperand.Type), right = IsTensor(rightOperand.Type);
+        string symbol = kind switch
         {
             BinaryOperatorKind.Add => "+",
             BinaryOperatorKind.Subtract => "-",
@@ -234,16 +221,20 @@ internal sealed partial class ModelParser
             BinaryOperatorKind.Divide => "/",
             _ => "",
         };
-        if (symbol.Length == 0) return Unsupported(b);
+        if (symbol.Length == 0)
+        {
+            Report(DiagnosticDescriptors.UnsupportedConstruct, loc, Describe(syntax));
+            return -1;
+        }
         if (left && right)
         {
-            int x = Eval(b.LeftOperand, env), y = Eval(b.RightOperand, env);
+            int x = Eval(leftOperand, env), y = Eval(rightOperand, env);
             if (x < 0 || y < 0) return -1;
             string op = symbol switch { "+" => OpKind.Add, "-" => OpKind.Sub, "*" => OpKind.Mul, _ => OpKind.Div };
             return BinaryOp.Apply(this, op, symbol, x, y, loc);
         }
-        var tensor = left ? b.LeftOperand : b.RightOperand;
-        var scalar = left ? b.RightOperand : b.LeftOperand;
+        var tensor = left ? leftOperand : rightOperand;
+        var scalar = left ? rightOperand : leftOperand;
         int t = Eval(tensor, env);
         float? c = ConstFloat(scalar, env, "scalar", $"'{symbol}'");
         if (t < 0 || c is null) return -1;
@@ -271,16 +262,12 @@ internal sealed partial class ModelParser
         var loc = LocationInfo.From(inv.Syntax);
         var owner = target.ContainingType?.ToDisplayString();
         if (owner == Ns + ".Ops") return CallOp(inv, env);
-        if (target.Name == "Forward" && IsLayerType(target.ContainingType))
+        if (target.Name == "Forward" && IsLayerType(target.ContainingType) && inv.Instance is { } instance)
         {
-            if (inv.Instance is IFieldReferenceOperation fr && SymbolEqualityComparer.Default.Equals(fr.Field.ContainingType, _type))
-            {
-                if (!_layers.TryGetValue(fr.Field.Name, out var layer)) return -1; // its declaration already reported
-                int x = Eval(inv.Arguments[0].Value, env);
-                return x < 0 ? -1 : CallLayer(layer, x, loc);
-            }
-            Report(DiagnosticDescriptors.UnknownCall, loc, Short(inv.Syntax.ToString()));
-            return -1;
+            var layer = LayerOf(instance, env, inv);
+            if (layer is null || inv.Arguments.Length != 1) return -1;
+            int x = Eval(inv.Arguments[0].Value, env);
+            return x < 0 ? -1 : CallLayer(layer, x, loc);
         }
         if (SymbolEqualityComparer.Default.Equals(target.ContainingType, _type))
         {
@@ -298,18 +285,31 @@ internal sealed partial class ModelParser
             foreach (var arg in inv.Arguments)
             {
                 if (arg.Parameter is null) { _hasCompilerErrors = true; return -1; }
-                if (IsTensor(arg.Parameter.Type) || IsTokens(arg.Parameter.Type))
+                var type = arg.Parameter.Type;
+                if (IsValue(type))
                 {
                     int v = Eval(arg.Value, env);
                     if (v < 0) return -1;
                     inner.Values[arg.Parameter] = v;
                 }
+                else if (IsLayerType(type))
+                {
+                    // A helper's layer parameter: `Tensor Block(Conv2d conv, Tensor x)` applies the layer passed in.
+                    if (Typed(LayerOf(arg.Value, env, arg.Value), type, arg.Value) is not { } layer) return -1;
+                    inner.Layers[arg.Parameter] = layer;
+                }
+                else if (IsLayerArrayType(type))
+                {
+                    if (LayerArrayOf(arg.Value, env, quiet: false) is not { } array) return -1;
+                    inner.Arrays[arg.Parameter] = array;
+                }
                 else
                 {
-                    var c = Constant(arg.Value, env);
-                    if (c is null && IsFailedLocal(arg.Value, env)) return -1;
-                    if (c is null)
+                    var c = Fold(arg.Value, env);
+                    if (c == Reported || c is null && MentionsFailed(arg.Value, env)) return -1;
+                    if (c is null || !IsConstantType(type))
                     {
+                        if (arg.Value is IInvalidOperation) { _hasCompilerErrors = true; return -1; }
                         Report(DiagnosticDescriptors.NonConstant, LocationInfo.From(arg.Syntax), arg.Parameter.Name, $"'{target.Name}'");
                         return -1;
                     }
@@ -341,7 +341,7 @@ internal sealed partial class ModelParser
         };
     }
 
-    /// <summary>Applies a layer field (primitive through its op definition, else a composite block).</summary>
+    /// <summary>Applies a layer (primitive through its op definition, else a composite block).</summary>
     int CallLayer(LayerDecl layer, int x, LocationInfo? loc)
     {
         var def = OpRegistry.ForLayer(layer.Kind);

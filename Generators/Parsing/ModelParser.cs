@@ -51,6 +51,11 @@ internal sealed partial class ModelParser
         {
             throw;
         }
+        catch (LimitReached)
+        {
+            // Reported where the model grew past a limit; nothing after it could be compiled.
+            return parser.Result(parser._diagnostics);
+        }
         catch (Exception ex)
         {
             // A generator exception would surface as a silent CS8785 and missing code: report instead.
@@ -63,7 +68,20 @@ internal sealed partial class ModelParser
         new(_type.ContainingNamespace.IsGlobalNamespace ? "" : _type.ContainingNamespace.ToDisplayString(),
             _type.Name, Modifiers(), InputName, _nodes.ToEquatableArray(), output, _params.ToEquatableArray(),
             diagnostics.ToEquatableArray())
-        { Loss = _loss, LabelSmoothing = _labelSmoothing };
+        { Loss = _loss, LabelSmoothing = _labelSmoothing, Stubbable = _stubbable, DeployNameFree = _deployNameFree };
+
+    bool _stubbable, _deployNameFree;
+
+    /// <summary>Whether generated stub members could be added to the class (ModelIr.Stubbable): decided before anything
+    /// else, so that even a model stopped by C# errors gets them.</summary>
+    void ReadStubbable()
+    {
+        bool partial = _type.DeclaringSyntaxReferences.All(r => r.GetSyntax(_ct) is ClassDeclarationSyntax cds && cds.Modifiers.Any(SyntaxKind.PartialKeyword));
+        _stubbable = partial && _type.DeclaringSyntaxReferences.Length > 0 && _type.ContainingType is null && !_type.IsGenericType
+            && !_type.IsStatic && !_type.IsAbstract && _type.TypeKind == TypeKind.Class;
+        string ns = _type.ContainingNamespace.IsGlobalNamespace ? "" : _type.ContainingNamespace.ToDisplayString() + ".";
+        _deployNameFree = _compilation.GetTypeByMetadataName(ns + _type.Name + "Deploy") is null;
+    }
 
     string _loss = "CrossEntropy";
     float _labelSmoothing;
@@ -104,6 +122,7 @@ internal sealed partial class ModelParser
 
     ModelIr Run()
     {
+        ReadStubbable();
         var classLoc = LocationInfo.From(_type.Locations.FirstOrDefault());
         // A class with syntax errors is being typed: the compiler's errors are the answer, and a member
         // cut short (no Forward yet, a field without its initializer) is not the user's mistake.
@@ -209,11 +228,19 @@ internal sealed partial class ModelParser
 
     bool IsTokens(ITypeSymbol? t) => t?.ToDisplayString() == Ns + ".Tokens";
 
-    internal void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args) => _diagnostics.Add(DiagnosticInfo.Create(d, loc, args));
+    readonly HashSet<DiagnosticInfo> _reported = new();
+
+    /// <summary>Reports a diagnostic once: unrolled code reaches the same mistake again at the same place.</summary>
+    internal void Report(DiagnosticDescriptor d, LocationInfo? loc, params string[] args)
+    {
+        var info = DiagnosticInfo.Create(d, loc, args);
+        if (_reported.Add(info)) _diagnostics.Add(info);
+    }
 
     /// <summary>Appends a node (its shape already checked) and returns its id.</summary>
     internal int AddNode(string op, int[] inputs, int[] shape, int[] ints, float f0, float f1, string layer, LocationInfo? loc)
     {
+        CheckNodeLimit(loc);
         if (ReadsTokens(op, inputs, op, loc)) return -1;
         int id = _nodes.Count;
         _nodes.Add(new Node(id, op, inputs.ToEquatableArray(), shape.ToEquatableArray(), ints.ToEquatableArray(), f0, f1, layer, loc));
@@ -240,17 +267,40 @@ internal sealed partial class ModelParser
         return true;
     }
 
-    internal void AddParam(ParamSpec spec) => _params.Add(spec);
+    /// <summary>Floats one .NET array holds (Array.MaxLength): a model's parameters live in one flat store.</summary>
+    internal const long MaxParameterFloats = 0x7FFFFFC7;
+
+    long _parameterFloats;
+
+    /// <summary>A count as the messages write it, whatever the culture the compiler runs under.</summary>
+    static string Count(long n) => n.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Adds a parameter tensor. Each tensor's size is checked by its op's rule; their total must fit the one
+    /// array of the parameter store too, else the model is reported at the layer that crosses the limit.</summary>
+    internal void AddParam(ParamSpec spec)
+    {
+        long length = 1;
+        foreach (int d in spec.Shape) length *= d;
+        if (_parameterFloats <= MaxParameterFloats && (_parameterFloats += length) > MaxParameterFloats)
+        {
+            var layer = OwningLayer(spec.Name);
+            Report(DiagnosticDescriptors.InvalidHyperParameter, layer?.Location ?? (_nodes.Count > 0 ? _nodes[_nodes.Count - 1].Location : null),
+                layer is null ? spec.Name : $"{layer.Name} ({layer.Kind})",
+                $"with '{spec.Name}' the model's parameters exceed {Count(MaxParameterFloats)} floats, more than one parameter store (one array) holds");
+        }
+        _params.Add(spec);
+    }
+
+    /// <summary>The declared layer (field or array element) a parameter belongs to: the longest prefix of its name
+    /// that names one (a block's sub-layers belong to the block).</summary>
+    LayerDecl? OwningLayer(string name)
+    {
+        for (int dot = name.LastIndexOf('.'); dot > 0; dot = name.LastIndexOf('.', dot - 1))
+            if (_layers.TryGetValue(name.Substring(0, dot), out var layer)) return layer;
+        return null;
+    }
 
     internal int[] ShapeOf(int id) => _nodes[id].Shape.ToArray();
 
     internal Node NodeAt(int id) => _nodes[id];
-
-    internal sealed class Env
-    {
-        public readonly Dictionary<ISymbol, int> Values = new(SymbolEqualityComparer.Default);
-        public readonly Dictionary<ISymbol, object> Constants = new(SymbolEqualityComparer.Default);
-        /// <summary>Non-tensor locals whose initializer was already reported.</summary>
-        public readonly HashSet<ISymbol> Failed = new(SymbolEqualityComparer.Default);
-    }
 }

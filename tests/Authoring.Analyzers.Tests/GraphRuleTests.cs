@@ -218,6 +218,21 @@ public class GraphRuleTests
         }
         """);
 
+    [Fact]
+    public Task MDL0009_ScalarArithmeticAndDivCount() => Verify.Analyzer(Chain.Replace("CHAIN", "{|MDL0009:Relu(Div(x * 0.5f - 1f, x))|}"));
+
+    [Fact]
+    public async Task MDL0009_NamesScalarOpsByTheirConstant()
+    {
+        var d = Assert.Single(Harness.Analyze(Harness.Compile(Chain.Replace("CHAIN", "Relu(2f - Sub(x, x) / 4f)"))));
+        Assert.Equal("MDL0009", d.Id);
+        Assert.StartsWith("4 consecutive element-wise ops (Sub, x / 4, 2 - x, Relu)", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public Task MDL0009_Negative_TwoScalarOps() => Verify.Analyzer(Chain.Replace("CHAIN", "Relu(x * 0.5f)"));
+
     // ---- MDL0010 costly activation (CPU profiles only) ----
 
     const string Gate = U + """
@@ -242,6 +257,22 @@ public class GraphRuleTests
     [Fact]
     public Task MDL0010_TanhHasNoFix() => Verify.Fix<RenameActivationCodeFixProvider>(
         Gate.Replace("ACT", "{|MDL0010:Tanh(fc1.Forward(x))|}"), Gate.Replace("ACT", "{|MDL0010:Tanh(fc1.Forward(x))|}"), iterations: 0);
+
+    [Fact]
+    public Task MDL0010_FixUsesHardSwishForSilu() => Verify.Fix<RenameActivationCodeFixProvider>(
+        Gate.Replace("ACT", "{|MDL0010:Silu(fc1.Forward(x))|}"), Gate.Replace("ACT", "HardSwish(fc1.Forward(x))"));
+
+    [Theory]
+    [InlineData("Gelu(fc1.Forward(x))")]
+    [InlineData("Gelu(fc1.Forward(x), \"tanh\")")]
+    [InlineData("Elu(fc1.Forward(x), 0.5f)")]
+    [InlineData("Exp(fc1.Forward(x))")]
+    public Task MDL0010_SmoothActivationsHaveNoFix(string act) => Verify.Fix<RenameActivationCodeFixProvider>(
+        Gate.Replace("ACT", "{|MDL0010:" + act + "|}"), Gate.Replace("ACT", "{|MDL0010:" + act + "|}"), iterations: 0);
+
+    [Fact]
+    public Task MDL0010_Profile_SmoothActivationsNotFlaggedOnGpu() =>
+        Verify.Analyzer(Gate.Replace("ACT", "Silu(Gelu(Elu(Exp(fc1.Forward(x)))))"), Verify.Gpu);
 
     [Fact]
     public Task MDL0010_Negative_HardSigmoid() => Verify.Analyzer(Gate.Replace("ACT", "HardSigmoid(fc1.Forward(x))"));

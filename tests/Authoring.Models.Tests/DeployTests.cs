@@ -28,6 +28,7 @@ public class DeployTests
     [Fact] public void MobileOneBlock() => Check(new MobileOne(), m => m.ToDeploy());
     [Fact] public void MobileOneStridedBlock() => Check(new MobileOneStrided(), m => m.ToDeploy());
     [Fact] public void RepGhostBlock() => Check(new RepGhost(), m => m.ToDeploy());
+    [Fact] public void LoopOverABlockArray() => Check(new LoopNet(), m => m.ToDeploy());
 
     // The Fashion-MNIST samples, whole.
     [Fact] public void GhostNetSample() => Check(new GhostNetFashion.GhostNet(), m => m.ToDeploy());

@@ -50,6 +50,9 @@ public class GradientTests
     [Fact] public void MobileOneStridedGrouped() => Check(new MobileOneStrided());
     [Fact] public void RepGhostModules() => Check(new RepGhost());
 
+    // Repetition unrolled at compile time (Models/LoopModels.cs).
+    [Fact] public void ForLoopOverLayerArraysWithALayerHelper() => Check(new LoopNet());
+
     internal static void Randomize(ParameterStore store, int seed)
     {
         store.Initialize(seed);

@@ -320,27 +320,28 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void AUT0007_If()
+    public void AUT0015_IfOnAFieldValue()
     {
+        // Constant conditions are resolved at compile time; a field's value is not known then.
         var run = Verify("""
             [Model]
             public partial class Net
             {
-                const bool Deep = true;
+                bool deep = true;
                 readonly Linear head = new(4, 2);
                 Tensor Forward([Shape(4)] Tensor x)
                 {
-                    {|AUT0007:if (Deep)
-                        x = Relu(x);|}
+                    if ({|AUT0015:deep|})
+                        x = Relu(x);
                     return head.Forward(x);
                 }
             }
             """);
-        Assert.StartsWith("An if statement", DiagnosticAssert.Message(run, "AUT0007"));
+        Assert.StartsWith("The condition 'deep' of this if statement is not a compile-time constant", DiagnosticAssert.Message(run, "AUT0015"));
     }
 
     [Fact]
-    public void AUT0007_For()
+    public void AUT0007_While()
     {
         var run = Verify("""
             [Model]
@@ -349,16 +350,17 @@ public class DiagnosticTests
                 readonly Linear head = new(4, 2);
                 Tensor Forward([Shape(4)] Tensor x)
                 {
-                    {|AUT0007:for (int i = 0; i < 2; i++) x = Relu(x);|}
+                    int i = 0;
+                    {|AUT0007:while (i < 2) { x = Relu(x); i++; }|}
                     return head.Forward(x);
                 }
             }
             """);
-        Assert.StartsWith("A for loop", DiagnosticAssert.Message(run, "AUT0007"));
+        Assert.StartsWith("A while loop", DiagnosticAssert.Message(run, "AUT0007"));
     }
 
     [Fact]
-    public void AUT0007_Foreach()
+    public void AUT0015_ForeachOverTensors()
     {
         var run = Verify("""
             [Model]
@@ -367,12 +369,12 @@ public class DiagnosticTests
                 readonly Linear head = new(4, 2);
                 Tensor Forward([Shape(4)] Tensor x)
                 {
-                    {|AUT0007:foreach (var t in new[] { x }) x = Relu(t);|}
+                    foreach (var t in {|AUT0015:new[] { x }|}) x = Relu(t);
                     return head.Forward(x);
                 }
             }
             """);
-        Assert.StartsWith("A foreach loop", DiagnosticAssert.Message(run, "AUT0007"));
+        Assert.Contains("foreach iterates a layer array", DiagnosticAssert.Message(run, "AUT0015"));
     }
 
     [Fact]
@@ -393,18 +395,18 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void AUT0007_Ternary()
+    public void AUT0015_TernaryOnAFieldValue()
     {
         var run = Verify("""
             [Model]
             public partial class Net
             {
-                const bool Deep = true;
+                bool deep = true;
                 readonly Linear head = new(4, 2);
-                Tensor Forward([Shape(4)] Tensor x) => head.Forward({|AUT0007:Deep ? Relu(x) : x|});
+                Tensor Forward([Shape(4)] Tensor x) => head.Forward({|AUT0015:deep|} ? Relu(x) : x);
             }
             """);
-        Assert.StartsWith("A conditional expression", DiagnosticAssert.Message(run, "AUT0007"));
+        Assert.Contains("of this conditional expression is not a compile-time constant", DiagnosticAssert.Message(run, "AUT0015"));
     }
 
     [Fact]
@@ -840,7 +842,7 @@ public class DiagnosticTests
                 readonly Linear head = new(4, 2);
                 Tensor Forward([Shape(4, 8, 8)] Tensor x)
                 {
-                    {|AUT0007:for (;;) { }|}
+                    {|AUT0007:while (k > 0) { }|}
                     return head.Forward(GlobalAvgPool(MaxPool(x, {|AUT0005:k|})));
                 }
             }
