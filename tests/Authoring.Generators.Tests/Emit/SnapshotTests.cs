@@ -15,6 +15,8 @@ public class SnapshotTests
         // Deployment: every conv+BN folded into a conv with bias, and the fold that fills it.
         ["SmallCnnDeploy"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnnDeploy.g.cs"),
         ["SmallCnnToDeploy"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnn.ToDeploy.g.cs"),
+        // Tokens: LayerNorm, MatMul with a transposed operand, Softmax, Transpose copies, Mean over tokens.
+        ["Transformer"] = (() => TestModels.Transformer, "Samples.Tokens.TinyTransformer.g.cs"),
     };
 
     public static TheoryData<string> Names => new(Models.Keys);
