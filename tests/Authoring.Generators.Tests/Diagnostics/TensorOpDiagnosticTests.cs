@@ -66,7 +66,7 @@ public class TensorOpDiagnosticTests
                 readonly LayerNorm a = new(8, {|AUT0011:eps: 0f|});
                 readonly LayerNorm b = new({|AUT0011:-8|});
                 readonly Linear head = new(8, 2);
-                Tensor Forward([Shape(8)] Tensor x) => head.Forward(b.Forward(a.Forward(x)));
+                Tensor Forward([Shape(8)] Tensor x) => head.Forward(a.Forward(x) + b.Forward(x));
             }
             """);
         var messages = run.AutDiagnostics.Select(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)).ToList();
