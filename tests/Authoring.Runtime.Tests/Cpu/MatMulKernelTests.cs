@@ -12,9 +12,9 @@ public class MatMulKernelTests
         // n, batch, m, cols, k
         { 1, 1, 1, 1, 1 },
         { 3, 2, 5, 7, 3 },       // small path, scalar columns
-        { 2, 3, 6, 37, 9 },      // small path: a 32-wide strip, 8, then a tail
+        { 2, 3, 6, 37, 9 },      // small path: four rows then two, 16 + 16 + 8 wide strips, then a tail
         { 1, 2, 4, 16, 4 },
-        { 2, 1, 50, 53, 47 },    // GEMM path (50 * 53 * 47 >= GemmMinWork), fewer matrices than threads
+        { 2, 1, 50, 53, 47 },    // GEMM path (>= GemmMinWork), fewer matrices than threads
         { 3, 3, 49, 49, 49 },    // GEMM path, one matrix per task
     };
 
