@@ -14,6 +14,7 @@ public class MatMulKernelTests
         { 3, 2, 5, 7, 3 },       // small path, scalar columns
         { 2, 3, 6, 37, 9 },      // small path: four rows then two, 16 + 16 + 8 wide strips, then a tail
         { 1, 2, 4, 16, 4 },
+        { 2, 1, 9, 24, 5 },      // small path: with Vector512, a 16 and an 8 wide strip (both ISAs run their 8-wide code)
         { 2, 1, 50, 53, 47 },    // GEMM path (>= GemmMinWork), fewer matrices than threads
         { 3, 3, 49, 49, 49 },    // GEMM path, one matrix per task
     };
