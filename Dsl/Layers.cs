@@ -114,6 +114,26 @@ public sealed class BatchNorm1d(int features, float eps = 1e-5f, float momentum 
     public float Momentum { get; } = momentum;
 }
 
+/// <summary>Layer normalization over the last axis, as PyTorch's <c>nn.LayerNorm(dim)</c> (normalized_shape = (dim,)):
+/// each row of <paramref name="dim"/> features, for every leading axis (tokens, time steps), is normalised by its own
+/// mean and biased variance, then scaled by <c>weight</c> and shifted by <c>bias</c> (state_dict names), initialised to
+/// ones and zeros. The same in training and evaluation (no running statistics).</summary>
+/// <param name="dim">Features on the last axis.</param>
+/// <param name="eps">Added to the variance.</param>
+/// <param name="elementwiseAffine">Whether the per-feature weight (and bias) are learned.</param>
+/// <param name="bias">Whether the bias is learned (only with <paramref name="elementwiseAffine"/>).</param>
+public sealed class LayerNorm(int dim, float eps = 1e-5f, bool elementwiseAffine = true, bool bias = true) : Layer
+{
+    /// <summary>Features on the last axis.</summary>
+    public int Dim { get; } = dim;
+    /// <summary>Added to the variance.</summary>
+    public float Eps { get; } = eps;
+    /// <summary>Whether the per-feature weight (and bias) are learned.</summary>
+    public bool ElementwiseAffine { get; } = elementwiseAffine;
+    /// <summary>Whether the bias is learned.</summary>
+    public bool Bias { get; } = bias;
+}
+
 /// <summary>Max pooling; stride defaults to the kernel size.</summary>
 public sealed class MaxPool2d(int kernel, int stride = 0, int padding = 0) : Layer
 {

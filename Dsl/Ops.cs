@@ -32,10 +32,32 @@ public static class Ops
     public static Tensor Mul(Tensor a, Tensor b) => throw Symbolic.Error();
     /// <summary>Element-wise quotient, with broadcasting (also <c>a / b</c>).</summary>
     public static Tensor Div(Tensor a, Tensor b) => throw Symbolic.Error();
-    /// <summary>Concatenation along channels.</summary>
+    /// <summary>Concatenation along the first per-sample axis (the channels of (C, H, W)); the parts are written into one
+    /// buffer, no copy.</summary>
     public static Tensor Concat(params Tensor[] parts) => throw Symbolic.Error();
-    /// <summary>Channels [start, start + count).</summary>
-    public static Tensor Slice(Tensor x, int start, int count) => throw Symbolic.Error();
+    /// <summary>Concatenation along per-sample axis <paramref name="axis"/> (negative counts from the end), as PyTorch's
+    /// <c>torch.cat(parts, dim=axis + 1)</c>; the parts agree on every other axis. Along an inner axis the parts are
+    /// copied into place.</summary>
+    public static Tensor Concat(Tensor[] parts, int axis) => throw Symbolic.Error();
+    /// <summary>Indices [start, start + count) of per-sample axis <paramref name="axis"/> (negative counts from the end;
+    /// default the first axis, the channels of (C, H, W)), as PyTorch's <c>x.narrow(axis + 1, start, count)</c>. Along the
+    /// first axis it is a view; along an inner axis a copy.</summary>
+    public static Tensor Slice(Tensor x, int start, int count, int axis = 0) => throw Symbolic.Error();
+    /// <summary>Softmax over the last axis, as PyTorch's <c>F.softmax(x, dim=-1)</c>, for every leading axis.</summary>
+    public static Tensor Softmax(Tensor x) => throw Symbolic.Error();
+    /// <summary>Matrix product of per-sample matrices, as PyTorch's <c>torch.matmul</c> on (..., M, K) and (..., K, N) with
+    /// equal leading axes (e.g. attention heads): (..., M, N). <paramref name="transposeA"/> / <paramref name="transposeB"/>
+    /// read an operand with its last two axes swapped (no copy): <c>MatMul(q, k, transposeB: true)</c> is q kᵀ.</summary>
+    public static Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false) => throw Symbolic.Error();
+    /// <summary>Per-sample axes <paramref name="a"/> and <paramref name="b"/> swapped (negative axes count from the end), as
+    /// PyTorch's <c>x.transpose(a + 1, b + 1).contiguous()</c>.</summary>
+    public static Tensor Transpose(Tensor x, int a, int b) => throw Symbolic.Error();
+    /// <summary>Mean over per-sample axis <paramref name="axis"/> (negative counts from the end), as PyTorch's
+    /// <c>x.mean(axis + 1, keepdim)</c>; <paramref name="keepDim"/> keeps the axis with length 1.</summary>
+    public static Tensor Mean(Tensor x, int axis, bool keepDim = false) => throw Symbolic.Error();
+    /// <summary>Sum over per-sample axis <paramref name="axis"/> (negative counts from the end), as PyTorch's
+    /// <c>x.sum(axis + 1, keepdim)</c>; <paramref name="keepDim"/> keeps the axis with length 1.</summary>
+    public static Tensor Sum(Tensor x, int axis, bool keepDim = false) => throw Symbolic.Error();
     /// <summary>Mean over H and W: (C, H, W) to (C).</summary>
     public static Tensor GlobalAvgPool(Tensor x) => throw Symbolic.Error();
     /// <summary>(C, H, W) to (C*H*W).</summary>

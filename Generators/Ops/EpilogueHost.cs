@@ -20,10 +20,19 @@ internal abstract class EpilogueHostOp : OpDef
 
     public abstract bool HasBias(Node n);
 
+    /// <summary>Leading axes the kernel folds into the batch for input <paramref name="x"/>: a convolution keeps the
+    /// trailing (C, H, W); a linear layer keeps only the last axis.</summary>
+    protected virtual int Fold(Node x) => x.Leading;
+
     public override void Lower(Lowering cx, Node n)
     {
-        int fold = cx.Node(n.Inputs[0]).Leading;
-        var step = new Step(Forward, n, cx.Input(n.Inputs[0], fold), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), Fold = fold, Owner = this };
+        int fold = Fold(cx.Node(n.Inputs[0]));
+        int outId = cx.KernelOut(n);
+        var y = cx.Value(outId);
+        // A folded kernel writes densely: an output placed inside a larger buffer (a concat part) goes through a dense
+        // temporary. (Only values whose own shape hides the fold can be placed: a linear layer's (H, N, F).)
+        var target = fold == 1 || cx.IsDense(y, outId) ? y : cx.NewBuffer(cx.Node(outId).Size, "dense " + Storage.Label(cx.Node(outId)));
+        var step = new Step(Forward, n, cx.Input(n.Inputs[0], fold), target) { Act = cx.Act(n), Fold = fold, Owner = this };
         if (cx.FoldedBn(n) is { } bn)
         {
             int st = cx.State(2 * bn.Channels);
@@ -32,12 +41,21 @@ internal abstract class EpilogueHostOp : OpDef
             step.Bn = bn;
         }
         cx.Add(step);
+        if (target != y) cx.Add(new Step(Utility.Copy, null, target, y) { Size = cx.Node(outId).Size });
     }
 
     public override void Backward(Autodiff cx, Step f)
     {
         var n = f.Node!;
-        var dy = cx.Grad(cx.KernelOut(n));
+        int outId = cx.KernelOut(n);
+        var dy = cx.Grad(outId);
+        if (f.Fold > 1 && !cx.IsDense(dy, outId))
+        {
+            // The gradient of a placed output lives in the concat's gradient: the folded kernels read a dense copy.
+            var dense = cx.NewBuffer(cx.Node(outId).Size, "dense grad " + Storage.Label(cx.Node(outId)));
+            cx.Add(new Step(Utility.Copy, null, dy, dense) { Size = cx.Node(outId).Size });
+            dy = dense;
+        }
         if (HasBias(n)) cx.Add(new Step(BiasGrad, n, dy) { Fold = f.Fold });
         cx.Add(new Step(BackwardWeights, n, f.Io[0], dy) { Fold = f.Fold });
         int x = n.Inputs[0];
@@ -63,8 +81,17 @@ internal abstract class EpilogueHostOp : OpDef
             : host.HasBias(n) ? $"default, {g.Param(n.Layer + ".bias")}" : "default, default";
     }
 
+    /// <summary>"channels, positions" of the bias gradient: per folded sample, the output's channels each over its positions
+    /// (H * W for a convolution, 1 for a linear layer).</summary>
+    static string BiasDims(Step s)
+    {
+        var n = s.Node!;
+        int cout = ((EpilogueHostOp)n.Def).OutChannels(n);
+        return $"{cout}, {n.Size / s.Fold / cout}";
+    }
+
     /// <summary>Io: dy. Sums dy over samples and positions into the bias gradient.</summary>
     static readonly Kernel BiasGrad = new("BiasGrad",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.ChannelKernel.BiasGrad({c.N}, {s.Node!.Channels}, {s.Node.Spatial}, {c.V(s.Io[0])}, {c.Grad(s.Node.Layer + ".bias")});"),
-        (g, s) => g.Line($"__k.BiasGrad({g.N}, {s.Node!.Channels}, {s.Node.Spatial}, {g.V(s.Io[0])}, {g.Grad(s.Node.Layer + ".bias")});"));
+        (c, s) => c.Line($"{EmitCommon.CpuNs}.ChannelKernel.BiasGrad({c.N}, {BiasDims(s)}, {c.V(s.Io[0])}, {c.Grad(s.Node!.Layer + ".bias")});"),
+        (g, s) => g.Line($"__k.BiasGrad({g.N}, {BiasDims(s)}, {g.V(s.Io[0])}, {g.Grad(s.Node!.Layer + ".bias")});"));
 }

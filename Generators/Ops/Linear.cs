@@ -25,6 +25,9 @@ internal sealed class LinearOp : EpilogueHostOp
 
     public override bool HasBias(Node n) => n.Ints[2] != 0;
 
+    /// <summary>Every axis but the last is a row of the GEMM: (N, F), (H, N, F) and (T, H, N, F) alike.</summary>
+    protected override int Fold(Node x) => x.Size / x.Shape[x.Shape.Count - 1];
+
     /// <summary>PyTorch's rule: the last axis holds the features; leading axes (tokens, time steps) are kept.</summary>
     public static (int[]? Shape, string? Error) Shape(int[] x, int inF, int outF)
     {

@@ -77,9 +77,9 @@ internal abstract class OpDef : IDifferentiable
     /// <summary>True when the node's value is its first input's storage (a view): no step computes it.</summary>
     public virtual bool IsView(Node n, bool train) => false;
 
-    /// <summary>True for a value its inputs are written into in place (a concat): it has a buffer of its own but no
-    /// kernel of its own, and its parts are placed in slices of that buffer where they can be.</summary>
-    public virtual bool WrittenByParts => false;
+    /// <summary>True for a value its inputs are written into in place (a concat along its first axis): it has a buffer
+    /// of its own but no kernel of its own, and its parts are placed in slices of that buffer where they can be.</summary>
+    public virtual bool WrittenByParts(Node n) => false;
 
     /// <summary>Element shift of a view inside its input (a channel slice).</summary>
     public virtual int ViewShift(Node n) => 0;

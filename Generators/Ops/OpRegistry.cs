@@ -31,6 +31,12 @@ internal static class OpRegistry
         new DivOp(),
         new ScalarOp(),
         new EluOp(),
+        new LayerNormOp(),
+        new SoftmaxOp(),
+        new MatMulOp(),
+        new TransposeOp(),
+        new MeanOp(),
+        new SumOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);

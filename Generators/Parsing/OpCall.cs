@@ -28,7 +28,15 @@ internal sealed class OpCall
 
     public int Count => _inv.Arguments.Length;
 
-    IArgumentOperation Arg(int i) => _inv.Arguments[i];
+    /// <summary>The argument of parameter <paramref name="i"/>. Roslyn lists arguments in evaluation order (named ones
+    /// as written, then the defaults), so <c>MatMul(a, b, transposeB: true)</c> has transposeB third: look it up by the
+    /// parameter's position instead.</summary>
+    IArgumentOperation Arg(int i)
+    {
+        foreach (var a in _inv.Arguments)
+            if (a.Parameter?.Ordinal == i) return a;
+        return _inv.Arguments[i];
+    }
 
     public string ArgName(int i) => Arg(i).Parameter?.Name ?? "argument";
 

@@ -53,7 +53,7 @@ internal sealed class Fusion
         {
             if (!_g.Reachable[node.Id] || Absorbed[node.Id]) continue;
             var def = node.Def;
-            if (def.Has(OpTraits.Elementwise) || def.WrittenByParts || def.IsView(node, _train)) continue;
+            if (def.Has(OpTraits.Elementwise) || def.WrittenByParts(node) || def.IsView(node, _train)) continue;
             if (def.Has(OpTraits.EpilogueHost))
             {
                 int outId = node.Id;

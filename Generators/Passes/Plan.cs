@@ -70,6 +70,9 @@ internal sealed class Step
     public int Operand { get; set; } = -1;
     /// <summary>Copy / Clear: floats per sample.</summary>
     public int Size { get; set; }
+    /// <summary>An integer the owning definition's kernels read, with the meaning that definition gives it (e.g. which
+    /// input of a concat along an inner axis the step copies).</summary>
+    public int Arg { get; set; }
     public int Index { get; set; }
 
     /// <summary>Every operand the step reads or writes (its Io and its leaf gradients).</summary>

@@ -32,7 +32,7 @@ internal sealed class Storage
     public bool Materialized(int v)
     {
         var n = _g.Nodes[v];
-        return !IsView(n) && (_f.KernelOut.Contains(v) || (!_f.Absorbed[v] && n.Def.WrittenByParts));
+        return !IsView(n) && (_f.KernelOut.Contains(v) || (!_f.Absorbed[v] && n.Def.WrittenByParts(n)));
     }
 
     /// <summary>The concat (and shift in it) a value is written into, if it was placed there.</summary>
@@ -45,7 +45,7 @@ internal sealed class Storage
         for (int i = nodes.Length - 1; i >= 0; i--)
         {
             var node = nodes[i];
-            if (!_g.Reachable[i] || !node.Def.WrittenByParts) continue;
+            if (!_g.Reachable[i] || !node.Def.WrittenByParts(node)) continue;
             int shift = 0;
             foreach (int part in node.Inputs)
             {

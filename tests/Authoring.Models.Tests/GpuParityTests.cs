@@ -48,6 +48,14 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void OuterBroadcast() => Check(new OuterBroadcast(), p => new OuterBroadcast.Gpu(fixture.Device, p));
     [Fact] public void SlicedTime() => Check(new SlicedTime(), p => new SlicedTime.Gpu(fixture.Device, p));
 
+    // Tensor ops of token and attention models (Models/TensorOpModels.cs).
+    [Fact] public void LayerNormTokens() => Check(new LayerNormTokens(), p => new LayerNormTokens.Gpu(fixture.Device, p));
+    [Fact] public void SoftmaxRows() => Check(new SoftmaxRows(), p => new SoftmaxRows.Gpu(fixture.Device, p));
+    [Fact] public void MatMulVariants() => Check(new MatMulVariants(), p => new MatMulVariants.Gpu(fixture.Device, p));
+    [Fact] public void AxisOps() => Check(new AxisOps(), p => new AxisOps.Gpu(fixture.Device, p));
+    [Fact] public void RankReshape() => Check(new RankReshape(), p => new RankReshape.Gpu(fixture.Device, p));
+    [Fact] public void TinyTransformer() => Check(new TinyTransformer(), p => new TinyTransformer.Gpu(fixture.Device, p));
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));
     [Fact] public void GhostModuleRatio3() => Check(new GhostModuleRatio3(), p => new GhostModuleRatio3.Gpu(fixture.Device, p));

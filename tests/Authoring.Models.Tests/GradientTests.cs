@@ -38,6 +38,14 @@ public class GradientTests
     [Fact] public void OuterProductBroadcastAndTwoPlacementsOfOneValue() => Check(new OuterBroadcast());
     [Fact] public void TimeSliceIntoFoldingConvIsCopiedDense() => Check(new SlicedTime());
 
+    // Tensor ops of token and attention models (Models/TensorOpModels.cs).
+    [Fact] public void LayerNormAffineNoBiasPlainAnd4d() => Check(new LayerNormTokens());
+    [Fact] public void SoftmaxLastAxis() => Check(new SoftmaxRows());
+    [Fact] public void MatMulEveryTransposeAndSharedOperand() => Check(new MatMulVariants());
+    [Fact] public void TransposeMeanSumConcatSliceOnInnerAxes() => Check(new AxisOps());
+    [Fact] public void ReshapeThroughA4dValue() => Check(new RankReshape());
+    [Fact] public void TinyTransformerBlock() => Check(new TinyTransformer());
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
     [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());

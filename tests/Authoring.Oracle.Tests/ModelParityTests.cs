@@ -244,7 +244,7 @@ public class ModelParityTests
     /// of a sum of O(|upstream gradient|) terms that cancel. Both are checked to be zero to Tol times the
     /// scale of the same layer's weight gradient (the natural size of those terms), not compared with each
     /// other at their own noise-sized scale.</param>
-    static void Check<T>(T model, Func<TorchModel, TorchTensor, TorchTensor> forward, string[]? zeroGrads = null) where T : IModel
+    internal static void Check<T>(T model, Func<TorchModel, TorchTensor, TorchTensor> forward, string[]? zeroGrads = null) where T : IModel
     {
         EnsureInitialized();
         var store = model.Parameters;

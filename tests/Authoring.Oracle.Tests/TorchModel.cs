@@ -67,6 +67,11 @@ public sealed class TorchModel
     /// <summary>Linear layer <paramref name="name"/>.</summary>
     public TorchTensor Linear(string name, TorchTensor x) => TorchOracle.Linear(x, _p[name + ".weight"], Optional(name + ".bias"));
 
+    /// <summary>LayerNorm layer <paramref name="name"/> over the last axis of <paramref name="dim"/> (weight and bias when the
+    /// layer has them).</summary>
+    public TorchTensor LayerNorm(string name, TorchTensor x, int dim, double eps = 1e-5)
+        => TorchSharp.torch.nn.functional.layer_norm(x, new long[] { dim }, Optional(name + ".weight"), Optional(name + ".bias"), eps);
+
     /// <summary>BatchNorm1d/2d layer <paramref name="name"/> with PyTorch's defaults (momentum 0.1, eps 1e-5),
     /// which every model here uses.</summary>
     public TorchTensor BatchNorm(string name, TorchTensor x)

@@ -52,4 +52,38 @@ internal static class TestModels
             }
         }
         """;
+
+    /// <summary>A transformer-style block over tokens (N, D): LayerNorm, q/k/v projections, heads by Reshape and
+    /// Transpose, scaled MatMul scores, Softmax, the weighted values transposed back, a residual, a second LayerNorm,
+    /// the mean over tokens and a head.</summary>
+    public const string Transformer = """
+        using Authoring;
+        using static Authoring.Ops;
+
+        namespace Samples.Tokens;
+
+        [Model]
+        public partial class TinyTransformer
+        {
+            const int N = 16, D = 32, H = 4, Dh = D / H, Classes = 10;
+            readonly LayerNorm ln1 = new(D);
+            readonly Linear q = new(D, D);
+            readonly Linear k = new(D, D);
+            readonly Linear v = new(D, D);
+            readonly Linear o = new(D, D);
+            readonly LayerNorm ln2 = new(D);
+            readonly Linear head = new(D, Classes);
+
+            Tensor Heads(Tensor t) => Transpose(Reshape(t, N, H, Dh), 0, 1);      // (H, N, Dh)
+
+            Tensor Forward([Shape(N, D)] Tensor x)
+            {
+                var h = ln1.Forward(x);
+                var att = Softmax(MatMul(Heads(q.Forward(h)), Heads(k.Forward(h)), transposeB: true) * 0.35355339f);
+                var ctx = Reshape(Transpose(MatMul(att, Heads(v.Forward(h))), 0, 1), N, D);
+                var r = x + o.Forward(ctx);
+                return head.Forward(Mean(ln2.Forward(r), 0));
+            }
+        }
+        """;
 }

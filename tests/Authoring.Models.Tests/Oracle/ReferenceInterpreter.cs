@@ -270,22 +270,125 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
                 return y;
             case OpKind.Concat:
                 {
-                    int off = 0;
-                    foreach (var part in inputs)
-                    {
-                        for (int b = 0; b < n; b++)
-                            Array.Copy(v[part.Id], b * part.Size, y, b * size + off, part.Size);
-                        off += part.Size;
-                    }
+                    // Along any axis: output index i on the axis reads the part whose range holds it.
+                    int axis = node.Ints.Count > 0 ? node.Ints[0] : 0;
+                    for (int b = 0; b < n; b++)
+                        for (int k = 0; k < size; k++)
+                        {
+                            var idx = Unravel(k, node.Shape);
+                            int at = idx[axis];
+                            foreach (var part in inputs)
+                            {
+                                if (at < part.Shape[axis])
+                                {
+                                    idx[axis] = at;
+                                    y[b * size + k] = v[part.Id][b * part.Size + Ravel(idx, part.Shape)];
+                                    break;
+                                }
+                                at -= part.Shape[axis];
+                            }
+                        }
                     return y;
                 }
             case OpKind.Slice:
                 {
-                    // Along the first per-sample axis: each index spans the product of the later axes.
-                    int inner = 1;
-                    for (int a = 1; a < node.Shape.Count; a++) inner *= node.Shape[a];
-                    int start = node.Ints[0] * inner;
-                    for (int b = 0; b < n; b++) Array.Copy(x, b * inputs[0].Size + start, y, b * size, size);
+                    // narrow(axis, start, count): output index i on the axis reads input index start + i.
+                    int axis = node.Ints.Count > 2 ? node.Ints[2] : 0;
+                    for (int b = 0; b < n; b++)
+                        for (int k = 0; k < size; k++)
+                        {
+                            var idx = Unravel(k, node.Shape);
+                            idx[axis] += node.Ints[0];
+                            y[b * size + k] = x[b * inputs[0].Size + Ravel(idx, inputs[0].Shape)];
+                        }
+                    return y;
+                }
+            case OpKind.LayerNorm:
+                {
+                    // Each row of the last axis: (x - mean) / sqrt(biased var + eps) * weight + bias.
+                    int dim = node.Ints[0];
+                    var w = node.Ints[1] != 0 ? p[node.Layer + ".weight"] : null;
+                    var bias = node.Ints[2] != 0 ? p[node.Layer + ".bias"] : null;
+                    for (int r = 0; r < n * size / dim; r++)
+                    {
+                        double mean = 0, var = 0;
+                        for (int j = 0; j < dim; j++) mean += x[r * dim + j];
+                        mean /= dim;
+                        for (int j = 0; j < dim; j++) var += (x[r * dim + j] - mean) * (x[r * dim + j] - mean);
+                        var /= dim;
+                        for (int j = 0; j < dim; j++)
+                            y[r * dim + j] = (x[r * dim + j] - mean) / Math.Sqrt(var + node.F0) * (w?[j] ?? 1) + (bias?[j] ?? 0);
+                    }
+                    return y;
+                }
+            case OpKind.Softmax:
+                {
+                    int cols = node.Shape[node.Shape.Count - 1];
+                    for (int r = 0; r < n * size / cols; r++)
+                    {
+                        double sum = 0;
+                        for (int j = 0; j < cols; j++) sum += Math.Exp(x[r * cols + j]);
+                        for (int j = 0; j < cols; j++) y[r * cols + j] = Math.Exp(x[r * cols + j]) / sum;
+                    }
+                    return y;
+                }
+            case OpKind.MatMul:
+                {
+                    // c[..., i, j] = sum over p of a'[..., i, p] b'[..., p, j], a' and b' the operands with their last two
+                    // axes swapped when transposed; indices written from the operands' own shapes.
+                    bool ta = node.Ints[0] != 0, tb = node.Ints[1] != 0;
+                    var a = inputs[0]; var bn = inputs[1];
+                    int r = node.Shape.Count;
+                    int kk = ta ? a.Shape[r - 2] : a.Shape[r - 1];
+                    for (int b = 0; b < n; b++)
+                        for (int k = 0; k < size; k++)
+                        {
+                            var idx = Unravel(k, node.Shape);
+                            int i = idx[r - 2], j = idx[r - 1];
+                            double acc = 0;
+                            for (int q = 0; q < kk; q++)
+                            {
+                                var ia = (int[])idx.Clone(); var ib = (int[])idx.Clone();
+                                (ia[r - 2], ia[r - 1]) = ta ? (q, i) : (i, q);
+                                (ib[r - 2], ib[r - 1]) = tb ? (j, q) : (q, j);
+                                acc += v[a.Id][b * a.Size + Ravel(ia, a.Shape)] * v[bn.Id][b * bn.Size + Ravel(ib, bn.Shape)];
+                            }
+                            y[b * size + k] = acc;
+                        }
+                    return y;
+                }
+            case OpKind.Transpose:
+                {
+                    int lo = node.Ints[0], hi = node.Ints[1];
+                    for (int b = 0; b < n; b++)
+                        for (int k = 0; k < size; k++)
+                        {
+                            var idx = Unravel(k, node.Shape);
+                            (idx[lo], idx[hi]) = (idx[hi], idx[lo]);
+                            y[b * size + k] = x[b * inputs[0].Size + Ravel(idx, inputs[0].Shape)];
+                        }
+                    return y;
+                }
+            case OpKind.Mean:
+            case OpKind.Sum:
+                {
+                    int axis = node.Ints[0], len = node.Ints[2];
+                    bool keep = node.Ints[1] != 0;
+                    var xs = inputs[0].Shape;
+                    for (int b = 0; b < n; b++)
+                        for (int k = 0; k < size; k++)
+                        {
+                            var o = Unravel(k, node.Shape);
+                            var idx = new int[xs.Count];
+                            for (int d = 0, e = 0; d < xs.Count; d++) idx[d] = d == axis ? 0 : o[keep ? d : e++];
+                            double s = 0;
+                            for (int l = 0; l < len; l++)
+                            {
+                                idx[axis] = l;
+                                s += x[b * inputs[0].Size + Ravel(idx, xs)];
+                            }
+                            y[b * size + k] = node.Op == OpKind.Mean ? s / len : s;
+                        }
                     return y;
                 }
             case OpKind.Reshape:
@@ -353,6 +456,22 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
             default:
                 throw new NotSupportedException(node.Op.ToString());
         }
+    }
+
+    /// <summary>Row-major multi-index of flat index <paramref name="k"/> in <paramref name="shape"/>.</summary>
+    static int[] Unravel(int k, IReadOnlyList<int> shape)
+    {
+        var idx = new int[shape.Count];
+        for (int a = shape.Count - 1; a >= 0; a--) { idx[a] = k % shape[a]; k /= shape[a]; }
+        return idx;
+    }
+
+    /// <summary>Flat row-major index of <paramref name="idx"/> in <paramref name="shape"/>.</summary>
+    static int Ravel(int[] idx, IReadOnlyList<int> shape)
+    {
+        int k = 0;
+        for (int a = 0; a < shape.Count; a++) k = k * shape[a] + idx[a];
+        return k;
     }
 
     /// <summary>PyTorch's nearest source index, as its kernels compute it: a float scale in / out, floorf of the

@@ -83,4 +83,50 @@ public class AllocationTests
         }
         Assert.True(deltas.Contains(0), "kernels allocated on the caller and worker threads, bytes per round: " + string.Join(", ", deltas));
     }
+
+    [Fact]
+    public void WarmTensorOpKernelsAllocateNothing()
+    {
+        // The kernels of token and attention models, at sizes that take the pool (and the GEMM path of MatMul).
+        var rng = new Random(2);
+        int n = 8, rows = 64, dim = 96;
+        var x = TestUtil.Sliced(rng, n, rows * dim, 0, 0);
+        var y = TestUtil.Sliced(rng, n, rows * dim, 0, 0);
+        var dy = TestUtil.Sliced(rng, n, rows * dim, 0, 0);
+        var stats = TestUtil.Sliced(rng, n, 2 * rows, 0, 0);
+        var p = TestUtil.Random(rng, 2 * dim, 0.5f, 1.5f);
+        var g = new float[2 * dim];
+        var att = TestUtil.Sliced(rng, n, 2 * rows * rows, 0, 0);
+        var small = TestUtil.Sliced(rng, n, 4 * 16 * 16, 0, 0);
+        var red = TestUtil.Sliced(rng, n, dim, 0, 0);
+
+        void Step()
+        {
+            LayerNormKernel.ForwardTrain(n, rows, dim, x, p, 0, dim, 1e-5f, y, stats);
+            LayerNormKernel.BackwardData(n, rows, dim, x, dy, stats, p, 0, y, true);
+            LayerNormKernel.BackwardParams(n, rows, dim, x, dy, stats, g, 0, dim);
+            SoftmaxKernel.Forward(n, rows, dim, x, y);
+            SoftmaxKernel.Backward(n, rows, dim, y, dy, y, false);
+            MatMulKernel.Multiply(n, 2, rows, rows, dim / 2, false, true, x, dy, att, false);     // GEMM path
+            MatMulKernel.Multiply(n, 2, rows, dim / 2, rows, false, false, att, x, y, true);
+            MatMulKernel.Multiply(n, 4, 16, 16, 16, true, true, x, dy, small, false);            // direct path
+            TransposeKernel.Swap(n, 1, rows, 1, dim, 1, x, y, false);
+            TransposeKernel.Swap(n, 1, rows, 2, 3, dim / 6, x, y, true);
+            ReduceKernel.Forward(n, 1, rows, dim, 1f / rows, x, red);
+            ReduceKernel.Backward(n, 1, rows, dim, 1f / rows, red, y, true);
+            AxisKernel.Copy(n, rows, dim / 2, x, dim, dim / 4, y, dim / 2, 0, false);
+            AxisKernel.SliceBackward(n, rows, dim, dim / 4, dim / 2, x, y, false);
+        }
+
+        for (int i = 0; i < 40; i++) Step();
+        var deltas = new List<long>();
+        for (int attempt = 0; attempt < 3 && !deltas.Contains(0); attempt++)
+        {
+            long before = WorkerPool.AllocatedBytesOfPoolAndCaller();
+            Step();
+            Step();
+            deltas.Add(WorkerPool.AllocatedBytesOfPoolAndCaller() - before);
+        }
+        Assert.True(deltas.Contains(0), "tensor-op kernels allocated on the caller and worker threads, bytes per round: " + string.Join(", ", deltas));
+    }
 }
