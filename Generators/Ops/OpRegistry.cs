@@ -31,6 +31,11 @@ internal static class OpRegistry
         new DivOp(),
         new ScalarOp(),
         new EluOp(),
+        new NeuronOp(),
+        new ParametricNeuronOp(),
+        new RepeatOp(),
+        new PoissonOp(),
+        new MeanOverTimeOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);
