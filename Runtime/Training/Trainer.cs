@@ -75,6 +75,8 @@ public sealed class Trainer
         {
             var epochClock = Stopwatch.StartNew();
             if (epoch > 0) batches.Reset();
+            // Spiking models: firing rates over this epoch's training steps (evaluation would add its own passes).
+            _model.ResetFiringRates();
             double lossSum = 0;
             long correct = 0, seen = 0;
             int lastShown = -1;
@@ -92,16 +94,19 @@ public sealed class Trainer
                 if (_progress) lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, lastShown);
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
+            var firingRates = _model.FiringRates;
 
             var eval = test is null ? new EvalResult(double.NaN, double.NaN) : Evaluate(test, o.EvalBatchSize);
             if (o.CheckpointPath is { } path)
                 Safetensors.Save(_model.Parameters, path, CheckpointMetadata(epoch + 1, eval));
             var stats = new EpochStats(epoch + 1, lossSum / seen, (double)correct / seen, eval.Loss, eval.Accuracy,
-                _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds);
+                _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds) { FiringRates = firingRates };
             history.Add(stats);
             if (_bar && _barLength > 0) _log.Write('\r' + new string(' ', _barLength) + '\r');
             _barLength = 0;
             _log.WriteLine(Format(stats, o.Epochs));
+            if (firingRates.Count > 0)
+                _log.WriteLine("  firing rates (training): " + string.Join(", ", firingRates.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Layer} {r.Rate:F3}"))));
             if (!double.IsFinite(lossSum))
                 _log.WriteLine($"warning: training loss is {lossSum / seen} in epoch {epoch + 1}; the learning rate ({_optimizer.LearningRate}) may be too high.");
         }
