@@ -72,4 +72,18 @@ public static class Ops
     public static Tensor UpsampleNearest(Tensor x, int height, int width) => throw Symbolic.Error();
     /// <summary>Average pooling; stride 0 means the kernel size.</summary>
     public static Tensor AvgPool(Tensor x, int kernel, int stride = 0, int padding = 0) => throw Symbolic.Error();
+    /// <summary>Direct encoding: (...) to (T, ...), the input repeated at every one of <paramref name="steps"/> time
+    /// steps (SpikingJelly's <c>x.unsqueeze(0).repeat(T, 1, ...)</c>, with T first per sample). Per-step layers between
+    /// a Repeat and a neuron (conv, BatchNorm, pools, activations...) run once per sample rather than T times, as
+    /// SpikingJelly's tutorials apply their static conv before repeating; BatchNorm's statistics are then those of the N
+    /// samples, as in the tutorial.</summary>
+    public static Tensor Repeat(Tensor x, int steps) => throw Symbolic.Error();
+    /// <summary>Poisson (rate) encoding: (...) to (T, ...) spikes, 1 where u &lt;= x for a uniform u drawn per element and
+    /// step (SpikingJelly's <c>encoding.PoissonEncoder</c>); x holds firing probabilities in [0, 1]. Training steps draw
+    /// from the model's dropout seed and step counter, inference calls from a counter of their own; both backends draw
+    /// the same spikes. No gradient flows to x.</summary>
+    public static Tensor Poisson(Tensor x, int steps) => throw Symbolic.Error();
+    /// <summary>Readout: the mean over the time axis, (T, ...) to (...) (SpikingJelly's <c>out_fr = x_seq.mean(0)</c>):
+    /// the firing rate of a spiking output layer.</summary>
+    public static Tensor MeanOverTime(Tensor x) => throw Symbolic.Error();
 }

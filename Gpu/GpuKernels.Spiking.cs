@@ -131,6 +131,22 @@ public sealed partial class GpuKernels
             n * steps * features, new SpikeDims(n, steps, features, 0f, 0f, features), seed, x, y);
     }
 
+    /// <summary>A spike counter kept in a float buffer (a generated model's state array): the long over floats
+    /// [<paramref name="offset"/>, <paramref name="offset"/> + 2), <paramref name="offset"/> even so that it is 8-byte aligned.</summary>
+    public static ArrayView<long> SpikeCounter(ArrayView<float> state, int offset)
+    {
+        if ((offset & 1) != 0) throw new ArgumentException("A counter needs an even (8-byte aligned) offset.", nameof(offset));
+        return state.SubView(offset, 2).Cast<long>();
+    }
+
+    /// <summary>The value of a <see cref="SpikeCounter"/> (copied to the host; call after the device has finished).</summary>
+    public static long ReadSpikeCounter(ArrayView<float> state, int offset)
+    {
+        Span<long> one = stackalloc long[1];
+        SpikeCounter(state, offset).CopyToCPU(one);
+        return one[0];
+    }
+
     Action<Index1D, int, ArrayView<float>, ArrayView<float>>? _spikeDkParts;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _spikeDw;
     Action<Index1D, SpikeDims, GView, GView>? _spikeRepeat;

@@ -37,6 +37,11 @@ internal static class OpRegistry
         new TransposeOp(),
         new MeanOp(),
         new SumOp(),
+        new NeuronOp(),
+        new ParametricNeuronOp(),
+        new RepeatOp(),
+        new PoissonOp(),
+        new MeanOverTimeOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);

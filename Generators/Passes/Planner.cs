@@ -9,6 +9,7 @@ internal static class Planner
 {
     public static Plan Build(ModelIr model)
     {
+        model = StaticTime.Rewrite(model);
         var graph = new Graph(model);
         var groups = new List<EltGroup>();
         var state = new StateAllocator();

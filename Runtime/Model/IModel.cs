@@ -63,6 +63,11 @@ public interface IModel
     /// <summary>A training step of a token model against integer labels.</summary>
     StepResult TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> labels, int batch) =>
         throw new InvalidOperationException($"{Name} takes float input, not token ids: call TrainStep(ReadOnlySpan<float> input, ...).");
+    /// <summary>Firing rate of each spiking neuron layer (in the order of Forward) over every forward pass, training and
+    /// inference, since <see cref="ResetFiringRates"/>; empty for a model without neurons.</summary>
+    IReadOnlyList<FiringRate> FiringRates => [];
+    /// <summary>Clears the spike counters behind <see cref="FiringRates"/>.</summary>
+    void ResetFiringRates() { }
     /// <summary>A training step of a token model against float targets.</summary>
     StepResult TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<float> targets, int batch) =>
         throw new InvalidOperationException($"{Name} takes float input, not token ids: call TrainStep(ReadOnlySpan<float> input, ...).");

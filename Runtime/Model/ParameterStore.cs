@@ -17,6 +17,8 @@ public enum ParameterRole
     RunningMean,
     /// <summary>BatchNorm running variance (state, not trained).</summary>
     RunningVar,
+    /// <summary>A spiking neuron's learned parameter (ParametricLIFNode's w; trainable, not a weight for decay filters).</summary>
+    Neuron,
 }
 
 /// <summary>How a tensor is initialised.</summary>
@@ -36,6 +38,9 @@ public enum InitKind
     Zeros,
     /// <summary>N(0, 1) (PyTorch's nn.Embedding weight).</summary>
     StandardNormal,
+    /// <summary>Every element equal to one value, the float whose IEEE bits <see cref="ParameterInfo.FanIn"/> holds
+    /// (a constant initialiser such as PLIF's w = -ln(init_tau - 1)).</summary>
+    Constant,
 }
 
 /// <summary>One named tensor in a <see cref="ParameterStore"/>; names follow PyTorch's state_dict ("conv1.weight").</summary>
@@ -137,6 +142,7 @@ public sealed class ParameterStore
                 case InitKind.KaimingNormalFanOut:
                     Normal(rng, v, Math.Sqrt(2.0 / Math.Max(1, p.FanOut)));
                     break;
+                case InitKind.Constant: v.Fill(BitConverter.Int32BitsToSingle(p.FanIn)); break;
                 case InitKind.StandardNormal:
                     Normal(rng, v, 1.0);
                     break;

@@ -98,6 +98,8 @@ public sealed class Trainer
         {
             var epochClock = Stopwatch.StartNew();
             if (epoch > start) batches.Reset();
+            // Spiking models: firing rates over this epoch's training steps (evaluation would add its own passes).
+            _model.ResetFiringRates();
             double lossSum = 0;
             long correct = 0, seen = 0;
             int lastShown = -1;
@@ -128,6 +130,7 @@ public sealed class Trainer
                         history, lastShown);
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
+            var firingRates = _model.FiringRates;
 
             // A parameter can turn non-finite at the last step (the next loss would show it): never end an epoch, or replace
             // a good checkpoint, with a model a later load would refuse or that would silently serve NaNs.
@@ -142,11 +145,13 @@ public sealed class Trainer
                 _lastGood = (epoch + 1, path);
             }
             var stats = new EpochStats(epoch + 1, lossSum / seen, (double)correct / seen, eval.Loss, eval.Accuracy,
-                _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds);
+                _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds) { FiringRates = firingRates };
             history.Add(stats);
             if (_bar && _barLength > 0) _log.Write('\r' + new string(' ', _barLength) + '\r');
             _barLength = 0;
             _log.WriteLine(Format(stats, o.Epochs));
+            if (firingRates.Count > 0)
+                _log.WriteLine("  firing rates (training): " + string.Join(", ", firingRates.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Layer} {r.Rate:F3}"))));
             o.EpochEnd?.Invoke(history);
         }
         return history;

@@ -63,4 +63,8 @@ public readonly record struct EvalResult(double Accuracy, double Loss);
 /// <param name="ImagesPerSecond">Training throughput (steps only, evaluation excluded).</param>
 /// <param name="Seconds">Wall time of the whole epoch, evaluation and checkpoint included.</param>
 public sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
-    float LearningRate, double ImagesPerSecond, double Seconds);
+    float LearningRate, double ImagesPerSecond, double Seconds)
+{
+    /// <summary>Firing rate per spiking neuron layer over the epoch's training steps; empty for other models.</summary>
+    public IReadOnlyList<FiringRate> FiringRates { get; init; } = [];
+}

@@ -6,7 +6,7 @@ using Authoring.Runtime.Cpu;
 
 namespace Authoring.Models.Tests.Oracle;
 
-internal sealed class ReferenceInterpreter(ModelIr ir)
+internal sealed partial class ReferenceInterpreter(ModelIr ir)
 {
     public ModelIr Ir { get; } = ir;
 
@@ -148,6 +148,7 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
     {
         var x = inputs.Length > 0 ? v[inputs[0].Id] : Array.Empty<double>();
         int size = node.Size;
+        if (FrozenMaxPool(node, inputs, x, n) is { } pooled) return pooled;
         var y = new double[n * size];
         switch (node.Op)
         {
@@ -454,7 +455,7 @@ internal sealed class ReferenceInterpreter(ModelIr ir)
                     return y;
                 }
             default:
-                throw new NotSupportedException(node.Op.ToString());
+                return EvalSpiking(node, inputs, v, n, p, train, seed) ?? throw new NotSupportedException(node.Op.ToString());
         }
     }
 
