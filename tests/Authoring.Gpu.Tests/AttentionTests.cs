@@ -4,6 +4,12 @@
 // device chunk (64) so that chunk states and their combine are exercised. Tolerances: the reference's
 // bound (AttentionReference: 16 u K times each element's sum of absolute terms); CPU against device,
 // twice that bound (each is within it of the exact value); accumulation adds one rounding of the sum.
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using Authoring.Runtime.Cpu;
 using Authoring.Tests.Shared;
 
@@ -127,6 +133,21 @@ public sealed class AttentionTests(GpuFixture fx)
             }
         }
         return new Cpu(y.Data, dq.Data, dk.Data, dv.Data);
+    }
+
+    /// <summary>PtxCompileTests instantiates generic kernels with Runtime's activations; the linear attention
+    /// kernels also run with EluPlusOne, which is not one of them.</summary>
+    [Fact]
+    public void LinearKernelsWithEluPlusOneCompileToPtx()
+    {
+        var kernels = typeof(GpuKernels).GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
+            .Where(m => m.IsGenericMethodDefinition && m.GetParameters() is [{ ParameterType: var i }, { ParameterType: var p }, ..]
+                && i == typeof(Index1D) && p.Name == "LinearPlan")
+            .ToList();
+        Assert.Equal(5, kernels.Count);
+        using var backend = new PTXBackend(fx.Device.Context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null!);
+        foreach (var k in kernels)
+            backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(k.MakeGenericMethod(typeof(EluPlusOne))), KernelSpecialization.Empty);
     }
 
     [Fact]
