@@ -6,7 +6,7 @@
 // whatever sits in a tile's padding lanes reaches only padding lanes of C. Register tiles are 8 rows x
 // 32 lanes (16 zmm accumulators) with AVX-512 and 4 rows x 16 lanes (8 ymm accumulators) otherwise:
 // enough independent FMA chains to hide the FMA latency, few enough to leave registers for the B
-// vectors and the broadcast.
+// vectors and the broadcast (AVX2 runs 6-row tiles first, then 4-row ones, then single rows).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -48,6 +48,8 @@ internal static unsafe class AttentionTiles
     static void Mul256(int rows, int depth, int width, float* a, nint rs, nint ts, float* b, nint ldb, float* c, nint ldc, bool acc)
     {
         int r = 0;
+        for (; r + 6 <= rows; r += 6)
+            for (int w = 0; w < width; w += 16) Tile6x16(depth, a + r * rs, rs, ts, b + w, ldb, c + r * ldc + w, ldc, acc);
         for (; r + 4 <= rows; r += 4)
             for (int w = 0; w < width; w += 16) Tile4x16(depth, a + r * rs, rs, ts, b + w, ldb, c + r * ldc + w, ldc, acc);
         for (; r < rows; r++)
@@ -169,6 +171,43 @@ internal static unsafe class AttentionTiles
         e += o;
         if (acc) e += Vector512.Load(c);
         e.Store(c);
+    }
+
+    /// <summary>6 rows x 16 lanes: 12 accumulators, 2 B vectors and the broadcast fill 15 of the 16 ymm registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile6x16(int depth, float* a, nint rs, nint ts, float* b, nint ldb, float* c, nint ldc, bool acc)
+    {
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (acc)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + 2 * ldc); c21 = Vector256.Load(c + 2 * ldc + 8);
+            c30 = Vector256.Load(c + 3 * ldc); c31 = Vector256.Load(c + 3 * ldc + 8);
+            c40 = Vector256.Load(c + 4 * ldc); c41 = Vector256.Load(c + 4 * ldc + 8);
+            c50 = Vector256.Load(c + 5 * ldc); c51 = Vector256.Load(c + 5 * ldc + 8);
+        }
+        else c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
+        float* a0 = a, a3 = a + 3 * rs;
+        nint r2 = 2 * rs;
+        for (int t = 0; t < depth; t++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a0[0]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a0[rs]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a0[r2]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[0]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a3[rs]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a3[r2]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            a0 += ts; a3 += ts; b += ldb;
+        }
+        c00.Store(c); c01.Store(c + 8);
+        c10.Store(c + ldc); c11.Store(c + ldc + 8);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 8);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 8);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 8);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
