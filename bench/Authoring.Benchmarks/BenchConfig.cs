@@ -23,8 +23,12 @@ public static class BenchConfig
                 .WithIterationTime(TimeInterval.FromMilliseconds(100))
             : Job.Default.WithId("Full").WithMinIterationCount(20).WithLaunchCount(1);
 
+        // The in-process toolchain gives up on a case after 5 minutes by default, aborting the whole run;
+        // TorchSharp's causal linear attention at N = 16384 (attention benchmarks) takes seconds per call on a
+        // quiet machine and over a minute on a busy one, times its warm-up and 20 iterations.
+        var toolchain = new InProcessEmitToolchain(TimeSpan.FromMinutes(60), logOutput: true);
         return ManualConfig.Create(DefaultConfig.Instance)
-            .AddJob(job.WithToolchain(InProcessEmitToolchain.Instance).AsDefault())
+            .AddJob(job.WithToolchain(toolchain).AsDefault())
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddColumn(StatisticColumn.Median, new GflopsColumn())
             .AddExporter(new FlopsTsvExporter());

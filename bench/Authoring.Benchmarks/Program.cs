@@ -4,9 +4,25 @@
 //   dotnet run -c Release --project bench/Authoring.Benchmarks -- --filter '*' [--quick]
 //
 // --quick: a few short iterations per case, for a CI smoke run (numbers are indicative only).
+// --attention-memory [case ...]: peak bytes of the attention cases instead (each in a fresh process).
+// --attention-cputime [N ...]: single-thread CPU time per call of the attention cases, ours and TorchSharp's.
 // Any other arguments are BenchmarkDotNet's own (--filter, --list flat, --artifacts DIR, ...).
 using Authoring.Benchmarks;
 using BenchmarkDotNet.Running;
+
+// Peak memory of the attention cases, each in its own process (AttentionMemoryProbe.cs).
+if (args is ["--attention-memory", .. var which])
+{
+    return AttentionMemoryProbe.Report(which);
+}
+if (args is ["--attention-cputime", .. var lengths])
+{
+    return AttentionCpuTime.Run(lengths);
+}
+if (args is ["--attention-memory-probe", var probeCase, var probeN, var probeCausal])
+{
+    return AttentionMemoryProbe.Probe(probeCase, int.Parse(probeN, System.Globalization.CultureInfo.InvariantCulture), probeCausal == "1");
+}
 
 bool quick = args.Contains("--quick");
 string[] bdnArgs = args.Where(a => a != "--quick").ToArray();

@@ -73,6 +73,18 @@ public class BenchmarkSmokeTests
             bench.Cleanup();
         }
     }
+
+    // The attention memory probe (bench --attention-memory runs it in child processes), in-process here on
+    // the shortest sequence: every case still runs. Its figure means little in a process that has run other
+    // cases (freed memory stays resident and is reused; the resident set may even shrink a little between the
+    // two readings), so it is only checked to be a plausible number.
+    [Fact]
+    public void AttentionMemoryProbeRunsEveryCase()
+    {
+        foreach (var name in AttentionMemoryProbe.Cases)
+            foreach (bool causal in new[] { false, true })
+                Assert.True(AttentionMemoryProbe.Measure(name, 1024, causal) > -(1L << 20), name);
+    }
 }
 
 public class SpikingBenchmarkTests

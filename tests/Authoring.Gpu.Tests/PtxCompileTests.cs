@@ -41,7 +41,8 @@ public sealed class PtxCompileTests(GpuFixture fx)
                     foreach (var line in ck.PTXAssembly.Split('\n'))
                     {
                         var l = line.Trim();
-                        if (l.Contains("f64") && !l.StartsWith(".reg", StringComparison.Ordinal) && !l.StartsWith("cvt.", StringComparison.Ordinal))
+                        // ".f64" is the type suffix of a double instruction; a bare "f64" also matches float register %f64.
+                        if (l.Contains(".f64") && !l.StartsWith(".reg", StringComparison.Ordinal) && !l.StartsWith("cvt.", StringComparison.Ordinal))
                         {
                             failures.Add($"{Name(m)}: f64 arithmetic: {l}");
                             break;
