@@ -1,6 +1,6 @@
 // Binary (XNOR-popcount) convolution and linear layers for deployment: ±1 weights and activations
 // packed as BitPack lays them out, the integer dot product computed exactly, then a fused epilogue
-//   z = scale[co] * dot + shift[co] (+ residual),  y = act(z)
+//   z = scale[co] * dot + shift[co] (+ residual),  y = act(z)     (in float, rounded after each operation)
 // written as NCHW floats (or [n, out] for linear), or as packed bits (y < threshold[co]) for the next
 // binary layer. scale folds XNOR-Net's alpha = mean|W| and BatchNorm; shift folds BatchNorm and a bias.
 //
@@ -313,8 +313,10 @@ public static unsafe class BinaryConvKernel
                         d1 -= Vector256.Load(ts + 8);
                     }
                 }
-                Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d0), sc0, sh0).Store(z + i * 16);
-                Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(d1), sc1, sh1).Store(z + i * 16 + 8);
+                // A multiply then an add, not a fused multiply-add: the ILGPU kernels compute the same two roundings, so
+                // CPU and GPU agree bit for bit (dot itself is exact on both).
+                (Vector256.ConvertToSingle(d0) * sc0 + sh0).Store(z + i * 16);
+                (Vector256.ConvertToSingle(d1) * sc1 + sh1).Store(z + i * 16 + 8);
             }
             int cn = Math.Min(BitPack.Lanes, Cout - c0);
             if (Packed) WriteBits(z, b, p0, np, c0, cn);

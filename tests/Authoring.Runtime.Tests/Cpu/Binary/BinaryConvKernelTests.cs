@@ -4,9 +4,9 @@
 // carry-save), at batch 1 and 3, on views with offsets and gaps.
 //   - Unscaled Identity output is the integer itself and must match exactly (it is below 2^24).
 //   - Scaled outputs (scale, shift, residual, activation) are compared with the double-precision
-//     value of the same formula; the kernel rounds the fused multiply-add once and the residual add
-//     once, so 4u of the magnitudes involved (times the activation's largest slope) bounds the error.
-//   - Packed outputs must equal, bit for bit, the comparison act(fma(dot, scale, shift)) < threshold
+//     value of the same formula; the kernel rounds the product, the shift add and the residual add
+//     once each, so 4u of the magnitudes involved (times the activation's largest slope) bounds the error.
+//   - Packed outputs must equal, bit for bit, the comparison act(dot * scale + shift) < threshold
 //     evaluated in float as the kernel defines it, with the padding bits past Cout zero.
 using Authoring.Runtime.Cpu;
 
@@ -157,7 +157,7 @@ public class BinaryConvKernelTests
 
     /// <summary>The bit the packed epilogue must produce, in the kernel's float arithmetic.</summary>
     static bool ExpectedBit<TAct>(long dot, float scale, float shift, float threshold) where TAct : struct, IActivation
-        => default(TAct).Apply(MathF.FusedMultiplyAdd(dot, scale, shift)) < threshold;
+        => default(TAct).Apply((float)dot * scale + shift) < threshold;
 
     [Theory]
     [MemberData(nameof(Shapes))]
