@@ -182,20 +182,38 @@ public static unsafe class BinaryConvKernel
             }
             else
             {
+                // Taps outside the input: those of rows outside (a mask per output row) or columns outside (per output column).
+                ulong* rowMask = stackalloc ulong[padded ? s.Ho : 1], colMask = stackalloc ulong[padded ? s.Wo : 1];
+                if (padded)
+                {
+                    for (int oy = 0; oy < s.Ho; oy++)
+                    {
+                        ulong m = 0;
+                        for (int kh = 0; kh < s.Kh; kh++)
+                        {
+                            int iy = oy * s.StrideH - s.PadH + kh * s.DilH;
+                            if (iy < 0 || iy >= s.H) m |= (s.Kw == 64 ? ulong.MaxValue : (1UL << s.Kw) - 1) << (kh * s.Kw);
+                        }
+                        rowMask[oy] = m;
+                    }
+                    for (int ox = 0; ox < s.Wo; ox++)
+                    {
+                        ulong m = 0;
+                        for (int kx = 0; kx < s.Kw; kx++)
+                        {
+                            int ix = ox * s.StrideW - s.PadW + kx * s.DilW;
+                            if (ix < 0 || ix >= s.W)
+                                for (int kh = 0; kh < s.Kh; kh++) m |= 1UL << (kh * s.Kw + kx);
+                        }
+                        colMask[ox] = m;
+                    }
+                }
                 for (int oy = 0; oy < s.Ho; oy++)
                     for (int ox = 0; ox < s.Wo; ox++)
                     {
                         int p = oy * s.Wo + ox;
                         posOff[p] = (oy * s.StrideH * wp + ox * s.StrideW) * wc;
-                        if (!padded) continue;
-                        ulong m = 0;
-                        for (int kh = 0; kh < s.Kh; kh++)
-                            for (int kx = 0; kx < s.Kw; kx++)
-                            {
-                                int iy = oy * s.StrideH - s.PadH + kh * s.DilH, ix = ox * s.StrideW - s.PadW + kx * s.DilW;
-                                if (iy < 0 || iy >= s.H || ix < 0 || ix >= s.W) m |= 1UL << (kh * s.Kw + kx);
-                            }
-                        invalid[p] = m;
+                        if (padded) invalid[p] = rowMask[oy] | colMask[ox];
                     }
                 for (int kh = 0; kh < s.Kh; kh++)
                     for (int kx = 0; kx < s.Kw; kx++)
@@ -279,6 +297,7 @@ public static unsafe class BinaryConvKernel
         public int Kw, Positions, Blocks, Cobs, Cout, Cout16, Full;
         public bool Packed, Linear;
 
+        [SkipLocalsInit]
         public void Run(int index)
         {
             int cob = index % Cobs, rest = index / Cobs;

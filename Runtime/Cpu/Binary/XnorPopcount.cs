@@ -167,6 +167,14 @@ internal static unsafe class XnorPopcount
             r00 = Avx512BW.Add(r00, Count(w0 ^ x0)); r01 = Avx512BW.Add(r01, Count(w1 ^ x0));
             r10 = Avx512BW.Add(r10, Count(w0 ^ x1)); r11 = Avx512BW.Add(r11, Count(w1 ^ x1));
         }
+        if (full == 0)
+        {
+            // Fewer than 8 words (1 x 1 convolutions of up to 448 channels): no carry-save planes to count.
+            Store(o, Sad(r00));
+            Store(o + 8, Sad(r01));
+            if (two) { Store(o + 16, Sad(r10)); Store(o + 24, Sad(r11)); }
+            return;
+        }
         Store(o, Total(s00, f00, t00, o00, r00));
         Store(o + 8, Total(s01, f01, t01, o01, r01));
         if (two)
