@@ -8,7 +8,7 @@
 //   - the GFLOP/s column counts a multiply-add as 2 operations for every kernel, so for the packed
 //     kernels it reads as binary GOPS (XNOR + popcount-accumulate of one bit pair = 2 operations);
 //   - XnorPathBenchmarks compares the popcount implementations on one shape: scalar POPCNT on
-//     64-bit words, the AVX2 nibble lookup and the AVX-512 carry-save path.
+//     64-bit words, the AVX2 nibble lookup, AVX2 and AVX-512 carry-save adders.
 // Packed weights are 1 bit per weight: with Cin a multiple of 64 and Cout of 16, exactly 32x fewer
 // bytes than fp32 (BitPackTests checks it; the tap sums derived from them at load time are not stored).
 using Authoring.Runtime.Cpu;
@@ -149,16 +149,16 @@ public class XnorPathBenchmarks : BinaryConvBenchmarkBase
     [ParamsSource(nameof(Paths))]
     public string Path { get; set; } = "Auto";
 
-    /// <summary>Scalar POPCNT, AVX2 nibble lookup, AVX-512 carry-save, as supported here.</summary>
+    /// <summary>Scalar POPCNT, AVX2 nibble lookup and carry-save, AVX-512 carry-save, as supported here.</summary>
     public static IEnumerable<string> Paths()
     {
         yield return "Scalar";
-        if (XnorPopcount.Avx2Available) yield return "Avx2";
+        if (XnorPopcount.Avx2Available) { yield return "Avx2"; yield return "Avx2Csa"; }
         if (XnorPopcount.Avx512Available) yield return "Avx512";
     }
 
     /// <summary>Shape name.</summary>
-    [Params("F64x14", "C256x14")]
+    [Params("F64x14", "C256x14", "C512x14")]
     public string Case { get; set; } = "F64x14";
 
     /// <inheritdoc />

@@ -136,7 +136,7 @@ public static unsafe class BinaryConvKernel
         if (threshold is not null) KernelUtil.Check(threshold, thresholdOff, s.Cout, nameof(threshold));
         x.Check(n, linear ? wc : BitPack.ActivationWords(s.Cin, s.H, s.W), nameof(x));
         if (n == 0) return;
-        path = XnorPopcount.Resolve(path);
+        path = XnorPopcount.Resolve(path, kw);
 
         int samples = linear ? 1 : n, positions = linear ? n : s.Ho * s.Wo;
         int hp = s.H + 2 * s.PadH, wp = s.W + 2 * s.PadW;

@@ -5,13 +5,15 @@
 // Output channels are vector lanes (one 64-bit lane per channel, the input word broadcast), so no
 // horizontal reduction is ever needed: byte counts are summed into the lanes with SAD.
 //
-// Three paths; the fastest one the machine has is chosen (tests and benchmarks force each):
+// Four paths; the fastest one the machine has is chosen (tests and benchmarks force each):
 //   Avx512: Harley-Seal carry-save adders over blocks of 8 words (ones, twos, fours per accumulator,
 //           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
 //           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
 //           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
 //   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
 //           then VPSADBW into the 64-bit lanes. 3 positions x 8 channels, twice per block.
+//   Avx2Csa: Harley-Seal as on AVX-512 with five-operation full adders (no VPTERNLOG) and nibble
+//           popcounts, 1 position x 8 channels; chosen on AVX2 machines for long reductions only.
 //   Scalar: POPCNT on 64-bit words (Popcnt.X64 where present), 1 position x 8 channels, twice per block.
 // .NET 10 has no VPOPCNTQ intrinsic (AVX512_VPOPCNTDQ), so nothing here can use it.
 using System.Numerics;
@@ -30,6 +32,8 @@ internal enum XnorPath
     Scalar,
     /// <summary>256-bit nibble lookup (AVX2).</summary>
     Avx2,
+    /// <summary>256-bit carry-save adders (AVX2, five logic ops per full adder) with nibble-lookup popcounts.</summary>
+    Avx2Csa,
     /// <summary>512-bit carry-save adders with byte-lookup popcounts (AVX-512 F/BW, VBMI when present).</summary>
     Avx512,
 }
@@ -42,17 +46,23 @@ internal static unsafe class XnorPopcount
     /// <summary>Whether the 256-bit path can run here.</summary>
     public static bool Avx2Available => Avx2.IsSupported;
 
-    /// <summary>The path <paramref name="path"/> resolves to on this machine; throws when a forced path is unsupported.</summary>
-    public static XnorPath Resolve(XnorPath path) => path switch
+    /// <summary>Reduction length from which the AVX2 carry-save path beat the nibble lookup: at 72 words (512 channels, 3 x 3)
+    /// it was about 10% faster, at 36 equal, below slower (one indicative run on Zen 5 with AVX-512 disabled; re-measure
+    /// on AVX2-only machines with XnorPathBenchmarks).</summary>
+    const int Avx2CsaWords = 64;
+
+    /// <summary>The path <paramref name="path"/> resolves to on this machine for <paramref name="kw"/> reduction words;
+    /// throws when a forced path is unsupported.</summary>
+    public static XnorPath Resolve(XnorPath path, int kw) => path switch
     {
-        XnorPath.Auto => Avx512Available ? XnorPath.Avx512 : Avx2Available ? XnorPath.Avx2 : XnorPath.Scalar,
+        XnorPath.Auto => Avx512Available ? XnorPath.Avx512 : Avx2Available ? (kw >= Avx2CsaWords ? XnorPath.Avx2Csa : XnorPath.Avx2) : XnorPath.Scalar,
         XnorPath.Avx512 when !Avx512Available => throw new PlatformNotSupportedException("AVX-512 F/BW is not available."),
-        XnorPath.Avx2 when !Avx2Available => throw new PlatformNotSupportedException("AVX2 is not available."),
+        XnorPath.Avx2 or XnorPath.Avx2Csa when !Avx2Available => throw new PlatformNotSupportedException("AVX2 is not available."),
         _ => path,
     };
 
     /// <summary>Positions one call of <see cref="Tile"/> computes on <paramref name="path"/> (resolved).</summary>
-    public static int Rows(XnorPath path) => path switch { XnorPath.Avx512 => 2, XnorPath.Avx2 => 3, _ => 1 };
+    public static int Rows(XnorPath path) => path switch { XnorPath.Avx512 => 2, XnorPath.Avx2 => 3, XnorPath.Avx2Csa => 2, _ => 1 };
 
     /// <summary>out[i * 16 + lane] = sum over k of popcount(act[posOff[i] + kOff[k]] ^ w[k * 16 + lane]) for the
     /// <paramref name="np"/> (at most <see cref="Rows"/>) positions i; <paramref name="path"/> must be resolved.</summary>
@@ -63,6 +73,13 @@ internal static unsafe class XnorPopcount
         {
             case XnorPath.Avx512:
                 Tile512(act + posOff[0], act + posOff[np > 1 ? 1 : 0], kOff, kw, w, o, np > 1);
+                break;
+            case XnorPath.Avx2Csa:
+                for (int i = 0; i < np; i++)
+                {
+                    Tile256Csa(act + posOff[i], kOff, kw, w, o + i * 16);
+                    Tile256Csa(act + posOff[i], kOff, kw, w + 8, o + i * 16 + 8);
+                }
                 break;
             case XnorPath.Avx2:
                 ulong* r1 = act + posOff[np > 1 ? 1 : 0], r2 = act + posOff[np > 2 ? 2 : 0];
@@ -262,6 +279,72 @@ internal static unsafe class XnorPopcount
         var both = Avx2.PermuteVar8x32(Avx2.Blend(a, Avx2.ShiftLeftLogical128BitLane(b, 4), 0b10101010), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
         (Vector256.Load(o) + both).Store(o);
     }
+
+
+    /// <summary>Full adder on bit planes with AVX2 logic: (carry, sum) of l + b + c in five operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<ulong> Csa(ref Vector256<ulong> l, Vector256<ulong> b, Vector256<ulong> c)
+    {
+        var u = l ^ b;
+        var h = (l & b) | (u & c);
+        l = u ^ c;
+        return h;
+    }
+
+    /// <summary>One position x 8 channels with carry-save adders over blocks of 8 words (w points at lane 0 or 8).</summary>
+    static void Tile256Csa(ulong* a, int* kOff, int kw, ulong* w, int* o)
+    {
+        var lut = Nibbles256;
+        var m = Vector256.Create((byte)0x0F);
+        Vector256<ulong> o0 = default, o1 = default, t0 = default, t1 = default, f0 = default, f1 = default;
+        Vector256<ulong> s0 = default, s1 = default;
+        int full = kw & ~7, k = 0;
+        while (k < full)
+        {
+            int end = Math.Min(full, k + 31 * 8);
+            Vector256<byte> e0 = default, e1 = default;
+            for (; k < end; k += 8)
+            {
+                ulong* wk = w + (long)k * 16;
+                int* ko = kOff + k;
+                var x0 = Vector256.Create(a[ko[0]]); var x1 = Vector256.Create(a[ko[1]]);
+                var ha0 = Csa(ref o0, Vector256.Load(wk) ^ x0, Vector256.Load(wk + 16) ^ x1);
+                var ha1 = Csa(ref o1, Vector256.Load(wk + 4) ^ x0, Vector256.Load(wk + 20) ^ x1);
+                x0 = Vector256.Create(a[ko[2]]); x1 = Vector256.Create(a[ko[3]]);
+                var hb0 = Csa(ref o0, Vector256.Load(wk + 32) ^ x0, Vector256.Load(wk + 48) ^ x1);
+                var hb1 = Csa(ref o1, Vector256.Load(wk + 36) ^ x0, Vector256.Load(wk + 52) ^ x1);
+                var ga0 = Csa(ref t0, ha0, hb0);
+                var ga1 = Csa(ref t1, ha1, hb1);
+                x0 = Vector256.Create(a[ko[4]]); x1 = Vector256.Create(a[ko[5]]);
+                ha0 = Csa(ref o0, Vector256.Load(wk + 64) ^ x0, Vector256.Load(wk + 80) ^ x1);
+                ha1 = Csa(ref o1, Vector256.Load(wk + 68) ^ x0, Vector256.Load(wk + 84) ^ x1);
+                x0 = Vector256.Create(a[ko[6]]); x1 = Vector256.Create(a[ko[7]]);
+                hb0 = Csa(ref o0, Vector256.Load(wk + 96) ^ x0, Vector256.Load(wk + 112) ^ x1);
+                hb1 = Csa(ref o1, Vector256.Load(wk + 100) ^ x0, Vector256.Load(wk + 116) ^ x1);
+                e0 = Avx2.Add(e0, Count(Csa(ref f0, ga0, Csa(ref t0, ha0, hb0)), lut, m));
+                e1 = Avx2.Add(e1, Count(Csa(ref f1, ga1, Csa(ref t1, ha1, hb1)), lut, m));
+            }
+            s0 += Avx2.SumAbsoluteDifferences(e0, Vector256<byte>.Zero).AsUInt64();
+            s1 += Avx2.SumAbsoluteDifferences(e1, Vector256<byte>.Zero).AsUInt64();
+        }
+        Vector256<byte> r0 = default, r1 = default;
+        for (; k < kw; k++)
+        {
+            var x = Vector256.Create(a[kOff[k]]);
+            r0 = Avx2.Add(r0, Count(Vector256.Load(w + (long)k * 16) ^ x, lut, m));
+            r1 = Avx2.Add(r1, Count(Vector256.Load(w + (long)k * 16 + 4) ^ x, lut, m));
+        }
+        // 8 eights + (4 fours + 2 twos + ones + rest) as bytes (at most 32 + 16 + 8 + 56 per byte), one SAD each.
+        var b0 = Avx2.Add(Avx2.Add(Count(o0, lut, m), r0), Avx2.Add(Twice(Count(t0, lut, m)), Twice(Twice(Count(f0, lut, m)))));
+        var b1 = Avx2.Add(Avx2.Add(Count(o1, lut, m), r1), Avx2.Add(Twice(Count(t1, lut, m)), Twice(Twice(Count(f1, lut, m)))));
+        var q0 = (s0 << 3) + Avx2.SumAbsoluteDifferences(b0, Vector256<byte>.Zero).AsUInt64();
+        var q1 = (s1 << 3) + Avx2.SumAbsoluteDifferences(b1, Vector256<byte>.Zero).AsUInt64();
+        var both = Avx2.PermuteVar8x32(Avx2.Blend(q0.AsInt32(), Avx2.ShiftLeftLogical128BitLane(q1.AsInt32(), 4), 0b10101010), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
+        both.Store(o);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> Twice(Vector256<byte> v) => Avx2.Add(v, v);
 
     // ---------------------------------------------------------------------------------------------
     // Scalar: POPCNT.

@@ -1,7 +1,7 @@
 // XNOR-popcount convolution and linear layers against an independent integer reference: the
 // convolution of the ±1 tensors with zero padding, summed exactly in 64-bit integers. Every shape
-// runs on every popcount path this machine supports (scalar POPCNT, AVX2 nibble lookup, AVX-512
-// carry-save), at batch 1 and 3, on views with offsets and gaps.
+// runs on every popcount path this machine supports (scalar POPCNT, AVX2 nibble lookup and
+// carry-save, AVX-512 carry-save), at batch 1 and 3, on views with offsets and gaps.
 //   - Unscaled Identity output is the integer itself and must match exactly (it is below 2^24).
 //   - Scaled outputs (scale, shift, residual, activation) are compared with the double-precision
 //     value of the same formula; the kernel rounds the product, the shift add and the residual add
@@ -18,7 +18,7 @@ public class BinaryConvKernelTests
     internal static IEnumerable<XnorPath> Paths()
     {
         yield return XnorPath.Scalar;
-        if (XnorPopcount.Avx2Available) yield return XnorPath.Avx2;
+        if (XnorPopcount.Avx2Available) { yield return XnorPath.Avx2; yield return XnorPath.Avx2Csa; }
         if (XnorPopcount.Avx512Available) yield return XnorPath.Avx512;
     }
 
