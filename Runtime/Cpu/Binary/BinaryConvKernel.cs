@@ -22,7 +22,7 @@ namespace Authoring.Runtime.Cpu;
 /// <summary>XNOR-popcount convolution (dense, any stride, padding and dilation) and linear layers on packed bits.</summary>
 public static unsafe class BinaryConvKernel
 {
-    /// <summary>Positions per task: a multiple of every micro-kernel's row count (2 and 3) and of the 8 x 8 write-out.</summary>
+    /// <summary>Positions per task: a multiple of every micro-kernel's row count (2, 3, 4) and of the 8 x 8 write-out.</summary>
     const int Block = 48;
 
     [ThreadStatic] static float[]? tableScratch;
@@ -303,11 +303,11 @@ public static unsafe class BinaryConvKernel
             int cob = index % Cobs, rest = index / Cobs;
             int pb = rest % Blocks, b = rest / Blocks;
             int p0 = pb * Block, np = Math.Min(Block, Positions - p0);
-            int* pop = stackalloc int[(Block + 3) * BitPack.Lanes];
+            int* pop = stackalloc int[(Block + 4) * BitPack.Lanes];
             float* z = stackalloc float[Block * BitPack.Lanes + 16];
             ulong* act = Act + b * ActStride;
             ulong* wb = W + (long)cob * Kw * BitPack.Lanes;
-            int mr = XnorPopcount.Rows(Path);
+            int mr = XnorPopcount.Rows(Path, Kw);
             for (int i = 0; i < np; i += mr)
                 XnorPopcount.Tile(Path, act, PosOff + p0 + i, Math.Min(mr, np - i), KOff, Kw, wb, pop + i * BitPack.Lanes);
 

@@ -10,6 +10,8 @@
 //           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
 //           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
 //           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
+//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) count every word
+//           directly over 4 positions x 16 channels instead.
 //   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
 //           then VPSADBW into the 64-bit lanes. 3 positions x 8 channels, twice per block.
 //   Avx2Csa: Harley-Seal as on AVX-512 with five-operation full adders (no VPTERNLOG) and nibble
@@ -62,7 +64,17 @@ internal static unsafe class XnorPopcount
     };
 
     /// <summary>Positions one call of <see cref="Tile"/> computes on <paramref name="path"/> (resolved).</summary>
-    public static int Rows(XnorPath path) => path switch { XnorPath.Avx512 => 2, XnorPath.Avx2 => 3, XnorPath.Avx2Csa => 2, _ => 1 };
+    public static int Rows(XnorPath path, int kw) => path switch
+    {
+        XnorPath.Avx512 => kw < Avx512CsaWords ? 4 : 2,
+        XnorPath.Avx2 => 3,
+        XnorPath.Avx2Csa => 2,
+        _ => 1,
+    };
+
+    /// <summary>Reduction length from which the AVX-512 path uses carry-save adders; shorter reductions count every word
+    /// directly over 4 positions (the adders' final counts would cost as much as they save).</summary>
+    const int Avx512CsaWords = 16;
 
     /// <summary>out[i * 16 + lane] = sum over k of popcount(act[posOff[i] + kOff[k]] ^ w[k * 16 + lane]) for the
     /// <paramref name="np"/> (at most <see cref="Rows"/>) positions i; <paramref name="path"/> must be resolved.</summary>
@@ -72,7 +84,10 @@ internal static unsafe class XnorPopcount
         switch (path)
         {
             case XnorPath.Avx512:
-                Tile512(act + posOff[0], act + posOff[np > 1 ? 1 : 0], kOff, kw, w, o, np > 1);
+                if (kw < Avx512CsaWords)
+                    Tile512Direct(act, posOff, np, kOff, kw, w, o);
+                else
+                    Tile512(act + posOff[0], act + posOff[np > 1 ? 1 : 0], kOff, kw, w, o, np > 1);
                 break;
             case XnorPath.Avx2Csa:
                 for (int i = 0; i < np; i++)
@@ -199,6 +214,32 @@ internal static unsafe class XnorPopcount
             Store(o + 16, Total(s10, f10, t10, o10, r10));
             Store(o + 24, Total(s11, f11, t11, o11, r11));
         }
+    }
+
+    /// <summary>Up to four positions x 16 channels, every word counted directly (short reductions: at most 15 words, so
+    /// byte counts stay below 8 x 15).</summary>
+    static void Tile512Direct(ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
+    {
+        ulong* a0 = act + posOff[0], a1 = act + posOff[np > 1 ? 1 : 0], a2 = act + posOff[np > 2 ? 2 : 0], a3 = act + posOff[np > 3 ? 3 : 0];
+        Vector512<byte> b00 = default, b01 = default, b10 = default, b11 = default, b20 = default, b21 = default, b30 = default, b31 = default;
+        for (int k = 0; k < kw; k++)
+        {
+            var w0 = Vector512.Load(w + (long)k * 16);
+            var w1 = Vector512.Load(w + (long)k * 16 + 8);
+            int ko = kOff[k];
+            var x = Vector512.Create(a0[ko]);
+            b00 = Avx512BW.Add(b00, Count(w0 ^ x)); b01 = Avx512BW.Add(b01, Count(w1 ^ x));
+            x = Vector512.Create(a1[ko]);
+            b10 = Avx512BW.Add(b10, Count(w0 ^ x)); b11 = Avx512BW.Add(b11, Count(w1 ^ x));
+            x = Vector512.Create(a2[ko]);
+            b20 = Avx512BW.Add(b20, Count(w0 ^ x)); b21 = Avx512BW.Add(b21, Count(w1 ^ x));
+            x = Vector512.Create(a3[ko]);
+            b30 = Avx512BW.Add(b30, Count(w0 ^ x)); b31 = Avx512BW.Add(b31, Count(w1 ^ x));
+        }
+        Store(o, Sad(b00)); Store(o + 8, Sad(b01));
+        if (np > 1) { Store(o + 16, Sad(b10)); Store(o + 24, Sad(b11)); }
+        if (np > 2) { Store(o + 32, Sad(b20)); Store(o + 40, Sad(b21)); }
+        if (np > 3) { Store(o + 48, Sad(b30)); Store(o + 56, Sad(b31)); }
     }
 
     /// <summary>Two words (k, k+1) into the ones planes of the four accumulators; returns their twos carries.</summary>
