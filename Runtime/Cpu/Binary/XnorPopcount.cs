@@ -1,0 +1,410 @@
+// The XNOR-popcount micro-kernels: for a few output positions and one block of 16 output channels,
+// popcount(a XOR w) summed over the reduction words (taps x input-channel words), where the
+// position's word k is act[posOff[p] + kOff[k]] and the weights are BitPack's [k][16] block.
+//
+// Output channels are vector lanes (one 64-bit lane per channel, the input word broadcast), so no
+// horizontal reduction is ever needed: byte counts are summed into the lanes with SAD.
+//
+// Four paths; the fastest one the machine has is chosen (tests and benchmarks force each):
+//   Avx512: Harley-Seal carry-save adders over blocks of 8 words (ones, twos, fours per accumulator,
+//           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
+//           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
+//           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
+//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) count every word
+//           directly over 4 positions x 16 channels instead.
+//   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
+//           then VPSADBW into the 64-bit lanes. 3 positions x 8 channels, twice per block.
+//   Avx2Csa: Harley-Seal as on AVX-512 with five-operation full adders (no VPTERNLOG) and nibble
+//           popcounts, 1 position x 8 channels; chosen on AVX2 machines for long reductions only.
+//   Scalar: POPCNT on 64-bit words (Popcnt.X64 where present), 1 position x 8 channels, twice per block.
+// .NET 10 has no VPOPCNTQ intrinsic (AVX512_VPOPCNTDQ), so nothing here can use it.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Authoring.Runtime.Cpu;
+
+/// <summary>Which popcount implementation the binary kernels use.</summary>
+internal enum XnorPath
+{
+    /// <summary>The fastest the machine supports.</summary>
+    Auto,
+    /// <summary>Scalar POPCNT on 64-bit words.</summary>
+    Scalar,
+    /// <summary>256-bit nibble lookup (AVX2).</summary>
+    Avx2,
+    /// <summary>256-bit carry-save adders (AVX2, five logic ops per full adder) with nibble-lookup popcounts.</summary>
+    Avx2Csa,
+    /// <summary>512-bit carry-save adders with byte-lookup popcounts (AVX-512 F/BW, VBMI when present).</summary>
+    Avx512,
+}
+
+internal static unsafe class XnorPopcount
+{
+    /// <summary>Whether the 512-bit path can run here (intrinsics, not Vector512 in software).</summary>
+    public static bool Avx512Available => Avx512F.IsSupported && Avx512BW.IsSupported && Vector512.IsHardwareAccelerated;
+
+    /// <summary>Whether the 256-bit path can run here.</summary>
+    public static bool Avx2Available => Avx2.IsSupported;
+
+    /// <summary>Reduction length from which the AVX2 carry-save path beat the nibble lookup: at 72 words (512 channels, 3 x 3)
+    /// it was about 10% faster, at 36 equal, below slower (one indicative run on Zen 5 with AVX-512 disabled; re-measure
+    /// on AVX2-only machines with XnorPathBenchmarks).</summary>
+    const int Avx2CsaWords = 64;
+
+    /// <summary>The path <paramref name="path"/> resolves to on this machine for <paramref name="kw"/> reduction words;
+    /// throws when a forced path is unsupported.</summary>
+    public static XnorPath Resolve(XnorPath path, int kw) => path switch
+    {
+        XnorPath.Auto => Avx512Available ? XnorPath.Avx512 : Avx2Available ? (kw >= Avx2CsaWords ? XnorPath.Avx2Csa : XnorPath.Avx2) : XnorPath.Scalar,
+        XnorPath.Avx512 when !Avx512Available => throw new PlatformNotSupportedException("AVX-512 F/BW is not available."),
+        XnorPath.Avx2 or XnorPath.Avx2Csa when !Avx2Available => throw new PlatformNotSupportedException("AVX2 is not available."),
+        _ => path,
+    };
+
+    /// <summary>Positions one call of <see cref="Tile"/> computes on <paramref name="path"/> (resolved).</summary>
+    public static int Rows(XnorPath path, int kw) => path switch
+    {
+        XnorPath.Avx512 => kw < Avx512CsaWords ? 4 : 2,
+        XnorPath.Avx2 => 3,
+        XnorPath.Avx2Csa => 2,
+        _ => 1,
+    };
+
+    /// <summary>Reduction length from which the AVX-512 path uses carry-save adders; shorter reductions count every word
+    /// directly over 4 positions (the adders' final counts would cost as much as they save).</summary>
+    const int Avx512CsaWords = 16;
+
+    /// <summary>out[i * 16 + lane] = sum over k of popcount(act[posOff[i] + kOff[k]] ^ w[k * 16 + lane]) for the
+    /// <paramref name="np"/> (at most <see cref="Rows"/>) positions i; <paramref name="path"/> must be resolved.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Tile(XnorPath path, ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
+    {
+        switch (path)
+        {
+            case XnorPath.Avx512:
+                if (kw < Avx512CsaWords)
+                    Tile512Direct(act, posOff, np, kOff, kw, w, o);
+                else
+                    Tile512(act + posOff[0], act + posOff[np > 1 ? 1 : 0], kOff, kw, w, o, np > 1);
+                break;
+            case XnorPath.Avx2Csa:
+                for (int i = 0; i < np; i++)
+                {
+                    Tile256Csa(act + posOff[i], kOff, kw, w, o + i * 16);
+                    Tile256Csa(act + posOff[i], kOff, kw, w + 8, o + i * 16 + 8);
+                }
+                break;
+            case XnorPath.Avx2:
+                ulong* r1 = act + posOff[np > 1 ? 1 : 0], r2 = act + posOff[np > 2 ? 2 : 0];
+                Tile256(act + posOff[0], r1, r2, kOff, kw, w, o, np);
+                Tile256(act + posOff[0], r1, r2, kOff, kw, w + 8, o + 8, np);
+                break;
+            default:
+                TileScalar(act + posOff[0], kOff, kw, w, o);
+                TileScalar(act + posOff[0], kOff, kw, w + 8, o + 8);
+                break;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // AVX-512: Harley-Seal.
+
+    /// <summary>Full adder on bit planes: (high, low) = carry and sum of l + b + c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ulong> Csa(ref Vector512<ulong> l, Vector512<ulong> b, Vector512<ulong> c)
+    {
+        var h = Avx512F.TernaryLogic(l, b, c, 0xE8); // majority(l, b, c)
+        l = Avx512F.TernaryLogic(l, b, c, 0x96);     // l ^ b ^ c
+        return h;
+    }
+
+    static readonly Vector512<byte> Nibbles = Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    static readonly Vector512<byte> Low6 = Table(63), Low2 = Table(3);
+
+    static Vector512<byte> Table(int mask)
+    {
+        var t = new byte[64];
+        for (int i = 0; i < 64; i++) t[i] = (byte)BitOperations.PopCount((uint)(i & mask));
+        return Vector512.Create(t);
+    }
+
+    /// <summary>Per-byte popcount of <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Count(Vector512<ulong> x)
+    {
+        if (Avx512Vbmi.IsSupported)
+        {
+            // VPERMB reads only the low 6 bits of each index byte: bits 0-5 directly, then bits 6-7 brought down by a
+            // 16-bit shift (the bits above them in the low 2 of each byte are ignored by the second table).
+            var lo = Avx512Vbmi.PermuteVar64x8(Low6, x.AsByte());
+            var hi = Avx512Vbmi.PermuteVar64x8(Low2, Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
+            return Avx512BW.Add(lo, hi);
+        }
+        var m = Vector512.Create((byte)0x0F);
+        var l = Avx512BW.Shuffle(Nibbles, x.AsByte() & m);
+        var u = Avx512BW.Shuffle(Nibbles, Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
+        return Avx512BW.Add(l, u);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ulong> Sad(Vector512<byte> bytes) => Avx512BW.SumAbsoluteDifferences(bytes, Vector512<byte>.Zero).AsUInt64();
+
+    /// <summary>Two positions x 16 channels. Eights counts are bytes that take at most 8 per block: they go to the
+    /// 64-bit totals every 31 blocks.</summary>
+    static void Tile512(ulong* a0, ulong* a1, int* kOff, int kw, ulong* w, int* o, bool two)
+    {
+        // Accumulator xy: position x, channel half y. o* ones, t* twos, f* fours (bit planes); e* eights counts (bytes).
+        Vector512<ulong> o00 = default, o01 = default, o10 = default, o11 = default;
+        Vector512<ulong> t00 = default, t01 = default, t10 = default, t11 = default;
+        Vector512<ulong> f00 = default, f01 = default, f10 = default, f11 = default;
+        Vector512<ulong> s00 = default, s01 = default, s10 = default, s11 = default;
+        int full = kw & ~7, k = 0;
+        while (k < full)
+        {
+            int end = Math.Min(full, k + 31 * 8);
+            Vector512<byte> e00 = default, e01 = default, e10 = default, e11 = default;
+            for (; k < end; k += 8)
+            {
+                ulong* wk = w + (long)k * 16;
+                int* ko = kOff + k;
+                // Four pairs of words -> twos carries h, two pairs of those -> fours carries g, one -> eights.
+                Vector512<ulong> h00a, h01a, h10a, h11a, h00b, h01b, h10b, h11b, g00a, g01a, g10a, g11a;
+                Pair(wk, ko, a0, a1, ref o00, ref o01, ref o10, ref o11, out h00a, out h01a, out h10a, out h11a);
+                Pair(wk + 32, ko + 2, a0, a1, ref o00, ref o01, ref o10, ref o11, out h00b, out h01b, out h10b, out h11b);
+                g00a = Csa(ref t00, h00a, h00b); g01a = Csa(ref t01, h01a, h01b);
+                g10a = Csa(ref t10, h10a, h10b); g11a = Csa(ref t11, h11a, h11b);
+                Pair(wk + 64, ko + 4, a0, a1, ref o00, ref o01, ref o10, ref o11, out h00a, out h01a, out h10a, out h11a);
+                Pair(wk + 96, ko + 6, a0, a1, ref o00, ref o01, ref o10, ref o11, out h00b, out h01b, out h10b, out h11b);
+                e00 = Avx512BW.Add(e00, Count(Csa(ref f00, g00a, Csa(ref t00, h00a, h00b))));
+                e01 = Avx512BW.Add(e01, Count(Csa(ref f01, g01a, Csa(ref t01, h01a, h01b))));
+                if (two)
+                {
+                    e10 = Avx512BW.Add(e10, Count(Csa(ref f10, g10a, Csa(ref t10, h10a, h10b))));
+                    e11 = Avx512BW.Add(e11, Count(Csa(ref f11, g11a, Csa(ref t11, h11a, h11b))));
+                }
+            }
+            s00 += Sad(e00); s01 += Sad(e01); s10 += Sad(e10); s11 += Sad(e11);
+        }
+        // The last kw % 8 words are counted directly (at most 7 x 8 per byte).
+        Vector512<byte> r00 = default, r01 = default, r10 = default, r11 = default;
+        for (; k < kw; k++)
+        {
+            var w0 = Vector512.Load(w + (long)k * 16);
+            var w1 = Vector512.Load(w + (long)k * 16 + 8);
+            var x0 = Vector512.Create(a0[kOff[k]]);
+            var x1 = Vector512.Create(a1[kOff[k]]);
+            r00 = Avx512BW.Add(r00, Count(w0 ^ x0)); r01 = Avx512BW.Add(r01, Count(w1 ^ x0));
+            r10 = Avx512BW.Add(r10, Count(w0 ^ x1)); r11 = Avx512BW.Add(r11, Count(w1 ^ x1));
+        }
+        if (full == 0)
+        {
+            // Fewer than 8 words (1 x 1 convolutions of up to 448 channels): no carry-save planes to count.
+            Store(o, Sad(r00));
+            Store(o + 8, Sad(r01));
+            if (two) { Store(o + 16, Sad(r10)); Store(o + 24, Sad(r11)); }
+            return;
+        }
+        Store(o, Total(s00, f00, t00, o00, r00));
+        Store(o + 8, Total(s01, f01, t01, o01, r01));
+        if (two)
+        {
+            Store(o + 16, Total(s10, f10, t10, o10, r10));
+            Store(o + 24, Total(s11, f11, t11, o11, r11));
+        }
+    }
+
+    /// <summary>Up to four positions x 16 channels, every word counted directly (short reductions: at most 15 words, so
+    /// byte counts stay below 8 x 15).</summary>
+    static void Tile512Direct(ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
+    {
+        ulong* a0 = act + posOff[0], a1 = act + posOff[np > 1 ? 1 : 0], a2 = act + posOff[np > 2 ? 2 : 0], a3 = act + posOff[np > 3 ? 3 : 0];
+        Vector512<byte> b00 = default, b01 = default, b10 = default, b11 = default, b20 = default, b21 = default, b30 = default, b31 = default;
+        for (int k = 0; k < kw; k++)
+        {
+            var w0 = Vector512.Load(w + (long)k * 16);
+            var w1 = Vector512.Load(w + (long)k * 16 + 8);
+            int ko = kOff[k];
+            var x = Vector512.Create(a0[ko]);
+            b00 = Avx512BW.Add(b00, Count(w0 ^ x)); b01 = Avx512BW.Add(b01, Count(w1 ^ x));
+            x = Vector512.Create(a1[ko]);
+            b10 = Avx512BW.Add(b10, Count(w0 ^ x)); b11 = Avx512BW.Add(b11, Count(w1 ^ x));
+            x = Vector512.Create(a2[ko]);
+            b20 = Avx512BW.Add(b20, Count(w0 ^ x)); b21 = Avx512BW.Add(b21, Count(w1 ^ x));
+            x = Vector512.Create(a3[ko]);
+            b30 = Avx512BW.Add(b30, Count(w0 ^ x)); b31 = Avx512BW.Add(b31, Count(w1 ^ x));
+        }
+        Store(o, Sad(b00)); Store(o + 8, Sad(b01));
+        if (np > 1) { Store(o + 16, Sad(b10)); Store(o + 24, Sad(b11)); }
+        if (np > 2) { Store(o + 32, Sad(b20)); Store(o + 40, Sad(b21)); }
+        if (np > 3) { Store(o + 48, Sad(b30)); Store(o + 56, Sad(b31)); }
+    }
+
+    /// <summary>Two words (k, k+1) into the ones planes of the four accumulators; returns their twos carries.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Pair(ulong* wk, int* ko, ulong* a0, ulong* a1,
+        ref Vector512<ulong> o00, ref Vector512<ulong> o01, ref Vector512<ulong> o10, ref Vector512<ulong> o11,
+        out Vector512<ulong> h00, out Vector512<ulong> h01, out Vector512<ulong> h10, out Vector512<ulong> h11)
+    {
+        var wa0 = Vector512.Load(wk); var wa1 = Vector512.Load(wk + 8);
+        var wb0 = Vector512.Load(wk + 16); var wb1 = Vector512.Load(wk + 24);
+        int ka = ko[0], kb = ko[1];
+        var xa = Vector512.Create(a0[ka]); var xb = Vector512.Create(a0[kb]);
+        h00 = Csa(ref o00, wa0 ^ xa, wb0 ^ xb);
+        h01 = Csa(ref o01, wa1 ^ xa, wb1 ^ xb);
+        var ya = Vector512.Create(a1[ka]); var yb = Vector512.Create(a1[kb]);
+        h10 = Csa(ref o10, wa0 ^ ya, wb0 ^ yb);
+        h11 = Csa(ref o11, wa1 ^ ya, wb1 ^ yb);
+    }
+
+    /// <summary>8 eights + 4 fours + 2 twos + ones + rest, per 64-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ulong> Total(Vector512<ulong> eights, Vector512<ulong> fours, Vector512<ulong> twos, Vector512<ulong> ones, Vector512<byte> rest)
+        => (eights << 3) + (Sad(Count(fours)) << 2) + (Sad(Count(twos)) << 1) + Sad(Avx512BW.Add(Count(ones), rest));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(int* o, Vector512<ulong> v) => Avx512F.ConvertToVector256Int32(v).AsInt32().Store(o);
+
+    // ---------------------------------------------------------------------------------------------
+    // AVX2: nibble lookup.
+
+    static readonly Vector256<byte> Nibbles256 = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> Count(Vector256<ulong> x, Vector256<byte> lut, Vector256<byte> m)
+    {
+        var lo = Avx2.Shuffle(lut, x.AsByte() & m);
+        var hi = Avx2.Shuffle(lut, Avx2.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
+        return Avx2.Add(lo, hi);
+    }
+
+    /// <summary>Up to three positions x 8 channels (w points at lane 0 or 8 of the block; rows stride 16 words).</summary>
+    static void Tile256(ulong* a0, ulong* a1, ulong* a2, int* kOff, int kw, ulong* w, int* o, int np)
+    {
+        var lut = Nibbles256;
+        var m = Vector256.Create((byte)0x0F);
+        for (int i = 0; i < 8; i++) { o[i] = 0; o[16 + i] = 0; o[32 + i] = 0; }
+        int k = 0;
+        while (k < kw)
+        {
+            // At most 8 per byte per word: flush before 32 words.
+            int end = Math.Min(kw, k + 31);
+            Vector256<byte> b00 = default, b01 = default, b10 = default, b11 = default, b20 = default, b21 = default;
+            for (; k < end; k++)
+            {
+                var w0 = Vector256.Load(w + (long)k * 16);
+                var w1 = Vector256.Load(w + (long)k * 16 + 4);
+                int ko = kOff[k];
+                var x0 = Vector256.Create(a0[ko]);
+                b00 = Avx2.Add(b00, Count(w0 ^ x0, lut, m)); b01 = Avx2.Add(b01, Count(w1 ^ x0, lut, m));
+                var x1 = Vector256.Create(a1[ko]);
+                b10 = Avx2.Add(b10, Count(w0 ^ x1, lut, m)); b11 = Avx2.Add(b11, Count(w1 ^ x1, lut, m));
+                var x2 = Vector256.Create(a2[ko]);
+                b20 = Avx2.Add(b20, Count(w0 ^ x2, lut, m)); b21 = Avx2.Add(b21, Count(w1 ^ x2, lut, m));
+            }
+            AddLanes(o, b00, b01);
+            if (np > 1) AddLanes(o + 16, b10, b11);
+            if (np > 2) AddLanes(o + 32, b20, b21);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AddLanes(int* o, Vector256<byte> lo, Vector256<byte> hi)
+    {
+        var a = Avx2.SumAbsoluteDifferences(lo, Vector256<byte>.Zero).AsInt32();
+        var b = Avx2.SumAbsoluteDifferences(hi, Vector256<byte>.Zero).AsInt32();
+        // The sums fit in the low dword of each 64-bit lane: gather those eight dwords in lane order.
+        var both = Avx2.PermuteVar8x32(Avx2.Blend(a, Avx2.ShiftLeftLogical128BitLane(b, 4), 0b10101010), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
+        (Vector256.Load(o) + both).Store(o);
+    }
+
+
+    /// <summary>Full adder on bit planes with AVX2 logic: (carry, sum) of l + b + c in five operations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<ulong> Csa(ref Vector256<ulong> l, Vector256<ulong> b, Vector256<ulong> c)
+    {
+        var u = l ^ b;
+        var h = (l & b) | (u & c);
+        l = u ^ c;
+        return h;
+    }
+
+    /// <summary>One position x 8 channels with carry-save adders over blocks of 8 words (w points at lane 0 or 8).</summary>
+    static void Tile256Csa(ulong* a, int* kOff, int kw, ulong* w, int* o)
+    {
+        var lut = Nibbles256;
+        var m = Vector256.Create((byte)0x0F);
+        Vector256<ulong> o0 = default, o1 = default, t0 = default, t1 = default, f0 = default, f1 = default;
+        Vector256<ulong> s0 = default, s1 = default;
+        int full = kw & ~7, k = 0;
+        while (k < full)
+        {
+            int end = Math.Min(full, k + 31 * 8);
+            Vector256<byte> e0 = default, e1 = default;
+            for (; k < end; k += 8)
+            {
+                ulong* wk = w + (long)k * 16;
+                int* ko = kOff + k;
+                var x0 = Vector256.Create(a[ko[0]]); var x1 = Vector256.Create(a[ko[1]]);
+                var ha0 = Csa(ref o0, Vector256.Load(wk) ^ x0, Vector256.Load(wk + 16) ^ x1);
+                var ha1 = Csa(ref o1, Vector256.Load(wk + 4) ^ x0, Vector256.Load(wk + 20) ^ x1);
+                x0 = Vector256.Create(a[ko[2]]); x1 = Vector256.Create(a[ko[3]]);
+                var hb0 = Csa(ref o0, Vector256.Load(wk + 32) ^ x0, Vector256.Load(wk + 48) ^ x1);
+                var hb1 = Csa(ref o1, Vector256.Load(wk + 36) ^ x0, Vector256.Load(wk + 52) ^ x1);
+                var ga0 = Csa(ref t0, ha0, hb0);
+                var ga1 = Csa(ref t1, ha1, hb1);
+                x0 = Vector256.Create(a[ko[4]]); x1 = Vector256.Create(a[ko[5]]);
+                ha0 = Csa(ref o0, Vector256.Load(wk + 64) ^ x0, Vector256.Load(wk + 80) ^ x1);
+                ha1 = Csa(ref o1, Vector256.Load(wk + 68) ^ x0, Vector256.Load(wk + 84) ^ x1);
+                x0 = Vector256.Create(a[ko[6]]); x1 = Vector256.Create(a[ko[7]]);
+                hb0 = Csa(ref o0, Vector256.Load(wk + 96) ^ x0, Vector256.Load(wk + 112) ^ x1);
+                hb1 = Csa(ref o1, Vector256.Load(wk + 100) ^ x0, Vector256.Load(wk + 116) ^ x1);
+                e0 = Avx2.Add(e0, Count(Csa(ref f0, ga0, Csa(ref t0, ha0, hb0)), lut, m));
+                e1 = Avx2.Add(e1, Count(Csa(ref f1, ga1, Csa(ref t1, ha1, hb1)), lut, m));
+            }
+            s0 += Avx2.SumAbsoluteDifferences(e0, Vector256<byte>.Zero).AsUInt64();
+            s1 += Avx2.SumAbsoluteDifferences(e1, Vector256<byte>.Zero).AsUInt64();
+        }
+        Vector256<byte> r0 = default, r1 = default;
+        for (; k < kw; k++)
+        {
+            var x = Vector256.Create(a[kOff[k]]);
+            r0 = Avx2.Add(r0, Count(Vector256.Load(w + (long)k * 16) ^ x, lut, m));
+            r1 = Avx2.Add(r1, Count(Vector256.Load(w + (long)k * 16 + 4) ^ x, lut, m));
+        }
+        // 8 eights + (4 fours + 2 twos + ones + rest) as bytes (at most 32 + 16 + 8 + 56 per byte), one SAD each.
+        var b0 = Avx2.Add(Avx2.Add(Count(o0, lut, m), r0), Avx2.Add(Twice(Count(t0, lut, m)), Twice(Twice(Count(f0, lut, m)))));
+        var b1 = Avx2.Add(Avx2.Add(Count(o1, lut, m), r1), Avx2.Add(Twice(Count(t1, lut, m)), Twice(Twice(Count(f1, lut, m)))));
+        var q0 = (s0 << 3) + Avx2.SumAbsoluteDifferences(b0, Vector256<byte>.Zero).AsUInt64();
+        var q1 = (s1 << 3) + Avx2.SumAbsoluteDifferences(b1, Vector256<byte>.Zero).AsUInt64();
+        var both = Avx2.PermuteVar8x32(Avx2.Blend(q0.AsInt32(), Avx2.ShiftLeftLogical128BitLane(q1.AsInt32(), 4), 0b10101010), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
+        both.Store(o);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> Twice(Vector256<byte> v) => Avx2.Add(v, v);
+
+    // ---------------------------------------------------------------------------------------------
+    // Scalar: POPCNT.
+
+    /// <summary>One position x 8 channels (w points at lane 0 or 8 of the block).</summary>
+    static void TileScalar(ulong* a, int* kOff, int kw, ulong* w, int* o)
+    {
+        ulong c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0, c6 = 0, c7 = 0;
+        for (int k = 0; k < kw; k++)
+        {
+            ulong x = a[kOff[k]];
+            ulong* wk = w + (long)k * 16;
+            c0 += Pop(x ^ wk[0]); c1 += Pop(x ^ wk[1]); c2 += Pop(x ^ wk[2]); c3 += Pop(x ^ wk[3]);
+            c4 += Pop(x ^ wk[4]); c5 += Pop(x ^ wk[5]); c6 += Pop(x ^ wk[6]); c7 += Pop(x ^ wk[7]);
+        }
+        o[0] = (int)c0; o[1] = (int)c1; o[2] = (int)c2; o[3] = (int)c3;
+        o[4] = (int)c4; o[5] = (int)c5; o[6] = (int)c6; o[7] = (int)c7;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static ulong Pop(ulong x) => Popcnt.X64.IsSupported ? Popcnt.X64.PopCount(x) : (ulong)BitOperations.PopCount(x);
+}
