@@ -4,9 +4,12 @@
 //   dotnet run -c Release --project bench/Authoring.Benchmarks -- --filter '*' [--quick]
 //
 // --quick: a few short iterations per case, for a CI smoke run (numbers are indicative only).
+// --lab NAME [ROUNDS]: interleaved A/B timing of kernel variants instead (Lab.cs, LabCases.cs).
 // Any other arguments are BenchmarkDotNet's own (--filter, --list flat, --artifacts DIR, ...).
 using Authoring.Benchmarks;
 using BenchmarkDotNet.Running;
+
+if (args.Length > 0 && args[0] == "--lab") return Lab.Run(args[1..]);
 
 bool quick = args.Contains("--quick");
 string[] bdnArgs = args.Where(a => a != "--quick").ToArray();
