@@ -19,6 +19,8 @@ internal enum ConvPath
     Direct,
     /// <summary>im2col + GEMM (or the GEMM on the sample itself for 1 x 1).</summary>
     Im2Col,
+    /// <summary><see cref="Winograd"/> F(2x2, 3x3) where it applies (3 x 3, stride 1), else as <see cref="Auto"/>.</summary>
+    Winograd,
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
@@ -45,6 +47,13 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
+            if (UseWinograd(path, s, n, Pass.Forward))
+            {
+                Winograd.Forward<Identity, TAct>(s, n, px + x.Offset, x.BatchStride, default, pw + wOff,
+                    new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
+                    py + y.Offset, y.BatchStride, null);
+                return;
+            }
             if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
             {
                 ConvDirect.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff, psc == null ? null : psc + scaleOff,
@@ -72,6 +81,11 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
         {
+            if (UseWinograd(path, s, n, Pass.Data))
+            {
+                Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
+                return;
+            }
             if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
             {
                 ConvDirect.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
@@ -96,6 +110,12 @@ public static unsafe class Conv2dKernel
         Validate(s, n, x, dy, dw, dwOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
+        if (UseWinograd(path, s, n, Pass.Weights))
+        {
+            fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
+                Winograd.BackwardWeights<Identity>(s, n, px + x.Offset, x.BatchStride, default, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+            return;
+        }
         if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s)))
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
@@ -163,6 +183,20 @@ public static unsafe class Conv2dKernel
         ConvPath.Im2Col => false,
         _ => preferred,
     };
+
+    internal enum Pass { Forward, Data, Weights }
+
+    /// <summary>Winograd where it applies and is asked for, or on <see cref="ConvPath.Auto"/> where it was
+    /// measured faster than the direct kernels (<see cref="WinogradPreferred"/>).</summary>
+    static bool UseWinograd(ConvPath path, in Conv2dShape s, int n, Pass pass) => Winograd.Applies(s) && path switch
+    {
+        ConvPath.Winograd => true,
+        ConvPath.Auto => WinogradPreferred(s, n, pass),
+        _ => false,
+    };
+
+    /// <summary>The measured rule (see docs/conv-kernels.md): Winograd F(2x2, 3x3) against the direct kernels.</summary>
+    internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass) => s.Cin >= 16 && s.Cout >= 16;
 
     /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
     /// writing whole tiles (the GEMM's last column panel is ragged) once the batch amortises packing
