@@ -24,7 +24,7 @@ internal enum ConvPath
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
-public static unsafe class Conv2dKernel
+public static unsafe partial class Conv2dKernel
 {
     [ThreadStatic] static float[]? colScratch;
     [ThreadStatic] static float[]? partialScratch;
@@ -195,8 +195,20 @@ public static unsafe class Conv2dKernel
         _ => false,
     };
 
-    /// <summary>The measured rule (see docs/conv-kernels.md): Winograd F(2x2, 3x3) against the direct kernels.</summary>
-    internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass) => s.Cin >= 16 && s.Cout >= 16;
+    /// <summary>The measured rule (docs/conv-kernels.md has the table it comes from, both ISAs): Winograd
+    /// F(2x2, 3x3) against the direct kernels. Not below 24 channels on either side (the 16 small GEMMs
+    /// per tile block reduce over the input channels: short reductions cost more in set-up than the
+    /// 2.25x saves; 8->16 and 16->16 measured slower), not on outputs under 10 wide or high (2 x 2 tiles
+    /// over 7 x 7 compute 64 outputs for 49; 64->64 at 7 x 7 measured no faster), and for the weight
+    /// gradient only with at least 2048 channel pairs or output channels that leave direct tiles part
+    /// empty (32->32 measured 6-8% slower, 32->64 9-15% faster, 24->36 23-40% faster).</summary>
+    internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass)
+    {
+        int spatial = pass == Pass.Data ? Math.Min(s.H, s.W) : Math.Min(s.Ho, s.Wo);
+        int lo = Math.Min(s.Cin, s.Cout), hi = Math.Max(s.Cin, s.Cout);
+        if (spatial < 10 || lo < 24) return false;
+        return pass != Pass.Weights || lo * hi >= 2048 || s.Cout % ConvDirect.NR != 0;
+    }
 
     /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
     /// writing whole tiles (the GEMM's last column panel is ragged) once the batch amortises packing

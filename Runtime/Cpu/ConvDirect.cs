@@ -337,10 +337,11 @@ internal static unsafe class ConvDirect
         float* scale = e.Scale, shift = e.Shift, res = e.Residual;
         bool plain = typeof(TAct) == typeof(Identity) && scale == null && shift == null && res == null;
         bool stats = e.Stats != null;
-        // Statistics per channel in 8 float lanes (a few dozen terms each), added to the caller's
-        // double sums at the end: accurate, and in an order fixed by the shape.
-        float* lanes = stackalloc float[stats ? 16 * 8 : 1];
-        if (stats) new Span<float>(lanes, 16 * 8).Clear();
+        // Statistics per channel in 8 double lanes (y - shift rounded once to float, then squared and
+        // summed in double: the one-pass variance keeps float accuracy even when the mean is far from
+        // the shift), added to the caller's sums per 8 channels, in an order fixed by the shape.
+        double* lanes = stackalloc double[stats ? 16 * 8 : 1];
+        if (stats) new Span<double>(lanes, 16 * 8).Clear();
         int c8 = channels / 8 * 8, p8 = np / 8 * 8;
         for (int c = 0; c < c8; c += 8)
         {
@@ -381,14 +382,14 @@ internal static unsafe class ConvDirect
                 }
                 if (e.Accumulate) v += d[p];
                 d[p] = v;
-                if (stats) { float t = v - k; s1 += t; s2 += (double)t * t; }
+                if (stats) { double t = v - k; s1 += t; s2 += t * t; }
             }
             if (stats) { e.Stats[2 * c] += s1; e.Stats[2 * c + 1] += s2; }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put<TAct>(Vector256<float> v, float* d, float* r, int c, in ConvEpi e, bool plain, float* lanes)
+    static void Put<TAct>(Vector256<float> v, float* d, float* r, int c, in ConvEpi e, bool plain, double* lanes)
         where TAct : struct, IActivation
     {
         if (!plain)
@@ -401,24 +402,27 @@ internal static unsafe class ConvDirect
         v.Store(d);
         if (e.Stats != null)
         {
-            float* l = lanes + (c & 7) * 16;
+            double* l = lanes + (c & 7) * 16;
             var t = v - Vector256.Create(e.StatShift == null ? 0f : e.StatShift[c]);
-            (Vector256.Load(l) + t).Store(l);
-            Vector256.FusedMultiplyAdd(t, t, Vector256.Load(l + 8)).Store(l + 8);
+            var (lo, hi) = Vector256.Widen(t);
+            (Vector256.Load(l) + lo).Store(l);
+            (Vector256.Load(l + 4) + hi).Store(l + 4);
+            Vector256.FusedMultiplyAdd(lo, lo, Vector256.Load(l + 8)).Store(l + 8);
+            Vector256.FusedMultiplyAdd(hi, hi, Vector256.Load(l + 12)).Store(l + 12);
         }
     }
 
     /// <summary>Adds the lane sums of channels [c0, c0 + count) to the caller's double sums and clears them.</summary>
-    static void FlushStats(float* lanes, int c0, int count, in ConvEpi e)
+    static void FlushStats(double* lanes, int c0, int count, in ConvEpi e)
     {
         for (int i = 0; i < count; i++)
         {
-            float* l = lanes + i * 16;
+            double* l = lanes + i * 16;
             double s1 = 0, s2 = 0;
             for (int j = 0; j < 8; j++) { s1 += l[j]; s2 += l[8 + j]; }
             e.Stats[2 * (c0 + i)] += s1;
             e.Stats[2 * (c0 + i) + 1] += s2;
-            new Span<float>(l, 16).Clear();
+            new Span<double>(l, 16).Clear();
         }
     }
 

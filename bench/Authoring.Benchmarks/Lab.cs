@@ -54,6 +54,8 @@ public static class Lab
             return 2;
         }
         add(cases);
+        // Optional third argument: keep only the cases whose name contains it (and the peak), e.g. for a profiler.
+        if (args.Length > 2) cases.RemoveAll(c => !c.Name.StartsWith("peak", StringComparison.Ordinal) && !c.Name.Contains(args[2], StringComparison.Ordinal));
         Console.WriteLine($"lab {name}: {rounds} rounds, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, Avx512F: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, threads {WorkerPool.ThreadCount}");
         Console.WriteLine($"load average before: {LoadAverage()}");
         for (int w = 0; w < 3; w++) foreach (var c in cases) TimeOne(c); // warm-up: JIT tiers, scratch buffers

@@ -13,6 +13,8 @@ internal static class LabCases
         ["gemm"] = Gemm,
         ["conv"] = c => Conv(c, 64, ["Auto", "Direct", "Im2Col"]),
         ["conv1"] = c => Conv(c, 1, ["Auto", "Direct", "Im2Col"]),
+        ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
+        ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
     };
 
     /// <summary>The dense convolutions of the block benchmarks: (name, shape).</summary>
@@ -26,10 +28,22 @@ internal static class LabCases
         ("3x3 1-32 28", new(1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
     ];
 
-    static void Conv(List<Lab.Case> cases, int n, string[] paths)
+    /// <summary>3 x 3 stride-1 shapes: the blocks' and a few more channel counts and sizes.</summary>
+    public static readonly (string Name, Conv2dShape S)[] Conv3x3 =
+    [
+        ("3x3 32-64 14", new(32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 32-32 14", new(32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 16-16 28", new(16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 64-64 7", new(64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 64-64 14", new(64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 8-16 28", new(8, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 24-36 14", new(24, 14, 14, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+    ];
+
+    static void Conv(List<Lab.Case> cases, int n, string[] paths, bool threeByThree = false)
     {
         torch.set_num_threads(1);
-        foreach (var (name, s) in BlockConvs)
+        foreach (var (name, s) in threeByThree ? Conv3x3 : BlockConvs)
         {
             var x = Rand(n * s.InSize, 1); var w = Rand(s.WeightSize, 2); var dy = Rand(n * s.OutSize, 3);
             var y = new float[n * s.OutSize]; var dx = new float[n * s.InSize]; var dw = new float[s.WeightSize];
