@@ -213,6 +213,25 @@ public class ConvFusionTests
         }
     }
 
+    /// <summary>The prologue from a BatchNorm's save reproduces ForwardTrain's output to the bit (same float operations).</summary>
+    [Fact]
+    public void AffineFromSaveReproducesForwardTrain()
+    {
+        const int n = 3, c = 5, hw = 13;
+        var rng = new Random(4);
+        var x = TestUtil.Sliced(rng, n, c * hw, 2, 1);
+        var p = TestUtil.Random(rng, 4 * c);
+        for (int i = 0; i < c; i++) p[3 * c + i] = 1f;
+        var save = new float[2 * c];
+        var y = new View(new float[n * c * hw], 0, c * hw);
+        BatchNormKernel.ForwardTrain<Relu>(n, c, hw, x, p, 0, c, 2 * c, 3 * c, 0.1f, 1e-5f, save, 0, y);
+        var affine = new float[2 * c + 3];
+        BatchNormKernel.AffineFromSave(c, p, 0, c, save, 0, affine, 3, 3 + c);
+        var z = new View(new float[n * c * hw], 0, c * hw);
+        BatchNormKernel.Affine<Relu>(n, c, hw, x, affine, 3, affine, 3 + c, z);
+        Assert.Equal(y.Data, z.Data);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void WeightGradientThroughPrologueMatchesUnfused(int[] shape, string path)
