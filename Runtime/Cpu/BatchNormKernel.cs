@@ -40,7 +40,7 @@ public static unsafe class BatchNormKernel
                 Gamma = pp + gammaOff, Beta = pp + betaOff, Mean = pp + meanOff, Var = pp + varOff, Save = ps + saveOff,
                 Momentum = momentum, Eps = eps,
             };
-            WorkerPool.For(c, ref job);
+            WorkerPool.For(c, ref job, 3L * n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -65,7 +65,7 @@ public static unsafe class BatchNormKernel
                 Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate, Gamma = pp + gammaOff, Beta = pp + betaOff,
                 Save = ps + saveOff, DGamma = pg + dGammaOff, DBeta = pg + dBetaOff,
             };
-            WorkerPool.For(c, ref job);
+            WorkerPool.For(c, ref job, 2L * n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -156,8 +156,7 @@ public static unsafe class BatchNormKernel
                 C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
                 Scale = psc + scaleOff, Shift = psh + shiftOff,
             };
-            if ((long)n * c * hw < 16384) for (int b = 0; b < n; b++) job.Run(b);
-            else WorkerPool.For(n, ref job);
+            WorkerPool.For(n, ref job, (long)n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 

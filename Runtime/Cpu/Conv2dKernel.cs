@@ -65,9 +65,12 @@ public static unsafe partial class Conv2dKernel
                 S = s, X = px + x.Offset, XStride = x.BatchStride, W = pw + wOff, Y = py + y.Offset, YStride = y.BatchStride,
                 Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff,
             };
-            RunOverBatch(n, ref job, ref job.ParallelGemm);
+            RunOverBatch(n, ref job, ref job.ParallelGemm, Flops(s, n));
         }
     }
+
+    /// <summary>Multiply-adds times 2 of one pass of the convolution over <paramref name="n"/> samples.</summary>
+    static long Flops(in Conv2dShape s, int n) => 2L * n * s.OutSize * (s.Cin / s.Groups) * s.Kh * s.Kw;
 
     /// <summary>dx (=, or += when <paramref name="accumulate"/>) = conv_transpose(dy, w).</summary>
     public static void BackwardData(in Conv2dShape s, int n, View dy, float[] w, int wOff, View dx, bool accumulate)
@@ -96,7 +99,7 @@ public static unsafe partial class Conv2dKernel
                 S = s, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, W = pw + wOff, Dx = pdx + dx.Offset,
                 DxStride = dx.BatchStride, Accumulate = accumulate,
             };
-            RunOverBatch(n, ref job, ref job.ParallelGemm);
+            RunOverBatch(n, ref job, ref job.ParallelGemm, Flops(s, n));
         }
     }
 
@@ -122,7 +125,7 @@ public static unsafe partial class Conv2dKernel
                 ConvDirect.BackwardWeights(s, n, px + x.Offset, x.BatchStride, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
             return;
         }
-        int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
+        int threads = WorkerPool.InsideJob || Flops(s, n) < WorkerPool.MinParallelFlops ? 1 : WorkerPool.ThreadCount;
         int chunks = Math.Min(n, threads);
         int ws = s.WeightSize;
         fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
@@ -159,15 +162,17 @@ public static unsafe partial class Conv2dKernel
     }
 
     /// <summary>Samples in parallel with serial GEMMs when there are enough of them; otherwise one sample at a time with parallel GEMMs.</summary>
-    static void RunOverBatch<TJob>(int n, ref TJob job, ref bool parallelGemm) where TJob : struct, IParallelJob
+    static void RunOverBatch<TJob>(int n, ref TJob job, ref bool parallelGemm, long flops) where TJob : struct, IParallelJob
     {
-        if (n >= 2 && WorkerPool.ThreadCount > 1 && !WorkerPool.InsideJob)
+        if (n >= 2 && WorkerPool.ThreadCount > 1 && !WorkerPool.InsideJob && flops >= WorkerPool.MinParallelFlops)
         {
             parallelGemm = false;
             WorkerPool.For(n, ref job);
         }
         else
         {
+            // One sample, or too little work to share out: the samples in turn, each GEMM spread over
+            // the threads only where it is big enough on its own (GemmCore.Run decides).
             parallelGemm = !WorkerPool.InsideJob;
             for (int b = 0; b < n; b++) job.Run(b);
         }

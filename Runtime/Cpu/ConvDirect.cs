@@ -172,8 +172,8 @@ internal static unsafe class ConvDirect
         }
     }
 
-    /// <summary>Least work (flops) worth a task of its own: below it, waking a worker costs more than it saves.</summary>
-    const long MinTaskFlops = 1 << 20;
+    /// <summary>Least work (flops) worth a task of its own: below it, handing work to another thread costs more than it saves.</summary>
+    const long MinTaskFlops = WorkerPool.MinParallelFlops;
 
     static void RunPlaneConv<TIn, TAct>(ref PlaneConv c, int n, double* stats) where TIn : struct, IActivation where TAct : struct, IActivation
     {

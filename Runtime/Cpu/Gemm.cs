@@ -66,7 +66,7 @@ internal static unsafe class GemmCore
     {
         if (m <= 0 || n <= 0) return;
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
-        if ((long)m * n * k < 64 * 1024) parallel = false;
+        if (2L * m * n * k < 2 * WorkerPool.MinParallelFlops) parallel = false;
         int threads = parallel ? WorkerPool.ThreadCount : 1;
         // Column block: all of k times nc packed must stay within ~4 MB (L3-resident, bounded scratch).
         int ncMax = Math.Clamp((1 << 20) / k / NR * NR, NR, NC);

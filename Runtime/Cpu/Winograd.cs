@@ -425,7 +425,7 @@ internal static unsafe class Winograd
         if (n < 2 * threads)
         {
             long flops = 2L * 16 * g.Tiles * g.Cp * g.Kp;
-            int byWork = (int)Math.Clamp(flops / (1L << 21), 1, g.Th);
+            int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Th);
             parts = Math.Min((2 * threads + n - 1) / n, byWork);
         }
         int rowsPerPart = (g.Th + parts - 1) / parts;
@@ -527,7 +527,12 @@ internal static unsafe class Winograd
         // Fixed chunks of the batch, summed in chunk order (results independent of scheduling); few
         // samples: one chunk, its 16 transform planes split over the threads.
         if (n >= 2 * threads) { job.Chunks = 2 * threads; job.TParts = 1; }
-        else { job.Chunks = 1; job.TParts = threads == 1 ? 1 : Math.Min(16, 2 * threads); }
+        else
+        {
+            long flops = 2L * n * 16 * g.Tiles * g.Cp * g.Kp;
+            job.Chunks = 1;
+            job.TParts = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, Math.Min(16, 2 * threads));
+        }
         int* offs = (int*)Scratch.Aligned(Scratch.Get(ref offScratch, g.TB + 16));
         for (int i = 0; i < g.TB; i++) offs[i] = i * g.Kp;
         job.TileOffsets = offs;

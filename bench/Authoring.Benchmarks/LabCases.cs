@@ -13,6 +13,9 @@ internal static class LabCases
         ["gemm"] = Gemm,
         ["conv"] = c => Conv(c, 64, ["Auto", "Direct", "Im2Col"]),
         ["conv1"] = c => Conv(c, 1, ["Auto", "Direct", "Im2Col"]),
+        ["pool"] = Pool,
+        ["blocks1"] = c => Blocks(c, 1),
+        ["blocks64"] = c => Blocks(c, 64),
         ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
         ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
     };
@@ -62,6 +65,45 @@ internal static class LabCases
             {
                 using var r = torch.nn.functional.conv2d(tx, tw, padding: new long[] { s.PadH, s.PadW });
             }));
+        }
+    }
+
+    /// <summary>The block benchmarks' models: training step and inference, on one thread and on all.</summary>
+    static void Blocks(List<Lab.Case> cases, int batch)
+    {
+        var models = new (string, Authoring.Runtime.IModel)[]
+        {
+            ("convbnrelu", new ConvBnReluBlock()), ("dwsep", new DepthwiseSeparableBlock()), ("ghost", new GhostModuleNet()),
+            ("bottleneck", new GhostBottleneckNet()), ("dfc", new GhostAttentionNet()), ("repvgg", new RepVggNet()),
+            ("repvgg-deploy", new RepVggNet().ToDeploy()), ("smallcnn", new FashionCnn.SmallCnn()),
+        };
+        foreach (var (name, m) in models)
+        {
+            m.Parameters.Initialize(1);
+            var x = Rand(batch * m.InputSize, 3);
+            var labels = Enumerable.Range(0, batch).Select(i => i % m.OutputSize).ToArray();
+            var logits = new float[batch * m.OutputSize];
+            cases.Add(new($"{name} b{batch} train 1t", 0, () => m.TrainStep(x, labels, batch)));
+            cases.Add(new($"{name} b{batch} train all", 0, () => m.TrainStep(x, labels, batch)));
+            cases.Add(new($"{name} b{batch} infer 1t", 0, () => m.Infer(x, batch, logits)));
+            cases.Add(new($"{name} b{batch} infer all", 0, () => m.Infer(x, batch, logits)));
+        }
+    }
+
+    struct Spin : IParallelJob
+    {
+        public int Iterations;
+        public void Run(int index) { for (int i = 0; i < Iterations; i++) Thread.SpinWait(1); }
+    }
+
+    /// <summary>The cost of a parallel call: an empty two-task job, and jobs of growing size on 1 and all threads.</summary>
+    static void Pool(List<Lab.Case> cases)
+    {
+        foreach (int it in new[] { 0, 100, 1000, 10000 })
+        {
+            var job = new Spin { Iterations = it };
+            cases.Add(new($"pool 2 tasks x {it} spins", 0, () => WorkerPool.For(2, ref job)));
+            cases.Add(new($"inline 2 tasks x {it} spins", 0, () => { job.Run(0); job.Run(1); }));
         }
     }
 
