@@ -1,6 +1,9 @@
 // A device copy of a ParameterStore: values and gradients as two flat device buffers with the
 // store's layout, so generated kernels take parameter slices by offset and optimizers and
-// checkpoints move whole buffers in one copy.
+// checkpoints move whole buffers in one copy. For training on the device the values stay there
+// between steps (DeviceSgd / DeviceAdamW update them in place): the host copy is refreshed only
+// when asked (DownloadValues, for checkpoints and evaluation on the host) and pushed only after
+// the host changed it (UploadValues, after loading a checkpoint).
 using ILGPU;
 using ILGPU.Runtime;
 using Authoring.Runtime;
@@ -12,12 +15,16 @@ public sealed class DeviceParameters : IDisposable
 {
     readonly MemoryBuffer1D<float, Stride1D.Dense> _values, _grads;
     readonly int[] _offsets, _lengths;
+    readonly IReadOnlyList<ParameterInfo> _infos;
+    // Optimizer flags per decay filter (usually one), built on first use: see Flags.
+    readonly List<(Func<ParameterInfo, bool>? Filter, MemoryBuffer1D<int, Stride1D.Dense> Flags)> _flags = [];
 
     /// <summary>Allocates device buffers with <paramref name="store"/>'s layout and uploads its values and gradients.</summary>
     public DeviceParameters(Accelerator accelerator, ParameterStore store)
     {
         Accelerator = accelerator;
         int count = store.Infos.Count;
+        _infos = store.Infos;
         _offsets = new int[count];
         _lengths = new int[count];
         for (int i = 0; i < count; i++)
@@ -70,6 +77,54 @@ public sealed class DeviceParameters : IDisposable
         Grads.CopyToCPU(store.Grads.AsSpan());
     }
 
+    /// <summary>Copies only the values (parameters and running statistics) to the device: after the host
+    /// changed them (a checkpoint loaded, weights initialised again). Gradients stay as they are.</summary>
+    public void UploadValues(ParameterStore store)
+    {
+        Check(store);
+        if (Length == 0) return;
+        Values.CopyFromCPU(store.Values.AsSpan());
+    }
+
+    /// <summary>Waits for queued kernels, then copies only the values back into <paramref name="store"/>:
+    /// what a checkpoint or an evaluation on the host needs. One copy of the parameters, no gradients.</summary>
+    public void DownloadValues(ParameterStore store)
+    {
+        Check(store);
+        if (Length == 0) return;
+        Accelerator.Synchronize();
+        Values.CopyToCPU(store.Values.AsSpan());
+    }
+
+    /// <summary>Waits for queued kernels, then copies only the gradients into <paramref name="store"/> (for inspection
+    /// or a host optimizer).</summary>
+    public void DownloadGrads(ParameterStore store)
+    {
+        Check(store);
+        if (Length == 0) return;
+        Accelerator.Synchronize();
+        Grads.CopyToCPU(store.Grads.AsSpan());
+    }
+
+    /// <summary>Per scalar, what an optimizer does with it: <see cref="GpuKernels.FrozenScalar"/> (running statistics),
+    /// <see cref="GpuKernels.TrainedScalar"/> or <see cref="GpuKernels.DecayedScalar"/> (weight decay applies, as
+    /// <paramref name="decayFilter"/> says; null: every trainable tensor). Uploaded once per filter and kept.</summary>
+    public ArrayView<int> Flags(Func<ParameterInfo, bool>? decayFilter)
+    {
+        foreach (var (filter, buffer) in _flags)
+            if (ReferenceEquals(filter, decayFilter)) return buffer.View.SubView(0, Length);
+        var host = new int[Math.Max(1, Length)];
+        for (int i = 0; i < _infos.Count; i++)
+        {
+            var info = _infos[i];
+            int flag = !info.Trainable ? GpuKernels.FrozenScalar : decayFilter?.Invoke(info) ?? true ? GpuKernels.DecayedScalar : GpuKernels.TrainedScalar;
+            Array.Fill(host, flag, _offsets[i], _lengths[i]);
+        }
+        var flags = Accelerator.Allocate1D(host);
+        _flags.Add((decayFilter, flags));
+        return flags.View.SubView(0, Length);
+    }
+
     /// <summary>Zeroes every gradient (kernels accumulate weight and bias gradients with +=).</summary>
     public void ClearGrads()
     {
@@ -87,5 +142,7 @@ public sealed class DeviceParameters : IDisposable
     {
         _values.Dispose();
         _grads.Dispose();
+        foreach (var (_, flags) in _flags) flags.Dispose();
+        _flags.Clear();
     }
 }

@@ -46,7 +46,7 @@ public static unsafe class BatchNormKernel
                 N = n, C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
                 Gamma = pp + gammaOff, Beta = pp + betaOff, Save = ps + saveOff, Unbiased = pu, Eps = eps,
             };
-            WorkerPool.For(c, ref job);
+            WorkerPool.For(c, ref job, 3L * n * c * hw * WorkerPool.FlopsPerElement);
         }
         for (int ch = 0; ch < c; ch++)
             if (!float.IsFinite(save[saveOff + ch]) || !double.IsFinite(unbiased[ch])) return false;
@@ -82,7 +82,58 @@ public static unsafe class BatchNormKernel
                 Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate, Gamma = pp + gammaOff, Beta = pp + betaOff,
                 Save = ps + saveOff, DGamma = pg + dGammaOff, DBeta = pg + dBetaOff,
             };
-            WorkerPool.For(c, ref job);
+            WorkerPool.For(c, ref job, 2L * n * c * hw * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    /// <summary>Finishes a BatchNorm whose batch statistics a convolution took while writing its output
+    /// (<see cref="Conv2dKernel.ForwardFused{TIn, TAct}(in Conv2dShape, int, View, float[], int, in ConvFusion, View)"/>):
+    /// from sums[2c] = sum of (x - K[c]) and sums[2c + 1] = sum of (x - K[c])^2 over <paramref name="count"/> values, K
+    /// the running mean before this update, writes what <see cref="ForwardTrain{TAct}"/> writes (save, running
+    /// statistics) and the affine a = gamma invstd, b = beta - mean a of the BatchNorm's output, computed as
+    /// ForwardTrain computes it. With K near the batch mean (the running mean after a few steps) the one-pass
+    /// variance loses nothing to cancellation; far from it (the first steps) the relative error of the variance
+    /// grows like (mean - K)^2 / var times the double rounding, still far below float precision.</summary>
+    internal static unsafe void FinishStatistics(in BatchNormStatsTarget t, int c, long count, double* sums)
+    {
+        float[] p = t.Parameters;
+        for (int ch = 0; ch < c; ch++)
+        {
+            double k = p[t.MeanOffset + ch];
+            double s1 = sums[2 * ch], s2 = sums[2 * ch + 1];
+            double sq = Math.Max(0.0, s2 - s1 * s1 / count);
+            double var = sq / count;
+            float mean = (float)(k + s1 / count);
+            float invStd = (float)(1.0 / Math.Sqrt(var + t.Eps));
+            t.Save[t.SaveOffset + ch] = mean;
+            t.Save[t.SaveOffset + c + ch] = invStd;
+            double unbiased = count > 1 ? sq / (count - 1) : var;
+            p[t.MeanOffset + ch] = (float)((1.0 - t.Momentum) * p[t.MeanOffset + ch] + t.Momentum * (double)mean);
+            p[t.VarOffset + ch] = (float)((1.0 - t.Momentum) * p[t.VarOffset + ch] + t.Momentum * unbiased);
+            if (t.Affine is { } a)
+            {
+                float scale = p[t.GammaOffset + ch] * invStd;
+                a[t.ScaleOffset + ch] = scale;
+                a[t.ShiftOffset + ch] = p[t.BetaOffset + ch] - mean * scale;
+            }
+        }
+    }
+
+    /// <summary>The affine a = gamma invstd, b = beta - mean a of a training BatchNorm's output, from the save
+    /// its forward wrote: the input prologue of a convolution that consumes act(BatchNorm(x)) without it being
+    /// stored (<see cref="ChannelAffine"/>); the same float operations as <see cref="ForwardTrain{TAct}"/>.</summary>
+    public static void AffineFromSave(int c, float[] p, int gammaOff, int betaOff, float[] save, int saveOff,
+        float[] affine, int scaleOff, int shiftOff)
+    {
+        CheckParams(c, p, gammaOff, betaOff);
+        KernelUtil.Check(save, saveOff, 2 * c, nameof(save));
+        KernelUtil.Check(affine, scaleOff, c, nameof(scaleOff));
+        KernelUtil.Check(affine, shiftOff, c, nameof(shiftOff));
+        for (int ch = 0; ch < c; ch++)
+        {
+            float scale = p[gammaOff + ch] * save[saveOff + c + ch];
+            affine[scaleOff + ch] = scale;
+            affine[shiftOff + ch] = p[betaOff + ch] - save[saveOff + ch] * scale;
         }
     }
 
@@ -122,8 +173,7 @@ public static unsafe class BatchNormKernel
                 C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
                 Scale = psc + scaleOff, Shift = psh + shiftOff,
             };
-            if ((long)n * c * hw < 16384) for (int b = 0; b < n; b++) job.Run(b);
-            else WorkerPool.For(n, ref job);
+            WorkerPool.For(n, ref job, (long)n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 

@@ -13,8 +13,7 @@ public static unsafe class ChannelKernel
         fixed (float* pdy = dy.Data, pdb = db)
         {
             var job = new BiasGradJob { N = n, Hw = hw, Dy = pdy + dy.Offset, Stride = dy.BatchStride, Db = pdb + dbOff };
-            if ((long)n * c * hw < 16384) for (int i = 0; i < c; i++) job.Run(i);
-            else WorkerPool.For(c, ref job);
+            WorkerPool.For(c, ref job, (long)n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -27,8 +26,7 @@ public static unsafe class ChannelKernel
         fixed (float* ps = src.Data, pd = dst.Data)
         {
             var job = new CopyJob { Src = ps + src.Offset, SrcStride = src.BatchStride, Dst = pd + dst.Offset, DstStride = dst.BatchStride, Size = size, Accumulate = accumulate };
-            if ((long)n * size < 32768) for (int b = 0; b < n; b++) job.Run(b);
-            else WorkerPool.For(n, ref job);
+            WorkerPool.For(n, ref job, (long)n * size * WorkerPool.FlopsPerElement);
         }
     }
 

@@ -19,10 +19,12 @@ internal enum ConvPath
     Direct,
     /// <summary>im2col + GEMM (or the GEMM on the sample itself for 1 x 1).</summary>
     Im2Col,
+    /// <summary><see cref="Winograd"/> F(2x2, 3x3) where it applies (3 x 3, stride 1), else as <see cref="Auto"/>.</summary>
+    Winograd,
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
-public static unsafe class Conv2dKernel
+public static unsafe partial class Conv2dKernel
 {
     [ThreadStatic] static float[]? colScratch;
     [ThreadStatic] static float[]? partialScratch;
@@ -45,6 +47,13 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
+            if (UseWinograd(path, s, n, Pass.Forward))
+            {
+                Winograd.Forward<Identity, TAct>(s, n, px + x.Offset, x.BatchStride, default, pw + wOff,
+                    new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
+                    py + y.Offset, y.BatchStride, null);
+                return;
+            }
             if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
             {
                 ConvDirect.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff, psc == null ? null : psc + scaleOff,
@@ -56,9 +65,12 @@ public static unsafe class Conv2dKernel
                 S = s, X = px + x.Offset, XStride = x.BatchStride, W = pw + wOff, Y = py + y.Offset, YStride = y.BatchStride,
                 Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff,
             };
-            RunOverBatch(n, ref job, ref job.ParallelGemm);
+            RunOverBatch(n, ref job, ref job.ParallelGemm, Flops(s, n));
         }
     }
+
+    /// <summary>Multiply-adds times 2 of one pass of the convolution over <paramref name="n"/> samples.</summary>
+    static long Flops(in Conv2dShape s, int n) => 2L * n * s.OutSize * (s.Cin / s.Groups) * s.Kh * s.Kw;
 
     /// <summary>dx (=, or += when <paramref name="accumulate"/>) = conv_transpose(dy, w).</summary>
     public static void BackwardData(in Conv2dShape s, int n, View dy, float[] w, int wOff, View dx, bool accumulate)
@@ -72,6 +84,11 @@ public static unsafe class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
         {
+            if (UseWinograd(path, s, n, Pass.Data))
+            {
+                Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
+                return;
+            }
             if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
             {
                 ConvDirect.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
@@ -82,7 +99,7 @@ public static unsafe class Conv2dKernel
                 S = s, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, W = pw + wOff, Dx = pdx + dx.Offset,
                 DxStride = dx.BatchStride, Accumulate = accumulate,
             };
-            RunOverBatch(n, ref job, ref job.ParallelGemm);
+            RunOverBatch(n, ref job, ref job.ParallelGemm, Flops(s, n));
         }
     }
 
@@ -96,13 +113,19 @@ public static unsafe class Conv2dKernel
         Validate(s, n, x, dy, dw, dwOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
+        if (UseWinograd(path, s, n, Pass.Weights))
+        {
+            fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
+                Winograd.BackwardWeights<Identity>(s, n, px + x.Offset, x.BatchStride, default, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+            return;
+        }
         if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s)))
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
                 ConvDirect.BackwardWeights(s, n, px + x.Offset, x.BatchStride, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
             return;
         }
-        int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
+        int threads = WorkerPool.InsideJob || Flops(s, n) < WorkerPool.MinParallelFlops ? 1 : WorkerPool.ThreadCount;
         int chunks = Math.Min(n, threads);
         int ws = s.WeightSize;
         fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
@@ -139,15 +162,17 @@ public static unsafe class Conv2dKernel
     }
 
     /// <summary>Samples in parallel with serial GEMMs when there are enough of them; otherwise one sample at a time with parallel GEMMs.</summary>
-    static void RunOverBatch<TJob>(int n, ref TJob job, ref bool parallelGemm) where TJob : struct, IParallelJob
+    static void RunOverBatch<TJob>(int n, ref TJob job, ref bool parallelGemm, long flops) where TJob : struct, IParallelJob
     {
-        if (n >= 2 && WorkerPool.ThreadCount > 1 && !WorkerPool.InsideJob)
+        if (n >= 2 && WorkerPool.ThreadCount > 1 && !WorkerPool.InsideJob && flops >= WorkerPool.MinParallelFlops)
         {
             parallelGemm = false;
             WorkerPool.For(n, ref job);
         }
         else
         {
+            // One sample, or too little work to share out: the samples in turn, each GEMM spread over
+            // the threads only where it is big enough on its own (GemmCore.Run decides).
             parallelGemm = !WorkerPool.InsideJob;
             for (int b = 0; b < n; b++) job.Run(b);
         }
@@ -163,6 +188,32 @@ public static unsafe class Conv2dKernel
         ConvPath.Im2Col => false,
         _ => preferred,
     };
+
+    internal enum Pass { Forward, Data, Weights }
+
+    /// <summary>Winograd where it applies and is asked for, or on <see cref="ConvPath.Auto"/> where it was
+    /// measured faster than the direct kernels (<see cref="WinogradPreferred"/>).</summary>
+    static bool UseWinograd(ConvPath path, in Conv2dShape s, int n, Pass pass) => Winograd.Applies(s) && path switch
+    {
+        ConvPath.Winograd => true,
+        ConvPath.Auto => WinogradPreferred(s, n, pass),
+        _ => false,
+    };
+
+    /// <summary>The measured rule (docs/conv-kernels.md has the table it comes from, both ISAs): Winograd
+    /// F(2x2, 3x3) against the direct kernels. Not below 24 channels on either side (the 16 small GEMMs
+    /// per tile block reduce over the input channels: short reductions cost more in set-up than the
+    /// 2.25x saves; 8->16 and 16->16 measured slower), not on outputs under 10 wide or high (2 x 2 tiles
+    /// over 7 x 7 compute 64 outputs for 49; 64->64 at 7 x 7 measured no faster), and for the weight
+    /// gradient only with at least 2048 channel pairs or output channels that leave direct tiles part
+    /// empty (32->32 measured 6-8% slower, 32->64 9-15% faster, 24->36 23-40% faster).</summary>
+    internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass)
+    {
+        int spatial = pass == Pass.Data ? Math.Min(s.H, s.W) : Math.Min(s.Ho, s.Wo);
+        int lo = Math.Min(s.Cin, s.Cout), hi = Math.Max(s.Cin, s.Cout);
+        if (spatial < 10 || lo < 24) return false;
+        return pass != Pass.Weights || lo * hi >= 2048 || s.Cout % ConvDirect.NR != 0;
+    }
 
     /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
     /// writing whole tiles (the GEMM's last column panel is ragged) once the batch amortises packing

@@ -1,9 +1,12 @@
-// Direct ("implicit GEMM") dense and grouped convolution for AVX2, without im2col. Each sample's
+// Direct ("implicit GEMM") dense and grouped convolution for AVX2 and AVX-512, without im2col. Each sample's
 // input planes are copied once into zero-padded planes (or, unpadded, read where they are); then
 // every output position p and every reduction index k = (channel, kh, kw) is a fixed offset into
 // those planes, posOff[p] + kOff[k], so the GEMM operand that im2col would build is read in place.
-// The register tile is 6 x 16: the 6 on the side read through offsets (scalar broadcasts, any
-// address), the 16 on the packed side (16 channels, two vectors):
+// The register tile is MR x NR: the MR on the side read through offsets (scalar broadcasts, any
+// address), the NR on the packed side (channels, two vectors): 6 x 16 with 256-bit vectors (12 ymm
+// accumulators of 16 registers), 8 x 32 with 512-bit ones (16 zmm accumulators: two FMA pipes of
+// 4-cycle latency need 8 in flight, and each k then costs 1 offset, 2 vector and 8 broadcast loads
+// for 16 FMAs):
 //   forward:          C^T[p, co]  = sum_k  planes(x)[posOff[p] + kOff[k]]  * W^T[k, co]
 //   backward data:    dx^T[p, ci] = sum_k' planes(dy)[posOff[p] + kOff[k']] * W'[k', ci]   (stride 1: a
 //                     convolution of dy, padded by (K-1)*dil - pad, with the kernel flipped by negative offsets)
@@ -19,8 +22,10 @@ namespace Authoring.Runtime.Cpu;
 
 internal static unsafe class ConvDirect
 {
-    /// <summary>Tile rows (positions, or reduction rows for the weight gradient) and columns (channels).</summary>
-    public const int MR = 6, NR = 16;
+    static readonly bool Wide = Simd.Use512;
+    /// <summary>Tile rows (positions, or reduction rows for the weight gradient) and columns (channels);
+    /// static readonly, so the JIT folds them.</summary>
+    public static readonly int MR = Wide ? 8 : 6, NR = Wide ? 32 : 16;
 
     /// <summary>The micro-kernel needs AVX2 and FMA (the 8 x 8 transposes use AVX shuffles).</summary>
     public static readonly bool Available = Avx2.IsSupported && Fma.IsSupported;
@@ -33,13 +38,13 @@ internal static unsafe class ConvDirect
     [ThreadStatic] static float[]? packScratch;
     [ThreadStatic] static float[]? offScratch;
     [ThreadStatic] static float[]? sharedScratch;
+    [ThreadStatic] static float[]? statScratch;
 
     static int RoundUp(int x, int r) => (x + r - 1) / r * r;
 
-    /// <summary>Whether <paramref name="channels"/> output channels per group fill the 16-wide tiles
-    /// well enough (at most a third of the lanes wasted) for the direct path to pay. Not where the
-    /// GEMM runs 512-bit tiles: this kernel is 256-bit and has only been measured against the AVX2 GEMM.</summary>
-    public static bool Fits(int channels) => Available && !Simd.Use512 && channels >= 8 && RoundUp(channels, NR) * 3 <= channels * 4;
+    /// <summary>Whether <paramref name="channels"/> output channels per group fill the NR-wide tiles
+    /// well enough (at most a quarter of the lanes wasted) for the direct path to pay.</summary>
+    public static bool Fits(int channels) => Available && channels >= 8 && RoundUp(channels, NR) * 3 <= channels * 4;
 
     /// <summary>Zero-padded copies of a sample's planes: plane i row r column c holds src[i][r - Top][c - Left].</summary>
     readonly struct Planes
@@ -54,7 +59,12 @@ internal static unsafe class ConvDirect
         /// <summary>No padding: the source planes themselves serve (1 x 1 and unpadded convolutions).</summary>
         public bool InPlace => Top == 0 && Left == 0 && Rows == SrcH && Cols == SrcW;
 
-        public void Fill(float* src, float* dst)
+        public void Fill(float* src, float* dst) => Fill<Identity>(src, dst, null, null);
+
+        /// <summary>Fills the planes with act(scale[i] x + shift[i]) of each source plane i (the input
+        /// prologue: a BatchNorm and activation applied as the data is read); padding stays zero, as it
+        /// is in the activated tensor. Null scale: a plain copy.</summary>
+        public void Fill<TIn>(float* src, float* dst, float* inScale, float* inShift) where TIn : struct, IActivation
         {
             int h = SrcH, w = SrcW, cols = Cols;
             int r0 = Top, r1 = Math.Min(Rows, Top + h); // destination rows holding data
@@ -69,7 +79,8 @@ internal static unsafe class ConvDirect
                 {
                     float* dr = d + r * cols;
                     for (int c = 0; c < Left; c++) dr[c] = 0f;
-                    KernelUtil.CopyRow(s + (long)(r - r0) * w, dr + Left, copy);
+                    if (inScale == null) KernelUtil.CopyRow(s + (long)(r - r0) * w, dr + Left, copy);
+                    else KernelUtil.Epilogue<TIn>(s + (long)(r - r0) * w, dr + Left, copy, inScale[i], inShift[i]);
                     for (int c = 0; c < right; c++) dr[c1 + c] = 0f;
                 }
                 new Span<float>(d + r1 * cols, (Rows - r1) * cols).Clear();
@@ -94,12 +105,17 @@ internal static unsafe class ConvDirect
         public float* Dst;          // sample 0 of the destination tensor
         public float* Scale, Shift; // per destination channel (all groups), or null
         public bool Accumulate;
+        public float* InScale, InShift;  // input prologue per source plane, or null
+        public float* Residual;          // sample 0 of a tensor shaped like the destination, or null
+        public long ResidualStride;
+        public float* StatShift;         // per destination channel: statistics of (y - shift), or null
+        public double* Stats;            // per task, 2 doubles per destination channel, or null: no statistics
         public float* SharedPlanes; // small batches: every sample's planes, filled by the caller
         public int Parts;           // position ranges per sample (small batches)
         public int Ldc => Panels * NR;
     }
 
-    struct PlaneConvJob<TAct> : IParallelJob where TAct : struct, IActivation
+    struct PlaneConvJob<TIn, TAct> : IParallelJob where TIn : struct, IActivation where TAct : struct, IActivation
     {
         public PlaneConv C;
 
@@ -108,12 +124,12 @@ internal static unsafe class ConvDirect
             ref readonly PlaneConv c = ref C;
             int b = task / c.Parts, part = task % c.Parts;
             float* planes;
-            if (c.Geo.InPlace) planes = c.Src + b * c.SrcStride;
+            if (c.Geo.InPlace && c.InScale == null) planes = c.Src + b * c.SrcStride;
             else if (c.SharedPlanes != null) planes = c.SharedPlanes + (long)b * c.Geo.Size;
             else
             {
                 planes = Scratch.Aligned(Scratch.Get(ref planeScratch, c.Geo.Size));
-                c.Geo.Fill(c.Src + b * c.SrcStride, planes);
+                c.Geo.Fill<TIn>(c.Src + b * c.SrcStride, planes, c.InScale, c.InShift);
             }
             // Positions [p0, p1) of this part: whole tiles, and multiples of 8 for the transposes.
             int step = RoundUp((c.P + c.Parts - 1) / c.Parts, 24);
@@ -137,20 +153,29 @@ internal static unsafe class ConvDirect
                         float* a3 = pl + po[rows > 3 ? 3 : 0];
                         float* a4 = pl + po[rows > 4 ? 4 : 0];
                         float* a5 = pl + po[rows > 5 ? 5 : 0];
-                        Kernel(c.K, a0, a1, a2, a3, a4, a5, c.KOff, bp, NR, ct + (long)(p - p0) * ldc + panel * NR, ldc, rows, false);
+                        float* a6 = pl + po[rows > 6 ? 6 : 0];
+                        float* a7 = pl + po[rows > 7 ? 7 : 0];
+                        Kernel(c.K, a0, a1, a2, a3, a4, a5, a6, a7, c.KOff, bp, NR, ct + (long)(p - p0) * ldc + panel * NR, ldc, rows, false);
                     }
                 }
                 int ch0 = g * c.OutChannels;
-                WriteOut<TAct>(ct, ldc, p1 - p0, c.OutChannels, c.Dst + b * c.DstStride + (long)ch0 * c.P + p0, c.P,
-                    c.Scale == null ? null : c.Scale + ch0, c.Shift == null ? null : c.Shift + ch0, c.Accumulate);
+                var e = new ConvEpi
+                {
+                    Scale = c.Scale == null ? null : c.Scale + ch0, Shift = c.Shift == null ? null : c.Shift + ch0,
+                    Residual = c.Residual == null ? null : c.Residual + b * c.ResidualStride + (long)ch0 * c.P + p0,
+                    StatShift = c.StatShift == null ? null : c.StatShift + ch0,
+                    Stats = c.Stats == null ? null : c.Stats + (long)task * 2 * c.Groups * c.OutChannels + 2 * ch0,
+                    Accumulate = c.Accumulate,
+                };
+                WriteOut<TAct>(ct, ldc, p1 - p0, c.OutChannels, c.Dst + b * c.DstStride + (long)ch0 * c.P + p0, c.P, e);
             }
         }
     }
 
-    /// <summary>Least work (flops) worth a task of its own: below it, waking a worker costs more than it saves.</summary>
-    const long MinTaskFlops = 1 << 20;
+    /// <summary>Least work (flops) worth a task of its own: below it, handing work to another thread costs more than it saves.</summary>
+    const long MinTaskFlops = WorkerPool.MinParallelFlops;
 
-    static void RunPlaneConv<TAct>(ref PlaneConv c, int n) where TAct : struct, IActivation
+    static void RunPlaneConv<TIn, TAct>(ref PlaneConv c, int n, double* stats) where TIn : struct, IActivation where TAct : struct, IActivation
     {
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
         c.Parts = 1;
@@ -162,19 +187,46 @@ internal static unsafe class ConvDirect
             long flops = 2L * c.Groups * c.P * c.K * c.Panels * NR;
             int byWork = (int)Math.Clamp(flops / MinTaskFlops, 1, (c.P + 23) / 24);
             c.Parts = Math.Min((2 * threads + n - 1) / n, byWork);
-            if (c.Parts > 1 && !c.Geo.InPlace)
+            if (c.Parts > 1 && !(c.Geo.InPlace && c.InScale == null))
             {
                 c.SharedPlanes = Scratch.Aligned(Scratch.Get(ref sharedScratch, n * c.Geo.Size));
-                for (int b = 0; b < n; b++) c.Geo.Fill(c.Src + b * c.SrcStride, c.SharedPlanes + (long)b * c.Geo.Size);
+                for (int b = 0; b < n; b++) c.Geo.Fill<TIn>(c.Src + b * c.SrcStride, c.SharedPlanes + (long)b * c.Geo.Size, c.InScale, c.InShift);
             }
         }
-        var job = new PlaneConvJob<TAct> { C = c };
-        WorkerPool.For(n * c.Parts, ref job);
+        int tasks = n * c.Parts, channels = c.Groups * c.OutChannels;
+        c.Stats = null;
+        if (stats != null)
+        {
+            c.Stats = (double*)Scratch.Aligned(Scratch.Get(ref statScratch, 4 * tasks * channels + 16));
+            new Span<double>(c.Stats, 2 * tasks * channels).Clear();
+        }
+        var job = new PlaneConvJob<TIn, TAct> { C = c };
+        WorkerPool.For(tasks, ref job);
+        if (stats != null) SumTasks(c.Stats, tasks, 2 * channels, stats);
+    }
+
+    /// <summary>stats[i] = sum over tasks, in task order, of partial[task][i]: the same bits whichever thread ran which task.</summary>
+    internal static void SumTasks(double* partial, int tasks, int len, double* stats)
+    {
+        for (int i = 0; i < len; i++)
+        {
+            double v = 0;
+            for (int t = 0; t < tasks; t++) v += partial[(long)t * len + i];
+            stats[i] = v;
+        }
     }
 
     /// <summary>Forward: y = act(scale * conv(x, w) + shift).</summary>
     public static void Forward<TAct>(in Conv2dShape s, int n, float* x, long xStride, float* w, float* scale, float* shift,
         float* y, long yStride) where TAct : struct, IActivation
+        => Forward<Identity, TAct>(s, n, x, xStride, default, w, new ConvEpi { Scale = scale, Shift = shift }, null, 0, y, yStride, null);
+
+    /// <summary>Forward with the fusion options: the input read as act_in(inScale[c] x + inShift[c]) (when
+    /// <paramref name="input"/> has a scale), y = act(scale acc + shift + residual), and per-channel sums of
+    /// (y - statShift[c]) and its square into <paramref name="stats"/> (2 doubles per output channel, overwritten).
+    /// The pointers of <paramref name="epi"/> are per output channel (residual: sample 0, <paramref name="residualStride"/> apart).</summary>
+    public static void Forward<TIn, TAct>(in Conv2dShape s, int n, float* x, long xStride, InputAffine input, float* w, in ConvEpi epi,
+        float* residual, long residualStride, float* y, long yStride, double* stats) where TIn : struct, IActivation where TAct : struct, IActivation
     {
         int g = s.Groups, cinG = s.Cin / g, coutG = s.Cout / g, kk = s.Kh * s.Kw, kg = cinG * kk, p = s.Ho * s.Wo;
         var geo = new Planes(s.Cin, s.H + 2 * s.PadH, s.W + 2 * s.PadW, s.PadH, s.PadW, s.H, s.W);
@@ -198,9 +250,10 @@ internal static unsafe class ConvDirect
         {
             Geo = geo, Groups = g, PlanesPerGroup = cinG, K = kg, P = p, OutChannels = coutG, Panels = panels,
             PosOff = posOff, KOff = kOff, PackedB = packed, Src = x, SrcStride = xStride, Dst = y, DstStride = yStride,
-            Scale = scale, Shift = shift, Accumulate = false,
+            Scale = epi.Scale, Shift = epi.Shift, Accumulate = false, InScale = input.Scale, InShift = input.Shift,
+            Residual = residual, ResidualStride = residualStride, StatShift = epi.StatShift,
         };
-        RunPlaneConv<TAct>(ref c, n);
+        RunPlaneConv<TIn, TAct>(ref c, n, stats);
     }
 
     /// <summary>Backward data for stride 1: dx (=, or +=) the convolution of dy, padded by
@@ -234,7 +287,7 @@ internal static unsafe class ConvDirect
             PosOff = posOff, KOff = kOff, PackedB = packed, Src = dy, SrcStride = dyStride, Dst = dx, DstStride = dxStride,
             Accumulate = accumulate,
         };
-        RunPlaneConv<Identity>(ref c, n);
+        RunPlaneConv<Identity, Identity>(ref c, n, null);
     }
 
     /// <summary>One packed panel: dst[c * NR + r] = src[r * ld + c] for r &lt; <paramref name="rows"/> (zero for
@@ -244,8 +297,7 @@ internal static unsafe class ConvDirect
         if (cols == 1 && ld == 1 && rows == NR)
         {
             // One column of contiguous rows (a 1 x 1 kernel's data-gradient panel): a plain copy.
-            Vector256.Load(src).Store(dst);
-            Vector256.Load(src + 8).Store(dst + 8);
+            for (int r = 0; r < NR; r += 8) Vector256.Load(src + r).Store(dst + r);
             return;
         }
         int c8 = cols / 8 * 8;
@@ -276,11 +328,20 @@ internal static unsafe class ConvDirect
         }
     }
 
-    /// <summary>dst[c, p] (=, or +=) act(scale[c] * ct[p, c] + shift[c]) for p &lt; <paramref name="np"/> and c &lt; <paramref name="channels"/>.</summary>
-    static void WriteOut<TAct>(float* ct, int ldc, int np, int channels, float* dst, int ldd, float* scale, float* shift, bool accumulate)
+    /// <summary>dst[c, p] (=, or +=) act(scale[c] * ct[p, c] + shift[c] (+ residual[c, p])) for p &lt; <paramref name="np"/>
+    /// and c &lt; <paramref name="channels"/>, with the options of <paramref name="e"/> (pointers already at this
+    /// output's first channel and position).</summary>
+    internal static void WriteOut<TAct>(float* ct, int ldc, int np, int channels, float* dst, int ldd, in ConvEpi e)
         where TAct : struct, IActivation
     {
-        bool plain = typeof(TAct) == typeof(Identity) && scale == null && shift == null;
+        float* scale = e.Scale, shift = e.Shift, res = e.Residual;
+        bool plain = typeof(TAct) == typeof(Identity) && scale == null && shift == null && res == null;
+        bool stats = e.Stats != null;
+        // Statistics per channel in 8 double lanes (y - shift rounded once to float, then squared and
+        // summed in double: the one-pass variance keeps float accuracy even when the mean is far from
+        // the shift), added to the caller's sums per 8 channels, in an order fixed by the shape.
+        double* lanes = stackalloc double[stats ? 16 * 8 : 1];
+        if (stats) new Span<double>(lanes, 16 * 8).Clear();
         int c8 = channels / 8 * 8, p8 = np / 8 * 8;
         for (int c = 0; c < c8; c += 8)
         {
@@ -293,11 +354,13 @@ internal static unsafe class ConvDirect
                 var r6 = Vector256.Load(s + 6 * ldc); var r7 = Vector256.Load(s + 7 * ldc);
                 GemmCore.Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
                 float* d = dst + (long)c * ldd + p;
-                Put<TAct>(r0, d, c, scale, shift, plain, accumulate); Put<TAct>(r1, d + ldd, c + 1, scale, shift, plain, accumulate);
-                Put<TAct>(r2, d + 2L * ldd, c + 2, scale, shift, plain, accumulate); Put<TAct>(r3, d + 3L * ldd, c + 3, scale, shift, plain, accumulate);
-                Put<TAct>(r4, d + 4L * ldd, c + 4, scale, shift, plain, accumulate); Put<TAct>(r5, d + 5L * ldd, c + 5, scale, shift, plain, accumulate);
-                Put<TAct>(r6, d + 6L * ldd, c + 6, scale, shift, plain, accumulate); Put<TAct>(r7, d + 7L * ldd, c + 7, scale, shift, plain, accumulate);
+                float* r = res == null ? null : res + (long)c * ldd + p;
+                Put<TAct>(r0, d, r, c, e, plain, lanes); Put<TAct>(r1, d + ldd, r + ldd, c + 1, e, plain, lanes);
+                Put<TAct>(r2, d + 2L * ldd, r + 2L * ldd, c + 2, e, plain, lanes); Put<TAct>(r3, d + 3L * ldd, r + 3L * ldd, c + 3, e, plain, lanes);
+                Put<TAct>(r4, d + 4L * ldd, r + 4L * ldd, c + 4, e, plain, lanes); Put<TAct>(r5, d + 5L * ldd, r + 5L * ldd, c + 5, e, plain, lanes);
+                Put<TAct>(r6, d + 6L * ldd, r + 6L * ldd, c + 6, e, plain, lanes); Put<TAct>(r7, d + 7L * ldd, r + 7L * ldd, c + 7, e, plain, lanes);
             }
+            if (stats) FlushStats(lanes, c, 8, e);
         }
         // Ragged edges: the last channels (all positions) and the last positions (the other channels).
         for (int c = 0; c < channels; c++)
@@ -305,31 +368,72 @@ internal static unsafe class ConvDirect
             int pStart = c < c8 ? p8 : 0;
             float sc = scale == null ? 1f : scale[c], sh = shift == null ? 0f : shift[c];
             float* d = dst + (long)c * ldd;
+            float* r = res == null ? null : res + (long)c * ldd;
+            float k = stats && e.StatShift != null ? e.StatShift[c] : 0f;
+            double s1 = 0, s2 = 0;
             for (int p = pStart; p < np; p++)
             {
                 float v = ct[(long)p * ldc + c];
-                if (!plain) v = default(TAct).Apply(MathF.FusedMultiplyAdd(v, sc, sh));
-                d[p] = accumulate ? d[p] + v : v;
+                if (!plain)
+                {
+                    float z = MathF.FusedMultiplyAdd(v, sc, sh);
+                    if (r != null) z += r[p];
+                    v = default(TAct).Apply(z);
+                }
+                if (e.Accumulate) v += d[p];
+                d[p] = v;
+                if (stats) { double t = v - k; s1 += t; s2 += t * t; }
             }
+            if (stats) { e.Stats[2 * c] += s1; e.Stats[2 * c + 1] += s2; }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Put<TAct>(Vector256<float> v, float* d, int c, float* scale, float* shift, bool plain, bool accumulate)
+    static void Put<TAct>(Vector256<float> v, float* d, float* r, int c, in ConvEpi e, bool plain, double* lanes)
         where TAct : struct, IActivation
     {
         if (!plain)
-            v = default(TAct).Apply(Vector256.FusedMultiplyAdd(v, Vector256.Create(scale == null ? 1f : scale[c]), Vector256.Create(shift == null ? 0f : shift[c])));
-        if (accumulate) v += Vector256.Load(d);
+        {
+            v = Vector256.FusedMultiplyAdd(v, Vector256.Create(e.Scale == null ? 1f : e.Scale[c]), Vector256.Create(e.Shift == null ? 0f : e.Shift[c]));
+            if (e.Residual != null) v += Vector256.Load(r);
+            v = default(TAct).Apply(v);
+        }
+        if (e.Accumulate) v += Vector256.Load(d);
         v.Store(d);
+        if (e.Stats != null)
+        {
+            double* l = lanes + (c & 7) * 16;
+            var t = v - Vector256.Create(e.StatShift == null ? 0f : e.StatShift[c]);
+            var (lo, hi) = Vector256.Widen(t);
+            (Vector256.Load(l) + lo).Store(l);
+            (Vector256.Load(l + 4) + hi).Store(l + 4);
+            Vector256.FusedMultiplyAdd(lo, lo, Vector256.Load(l + 8)).Store(l + 8);
+            Vector256.FusedMultiplyAdd(hi, hi, Vector256.Load(l + 12)).Store(l + 12);
+        }
+    }
+
+    /// <summary>Adds the lane sums of channels [c0, c0 + count) to the caller's double sums and clears them.</summary>
+    static void FlushStats(double* lanes, int c0, int count, in ConvEpi e)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            double* l = lanes + i * 16;
+            double s1 = 0, s2 = 0;
+            for (int j = 0; j < 8; j++) { s1 += l[j]; s2 += l[8 + j]; }
+            e.Stats[2 * (c0 + i)] += s1;
+            e.Stats[2 * (c0 + i) + 1] += s2;
+            new Span<double>(l, 16).Clear();
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
     // Backward weights: dW^T[k, co] += sum_p planes(x)[kOff[k] + posOff[p]] * dy^T[p, co].
 
-    struct WeightsJob : IParallelJob
+    struct WeightsJob<TIn> : IParallelJob where TIn : struct, IActivation
     {
         public Planes Geo;
+        public float* InScale, InShift;
+        public bool InPlace => Geo.InPlace && InScale == null;
         public int Groups, CinG, CoutG, K, P, Panels, N, Chunks, KParts, KTiles, Ho, Wo;
         public int* PosOff, KOff;
         public float* X, Dy, Partial, SharedPlanes, SharedDyT;
@@ -351,16 +455,16 @@ internal static unsafe class ConvDirect
                 float* planes, dyt;
                 if (SharedDyT != null)
                 {
-                    planes = Geo.InPlace ? X + b * XStride : SharedPlanes + (long)b * Geo.Size;
+                    planes = InPlace ? X + b * XStride : SharedPlanes + (long)b * Geo.Size;
                     dyt = SharedDyT + (long)b * Groups * P * ldt;
                 }
                 else
                 {
-                    if (Geo.InPlace) planes = X + b * XStride;
+                    if (InPlace) planes = X + b * XStride;
                     else
                     {
                         planes = Scratch.Aligned(Scratch.Get(ref planeScratch, Geo.Size));
-                        Geo.Fill(X + b * XStride, planes);
+                        Geo.Fill<TIn>(X + b * XStride, planes, InScale, InShift);
                     }
                     dyt = Scratch.Aligned(Scratch.Get(ref tileScratch, Groups * P * ldt));
                     TransposeDy(Dy + b * DyStride, dyt);
@@ -378,7 +482,9 @@ internal static unsafe class ConvDirect
                     float* a3 = pl + ko[rows > 3 ? 3 : 0];
                     float* a4 = pl + ko[rows > 4 ? 4 : 0];
                     float* a5 = pl + ko[rows > 5 ? 5 : 0];
-                    Kernel(P, a0, a1, a2, a3, a4, a5, PosOff, dyt + (long)g * P * ldt + panel * NR, ldt,
+                    float* a6 = pl + ko[rows > 6 ? 6 : 0];
+                    float* a7 = pl + ko[rows > 7 ? 7 : 0];
+                    Kernel(P, a0, a1, a2, a3, a4, a5, a6, a7, PosOff, dyt + (long)g * P * ldt + panel * NR, ldt,
                         dwt + ((long)g * K + k0) * ldt + panel * NR, ldt, rows, true);
                 }
             }
@@ -419,6 +525,12 @@ internal static unsafe class ConvDirect
 
     /// <summary>dw += sum over the batch of the correlation of x with dy, any stride.</summary>
     public static void BackwardWeights(in Conv2dShape s, int n, float* x, long xStride, float* dy, long dyStride, float* dw)
+        => BackwardWeights<Identity>(s, n, x, xStride, default, dy, dyStride, dw);
+
+    /// <summary><see cref="BackwardWeights(in Conv2dShape, int, float*, long, float*, long, float*)"/> with the input
+    /// read through the prologue act(inScale[c] x + inShift[c]), as the forward pass read it.</summary>
+    public static void BackwardWeights<TIn>(in Conv2dShape s, int n, float* x, long xStride, InputAffine input, float* dy, long dyStride, float* dw)
+        where TIn : struct, IActivation
     {
         int g = s.Groups, cinG = s.Cin / g, coutG = s.Cout / g, kk = s.Kh * s.Kw, kg = cinG * kk, p = s.Ho * s.Wo;
         var geo = new Planes(s.Cin, s.H + 2 * s.PadH, s.W + 2 * s.PadW, s.PadH, s.PadW, s.H, s.W);
@@ -432,8 +544,9 @@ internal static unsafe class ConvDirect
                 for (int kw = 0; kw < s.Kw; kw++, i++) kOff[i] = ci * geo.PlaneSize + kh * s.DilH * geo.Cols + kw * s.DilW;
 
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
-        var job = new WeightsJob
+        var job = new WeightsJob<TIn>
         {
+            InScale = input.Scale, InShift = input.Shift,
             Geo = geo, Groups = g, CinG = cinG, CoutG = coutG, K = kg, P = p, Panels = panels, N = n, KTiles = (kg + MR - 1) / MR,
             PosOff = posOff, KOff = kOff, X = x, XStride = xStride, Dy = dy, DyStride = dyStride, Ho = s.Ho, Wo = s.Wo,
         };
@@ -460,7 +573,7 @@ internal static unsafe class ConvDirect
                 job.SharedDyT = shared + RoundUp((int)planeFloats, 16);
                 for (int b = 0; b < n; b++)
                 {
-                    if (!geo.InPlace) geo.Fill(x + b * xStride, job.SharedPlanes + (long)b * geo.Size);
+                    if (!job.InPlace) geo.Fill<TIn>(x + b * xStride, job.SharedPlanes + (long)b * geo.Size, input.Scale, input.Shift);
                     TransposeDy(dy + b * dyStride, job.SharedDyT + (long)b * g * p * ldt, g, coutG, p, ldt);
                 }
             }
@@ -513,9 +626,60 @@ internal static unsafe class ConvDirect
 
     // ---------------------------------------------------------------------------------------------
 
-    /// <summary>The 6 x 16 micro-kernel: c[r, 0..16) (=, or += when <paramref name="accumulate"/>)
-    /// sum over i &lt; len of a_r[offs[i]] * b[i * bStride .. + 16], for r &lt; <paramref name="rows"/>.</summary>
-    static void Kernel(int len, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int* offs,
+    /// <summary>The micro-kernel: c[r, 0..NR) (=, or += when <paramref name="accumulate"/>) sum over
+    /// i &lt; len of a_r[offs[i]] * b[i * bStride .. + NR], for r &lt; <paramref name="rows"/> (rows past
+    /// MR's 6 are ignored by the 256-bit kernel).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Kernel(int len, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* a6, float* a7, int* offs,
+        float* b, nint bStride, float* c, nint ldc, int rows, bool accumulate)
+    {
+        if (Wide) Kernel512(len, a0, a1, a2, a3, a4, a5, a6, a7, offs, b, bStride, c, ldc, rows, accumulate);
+        else Kernel256(len, a0, a1, a2, a3, a4, a5, offs, b, bStride, c, ldc, rows, accumulate);
+    }
+
+    /// <summary>8 x 32 in 16 zmm accumulators.</summary>
+    static void Kernel512(int len, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, float* a6, float* a7, int* offs,
+        float* b, nint bStride, float* c, nint ldc, int rows, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
+            c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int i = 0; i < len; i++)
+        {
+            nint o = offs[i];
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            Vector512<float> av;
+            av = Vector512.Create(a0[o]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a1[o]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a2[o]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a3[o]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a4[o]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a5[o]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(a6[o]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(a7[o]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+            b += bStride;
+        }
+        Store(c, c00, c01, accumulate); c += ldc;
+        if (rows > 1) Store(c, c10, c11, accumulate); c += ldc;
+        if (rows > 2) Store(c, c20, c21, accumulate); c += ldc;
+        if (rows > 3) Store(c, c30, c31, accumulate); c += ldc;
+        if (rows > 4) Store(c, c40, c41, accumulate); c += ldc;
+        if (rows > 5) Store(c, c50, c51, accumulate); c += ldc;
+        if (rows > 6) Store(c, c60, c61, accumulate); c += ldc;
+        if (rows > 7) Store(c, c70, c71, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(float* c, Vector512<float> v0, Vector512<float> v1, bool accumulate)
+    {
+        if (accumulate) { v0 += Vector512.Load(c); v1 += Vector512.Load(c + 16); }
+        v0.Store(c);
+        v1.Store(c + 16);
+    }
+
+    /// <summary>6 x 16 in 12 ymm accumulators.</summary>
+    static void Kernel256(int len, float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int* offs,
         float* b, nint bStride, float* c, nint ldc, int rows, bool accumulate)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -549,4 +713,22 @@ internal static unsafe class ConvDirect
         v0.Store(c);
         v1.Store(c + 8);
     }
+}
+
+/// <summary>What a convolution's write-out does besides storing (pointers at this output's first channel and
+/// position; null: not done): y = act(scale[c] acc + shift[c] + residual), = or +=, and per-channel
+/// sums of (y - statShift[c]) and its square added to <see cref="Stats"/> (BatchNorm's training
+/// statistics, taken while the output is in registers).</summary>
+internal unsafe struct ConvEpi
+{
+    public float* Scale, Shift, Residual, StatShift;
+    public double* Stats;
+    public bool Accumulate;
+}
+
+/// <summary>The input prologue of a convolution: each input channel c read as act(Scale[c] x + Shift[c])
+/// (BatchNorm + activation of the producer, applied while the data is copied); null Scale: none.</summary>
+internal unsafe struct InputAffine
+{
+    public float* Scale, Shift;
 }

@@ -288,9 +288,12 @@ internal static unsafe class DepthwiseConv
                 Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff,
             };
             Split(n * s.Cin, out job.PerTask, out job.Total, out int tasks);
-            WorkerPool.For(tasks, ref job);
+            WorkerPool.For(tasks, ref job, Work(s, n));
         }
     }
+
+    /// <summary>Flops-equivalent of one pass: the taps' multiply-adds plus the planes' traffic.</summary>
+    static long Work(in Conv2dShape s, int n) => (long)n * (2L * s.OutSize * s.Kh * s.Kw + (long)(s.InSize + s.OutSize) * WorkerPool.FlopsPerElement);
 
     public static void BackwardData(in Conv2dShape s, int n, View dy, float[] w, int wOff, View dx, bool accumulate)
     {
@@ -311,7 +314,7 @@ internal static unsafe class DepthwiseConv
                 new Plane(s).TapOffsets(s, new Span<int>(ints, s.Kh * s.Kw));
             }
             Split(n * s.Cin, out job.PerTask, out job.Total, out int tasks);
-            WorkerPool.For(tasks, ref job);
+            WorkerPool.For(tasks, ref job, Work(s, n));
         }
     }
 
@@ -324,7 +327,7 @@ internal static unsafe class DepthwiseConv
                 S = s, N = n, X = px + x.Offset, XStride = x.BatchStride, Dy = pdy + dy.Offset, DyStride = dy.BatchStride, Dw = pdw + dwOff,
             };
             // One channel per index: each channel's weights are summed over the batch in order by one thread.
-            WorkerPool.For(s.Cin, ref job);
+            WorkerPool.For(s.Cin, ref job, Work(s, n));
         }
     }
 

@@ -20,7 +20,7 @@ public static unsafe class DropoutKernel
                 X = px + x.Offset, XStride = x.BatchStride, M = pm + mask.Offset, MStride = mask.BatchStride,
                 Y = py + y.Offset, YStride = y.BatchStride, Size = size, P = p, Keep = p < 1f ? 1f / (1f - p) : 0f, Seed = seed,
             };
-            WorkerPool.For(n, ref job);
+            WorkerPool.For(n, ref job, 2L * n * size * WorkerPool.FlopsPerElement);
         }
     }
 

@@ -1,7 +1,8 @@
 // Row-major SGEMM: BLIS-style blocking (KC x NC panel of B shared by all threads, MC x KC block of
 // A per thread), packing that absorbs the four transpose cases and alpha, and a register tile
-// chosen by ISA: 8 x 32 in 16 zmm accumulators with AVX-512, 6 x 16 in 12 ymm accumulators
-// otherwise (16 ymm registers: 12 accumulators, 2 B vectors, 1 broadcast). Edge tiles run the same microkernel
+// chosen by ISA: 12 x 32 in 24 zmm accumulators with AVX-512 (32 registers: 24 accumulators, 2 B
+// vectors, 1 broadcast; per k 14 loads feed 24 FMAs, where 8 x 32 needed 10 for 16), 6 x 16 in 12 ymm
+// accumulators otherwise (16 ymm registers: 12 accumulators, 2 B vectors, 1 broadcast). Edge tiles run the same microkernel
 // into a stack tile, so there is one arithmetic path and results do not depend on the tiling.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -43,10 +44,11 @@ internal static unsafe class GemmCore
 {
     static readonly bool Wide = Simd.Use512;
     /// <summary>Register tile rows and columns; static readonly, so the JIT folds them as constants.</summary>
-    public static readonly int MR = Wide ? 8 : 6, NR = Wide ? 32 : 16;
+    public static readonly int MR = Wide ? 12 : 6, NR = Wide ? 32 : 16;
     /// <summary>Rows of A per packed block (a multiple of MR).</summary>
-    public static readonly int MC = Wide ? 128 : 120;
-    public const int KC = 256, NC = 2048, MaxTile = 8 * 32, DirectMaxK = 64;
+    public static readonly int MC = 120;
+    public const int KC = 256;
+    public const int NC = 2048, MaxTile = 12 * 32, DirectMaxK = 64;
 
     // Packed B is shared by all threads of one call, so it belongs to the calling thread; packed A
     // belongs to whichever thread runs the block.
@@ -64,7 +66,7 @@ internal static unsafe class GemmCore
     {
         if (m <= 0 || n <= 0) return;
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
-        if ((long)m * n * k < 64 * 1024) parallel = false;
+        if (2L * m * n * k < 2 * WorkerPool.MinParallelFlops) parallel = false;
         int threads = parallel ? WorkerPool.ThreadCount : 1;
         // Column block: all of k times nc packed must stay within ~4 MB (L3-resident, bounded scratch).
         int ncMax = Math.Clamp((1 << 20) / k / NR * NR, NR, NC);
@@ -240,11 +242,15 @@ internal static unsafe class GemmCore
             {
                 // op(A)[i, p] = a[p * lda + i]: MR consecutive floats per k.
                 float* s = a + (long)p0 * lda + i0 + ir;
-                if (mr == MR && MR == 8)
+                if (mr == MR && MR == 12)
                 {
                     var va = Vector256.Create(alpha);
+                    var vb = Vector128.Create(alpha);
                     for (int p = 0; p < kc; p++)
+                    {
                         (Vector256.Load(s + (long)p * lda) * va).Store(d + p * MR);
+                        (Vector128.Load(s + (long)p * lda + 8) * vb).Store(d + p * MR + 8);
+                    }
                 }
                 else if (mr == MR)
                 {
@@ -267,7 +273,39 @@ internal static unsafe class GemmCore
                 // registers. With MR = 6 each 8-wide store spills 2 lanes into the next k, which the
                 // next store overwrites (the last one lands in the next panel or the buffer's slack).
                 int p8 = 0;
-                if (Avx.IsSupported && mr == MR)
+                if (Avx.IsSupported && mr == MR && MR == 12)
+                {
+                    // Rows 0-7 and rows 8-11 (with four zero rows) as two 8 x 8 transposes; the second
+                    // stores only its low four lanes.
+                    float* s0 = a + (long)(i0 + ir) * lda + p0;
+                    var va = Vector256.Create(alpha);
+                    for (; p8 + 8 <= kc; p8 += 8)
+                    {
+                        float* sp = s0 + p8;
+                        var r0 = Vector256.Load(sp) * va;
+                        var r1 = Vector256.Load(sp + lda) * va;
+                        var r2 = Vector256.Load(sp + 2L * lda) * va;
+                        var r3 = Vector256.Load(sp + 3L * lda) * va;
+                        var r4 = Vector256.Load(sp + 4L * lda) * va;
+                        var r5 = Vector256.Load(sp + 5L * lda) * va;
+                        var r6 = Vector256.Load(sp + 6L * lda) * va;
+                        var r7 = Vector256.Load(sp + 7L * lda) * va;
+                        Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                        float* dp = d + p8 * MR;
+                        r0.Store(dp); r1.Store(dp + MR); r2.Store(dp + 2 * MR); r3.Store(dp + 3 * MR);
+                        r4.Store(dp + 4 * MR); r5.Store(dp + 5 * MR); r6.Store(dp + 6 * MR); r7.Store(dp + 7 * MR);
+                        var q0 = Vector256.Load(sp + 8L * lda) * va;
+                        var q1 = Vector256.Load(sp + 9L * lda) * va;
+                        var q2 = Vector256.Load(sp + 10L * lda) * va;
+                        var q3 = Vector256.Load(sp + 11L * lda) * va;
+                        Vector256<float> q4 = default, q5 = default, q6 = default, q7 = default;
+                        Transpose8x8(ref q0, ref q1, ref q2, ref q3, ref q4, ref q5, ref q6, ref q7);
+                        dp += 8;
+                        q0.GetLower().Store(dp); q1.GetLower().Store(dp + MR); q2.GetLower().Store(dp + 2 * MR); q3.GetLower().Store(dp + 3 * MR);
+                        q4.GetLower().Store(dp + 4 * MR); q5.GetLower().Store(dp + 5 * MR); q6.GetLower().Store(dp + 6 * MR); q7.GetLower().Store(dp + 7 * MR);
+                    }
+                }
+                else if (Avx.IsSupported && mr == MR)
                 {
                     float* s0 = a + (long)(i0 + ir) * lda + p0;
                     var va = Vector256.Create(alpha);
@@ -418,12 +456,13 @@ internal static unsafe class GemmCore
         else Micro256(kc, ap, bp, bStride, c, ldc, beta, rows);
     }
 
-    /// <summary>8 x 32 tile in 16 zmm accumulators: per k, two B loads and eight broadcasts feed 16 FMAs.</summary>
+    /// <summary>12 x 32 tile in 24 zmm accumulators: per k, two B loads and twelve broadcasts feed 24 FMAs.</summary>
     static void Micro512(int kc, float* ap, float* bp, nint bStride, float* c, int ldc, float beta, int rows)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
-            c60 = default, c61 = default, c70 = default, c71 = default;
+            c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default,
+            c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(bp);
@@ -437,7 +476,11 @@ internal static unsafe class GemmCore
             av = Vector512.Create(ap[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
             av = Vector512.Create(ap[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
             av = Vector512.Create(ap[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
-            ap += MR;
+            av = Vector512.Create(ap[8]); c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81);
+            av = Vector512.Create(ap[9]); c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91);
+            av = Vector512.Create(ap[10]); ca0 = Vector512.FusedMultiplyAdd(av, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(av, b1, ca1);
+            av = Vector512.Create(ap[11]); cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
+            ap += 12;
             bp += bStride;
         }
         Store512(c, c00, c01, beta); c += ldc;
@@ -447,7 +490,11 @@ internal static unsafe class GemmCore
         if (rows > 4) Store512(c, c40, c41, beta); c += ldc;
         if (rows > 5) Store512(c, c50, c51, beta); c += ldc;
         if (rows > 6) Store512(c, c60, c61, beta); c += ldc;
-        if (rows > 7) Store512(c, c70, c71, beta);
+        if (rows > 7) Store512(c, c70, c71, beta); c += ldc;
+        if (rows > 8) Store512(c, c80, c81, beta); c += ldc;
+        if (rows > 9) Store512(c, c90, c91, beta); c += ldc;
+        if (rows > 10) Store512(c, ca0, ca1, beta); c += ldc;
+        if (rows > 11) Store512(c, cb0, cb1, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

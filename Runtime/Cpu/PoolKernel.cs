@@ -17,7 +17,7 @@ public static unsafe class PoolKernel
         fixed (float* px = x.Data, py = y.Data)
         {
             var job = new PlaneJob { Kind = Op.MaxForward, S = s, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride };
-            WorkerPool.For(n * s.C, ref job);
+            WorkerPool.For(n * s.C, ref job, (long)n * s.C * s.H * s.W * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -34,7 +34,7 @@ public static unsafe class PoolKernel
                 Kind = Op.MaxBackward, S = s, X = px + x.Offset, XStride = x.BatchStride, Y = pdy + dy.Offset, YStride = dy.BatchStride,
                 Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate,
             };
-            WorkerPool.For(n * s.C, ref job);
+            WorkerPool.For(n * s.C, ref job, (long)n * s.C * s.H * s.W * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -46,7 +46,7 @@ public static unsafe class PoolKernel
         fixed (float* px = x.Data, py = y.Data)
         {
             var job = new PlaneJob { Kind = Op.AvgForward, S = s, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride };
-            WorkerPool.For(n * s.C, ref job);
+            WorkerPool.For(n * s.C, ref job, (long)n * s.C * s.H * s.W * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -62,7 +62,7 @@ public static unsafe class PoolKernel
                 Kind = Op.AvgBackward, S = s, Y = pdy + dy.Offset, YStride = dy.BatchStride, Dx = pdx + dx.Offset, DxStride = dx.BatchStride,
                 Accumulate = accumulate,
             };
-            WorkerPool.For(n * s.C, ref job);
+            WorkerPool.For(n * s.C, ref job, (long)n * s.C * s.H * s.W * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -76,8 +76,7 @@ public static unsafe class PoolKernel
         fixed (float* px = x.Data, py = y.Data)
         {
             var job = new GlobalJob { C = c, Hw = hw, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride };
-            if ((long)n * c * hw < 16384) for (int b = 0; b < n; b++) job.Run(b);
-            else WorkerPool.For(n, ref job);
+            WorkerPool.For(n, ref job, (long)n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -95,8 +94,7 @@ public static unsafe class PoolKernel
                 Backward = true, C = c, Hw = hw, Y = pdy + dy.Offset, YStride = dy.BatchStride, X = pdx + dx.Offset, XStride = dx.BatchStride,
                 Accumulate = accumulate,
             };
-            if ((long)n * c * hw < 16384) for (int b = 0; b < n; b++) job.Run(b);
-            else WorkerPool.For(n, ref job);
+            WorkerPool.For(n, ref job, (long)n * c * hw * WorkerPool.FlopsPerElement);
         }
     }
 

@@ -19,7 +19,7 @@ public static unsafe class UpsampleKernel
         {
             var job = new Job { S = s, In = px + x.Offset, InStride = x.BatchStride, Out = py + y.Offset, OutStride = y.BatchStride };
             Split(n * s.C, out job.PerTask, out job.Total, out int tasks);
-            WorkerPool.For(tasks, ref job);
+            WorkerPool.For(tasks, ref job, (long)n * (s.InSize + s.OutSize) * WorkerPool.FlopsPerElement);
         }
     }
 
@@ -37,7 +37,7 @@ public static unsafe class UpsampleKernel
                 Out = pdy + dy.Offset, OutStride = dy.BatchStride,
             };
             Split(n * s.C, out job.PerTask, out job.Total, out int tasks);
-            WorkerPool.For(tasks, ref job);
+            WorkerPool.For(tasks, ref job, (long)n * (s.InSize + s.OutSize) * WorkerPool.FlopsPerElement);
         }
     }
 

@@ -54,6 +54,25 @@ public static unsafe class WorkerPool
         return sum;
     }
 
+    /// <summary>Least work, in flops (a memory-bound element counts <see cref="FlopsPerElement"/>), for which a
+    /// kernel spreads over the pool: about 20 us of one core (4 MFLOP at ~200 GFLOP/s). Measured on the
+    /// shared 2-core VMs (bench lab "blocks1", 2026-12): at batch 1 every block's training step and
+    /// inference ran no faster on two threads than on one, and up to 35% slower, while each kernel there
+    /// does 0.1-7 MFLOP; handing out work costs a few microseconds when the workers spin, tens when the
+    /// other core is busy with another process, which on these machines is most of the time.</summary>
+    public const long MinParallelFlops = 1L << 22;
+
+    /// <summary>Flops an element of a memory-bound kernel (element-wise, pooling, BatchNorm) counts as.</summary>
+    public const long FlopsPerElement = 32;
+
+    /// <summary><see cref="For{TJob}(int, ref TJob)"/> when <paramref name="work"/> (flops) reaches
+    /// <see cref="MinParallelFlops"/>; inline on the calling thread otherwise.</summary>
+    public static void For<TJob>(int count, ref TJob job, long work) where TJob : struct, IParallelJob
+    {
+        if (work < MinParallelFlops) RunInline(count, ref job);
+        else For(count, ref job);
+    }
+
     /// <summary>Runs <c>job.Run(i)</c> for every i in [0, count) on all cores and returns when all are done.</summary>
     public static void For<TJob>(int count, ref TJob job) where TJob : struct, IParallelJob
     {

@@ -47,9 +47,14 @@ public class Conv2dKernelTests
         new[] { 9, 6, 13, 24, 3, 5, 2, 1, 2, 1, 1, 2, 3 },    // groups 3, stride (2, 1), dilation (1, 2), 3x5
         new[] { 16, 5, 7, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1 },    // pointwise 16 -> 32: planes read in place
         new[] { 8, 9, 10, 16, 3, 3, 1, 1, 0, 0, 1, 1, 1 },    // unpadded 3x3: planes read in place
+        new[] { 5, 6, 7, 9, 3, 3, 1, 1, 2, 2, 1, 1, 1 },      // 3x3 padding 2 (Winograd's data gradient unpadded)
+        new[] { 12, 7, 11, 19, 3, 3, 1, 1, 0, 2, 1, 1, 1 },   // 3x3 padding (0, 2): odd outputs, 19 channels
+        new[] { 24, 13, 15, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // Ghost-like channel counts, odd 13 x 15: edge tiles
+        new[] { 4, 3, 5, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1 },      // one output row (Ho = 1): half tiles
+        new[] { 40, 20, 22, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // several Winograd tile blocks, 33 channels
     };
 
-    public static readonly string[] Paths = ["Auto", "Direct", "Im2Col"];
+    public static readonly string[] Paths = ["Auto", "Direct", "Im2Col", "Winograd"];
 
     /// <summary>Every shape on every path (depthwise shapes have one).</summary>
     public static TheoryData<int[], string> ShapesAndPaths
@@ -122,7 +127,7 @@ public class Conv2dKernelTests
             int h = rng.Next(dh * (kh - 1) + 1, 12), w = rng.Next(dw * (kw - 1) + 1, 40);
             var s = new Conv2dShape(cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups);
             if (s.Ho <= 0 || s.Wo <= 0) continue;
-            var path = (ConvPath)(trial % 3);
+            var path = (ConvPath)(trial % 4);
             int n = 1 + trial % 3;
             CheckForward(s, n, "HardSwish", withScale: trial % 2 == 0, seed: trial, path);
             CheckBackwardData(s, n, seed: trial, path);

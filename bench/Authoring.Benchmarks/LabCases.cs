@@ -1,0 +1,132 @@
+// The experiments of the lab harness (Lab.cs): each adds the cases it compares, at the shapes of
+// the block benchmarks (bench/BLOCKS.md) and of issue 14's table.
+using Authoring.Runtime.Cpu;
+using TorchSharp;
+
+namespace Authoring.Benchmarks;
+
+internal static class LabCases
+{
+    public static readonly Dictionary<string, Action<List<Lab.Case>>> All = new()
+    {
+        ["peak"] = _ => { },
+        ["gemm"] = Gemm,
+        ["conv"] = c => Conv(c, 64, ["Auto", "Direct", "Im2Col"]),
+        ["conv1"] = c => Conv(c, 1, ["Auto", "Direct", "Im2Col"]),
+        ["pool"] = Pool,
+        ["blocks1"] = c => Blocks(c, 1),
+        ["blocks64"] = c => Blocks(c, 64),
+        ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
+        ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
+    };
+
+    /// <summary>The dense convolutions of the block benchmarks: (name, shape).</summary>
+    public static readonly (string Name, Conv2dShape S)[] BlockConvs =
+    [
+        ("3x3 32-64 14", new(32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 32-32 14", new(32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("1x1 32-32 14", new(32, 14, 14, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1)),
+        ("1x1 64-128 14", new(64, 14, 14, 128, 1, 1, 1, 1, 0, 0, 1, 1, 1)),
+        ("1x1 24-36 14", new(24, 14, 14, 36, 1, 1, 1, 1, 0, 0, 1, 1, 1)),
+        ("3x3 1-32 28", new(1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+    ];
+
+    /// <summary>3 x 3 stride-1 shapes: the blocks' and a few more channel counts and sizes.</summary>
+    public static readonly (string Name, Conv2dShape S)[] Conv3x3 =
+    [
+        ("3x3 32-64 14", new(32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 32-32 14", new(32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 16-16 28", new(16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 64-64 7", new(64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 64-64 14", new(64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 8-16 28", new(8, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        ("3x3 24-36 14", new(24, 14, 14, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+    ];
+
+    static void Conv(List<Lab.Case> cases, int n, string[] paths, bool threeByThree = false)
+    {
+        torch.set_num_threads(1);
+        foreach (var (name, s) in threeByThree ? Conv3x3 : BlockConvs)
+        {
+            var x = Rand(n * s.InSize, 1); var w = Rand(s.WeightSize, 2); var dy = Rand(n * s.OutSize, 3);
+            var y = new float[n * s.OutSize]; var dx = new float[n * s.InSize]; var dw = new float[s.WeightSize];
+            View vx = new(x, 0, s.InSize), vy = new(y, 0, s.OutSize), vdy = new(dy, 0, s.OutSize), vdx = new(dx, 0, s.InSize);
+            double flops = 2.0 * n * s.OutSize * (s.Cin / s.Groups) * s.Kh * s.Kw;
+            foreach (var path in paths)
+            {
+                var p = Enum.Parse<ConvPath>(path);
+                cases.Add(new($"{name} n{n} fwd {path} 1t", flops, () => Conv2dKernel.Forward<Identity>(s, n, vx, w, 0, null, 0, null, 0, vy, p)));
+                cases.Add(new($"{name} n{n} bwdD {path} 1t", flops, () => Conv2dKernel.BackwardData(s, n, vdy, w, 0, vdx, false, p)));
+                cases.Add(new($"{name} n{n} bwdW {path} 1t", flops, () => Conv2dKernel.BackwardWeights(s, n, vx, vdy, dw, 0, p)));
+            }
+            var tx = torch.tensor(x, new long[] { n, s.Cin, s.H, s.W });
+            var tw = torch.tensor(w, new long[] { s.Cout, s.Cin / s.Groups, s.Kh, s.Kw });
+            cases.Add(new($"{name} n{n} fwd torch 1t", flops, () =>
+            {
+                using var r = torch.nn.functional.conv2d(tx, tw, padding: new long[] { s.PadH, s.PadW });
+            }));
+        }
+    }
+
+    /// <summary>The block benchmarks' models: training step and inference, on one thread and on all.</summary>
+    static void Blocks(List<Lab.Case> cases, int batch)
+    {
+        var models = new (string, Authoring.Runtime.IModel)[]
+        {
+            ("convbnrelu", new ConvBnReluBlock()), ("dwsep", new DepthwiseSeparableBlock()), ("ghost", new GhostModuleNet()),
+            ("bottleneck", new GhostBottleneckNet()), ("dfc", new GhostAttentionNet()), ("repvgg", new RepVggNet()),
+            ("repvgg-deploy", new RepVggNet().ToDeploy()), ("smallcnn", new FashionCnn.SmallCnn()),
+        };
+        foreach (var (name, m) in models)
+        {
+            m.Parameters.Initialize(1);
+            var x = Rand(batch * m.InputSize, 3);
+            var labels = Enumerable.Range(0, batch).Select(i => i % m.OutputSize).ToArray();
+            var logits = new float[batch * m.OutputSize];
+            cases.Add(new($"{name} b{batch} train 1t", 0, () => m.TrainStep(x, labels, batch)));
+            cases.Add(new($"{name} b{batch} train all", 0, () => m.TrainStep(x, labels, batch)));
+            cases.Add(new($"{name} b{batch} infer 1t", 0, () => m.Infer(x, batch, logits)));
+            cases.Add(new($"{name} b{batch} infer all", 0, () => m.Infer(x, batch, logits)));
+        }
+    }
+
+    struct Spin : IParallelJob
+    {
+        public int Iterations;
+        public void Run(int index) { for (int i = 0; i < Iterations; i++) Thread.SpinWait(1); }
+    }
+
+    /// <summary>The cost of a parallel call: an empty two-task job, and jobs of growing size on 1 and all threads.</summary>
+    static void Pool(List<Lab.Case> cases)
+    {
+        foreach (int it in new[] { 0, 100, 1000, 10000 })
+        {
+            var job = new Spin { Iterations = it };
+            cases.Add(new($"pool 2 tasks x {it} spins", 0, () => WorkerPool.For(2, ref job)));
+            cases.Add(new($"inline 2 tasks x {it} spins", 0, () => { job.Run(0); job.Run(1); }));
+        }
+    }
+
+    static float[] Rand(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = rng.NextSingle() * 2 - 1;
+        return a;
+    }
+
+    static void Gemm(List<Lab.Case> cases)
+    {
+        torch.set_num_threads(WorkerPool.ThreadCount);
+        foreach (int n in new[] { 256, 512, 1024 })
+        {
+            var a = Rand(n * n, 1); var b = Rand(n * n, 2); var c = new float[n * n];
+            var ta = torch.tensor(a, new long[] { n, n }); var tb = torch.tensor(b, new long[] { n, n });
+            double flops = 2.0 * n * n * n;
+            Action ours = () => Authoring.Runtime.Cpu.Gemm.Multiply(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+            cases.Add(new($"gemm {n} ours 1t", flops, ours));
+            cases.Add(new($"gemm {n} ours", flops, ours));
+            cases.Add(new($"gemm {n} torch", flops, () => { using var r = torch.matmul(ta, tb); }));
+        }
+    }
+}
