@@ -31,7 +31,7 @@ public static unsafe class AxisKernel
     }
 
     /// <summary>The gradient of a slice of <paramref name="len"/> along an axis of <paramref name="full"/> starting at
-    /// <paramref name="start"/> (runs of <paramref name="inner"/> floats per index): per row of dx, its slice
+    /// <paramref name="start"/> (runs of the inner axes' floats per index): per row of dx, its slice
     /// (=, or += when <paramref name="accumulate"/>) dy's row; without accumulate the rest of the row is zeroed.</summary>
     public static void SliceBackward(int n, int outer, int full, int start, int len, View dy, View dx, bool accumulate)
     {

@@ -57,7 +57,7 @@ public static class Deployment
         return new DeployComparison((double)correctA / data.Count, (double)correctB / data.Count, same, data.Count, maxDiff, scale);
     }
 
-    /// <summary>Images per second of <see cref="IModel.Infer"/> at <paramref name="batch"/>, after a warm-up, timed for at least <paramref name="seconds"/>.</summary>
+    /// <summary>Images per second of <see cref="IModel.Infer(ReadOnlySpan{float}, int, Span{float})"/> at <paramref name="batch"/>, after a warm-up, timed for at least <paramref name="seconds"/>.</summary>
     public static double ImagesPerSecond(IModel model, LabeledImages data, int batch, double seconds = 2)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -196,7 +196,7 @@ public sealed class Trainer
         }
     }
 
-    /// <summary>Accuracy and mean loss of <paramref name="model"/> on <paramref name="data"/>, evaluation mode (<see cref="IModel.Infer"/>).</summary>
+    /// <summary>Accuracy and mean loss of <paramref name="model"/> on <paramref name="data"/>, evaluation mode (<see cref="IModel.Infer(ReadOnlySpan{float}, int, Span{float})"/>).</summary>
     /// <param name="model">The model.</param>
     /// <param name="data">Samples whose shape matches the model input.</param>
     /// <param name="batchSize">Samples per Infer call.</param>

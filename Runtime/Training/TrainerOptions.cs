@@ -23,7 +23,7 @@ public sealed record TrainerOptions
     public int Epochs { get; init; } = 10;
     /// <summary>Samples per training step.</summary>
     public int BatchSize { get; init; } = 128;
-    /// <summary>Samples per <see cref="IModel.Infer"/> call during evaluation.</summary>
+    /// <summary>Samples per <see cref="IModel.Infer(ReadOnlySpan{float}, int, Span{float})"/> call during evaluation.</summary>
     public int EvalBatchSize { get; init; } = 500;
     /// <summary>Seed of the shuffling.</summary>
     public int Seed { get; init; }

@@ -218,7 +218,7 @@ public static unsafe class SoftmaxAttention
 
     /// <summary>Recomputed probabilities and score gradients of one block, tokens of the task along the lanes:
     /// p = exp(s - lse) (0 where masked), then ds = p * (dp - dl) into dp. Row r's lse/dl are
-    /// <paramref name="rowLse"/>[r] when <paramref name="perRow"/>, else lane-wise <paramref name="laneLse"/>.
+    /// <paramref name="lse"/>[r] when <paramref name="perRow"/>, else lane-wise <paramref name="lse"/>.
     /// Masked (diag): lanes before row r when the lanes are queries (perRow false), lanes after it when keys.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Probabilities(float* s, float* dp, int rows, bool perRow, float* lse, float* dl, bool diag)
