@@ -50,7 +50,7 @@ public static class Corpus
         {
             // Raw string constants holding a model: their value (indentation removed by the compiler's rules) is the source.
             if (v.Initializer?.Value is LiteralExpressionSyntax { RawKind: (int)SyntaxKind.StringLiteralExpression } lit
-                && lit.Token.ValueText.Contains("[Model]", StringComparison.Ordinal))
+                && System.Text.RegularExpressions.Regex.IsMatch(lit.Token.ValueText, @"\[Model[\](]"))
                 seeds.AddRange(SplitModels("tests/Authoring.Generators.Tests/Harness/TestModels.cs#" + v.Identifier.Text,
                     lit.Token.ValueText.ReplaceLineEndings("\n")));
         }

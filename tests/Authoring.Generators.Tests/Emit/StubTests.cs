@@ -163,7 +163,7 @@ public class StubTests
     {
         var run = Run(InvalidModel + "\npublic sealed class NetDeploy : Authoring.Runtime.IModel { " +
             "public string Name => \"\"; public System.Collections.Generic.IReadOnlyList<int> InputShape => new int[0]; public int InputSize => 0; public int OutputSize => 0; " +
-            "public Authoring.Runtime.ParameterStore Parameters => null!; public void Infer(System.ReadOnlySpan<float> i, int b, System.Span<float> o) { } " +
+            "public Authoring.Runtime.ParameterStore Parameters => null!; public ulong TrainSteps { get; set; } public void Infer(System.ReadOnlySpan<float> i, int b, System.Span<float> o) { } " +
             "public Authoring.Runtime.StepResult TrainStep(System.ReadOnlySpan<float> i, System.ReadOnlySpan<int> l, int b) => default; }\n");
         Assert.Equal(new[] { "AUT0008" }, run.GeneratorDiagnostics.Select(d => d.Id));
         Assert.DoesNotContain("class NetDeploy", run.Sources["Test.Net.g.cs"]);
