@@ -129,14 +129,14 @@ public sealed class Trainer
                 try
                 {
                     r = buffers.Step(_model, n);
-                    if (!float.IsFinite(r.Loss))
-                        throw new NonFiniteException(NonFiniteKind.Loss, r.Loss, epoch: epoch + 1, step: step + 1, advice: Advice(epoch));
+                    if (!float.IsFinite(r.Loss)) throw new NonFiniteException(NonFiniteKind.Loss, r.Loss);
                     _optimizer.Step(_model.Parameters);
                 }
                 catch (NonFiniteException e) when (e.Epoch is null)
                 {
-                    // Raised by the model or the optimizer, which do not know where the run is.
-                    throw e.WithPosition(epoch + 1, step + 1, (e.Advice is null ? "" : e.Advice + " ") + Advice(epoch));
+                    // Raised here, by the model or by the optimizer, none of which know the op or where the run is.
+                    var located = Locate(e, buffers, n);
+                    throw located.WithPosition(epoch + 1, step + 1, (located.Advice is null ? "" : located.Advice + " ") + Advice(epoch));
                 }
                 lossSum += (double)r.Loss * n;
                 correct += r.Correct;
@@ -173,6 +173,28 @@ public sealed class Trainer
             o.EpochEnd?.Invoke(history);
         }
         return history;
+    }
+
+    /// <summary>Adds the op and layer that first produced a non-finite value to a loss or gradient report, by tracing the
+    /// failed step again (<see cref="IModel.TraceNonFinite"/>): a cost paid once, when training stops, never per step.
+    /// The rerun changes nothing the failure left: parameters, running statistics and the step count are restored.</summary>
+    NonFiniteException Locate(NonFiniteException e, Buffers buffers, int n)
+    {
+        if (e.Op is not null || e.Kind is not (NonFiniteKind.Loss or NonFiniteKind.Gradient)) return e;
+        var values = _model.Parameters.Values;
+        var kept = values.ToArray();
+        ulong steps = _model.TrainSteps;
+        NonFiniteOrigin? origin;
+        try { origin = _model.TraceNonFinite(() => buffers.Step(_model, n)); }
+        finally
+        {
+            kept.CopyTo(values, 0);
+            _model.TrainSteps = steps;
+        }
+        if (origin is null) return e;
+        string where = $"First non-finite value: {origin.Where}.";
+        return new NonFiniteException(e.Kind, e.Value, e.Tensor, e.Index, origin.Op, origin.Layer.Length > 0 ? origin.Layer : null,
+            advice: e.Advice is null ? where : where + " " + e.Advice);
     }
 
     /// <summary>The training-state file kept beside a checkpoint: "x.safetensors" gives "x.train-state.safetensors".</summary>
