@@ -94,12 +94,19 @@ internal static class OnnxEmitter
         foreach (var n in m.Nodes)
         {
             if (!live[n.Id]) continue;
-            string? expr = n.Def.Onnx(o, n);
-            if (expr is null)
+            string where = n.Layer.Length > 0 ? $"layer '{n.Layer}'" : $"node {n.Id}, an Ops.{n.Op} call";
+            string? expr;
+            try
             {
-                string where = n.Layer.Length > 0 ? $"layer '{n.Layer}'" : $"node {n.Id}, an Ops.{n.Op} call";
-                return $"b.Unsupported({OnnxContext.Str(n.Op)}, {OnnxContext.Str(where)});";
+                expr = n.Def.Onnx(o, n);
             }
+            catch (System.Exception e) when (e is not System.OperationCanceledException)
+            {
+                // A hook's bug must not cost the model its compiled code (AUT0099 would stub the whole model): the
+                // export alone fails, saying why.
+                return $"b.Unsupported({OnnxContext.Str(n.Op)}, {OnnxContext.Str(where + " (the generator could not map it: " + e.GetType().Name + ")")});";
+            }
+            if (expr is null) return $"b.Unsupported({OnnxContext.Str(n.Op)}, {OnnxContext.Str(where)});";
             string v = "v" + n.Id;
             body.Line($"string {v} = {expr};");
             values[n.Id] = v;
