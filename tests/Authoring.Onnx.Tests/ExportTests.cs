@@ -1,5 +1,5 @@
-// The generated ExportOnnx, end to end: every [Model] class compiled into this assembly (the four samples and every
-// model of Authoring.Models.Tests, which between them use every op of the DSL) is given random weights and non-trivial
+// The generated ExportOnnx, end to end: every [Model] class compiled into this assembly (the four samples, every
+// model of Authoring.Models.Tests and Models/ here, which between them use every op of the DSL) is given random weights and non-trivial
 // BatchNorm statistics, exported by its own generated method (the deploy form where the model folds), loaded in
 // ONNX Runtime and run on batches of 3 and 1 from the one file; the outputs must match the exported graph's own Infer.
 // Models whose graph holds an op without an ONNX mapping must fail the export, naming the op and the layer, and
@@ -25,11 +25,11 @@ public class ExportTests
     /// <summary>Models with an op ONNX cannot express, and that op: spiking neurons keep a membrane state across the
     /// time loop inside one kernel (ONNX would need a Loop or Scan body per neuron model), and Poisson encoding draws
     /// random spikes.</summary>
-    static readonly Dictionary<string, string> Unmapped = new(StringComparer.Ordinal)
+    static readonly Dictionary<string, (string Op, string Where)> Unmapped = new(StringComparer.Ordinal)
     {
-        ["SpikingConv"] = "Neuron",
-        ["SpikingPlif"] = "ParametricNeuron",
-        ["SpikingEncoders"] = "Poisson",
+        ["SpikingConv"] = ("Neuron", "layer 'lif'"),
+        ["SpikingPlif"] = ("ParametricNeuron", "layer 'plif'"),
+        ["SpikingEncoders"] = ("Poisson", "an Ops.Poisson call"),
     };
 
     /// <summary>Sizes chosen to hit the rows and columns where ONNX Runtime's nearest resize picks a neighbouring source
@@ -156,7 +156,8 @@ public class ExportTests
         File.Delete(path);
         var e = Assert.Throws<OnnxExportException>(() => Invoke(model, "ExportOnnx", [typeof(string), typeof(int)], path, OnnxGraphBuilder.DefaultOpset));
         Assert.Contains($"'{name}", e.Message);              // the graph (model) name
-        Assert.Contains($"{Unmapped[name]} (", e.Message);   // the op
+        Assert.Contains($"{Unmapped[name].Op} (", e.Message);   // the op
+        Assert.Contains(Unmapped[name].Where, e.Message);        // and where it is
         Assert.Contains("no ONNX mapping", e.Message);
         Assert.False(File.Exists(path), "an export that failed must not leave a file");
     }
@@ -210,6 +211,7 @@ public class ExportTests
         Assert.Contains(ModelTypes, t => t.Name == "SmallCnn");
         Assert.Contains(ModelTypes, t => t.Name == "BlockNet");
         Assert.Contains(ModelTypes, t => t.Name == "TinyTransformer");
+        Assert.Contains(ModelTypes, t => t.Name == "RepeatReadout");
         Assert.True(ModelTypes.Length >= 40, $"only {ModelTypes.Length} models found");
         Assert.All(Unmapped.Keys, n => Assert.Contains(ModelTypes, t => t.Name == n));
     }
