@@ -46,6 +46,13 @@ public class GradientTests
     [Fact] public void ReshapeThroughA4dValue() => Check(new RankReshape());
     [Fact] public void TinyTransformerBlock() => Check(new TinyTransformer());
 
+    // Fused attention ops (Models/AttentionModels.cs).
+    [Fact] public void SoftmaxAttentionSeparateProjections() => Check(new SdpaBlock());
+    [Fact] public void SoftmaxAttentionCausalSharedQkvTwoBlocks() => Check(new SdpaCausalShared());
+    [Fact] public void LinearAttentionEluSeparateProjections() => Check(new LinearEluBlock());
+    [Fact] public void LinearAttentionReluCausalTwoChunks() => Check(new LinearReluCausal());
+    [Fact] public void LinearAttentionEluCausalSharedQkv() => Check(new LinearEluCausalShared());
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
     [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());
