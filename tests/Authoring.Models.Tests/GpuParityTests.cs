@@ -51,6 +51,8 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void SdpaCausalShared() => Check(new SdpaCausalShared(), p => new SdpaCausalShared.Gpu(fixture.Device, p));
     [Fact] public void LinearEluBlock() => Check(new LinearEluBlock(), p => new LinearEluBlock.Gpu(fixture.Device, p));
     [Fact] public void LinearReluCausal() => Check(new LinearReluCausal(), p => new LinearReluCausal.Gpu(fixture.Device, p));
+    [Fact] public void TransformerBlocks() => Check(new TransformerBlocks(), p => new TransformerBlocks.Gpu(fixture.Device, p));
+    [Fact] public void SlabBlock() => Check(new SlabBlock(), p => new SlabBlock.Gpu(fixture.Device, p));
     [Fact] public void LinearEluCausalShared() => Check(new LinearEluCausalShared(), p => new LinearEluCausalShared.Gpu(fixture.Device, p));
 
     // Tensor ops of token and attention models (Models/TensorOpModels.cs).

@@ -130,4 +130,43 @@ public class AttentionDiagnosticTests
             """);
         Assert.Contains("'heads'", DiagnosticAssert.Message(run, "AUT0005"));
     }
+
+    [Theory]
+    [InlineData("{|AUT0011:heads: 3|}", "a (TransformerBlock): heads (3) must divide dim (8)")]
+    [InlineData("2, {|AUT0011:attention: \"flash\"|}", "attention must be \"linear\" or \"softmax\", got \"flash\"")]
+    [InlineData("2, {|AUT0011:featureMap: \"tanh\"|}", "featureMap must be \"elu\" (elu(x) + 1) or \"relu\", got \"tanh\"")]
+    [InlineData("2, {|AUT0011:mlpRatio: 0f|}", "mlpRatio (0) must give at least one hidden feature")]
+    [InlineData("2, {|AUT0011:dwcKernel: 4|}", "dwcKernel (4) must be 0 (none) or odd")]
+    [InlineData("2, causal: true, {|AUT0011:dwcKernel: 3|}", "dwcKernel (SLAB's depthwise conv of v) needs non-causal linear attention")]
+    public void AUT0011_TransformerBlockHyperParametersPointAtTheirArguments(string args, string message)
+    {
+        var run = Verify($$"""
+            [Model]
+            public partial class Net
+            {
+                readonly TransformerBlock a = new(8, {{args}});
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(9, 8)] Tensor x) => head.Forward(Mean(a.Forward(x), 0));
+            }
+            """);
+        Assert.Contains(message, DiagnosticAssert.Message(run, "AUT0011"));
+    }
+
+    [Fact]
+    public void AUT0008_TransformerBlockOnTheWrongFeaturesOrANonSquareGridIsReportedAtTheCall()
+    {
+        var run = Verify("""
+            [Model]
+            public partial class Net
+            {
+                readonly TransformerBlock a = new(16, 2);
+                readonly TransformerBlock b = new(8, 2, dwcKernel: 3);
+                readonly Linear head = new(8, 2);
+                Tensor Forward([Shape(6, 8)] Tensor x) => head.Forward(Mean({|AUT0008:a.Forward(x)|} + {|AUT0008:b.Forward(x)|}, 0));
+            }
+            """);
+        var messages = run.AutDiagnostics.Select(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Contains(messages, m => m.Contains("a (TransformerBlock): expects (N, 16) tokens, got (6, 8)"));
+        Assert.Contains(messages, m => m.Contains("b (TransformerBlock): dwcKernel needs a square grid of tokens, got N = 6"));
+    }
 }

@@ -93,3 +93,29 @@ public partial class LinearEluCausalShared
         return head.Forward(Mean(LinearAttention(h, h, h, 1, "elu", true), 0));
     }
 }
+
+/// <summary>Two ready-made pre-norm transformer blocks (elu+1 linear attention, then causal softmax attention) on
+/// linearly embedded tokens.</summary>
+[Model]
+public partial class TransformerBlocks
+{
+    const int N = 5, D = 8;
+    readonly Linear embed = new(3, D);
+    readonly TransformerBlock b1 = new(D, 2, mlpRatio: 2f);
+    readonly TransformerBlock b2 = new(D, 4, mlpRatio: 1.5f, attention: "softmax", causal: true, qkvBias: false, eps: 1e-6f);
+    readonly Linear head = new(D, 3);
+
+    Tensor Forward([Shape(N, 3)] Tensor x) => head.Forward(Mean(b2.Forward(b1.Forward(embed.Forward(x))), 0));
+}
+
+/// <summary>SLAB's simplified linear attention block: ReLU kernel plus the depthwise conv of v over a 3 x 3 token grid.</summary>
+[Model]
+public partial class SlabBlock
+{
+    const int N = 9, D = 8;
+    readonly Linear embed = new(2, D);
+    readonly TransformerBlock b = new(D, 2, mlpRatio: 1f, featureMap: "relu", dwcKernel: 3);
+    readonly Linear head = new(D, 3);
+
+    Tensor Forward([Shape(N, 2)] Tensor x) => head.Forward(Mean(b.Forward(embed.Forward(x)), 0));
+}
