@@ -23,6 +23,8 @@ public class SnapshotTests
         ["TransformerOnnx"] = (() => TestModels.Transformer, "Samples.Tokens.TinyTransformer.Onnx.g.cs"),
         // Concat, Slice, a broadcast Mul, DFC attention's pools and resize, and the deploy folds, all as ONNX.
         ["GhostNetOnnx"] = (() => TestModels.Ghost, "Samples.Ghost.GhostNet.Onnx.g.cs"),
+        // Fused attention: linear attention (causal, elu+1) on slices of one qkv projection, softmax attention.
+        ["LinearTransformer"] = (() => TestModels.LinearTransformer, "Samples.Tokens.LinearTransformer.g.cs"),
     };
 
     public static TheoryData<string> Names => new(Models.Keys);
@@ -32,7 +34,7 @@ public class SnapshotTests
         var (source, file) = Models[name];
         // Every model gets its ExportOnnx; one with something to fold for deployment (conv/linear + BatchNorm) also
         // gets its deploy twin and ToDeploy.
-        int files = name.StartsWith("Transformer", StringComparison.Ordinal) ? 2 : 4;
+        int files = name is "Transformer" or "TransformerOnnx" or "LinearTransformer" ? 2 : 4;
         var run = GeneratorHarness.Run(source());
         Assert.True(run.Result.Exception is null, $"Generator threw: {run.Result.Exception}");
         Assert.Empty(run.GeneratorDiagnostics);
@@ -76,6 +78,19 @@ public class SnapshotTests
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.GpuAccess.g.cs", "Samples.Ghost.GhostNet.Onnx.g.cs", "Samples.Ghost.GhostNet.ToDeploy.g.cs",
             "Samples.Ghost.GhostNet.g.cs", "Samples.Ghost.GhostNetDeploy.Gpu.g.cs", "Samples.Ghost.GhostNetDeploy.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
+    }
+
+    [Fact]
+    public void AttentionGpuBackendCompiles()
+    {
+        // The ILGPU writers of the attention ops (generic feature maps, scratch regions) compile against the real Gpu assembly.
+        var gpuAssembly = typeof(Authoring.Gpu.GpuKernels).Assembly;
+        var gpuRefs = new[] { gpuAssembly }.Concat(gpuAssembly.GetReferencedAssemblies().Select(System.Reflection.Assembly.Load))
+            .Select(a => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(a.Location));
+        var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.LinearTransformer)).AddReferences(gpuRefs));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Contains("Samples.Tokens.LinearTransformer.Gpu.g.cs", run.Sources.Keys);
         Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
     }
 
