@@ -6,18 +6,20 @@ using static Authoring.Ops;
 
 namespace Authoring.Models.Tests.Models;
 
-/// <summary>A Bi-Real / ReActNet block: RSign (ApproxSign), a padded XNOR-scaled binary conv with XNOR-Net's full weight
-/// gradient, BatchNorm, the real shortcut, RPReLU; a strided unscaled binary conv behind a plain STE Sign.</summary>
+/// <summary>A Bi-Real / ReActNet block: RSign (ApproxSign), a padded XNOR-scaled binary conv (ReActNet's clip gradient),
+/// BatchNorm, the real shortcut, RPReLU; then a strided binary conv with a bias and XNOR-Net's gradient through the scale
+/// behind a plain STE Sign (no BatchNorm after it: a training-mode BatchNorm cancels any per-channel scale, so the
+/// gradient through alpha would be exactly zero there).</summary>
 [Model]
 public partial class BiRealBlock
 {
     readonly Conv2d stem = new(2, 8, kernel: 3, padding: 1, bias: false);
     readonly BatchNorm2d bn0 = new(8);
     readonly RSign rsign = new(8, SignEstimator.ApproxSign);
-    readonly BinaryConv2d bconv = new(8, 8, kernel: 3, padding: 1, weightGradient: BinaryWeightGradient.Full);
+    readonly BinaryConv2d bconv = new(8, 8, kernel: 3, padding: 1);
     readonly BatchNorm2d bn1 = new(8);
     readonly RPReLU act = new(8);
-    readonly BinaryConv2d down = new(8, 6, kernel: 3, stride: 2, scaled: false, bias: true);
+    readonly BinaryConv2d down = new(8, 6, kernel: 3, stride: 2, weightGradient: BinaryWeightGradient.Full, bias: true);
     readonly Linear fc = new(6, 3);
 
     Tensor Forward([Shape(2, 5, 5)] Tensor x)
