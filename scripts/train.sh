@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: trains a sample on Fashion-MNIST with the generated CPU SIMD code, printing per-epoch
 # figures, saving a safetensors checkpoint, then folding it into its deploy model and reporting that.
-#   scripts/train.sh [fashioncnn|ghostnet|repvgg] [--epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR]
+#   scripts/train.sh [fashioncnn|ghostnet|repvgg|binary] [--epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR]
 # Without a sample name it trains fashioncnn (SmallCnn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,8 @@ case "$sample" in
   fashioncnn) project=samples/FashionCnn ;;
   ghostnet) project=samples/GhostNetFashion ;;
   repvgg) project=samples/RepVggFashion ;;
-  *) echo "Unknown sample '$sample'; choose fashioncnn, ghostnet or repvgg." >&2; exit 2 ;;
+  binary) project=samples/BinaryFashion ;;
+  *) echo "Unknown sample '$sample'; choose fashioncnn, ghostnet, repvgg or binary." >&2; exit 2 ;;
 esac
 scripts/ensure-dataset.sh
 dotnet run -c Release --project "$project" -- "$@"
