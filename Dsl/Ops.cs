@@ -4,6 +4,10 @@ namespace Authoring;
 /// <summary>Stateless ops usable in a model's Forward method. All are symbolic.</summary>
 public static class Ops
 {
+    /// <summary>Binarising sign: -1 where x &lt; 0, else +1 (sign(0) = +1). Its backward is a straight-through estimator
+    /// (<paramref name="estimator"/>; the clipped identity cuts off at |x| &gt; <paramref name="clip"/>). Binary layers
+    /// (<see cref="BinaryConv2d"/>, <see cref="BinaryLinear"/>) read its output.</summary>
+    public static Tensor Sign(Tensor x, SignEstimator estimator = SignEstimator.Ste, float clip = 1f) => throw Symbolic.Error();
     /// <summary>max(x, 0).</summary>
     public static Tensor Relu(Tensor x) => throw Symbolic.Error();
     /// <summary>min(max(x, 0), 6).</summary>

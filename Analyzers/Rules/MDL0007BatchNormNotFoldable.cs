@@ -1,5 +1,6 @@
 // MDL0007: a BatchNorm that inference tools cannot fold into weights: its input is not a Conv/Linear
-// used only by it. BatchNorms inside a re-parameterizable multi-branch block are left to MDL0005.
+// used only by it (a binary conv or linear counts: its packed kernel's epilogue takes the BatchNorm's scale and
+// shift). BatchNorms inside a re-parameterizable multi-branch block are left to MDL0005.
 using System.Collections.Immutable;
 using System.Linq;
 using Authoring.Analyzers.Core;
@@ -23,6 +24,8 @@ internal sealed class MDL0007BatchNormNotFoldable : ModelRule
 
     public override DiagnosticDescriptor Descriptor => Rule;
 
+    static bool Foldable(Node n) => n.Op is OpKind.Conv2d or OpKind.Linear or OpKind.BinaryConv2d or OpKind.BinaryLinear;
+
     public override void Analyze(RuleContext ctx)
     {
         var g = ctx.Graph;
@@ -30,16 +33,16 @@ internal sealed class MDL0007BatchNormNotFoldable : ModelRule
         {
             if (g.RepBlocks.Any(b => b.Members.Contains(bn.Id))) continue;
             var p = g.Input(bn);
-            if (p.Op is OpKind.Conv2d or OpKind.Linear && g.SingleConsumer(p.Id)) continue;
+            if (Foldable(p) && g.SingleConsumer(p.Id)) continue;
             string what = p.Op switch
             {
-                OpKind.Conv2d or OpKind.Linear => $"'{p.Layer}', whose output is also used elsewhere",
+                _ when Foldable(p) => $"'{p.Layer}', whose output is also used elsewhere",
                 OpKind.Activation => $"an activation ({(ActKind)p.Ints[0]})",
                 OpKind.Input => "the model input",
                 _ => $"a {p.Op} op",
             };
             bool swap = p.Op == OpKind.Activation && g.SingleConsumer(p.Id) && g.Input(p) is var q
-                && q.Op is OpKind.Conv2d or OpKind.Linear && g.SingleConsumer(q.Id);
+                && Foldable(q) && g.SingleConsumer(q.Id);
             ctx.Report(Rule, ctx.Location(bn), null,
                 swap ? ImmutableDictionary<string, string?>.Empty.Add(FixProperties.SwapWithActivation, "true") : null,
                 bn.Layer, what);

@@ -24,6 +24,7 @@ internal static class DiagnosticDescriptors
     public const string LayerReusedId = "AUT0013";
     public const string UnsupportedClassId = "AUT0014";
     public const string CompileTimeControlFlowId = "AUT0015";
+    public const string BinaryInputId = "AUT0016";
     public const string InternalErrorId = "AUT0099";
 
     static DiagnosticDescriptor Error(string id, string title, string format) =>
@@ -88,6 +89,10 @@ internal static class DiagnosticDescriptors
     // {0}: what cannot be unrolled or resolved, and what to write instead
     public static readonly DiagnosticDescriptor CompileTimeControlFlow = Error(CompileTimeControlFlowId,
         "Cannot be unrolled at compile time", "{0}");
+
+    // {0}: binary layer, {1}: what its input is
+    public static readonly DiagnosticDescriptor BinaryInput = Error(BinaryInputId,
+        "Binary layer input is not binarised", "{0} reads ±1 activations, but its input is {1}: apply Ops.Sign or an RSign layer directly before it");
 
     // {0}: exception text
     public static readonly DiagnosticDescriptor InternalError = Error(InternalErrorId,

@@ -45,6 +45,7 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
         DiagnosticDescriptors.LayerReusedId => DiagnosticDescriptors.LayerReused,
         DiagnosticDescriptors.UnsupportedClassId => DiagnosticDescriptors.UnsupportedClass,
         DiagnosticDescriptors.CompileTimeControlFlowId => DiagnosticDescriptors.CompileTimeControlFlow,
+        DiagnosticDescriptors.BinaryInputId => DiagnosticDescriptors.BinaryInput,
         _ => DiagnosticDescriptors.InternalError,
     };
 }

@@ -24,6 +24,10 @@ internal abstract class EpilogueHostOp : OpDef
     /// trailing (C, H, W); a linear layer keeps only the last axis.</summary>
     protected virtual int Fold(Node x) => x.Leading;
 
+    /// <summary>Adds the steps that compute the weights the kernels read, when they are not the stored parameter (binary
+    /// layers binarise their latent weights); returns a value the kernels find in <see cref="Step.Arg"/> (-1: none).</summary>
+    protected virtual int PrepareWeights(Lowering cx, Node n) => -1;
+
     public override void Lower(Lowering cx, Node n)
     {
         int fold = Fold(cx.Node(n.Inputs[0]));
@@ -32,7 +36,8 @@ internal abstract class EpilogueHostOp : OpDef
         // A folded kernel writes densely: an output placed inside a larger buffer (a concat part) goes through a dense
         // temporary. (Only values whose own shape hides the fold can be placed: a linear layer's (H, N, F).)
         var target = fold == 1 || cx.IsDense(y, outId) ? y : cx.NewBuffer(cx.Node(outId).Size, "dense " + Storage.Label(cx.Node(outId)));
-        var step = new Step(Forward, n, cx.Input(n.Inputs[0], fold), target) { Act = cx.Act(n), Fold = fold, Owner = this };
+        int weights = PrepareWeights(cx, n);
+        var step = new Step(Forward, n, cx.Input(n.Inputs[0], fold), target) { Act = cx.Act(n), Fold = fold, Owner = this, Arg = weights };
         if (cx.FoldedBn(n) is { } bn)
         {
             int st = cx.State(2 * bn.Channels);
@@ -57,9 +62,9 @@ internal abstract class EpilogueHostOp : OpDef
             dy = dense;
         }
         if (HasBias(n)) cx.Add(new Step(BiasGrad, n, dy) { Fold = f.Fold });
-        cx.Add(new Step(BackwardWeights, n, f.Io[0], dy) { Fold = f.Fold });
+        cx.Add(new Step(BackwardWeights, n, f.Io[0], dy) { Fold = f.Fold, Arg = f.Arg });
         int x = n.Inputs[0];
-        if (cx.NeedsGrad(x)) cx.Contribute(x, f.Fold, dx => new Step(BackwardData, n, dy, dx) { Fold = f.Fold }, 1);
+        if (cx.NeedsGrad(x)) cx.Contribute(x, f.Fold, dx => new Step(BackwardData, n, dy, dx) { Fold = f.Fold, Arg = f.Arg }, 1);
     }
 
     /// <summary>The epilogue's (scale, shift) arguments on the CPU: folded BatchNorm state, the bias, or none.</summary>

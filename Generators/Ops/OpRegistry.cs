@@ -44,6 +44,11 @@ internal static class OpRegistry
         new RepeatOp(),
         new PoissonOp(),
         new MeanOverTimeOp(),
+        new SignOp(),
+        new RSignOp(),
+        new RPReluOp(),
+        new BinaryConv2dOp(),
+        new BinaryLinearOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);

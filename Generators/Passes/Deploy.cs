@@ -269,7 +269,7 @@ internal sealed class Deploy
             map[n.Id] = nodes.Count;
             nodes.Add(n with { Id = nodes.Count, Inputs = inputs.ToEquatableArray(), Location = null });
             if (n.Layer.Length > 0)
-                foreach (var suffix in new[] { ".weight", ".bias", ".running_mean", ".running_var", ".w" })
+                foreach (var suffix in new[] { ".weight", ".bias", ".running_mean", ".running_var", ".w" }.Concat(RPReluOp.Suffixes))
                     if (byName.TryGetValue(n.Layer + suffix, out var spec) && !dparams.Any(p => p.Spec.Name == spec.Name))
                         dparams.Add(new DeployParam(spec, spec.Name));
         }

@@ -244,11 +244,14 @@ public class ModelParityTests
     /// of a sum of O(|upstream gradient|) terms that cancel. Both are checked to be zero to Tol times the
     /// scale of the same layer's weight gradient (the natural size of those terms), not compared with each
     /// other at their own noise-sized scale.</param>
-    internal static void Check<T>(T model, Func<TorchModel, TorchTensor, TorchTensor> forward, string[]? zeroGrads = null) where T : IModel
+    /// <param name="adjust">Sets parameters <see cref="Randomize"/> leaves at their initial values (e.g. shifts that start at 0).</param>
+    internal static void Check<T>(T model, Func<TorchModel, TorchTensor, TorchTensor> forward, string[]? zeroGrads = null,
+        Action<ParameterStore>? adjust = null) where T : IModel
     {
         EnsureInitialized();
         var store = model.Parameters;
         Randomize(store, 11);
+        adjust?.Invoke(store);
         const int n = 3;
         var x = Random(n * model.InputSize, 12);
 
