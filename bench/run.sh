@@ -6,7 +6,7 @@
 #   bench/run.sh [--quick] [--filter PATTERN] [other BenchmarkDotNet arguments]
 #   bench/run.sh --report-only     # rewrite RESULTS.md from the last run's bench/artifacts/
 #   bench/run.sh --spiking-epoch [ROUNDS [STEPS]]   # the SpikingFashion sample's training step against its
-#                                  # TorchSharp twin (SpikingEpoch.cs), printed; RESULTS.md is left alone
+#                                  # TorchSharp twin (SpikingEpoch.cs), both malloc settings, printed; RESULTS.md is left alone
 #
 # The load average before and after the run goes to bench/artifacts/load.txt, which --report-only reads back
 # (artifacts gathered class by class, at the machine's quiet moments, can list one line per class there).
@@ -25,7 +25,12 @@ if [[ ${1:-} == --spiking-epoch ]]; then
     "$repo/scripts/setup-test-deps.sh"
     "$repo/scripts/ensure-dataset.sh"
     dotnet build -c Release "$project" -nologo -v:q
-    exec dotnet "$project/bin/Release/net10.0/Authoring.Benchmarks.dll" "$@"
+    dll="$project/bin/Release/net10.0/Authoring.Benchmarks.dll"
+    # Both malloc settings, as for the suite (libtorch allocates per op; see README.md): compare against the better.
+    echo "== TorchSharp with the default malloc"
+    dotnet "$dll" "$@"
+    echo "== TorchSharp with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 exec dotnet "$dll" "$@"
 fi
 
 args=()
