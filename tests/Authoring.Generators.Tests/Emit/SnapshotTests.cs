@@ -17,6 +17,8 @@ public class SnapshotTests
         ["SmallCnnToDeploy"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnn.ToDeploy.g.cs"),
         // Tokens: LayerNorm, MatMul with a transposed operand, Softmax, Transpose copies, Mean over tokens.
         ["Transformer"] = (() => TestModels.Transformer, "Samples.Tokens.TinyTransformer.g.cs"),
+        // Binary layers: weights binarised into the state array each forward, STE backward through sign and scale.
+        ["BiReal"] = (() => TestModels.BiReal, "Samples.Binary.BiReal.g.cs"),
     };
 
     public static TheoryData<string> Names => new(Models.Keys);
