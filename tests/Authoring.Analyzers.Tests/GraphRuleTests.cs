@@ -171,6 +171,40 @@ public class GraphRuleTests
         """, iterations: 0);
 
     [Fact]
+    public Task MDL0007_Negative_BinaryConvAndLinearHostTheirBatchNorms() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly RSign rs = new(64);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly BinaryLinear lin = new(64, 64);
+            readonly BatchNorm1d bn1 = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x) =>
+                fc.Forward(bn1.Forward(lin.Forward(Sign(GlobalAvgPool(Add(bn.Forward(conv.Forward(rs.Forward(x))), x))))));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0007_BinaryConvUsedTwice() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x)
+            {
+                var y = conv.Forward(Sign(x));
+                return fc.Forward(GlobalAvgPool(Add({|MDL0007:bn.Forward(y)|}, y)));
+            }
+        }
+        """);
+
+    [Fact]
     public Task MDL0007_Negative_ConvBnRelu() => Verify.Analyzer(U + """
         [Model]
         public partial class M
