@@ -204,6 +204,33 @@ public class GraphRuleTests
         }
         """);
 
+    // ---- MDL0018 binary layer misaligned with the packed words ----
+
+    [Fact]
+    public Task MDL0018_InputChannelsNotAWord() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryConv2d conv = new({|MDL0018:48|}, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(48, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward(conv.Forward(Sign(x)))));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0018_OutputFeaturesNotABlock() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryLinear lin = new(64, outFeatures: {|MDL0018:40|});
+            readonly Linear fc = new(40, 10);
+
+            Tensor Forward([Shape(64)] Tensor x) => fc.Forward(lin.Forward(Sign(x)));
+        }
+        """);
+
     [Fact]
     public Task MDL0007_Negative_ConvBnRelu() => Verify.Analyzer(U + """
         [Model]
