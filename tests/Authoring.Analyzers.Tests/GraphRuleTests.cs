@@ -183,7 +183,7 @@ public class GraphRuleTests
             readonly Linear fc = new(64, 10);
 
             Tensor Forward([Shape(64, 8, 8)] Tensor x) =>
-                fc.Forward(bn1.Forward(lin.Forward(Sign(GlobalAvgPool(Add(bn.Forward(conv.Forward(rs.Forward(x))), x))))));
+                fc.Forward(bn1.Forward(lin.Forward(Sign(GlobalAvgPool(Add(bn.Forward({|MDL0019:conv.Forward(rs.Forward(x))|}), x))))));
         }
         """);
 
@@ -198,7 +198,7 @@ public class GraphRuleTests
 
             Tensor Forward([Shape(64, 8, 8)] Tensor x)
             {
-                var y = conv.Forward(Sign(x));
+                var y = {|MDL0019:conv.Forward(Sign(x))|};
                 return fc.Forward(GlobalAvgPool(Add({|MDL0007:bn.Forward(y)|}, y)));
             }
         }
@@ -215,7 +215,7 @@ public class GraphRuleTests
             readonly BatchNorm2d bn = new(64);
             readonly Linear fc = new(64, 10);
 
-            Tensor Forward([Shape(48, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward(conv.Forward(Sign(x)))));
+            Tensor Forward([Shape(48, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward({|MDL0019:conv.Forward(Sign(x))|})));
         }
         """);
 
@@ -227,7 +227,52 @@ public class GraphRuleTests
             readonly BinaryLinear lin = new(64, outFeatures: {|MDL0018:40|});
             readonly Linear fc = new(40, 10);
 
-            Tensor Forward([Shape(64)] Tensor x) => fc.Forward(lin.Forward(Sign(x)));
+            Tensor Forward([Shape(64)] Tensor x) => fc.Forward({|MDL0019:lin.Forward(Sign(x))|});
+        }
+        """);
+
+    // ---- MDL0019 binarised first or last layer ----
+
+    [Fact]
+    public Task MDL0019_FirstLayerBinary() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool({|MDL0019:conv.Forward(Sign(x))|}));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0019_LastLayerBinary() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Linear fc = new(64, 64);
+            readonly BinaryLinear lin = new(64, 16);
+
+            Tensor Forward([Shape(64)] Tensor x) => {|MDL0019:lin.Forward(Sign(fc.Forward(x)))|};
+        }
+        """);
+
+    [Fact]
+    public Task MDL0019_Negative_RealStemAndHead() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly RSign rs = new(64);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward(rs.Forward(h))), h)));
+            }
         }
         """);
 
