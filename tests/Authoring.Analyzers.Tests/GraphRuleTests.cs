@@ -198,7 +198,7 @@ public class GraphRuleTests
 
             Tensor Forward([Shape(64, 8, 8)] Tensor x)
             {
-                var y = {|MDL0019:conv.Forward(Sign(x))|};
+                var y = {|MDL0019:{|MDL0023:conv.Forward(Sign(x))|}|};
                 return fc.Forward(GlobalAvgPool(Add({|MDL0007:bn.Forward(y)|}, y)));
             }
         }
@@ -215,7 +215,7 @@ public class GraphRuleTests
             readonly BatchNorm2d bn = new(64);
             readonly Linear fc = new(64, 10);
 
-            Tensor Forward([Shape(48, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward({|MDL0019:conv.Forward(Sign(x))|})));
+            Tensor Forward([Shape(48, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward({|MDL0019:{|MDL0023:conv.Forward(Sign(x))|}|})));
         }
         """);
 
@@ -241,7 +241,7 @@ public class GraphRuleTests
             readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
             readonly Linear fc = new(64, 10);
 
-            Tensor Forward([Shape(64, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool({|MDL0019:conv.Forward(Sign(x))|}));
+            Tensor Forward([Shape(64, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool({|MDL0019:{|MDL0023:conv.Forward(Sign(x))|}|}));
         }
         """);
 
@@ -273,6 +273,53 @@ public class GraphRuleTests
                 var h = stem.Forward(x);
                 return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward(rs.Forward(h))), h)));
             }
+        }
+        """);
+
+    // ---- MDL0023 binary conv without scaling or shortcut ----
+
+    [Fact]
+    public Task MDL0023_FixScalesAnUnscaledConv() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1, scaled: {|MDL0023:false|});
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(conv.Forward(Sign(h)), h)));
+            }
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1, scaled: true);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(conv.Forward(Sign(h)), h)));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MDL0023_NoShortcut() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward({|MDL0023:conv.Forward(Sign(stem.Forward(x)))|})));
         }
         """);
 
