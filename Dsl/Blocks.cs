@@ -115,3 +115,34 @@ public sealed class RepGhostModule(int inChannels, int outChannels, int kernel =
     /// <summary>Whether the primary output and the module output get a ReLU.</summary>
     public bool Relu { get; } = relu;
 }
+
+/// <summary>A pre-norm transformer block as timm's ViT <c>Block</c>, on (N, dim) tokens:
+/// x + attn.proj(attention(attn.qkv(norm1(x)))), then x + mlp.fc2(gelu(mlp.fc1(norm2(x)))), with parameters
+/// <c>norm1</c>, <c>attn.qkv</c> (q, k, v as consecutive dim-wide slices), <c>attn.proj</c>, <c>norm2</c>,
+/// <c>mlp.fc1</c>, <c>mlp.fc2</c>. <paramref name="attention"/> "linear" is <see cref="Ops.LinearAttention"/> with
+/// <paramref name="featureMap"/>, "softmax" is <see cref="Ops.ScaledDotProductAttention"/>. With
+/// <paramref name="dwcKernel"/> &gt; 0 (odd; N a square) it is SLAB's simplified linear attention: the attention output
+/// gains a depthwise conv of v over the token grid, <c>attn.dwc</c> (head size channels, shared by the heads, as the
+/// reference's <c>dwc</c>). The MLP's hidden size is (int)(dim * mlpRatio).</summary>
+public sealed class TransformerBlock(int dim, int heads, float mlpRatio = 4f, string attention = "linear", string featureMap = "elu",
+    bool causal = false, bool qkvBias = true, float eps = 1e-5f, int dwcKernel = 0) : Layer
+{
+    /// <summary>Features per token.</summary>
+    public int Dim { get; } = dim;
+    /// <summary>Attention heads (dividing dim).</summary>
+    public int Heads { get; } = heads;
+    /// <summary>MLP hidden size over dim.</summary>
+    public float MlpRatio { get; } = mlpRatio;
+    /// <summary>"linear" or "softmax".</summary>
+    public string Attention { get; } = attention;
+    /// <summary>Linear attention's feature map, "elu" (elu(x) + 1) or "relu".</summary>
+    public string FeatureMap { get; } = featureMap;
+    /// <summary>Whether token i attends to tokens j &lt;= i only.</summary>
+    public bool Causal { get; } = causal;
+    /// <summary>Whether attn.qkv has a bias.</summary>
+    public bool QkvBias { get; } = qkvBias;
+    /// <summary>LayerNorm epsilon (timm's ViT uses 1e-6).</summary>
+    public float Eps { get; } = eps;
+    /// <summary>Kernel of SLAB's depthwise conv of v over the token grid; 0 for none.</summary>
+    public int DwcKernel { get; } = dwcKernel;
+}

@@ -53,6 +53,17 @@ public static class Ops
     /// equal leading axes (e.g. attention heads): (..., M, N). <paramref name="transposeA"/> / <paramref name="transposeB"/>
     /// read an operand with its last two axes swapped (no copy): <c>MatMul(q, k, transposeB: true)</c> is q kᵀ.</summary>
     public static Tensor MatMul(Tensor a, Tensor b, bool transposeA = false, bool transposeB = false) => throw Symbolic.Error();
+    /// <summary>Multi-head softmax attention, as PyTorch's <c>F.scaled_dot_product_attention</c> on q, k, v split into
+    /// <paramref name="heads"/> heads: softmax(q kᵀ / sqrt(D / heads)) v per head, with <paramref name="causal"/> query i
+    /// seeing keys j &lt;= i. q, k and v are (N, D) token matrices, head h in columns [h D / heads, (h + 1) D / heads);
+    /// the result is (N, D) in the same layout. Memory stays O(N): the N x N scores are never stored.</summary>
+    public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, int heads, bool causal = false) => throw Symbolic.Error();
+    /// <summary>Multi-head linear attention ("Transformers are RNNs"): y_i = φ(q_i)ᵀ S / (φ(q_i)ᵀ z + 1e-6) per head,
+    /// S = Σ_j φ(k_j) v_jᵀ, z = Σ_j φ(k_j) over every key or (<paramref name="causal"/>) keys j &lt;= i. The feature map
+    /// φ is <paramref name="featureMap"/> "elu" (elu(x) + 1, Katharopoulos et al.) or "relu" (SLAB's simplified linear
+    /// attention kernel). q, k, v and the result are (N, D) token matrices laid out as for
+    /// <see cref="ScaledDotProductAttention"/>. Time and memory grow linearly in N.</summary>
+    public static Tensor LinearAttention(Tensor q, Tensor k, Tensor v, int heads, string featureMap = "elu", bool causal = false) => throw Symbolic.Error();
     /// <summary>Per-sample axes <paramref name="a"/> and <paramref name="b"/> swapped (negative axes count from the end), as
     /// PyTorch's <c>x.transpose(a + 1, b + 1).contiguous()</c>.</summary>
     public static Tensor Transpose(Tensor x, int a, int b) => throw Symbolic.Error();

@@ -5,6 +5,8 @@
 #
 #   bench/run.sh [--quick] [--filter PATTERN] [other BenchmarkDotNet arguments]
 #   bench/run.sh --report-only     # rewrite RESULTS.md from the last run's bench/artifacts/
+#   bench/run.sh --spiking-epoch [ROUNDS [STEPS]]   # the SpikingFashion sample's training step against its
+#                                  # TorchSharp twin (SpikingEpoch.cs), printed; RESULTS.md is left alone
 #
 # The load average before and after the run goes to bench/artifacts/load.txt, which --report-only reads back
 # (artifacts gathered class by class, at the machine's quiet moments, can list one line per class there).
@@ -17,6 +19,14 @@ repo=$(cd "$here/.." && pwd)
 project="$here/Authoring.Benchmarks"
 artifacts="$here/artifacts"
 results="$here/RESULTS.md"
+
+if [[ ${1:-} == --spiking-epoch ]]; then
+    # Not a BenchmarkDotNet run: steps of both sides interleaved in one process (see SpikingEpoch.cs).
+    "$repo/scripts/setup-test-deps.sh"
+    "$repo/scripts/ensure-dataset.sh"
+    dotnet build -c Release "$project" -nologo -v:q
+    exec dotnet "$project/bin/Release/net10.0/Authoring.Benchmarks.dll" "$@"
+fi
 
 args=()
 has_filter=false

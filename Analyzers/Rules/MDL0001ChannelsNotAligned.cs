@@ -59,7 +59,8 @@ internal sealed class MDL0001ChannelsNotAligned : ModelRule
             var consumers = g.Consumers(id);
             if (consumers.Count != 1) return false;
             var next = g.Nodes[consumers[0]];
-            if (next.Op is not (OpKind.Activation or OpKind.BatchNorm or OpKind.Dropout)) return false;
+            // MeanOverTime: a spiking network's readout averages the head's logits over the time steps.
+            if (next.Op is not (OpKind.Activation or OpKind.BatchNorm or OpKind.Dropout or OpKind.MeanOverTime)) return false;
             id = next.Id;
         }
     }

@@ -27,7 +27,8 @@ internal static class ModelEmitter
                 files.Add(new GeneratedFile(FileName(model, "GpuAccess.g"), GpuEmitter.AccessFile));
             }
             // The deployment twin: its own plan and kernels, plus ToDeploy on the training model.
-            if (Deploy.Rewrite(model) is { } deploy)
+            var deploy = Deploy.Rewrite(model);
+            if (deploy is not null)
             {
                 ct.ThrowIfCancellationRequested();
                 var deployPlan = Planner.Build(deploy.Ir);
@@ -35,6 +36,7 @@ internal static class ModelEmitter
                 files.Add(new GeneratedFile(FileName(model, "ToDeploy.g"), DeployEmitter.Emit(model, deploy)));
                 if (hasGpu) files.Add(new GeneratedFile(FileName(deploy.Ir, "Gpu.g"), GpuEmitter.Emit(deployPlan)));
             }
+            files.Add(new GeneratedFile(FileName(model, "Onnx.g"), OnnxEmitter.Emit(model, deploy)));
             return new EmitOutput(files.ToEquatableArray(), EquatableArray<DiagnosticInfo>.Empty);
         }
         catch (OperationCanceledException)

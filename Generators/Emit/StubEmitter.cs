@@ -1,5 +1,5 @@
 // The members of a model that cannot be compiled. Without them every use of the model (new Net(), model.Parameters,
-// model.TrainStep(...), new Net.Gpu(device, parameters), model.ToDeploy()) would be a CS1061 or CS0246 of its own,
+// model.TrainStep(...), new Net.Gpu(device, parameters), model.ToDeploy(), model.ExportOnnx(path)) would be a CS1061 or CS0246 of its own,
 // burying the one diagnostic that says what is wrong. With them the code using the model compiles, the model's AUT
 // diagnostics (or the C# errors the parser stopped on) are the only errors, and anything that still runs the model
 // throws an InvalidOperationException naming the model and its first diagnostic. The surface is the union of what
@@ -50,6 +50,7 @@ internal static class StubEmitter
         w.Line("/// <summary>Not available: the model was not compiled.</summary>");
         w.Line("public static int ArenaFloatsPerSample => throw __Fail();");
         Members(w);
+        ExportOnnx(w);
         if (m.DeployNameFree)
         {
             w.Line($"/// <summary>Not available: the model was not compiled.</summary>");
@@ -83,6 +84,7 @@ internal static class StubEmitter
             w.Line("/// <summary>Not available: the model was not compiled.</summary>");
             w.Line($"public static {List}<{Rt}.ParameterInfo> ParameterInfos => throw __Fail();");
             Members(w);
+            ExportOnnx(w);
             w.Close();
         }
         return w.ToString();
@@ -113,6 +115,15 @@ internal static class StubEmitter
         Line($"public {Rt}.StepResult TrainStep({ReadOnlySpan}<float> input, {ReadOnlySpan}<float> targets, int batch) => throw __Fail();");
         Line($"public {Rt}.StepResult TrainStep({ReadOnlySpan}<int> tokens, {ReadOnlySpan}<int> labels, int batch) => throw __Fail();");
         Line($"public {Rt}.StepResult TrainStep({ReadOnlySpan}<int> tokens, {ReadOnlySpan}<float> targets, int batch) => throw __Fail();");
+    }
+
+    /// <summary>The generated ExportOnnx overloads (OnnxEmitter), throwing: models and deploy twins have them, Gpu twins do not.</summary>
+    static void ExportOnnx(CodeWriter w)
+    {
+        w.Line("/// <summary>Not available: the model was not compiled.</summary>");
+        w.Line("public void ExportOnnx(string path, int opset = global::Authoring.Runtime.Onnx.OnnxGraphBuilder.DefaultOpset) => throw __Fail();");
+        w.Line("/// <summary>Not available: the model was not compiled.</summary>");
+        w.Line("public void ExportOnnx(global::System.IO.Stream stream, int opset = global::Authoring.Runtime.Onnx.OnnxGraphBuilder.DefaultOpset) => throw __Fail();");
     }
 
     /// <summary>A C# string literal of <paramref name="s"/>.</summary>

@@ -60,6 +60,28 @@ internal sealed class ActivationOp : OpDef, IElementwise
     public static int Apply(ModelParser p, ActKind act, int x, Diagnostics.LocationInfo? loc) =>
         p.AddNode(OpKind.Activation, new[] { x }, p.ShapeOf(x), new[] { (int)act }, 0, 0, "", loc);
 
+    /// <summary>Each activation as PyTorch defines it (the builder writes ReLU6 as Clip, SiLU as x * Sigmoid(x), GELU as
+    /// the Gelu op from opset 20 and from Erf or Tanh before).</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string x = o.In(n, 0);
+        return (ActKind)n.Ints[0] switch
+        {
+            ActKind.Identity => x,
+            ActKind.Relu => $"b.Relu({x})",
+            ActKind.Relu6 => $"b.Relu6({x})",
+            ActKind.HardSwish => $"b.HardSwish({x})",
+            ActKind.HardSigmoid => $"b.HardSigmoid({x})",
+            ActKind.Sigmoid => $"b.Sigmoid({x})",
+            ActKind.Tanh => $"b.Tanh({x})",
+            ActKind.Gelu => $"b.Gelu({x}, tanhApproximation: false)",
+            ActKind.GeluTanh => $"b.Gelu({x}, tanhApproximation: true)",
+            ActKind.Silu => $"b.Silu({x})",
+            ActKind.Exp => $"b.Exp({x})",
+            _ => null,
+        };
+    }
+
     static string Functor(Node n) => EmitCommon.Act((ActKind)n.Ints[0]);
 
     public string Value(Node n, Lanes l, IReadOnlyList<string> x) => $"default({Functor(n)}).Apply({x[0]})";

@@ -82,6 +82,17 @@ internal sealed class BatchNormOp : OpDef
         cx.Contribute(x, f.Fold, dx => new Step(BackTrain, n, f.Io[0], dy, dx) { Act = f.Act, State = f.State, Fold = f.Fold }, 2);
     }
 
+    /// <summary>BatchNormalization (running statistics) normalises axis 1: (batch, C, H, W) and (batch, F) as they are;
+    /// leading axes are folded into the batch around it ((T, C, H, W) to (M, C, H, W), (N, F) to (M, F)).</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        var s = o.ShapeOf(n.Inputs[0]);
+        string Bn(string x) => $"b.BatchNormalization({x}, p, {OnnxContext.Str(n.Layer)}, epsilon: {OnnxContext.F(n.F0)})";
+        if (s.Length >= 3) return o.PerImage(n, Bn);
+        if (s.Length == 1) return Bn(o.In(n, 0));
+        return OnnxContext.Reshape(Bn($"b.Reshape({o.In(n, 0)}, new long[] {{ -1, {s[1]} }})"), s);
+    }
+
     static string Cpu(string name) => EmitCommon.CpuNs + ".BatchNormKernel." + name;
 
     /// <summary>No operands: scale/shift of evaluation-mode BatchNorm <c>Node</c> into the state array at <c>State</c>,

@@ -41,6 +41,26 @@ internal abstract class BinaryOp : OpDef, IElementwise
         return p.AddNode(op, new[] { x, y }, shape, System.Array.Empty<int>(), 0, 0, "", loc);
     }
 
+    /// <summary>The ONNX op (Add, Sub, Mul, Div: the names are the same). Our broadcasting aligns operands by the per-sample
+    /// axes it chose (a (C) vector follows the channels), ONNX's from the right across the batch too: each operand of
+    /// lower rank is reshaped to the result's rank with 1 on the axes it does not cover, so the two agree.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        var a = o.ShapeOf(n.Inputs[0]);
+        var c = o.ShapeOf(n.Inputs[1]);
+        var plan = Broadcast.Plan(a, c);
+        if (plan.Shape is null) return null;
+        string Operand(int i, int[] s, int[] axes)
+        {
+            if (s.Length == plan.Shape.Length) return o.In(n, i);
+            var target = new int[plan.Shape.Length];
+            for (int k = 0; k < target.Length; k++) target[k] = 1;
+            for (int k = 0; k < s.Length; k++) target[axes[k]] = s[k];
+            return $"b.ReshapeSamples({o.In(n, i)}, {OnnxContext.Ints(target)})";
+        }
+        return $"b.{Name}({Operand(0, a, plan.AxesA)}, {Operand(1, c, plan.AxesB)})";
+    }
+
     public abstract string Value(Node n, Lanes l, IReadOnlyList<string> x);
 
     public abstract string Adjoint(Node n, Lanes l, IReadOnlyList<string> x, string a, int i);

@@ -72,6 +72,10 @@ internal sealed class ConcatOp : OpDef
         return p.Shaped(Name, "Concat", ids.ToArray(), Shape(ids.Select(p.ShapeOf).ToList(), axis), ints, 0, 0, "", call.Location);
     }
 
+    /// <summary>Concat along the per-sample axis + 1 (the batch is ONNX's axis 0).</summary>
+    public override string? Onnx(OnnxContext o, Node n) =>
+        $"b.Concat({Axis(n) + 1}, {string.Join(", ", Enumerable.Range(0, n.Inputs.Count).Select(i => o.In(n, i)))})";
+
     public override void Lower(Lowering cx, Node n)
     {
         var outRef = cx.Value(n.Id);

@@ -116,6 +116,11 @@ internal sealed class Conv2dOp : EpilogueHostOp
         return $"({a.Cin}, {x[r - 2]}, {x[r - 1]}, {a.Cout}, {a.Kh}, {a.Kw}, {a.Sh}, {a.Sw}, {a.Ph}, {a.Pw}, {a.Dh}, {a.Dw}, {a.Groups})";
     }
 
+    /// <summary>Conv with the kernel's own shape record (kernel_shape, strides, symmetric pads, dilations, group); a
+    /// (T, C, H, W) input is folded into the batch around it, as the CPU kernel folds it.</summary>
+    public override string? Onnx(OnnxContext o, Node n) =>
+        o.PerImage(n, x => $"b.Conv({x}, p, {OnnxContext.Str(n.Layer)}, new {EmitCommon.CpuNs}.Conv2dShape{ShapeArgs(o.Model, n)}, hasBias: {OnnxContext.Bool(HasBias(n))})");
+
     static string CpuShape(CpuContext c, Node n) => c.ShapeField("Conv2dShape", "new" + ShapeArgs(c.Model, n));
 
     static string GpuShape(GpuContext g, Node n) => $"new {EmitCommon.CpuNs}.Conv2dShape" + ShapeArgs(g.Model, n);

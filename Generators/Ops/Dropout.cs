@@ -37,6 +37,9 @@ internal sealed class DropoutOp : OpDef
         return p.AddNode(Name, new[] { x }, p.ShapeOf(x), System.Array.Empty<int>(), prob, 0, layer.Name, loc);
     }
 
+    /// <summary>The identity in evaluation: no node.</summary>
+    public override string? Onnx(OnnxContext o, Node n) => o.In(n, 0);
+
     public override void Lower(Lowering cx, Node n)
     {
         var mask = cx.NewBuffer(n.Size, "mask " + Storage.Label(n), pinned: true);

@@ -34,6 +34,8 @@ internal sealed class EluOp : OpDef, IElementwise
         return p.AddNode(Name, new[] { x }, p.ShapeOf(x), System.Array.Empty<int>(), alpha.Value, 0, "", call.Location);
     }
 
+    public override string? Onnx(OnnxContext o, Node n) => $"b.Elu({o.In(n, 0)}, {OnnxContext.F(n.F0)})";
+
     public string Value(Node n, Lanes l, IReadOnlyList<string> x) =>
         l.IfPositive(x[0], x[0], $"{l.Const(n.F0)} * ({l.Exp(x[0])} - {l.Const(1f)})");
 

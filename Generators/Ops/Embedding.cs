@@ -26,6 +26,9 @@ internal sealed class TokensOp : OpDef
     {
         // Staged by the entry points (int ids); only an Embedding reads it.
     }
+
+    /// <summary>ONNX's Gather takes int64 indices: the ids are an int64 input.</summary>
+    public override string? Onnx(OnnxContext o, Node n) => $"b.Int64Input(\"input\", {string.Join(", ", n.Shape)})";
 }
 
 /// <summary>Embedding attributes: [vocabulary, dim].</summary>
@@ -64,6 +67,9 @@ internal sealed class EmbeddingOp : OpDef
     }
 
     public override void Lower(Lowering cx, Node n) => cx.Add(new Step(Forward, n, cx.Value(n.Id)) { Owner = this });
+
+    /// <summary>Rows of the weight picked by the ids: Gather(weight, ids, axis 0), (batch, N) to (batch, N, dim).</summary>
+    public override string? Onnx(OnnxContext o, Node n) => $"b.Gather(b.Parameter(p, {OnnxContext.Str(n.Layer + ".weight")}), {o.In(n, 0)}, 0)";
 
     public override void Backward(Autodiff cx, Step f) => cx.Add(new Step(Back, f.Node, cx.Grad(f.Node!.Id)));
 

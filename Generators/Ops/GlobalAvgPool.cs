@@ -36,6 +36,14 @@ internal sealed class GlobalAvgPoolOp : OpDef
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Input(n.Inputs[0], cx.Node(n.Inputs[0]).Leading), cx.Value(n.Id)) { Fold = cx.Node(n.Inputs[0]).Leading, Owner = this });
 
+    /// <summary>GlobalAveragePool gives (batch, C, 1, 1): flattened to the (C) vector, or reshaped back to (T, C)
+    /// when leading axes were folded into the batch.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string pooled = $"b.GlobalAveragePool({o.Images(n, 0)})";
+        return n.Shape.Count == 1 ? $"b.Flatten({pooled})" : OnnxContext.Reshape(pooled, n.Shape);
+    }
+
     public override void Backward(Autodiff cx, Step f)
     {
         var n = f.Node!;

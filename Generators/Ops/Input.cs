@@ -18,4 +18,6 @@ internal sealed class InputOp : OpDef
     {
         // Written by the entry point's copy-in.
     }
+
+    public override string? Onnx(Emit.OnnxContext o, Node n) => $"b.Input(\"input\", {string.Join(", ", n.Shape)})";
 }

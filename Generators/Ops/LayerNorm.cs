@@ -64,6 +64,14 @@ internal sealed class LayerNormOp : OpDef
     static bool Bias(Node n) => n.Ints[2] != 0;
     static int Rows(Node n) => n.Size / Dim(n);
 
+    /// <summary>LayerNormalization over the last axis; without an affine weight ONNX still needs a scale: ones.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string scale = Affine(n) ? $"b.Parameter(p, {OnnxContext.Str(n.Layer + ".weight")})" : $"b.Filled(1f, {Dim(n)})";
+        string bias = Bias(n) ? $"b.Parameter(p, {OnnxContext.Str(n.Layer + ".bias")})" : "null";
+        return $"b.LayerNormalization({o.In(n, 0)}, {scale}, {bias}, -1, {OnnxContext.F(n.F0)})";
+    }
+
     public override void Lower(Lowering cx, Node n)
     {
         var x = cx.Value(n.Inputs[0]);

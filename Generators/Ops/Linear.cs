@@ -64,6 +64,16 @@ internal sealed class LinearOp : EpilogueHostOp
         return id;
     }
 
+    /// <summary>Gemm (transB) over (batch, in); over (batch, ..., in) Gemm would need 2-D operands, so MatMul with the
+    /// transposed weight (numpy broadcasting of the leading axes) plus the bias.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string layer = OnnxContext.Str(n.Layer), x = o.In(n, 0);
+        if (o.ShapeOf(n.Inputs[0]).Length == 1) return $"b.Linear({x}, p, {layer}, hasBias: {OnnxContext.Bool(HasBias(n))})";
+        string product = $"b.MatMul({x}, b.Transpose(b.Parameter(p, {OnnxContext.Str(n.Layer + ".weight")}), new int[] {{ 1, 0 }}))";
+        return HasBias(n) ? $"b.Add({product}, b.Parameter(p, {OnnxContext.Str(n.Layer + ".bias")}))" : product;
+    }
+
     /// <summary>Io: x, y. Epilogue: folded BatchNorm1d (State, Bn) or bias; activation Act.</summary>
     static readonly Kernel ForwardKernel = new("Linear",
         (c, s) => c.Line($"{EmitCommon.CpuNs}.LinearKernel.Forward<{EmitCommon.Act(s.Act)}>({c.N}, {s.Node!.Ints[0]}, {s.Node.Ints[1]}, {c.V(s.Io[0])}, {c.Param(s.Node.Layer + ".weight")}, {Epilogue(c, s)}, {c.V(s.Io[1])});"),

@@ -4,6 +4,7 @@
 // the stored operands' layouts), so one kernel with transposition flags serves all three steps. Kernels: Runtime
 // MatMulKernel (packed GEMM for large matrices, a direct path for small ones) and GpuKernels.MatMul.
 using System.Collections.Generic;
+using System.Linq;
 using Authoring.Generators.Emit;
 using Authoring.Generators.Ir;
 using Authoring.Generators.Parsing;
@@ -55,6 +56,20 @@ internal sealed class MatMulOp : OpDef
             ints = new[] { ta.Value ? 1 : 0, tb.Value ? 1 : 0, Axes.Outer(y, r - 2), y[r - 2], ta.Value ? sa[r - 2] : sa[r - 1], y[r - 1] };
         }
         return p.Shaped(Name, "MatMul", new[] { a, b }, rule, ints, 0, 0, "", call.Location);
+    }
+
+    /// <summary>MatMul; a transposed operand through a Transpose of its last two axes.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string Operand(int i, bool transposed)
+        {
+            if (!transposed) return o.In(n, i);
+            int r = o.ShapeOf(n.Inputs[i]).Length + 1;
+            var perm = Enumerable.Range(0, r).ToArray();
+            (perm[r - 2], perm[r - 1]) = (perm[r - 1], perm[r - 2]);
+            return $"b.Transpose({o.In(n, i)}, {OnnxContext.Ints(perm)})";
+        }
+        return $"b.MatMul({Operand(0, n.Ints[0] != 0)}, {Operand(1, n.Ints[1] != 0)})";
     }
 
     public override void Lower(Lowering cx, Node n) =>

@@ -34,6 +34,9 @@ internal sealed class MeanOverTimeOp : OpDef
         return p.AddNode(Name, new[] { x }, shape.Skip(1).ToArray(), System.Array.Empty<int>(), 0, 0, "", call.Location);
     }
 
+    /// <summary>The mean over the time axis (axis 1, after the batch), which is dropped.</summary>
+    public override string? Onnx(OnnxContext o, Node n) => $"b.ReduceMean({o.In(n, 0)}, new int[] {{ 1 }}, keepDims: false)";
+
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
 

@@ -90,6 +90,14 @@ internal abstract class OpDef : IDifferentiable
 
     public virtual void Backward(Autodiff cx, Step forward) => throw new NotSupportedException($"{Name} has no backward");
 
+    // ---- interchange ----
+
+    /// <summary>ONNX export: the C# expression (calls on the generated code's <c>OnnxGraphBuilder b</c> and
+    /// <c>ParameterStore p</c>) whose value is the ONNX name of <paramref name="n"/>'s output in evaluation mode, the
+    /// inputs' names read through <see cref="OnnxContext.In"/>. Null: the op has no mapping, and the generated
+    /// ExportOnnx throws OnnxExportException naming it and its layer (never a file computing something else).</summary>
+    public virtual string? Onnx(OnnxContext o, Node n) => null;
+
     public override string ToString() => Name;
 
     /// <summary>The input's leading axes (all but its last <paramref name="keep"/>) followed by <paramref name="tail"/>;

@@ -34,6 +34,8 @@ internal static class OpRegistry
         new LayerNormOp(),
         new SoftmaxOp(),
         new MatMulOp(),
+        new ScaledDotProductAttentionOp(),
+        new LinearAttentionOp(),
         new TransposeOp(),
         new MeanOp(),
         new SumOp(),

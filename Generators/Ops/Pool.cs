@@ -71,6 +71,10 @@ internal abstract class PoolOp : OpDef
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Input(n.Inputs[0], cx.Node(n.Inputs[0]).Leading), cx.Value(n.Id)) { Fold = cx.Node(n.Inputs[0]).Leading, Owner = this });
 
+    /// <summary>The ONNX pool over <see cref="OnnxContext.Images"/>, given the kernel's shape record.</summary>
+    protected static string Onnx(OnnxContext o, Node n, string method) =>
+        o.PerImage(n, x => $"b.{method}({x}, new {EmitCommon.CpuNs}.Pool2dShape{ShapeArgs(o.Model, n)})");
+
     protected static string ShapeArgs(ModelIr m, Node n)
     {
         var a = new PoolAttrs(n);
@@ -89,6 +93,9 @@ internal sealed class MaxPoolOp : PoolOp
     public override string Name => OpKind.MaxPool;
     protected override string Method => "MaxPool";
     protected override string Layer => "MaxPool2d";
+
+    /// <summary>MaxPool: ONNX pads with -inf, as PyTorch does.</summary>
+    public override string? Onnx(OnnxContext o, Node n) => Onnx(o, n, "MaxPool");
     protected override Kernel Forward => ForwardKernel;
 
     public override void Backward(Autodiff cx, Step f)
@@ -116,6 +123,9 @@ internal sealed class AvgPoolOp : PoolOp
     public override string Name => OpKind.AvgPool;
     protected override string Method => "AvgPool";
     protected override string Layer => "AvgPool2d";
+
+    /// <summary>AveragePool with count_include_pad = 1: PyTorch's default divides by the whole window.</summary>
+    public override string? Onnx(OnnxContext o, Node n) => Onnx(o, n, "AveragePool");
     protected override Kernel Forward => ForwardKernel;
 
     public override void Backward(Autodiff cx, Step f)

@@ -54,6 +54,10 @@ internal abstract class ReduceOp : OpDef
 
     public override bool IsView(Node n, bool train) => n.Ints[2] == 1;
 
+    /// <summary>ReduceMean or ReduceSum over the per-sample axis + 1, keeping it as PyTorch's keepdim does.</summary>
+    public override string? Onnx(OnnxContext o, Node n) =>
+        $"b.Reduce{Name}({o.In(n, 0)}, new int[] {{ {n.Ints[0] + 1} }}, keepDims: {OnnxContext.Bool(n.Ints[1] != 0)})";
+
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
 

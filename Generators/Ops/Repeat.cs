@@ -51,6 +51,17 @@ internal sealed class RepeatOp : OpDef
 
     public override int BindCall(ModelParser p, OpCall call) => Bind(p, call, Name);
 
+    /// <summary>A time axis of length 1 after the batch, tiled to the steps.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        var repeats = new long[n.Shape.Count + 1];
+        for (int i = 0; i < repeats.Length; i++) repeats[i] = 1;
+        repeats[1] = n.Ints[0];
+        var unit = n.Shape.ToArray();
+        unit[0] = 1;
+        return $"b.Tile(b.ReshapeSamples({o.In(n, 0)}, {OnnxContext.Ints(unit)}), {OnnxContext.Longs(repeats)})";
+    }
+
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
 

@@ -33,6 +33,10 @@ internal sealed class ReshapeOp : OpDef
         return (target, null);
     }
 
+    /// <summary>Reshape of each sample to the node's shape, the batch kept (0 copies it); Flatten as ONNX's Flatten.</summary>
+    public override string? Onnx(Emit.OnnxContext o, Node n) =>
+        n.Shape.Count == 1 ? $"b.Flatten({o.In(n, 0)})" : $"b.ReshapeSamples({o.In(n, 0)}, {Emit.OnnxContext.Ints(n.Shape)})";
+
     public override int BindCall(ModelParser p, OpCall call)
     {
         int x = call.Tensor(0);

@@ -37,6 +37,20 @@ internal sealed class ScalarOp : OpDef, IElementwise
 
     static ScalarKind Kind(Node n) => (ScalarKind)n.Ints[0];
 
+    /// <summary>The constant as a rank-0 initializer, broadcast by ONNX's element-wise op.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string x = o.In(n, 0), c = $"b.Scalar({OnnxContext.F(n.F0)})";
+        return Kind(n) switch
+        {
+            ScalarKind.Mul => $"b.Mul({x}, {c})",
+            ScalarKind.Add => $"b.Add({x}, {c})",
+            ScalarKind.RSub => $"b.Sub({c}, {x})",
+            ScalarKind.Div => $"b.Div({x}, {c})",
+            _ => $"b.Div({c}, {x})",
+        };
+    }
+
     public string Value(Node n, Lanes l, IReadOnlyList<string> x)
     {
         string c = l.Const(n.F0);

@@ -51,6 +51,10 @@ internal sealed class SliceOp : OpDef
         return p.Shaped(Name, "Slice", new[] { x }, Shape(p.ShapeOf(x), start.Value, count.Value, axis.Value), ints, 0, 0, "", call.Location);
     }
 
+    /// <summary>Slice [start, start + count) of the per-sample axis + 1.</summary>
+    public override string? Onnx(OnnxContext o, Node n) =>
+        $"b.Slice({o.In(n, 0)}, new long[] {{ {n.Ints[0]} }}, new long[] {{ {n.Ints[0] + n.Ints[1]} }}, new long[] {{ {Axis(n) + 1} }})";
+
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
 

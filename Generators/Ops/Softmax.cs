@@ -27,6 +27,8 @@ internal sealed class SoftmaxOp : OpDef
         return p.AddNode(Name, new[] { x }, p.ShapeOf(x), System.Array.Empty<int>(), 0, 0, "", call.Location);
     }
 
+    public override string? Onnx(OnnxContext o, Node n) => $"b.Softmax({o.In(n, 0)}, -1)";
+
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
 

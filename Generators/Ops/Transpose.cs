@@ -3,6 +3,7 @@
 // axes and the axes between them longer than 1) is a view. The backward pass is the same swap of dy. Kernels:
 // Runtime TransposeKernel and GpuKernels.Transpose.
 using System.Collections.Generic;
+using System.Linq;
 using Authoring.Generators.Emit;
 using Authoring.Generators.Ir;
 using Authoring.Generators.Parsing;
@@ -51,6 +52,14 @@ internal sealed class TransposeOp : OpDef
     {
         var (_, a, mid, b, _) = Dims(n);
         return (a > 1 ? 1 : 0) + (mid > 1 ? 1 : 0) + (b > 1 ? 1 : 0) <= 1;
+    }
+
+    /// <summary>Transpose swapping the two per-sample axes (each + 1: the batch is axis 0).</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        var perm = Enumerable.Range(0, n.Shape.Count + 1).ToArray();
+        (perm[n.Ints[0] + 1], perm[n.Ints[1] + 1]) = (perm[n.Ints[1] + 1], perm[n.Ints[0] + 1]);
+        return $"b.Transpose({o.In(n, 0)}, {OnnxContext.Ints(perm)})";
     }
 
     public override void Lower(Lowering cx, Node n) =>

@@ -68,6 +68,11 @@ internal sealed class UpsampleNearestOp : OpDef
         return $"({x[r - 3]}, {x[r - 2]}, {x[r - 1]}, {n.Shape[r - 2]}, {n.Shape[r - 1]})";
     }
 
+    /// <summary>Resize (nearest, asymmetric, floor) to the output size. ONNX Runtime and PyTorch round the source index
+    /// differently for a few size pairs (docs/onnx.md); integer factors and the usual odd ones agree exactly.</summary>
+    public override string? Onnx(OnnxContext o, Node n) =>
+        o.PerImage(n, x => $"b.ResizeNearest({x}, new {EmitCommon.CpuNs}.UpsampleShape{ShapeArgs(o.Model, n)})");
+
     static string CpuShape(CpuContext c, Node n) => c.ShapeField("UpsampleShape", "new" + ShapeArgs(c.Model, n));
 
     static string GpuShape(GpuContext g, Node n) => $"new {EmitCommon.CpuNs}.UpsampleShape" + ShapeArgs(g.Model, n);

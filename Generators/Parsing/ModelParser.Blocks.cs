@@ -77,6 +77,8 @@ internal sealed partial class ModelParser
                     return Sum(OpKind.Add, block, what, h, shortcut, loc,
                         $"the residual path and the shortcut differ for input {OpRules.Format(ShapeOf(x))}: with an even dwKernel ({k}) the shortcut's depthwise conv changes the size");
                 }
+            case "TransformerBlock":
+                return Transformer(block, what, x, loc);
             case "RepVggBlock":
                 {
                     int cin = block.Int("inChannels"), cout = block.Int("outChannels"), stride = block.Int("stride"), groups = block.Int("groups");
@@ -200,6 +202,83 @@ internal sealed partial class ModelParser
         if (dw % 2 == 0) return new($"dwSize ({dw}) must be odd: the cheap operation (padding dwSize / 2) must keep the primary output's size", "dwSize");
         return null;
     }
+
+    /// <summary>timm's pre-norm ViT block: x + attn.proj(attention(attn.qkv(norm1(x)))), then
+    /// x + mlp.fc2(gelu(mlp.fc1(norm2(x)))). The attention is fused linear (feature map elu / relu) or softmax; with
+    /// dwcKernel &gt; 0 SLAB's simplified linear attention adds its depthwise conv of v over the square token grid
+    /// (<c>attn.dwc</c>, shared by the heads) to the attention output before the projection.</summary>
+    int Transformer(LayerDecl block, string what, int x, LocationInfo? loc)
+    {
+        int dim = block.Int("dim"), heads = block.Int("heads"), dwc = block.Int("dwcKernel");
+        float ratio = block.Float("mlpRatio"), eps = block.Float("eps");
+        string attention = block.Str("attention"), map = block.Str("featureMap");
+        bool causal = block.Bool("causal"), qkvBias = block.Bool("qkvBias");
+        int hidden = (int)(dim * ratio);
+        int mapIndex = map == "elu" ? 0 : map == "relu" ? 1 : -1;
+        var problem = Positive(("dim", dim), ("heads", heads))
+            ?? (dim % heads == 0 ? (Problem?)null : new Problem($"heads ({heads}) must divide dim ({dim})", "heads"))
+            ?? (dim / heads <= Ops.Attention.MaxHeadSize ? (Problem?)null : new Problem($"a head of {dim / heads} features exceeds the kernels' limit of {Ops.Attention.MaxHeadSize}; use more heads", "heads"))
+            ?? (ratio > 0 && hidden > 0 ? (Problem?)null : new Problem($"mlpRatio ({Show(ratio)}) must give at least one hidden feature", "mlpRatio"))
+            ?? (eps > 0 && !float.IsInfinity(eps) ? (Problem?)null : new Problem($"eps ({Show(eps)}) must be positive and finite", "eps"))
+            ?? (attention is "linear" or "softmax" ? (Problem?)null : new Problem($"attention must be \"linear\" or \"softmax\", got \"{attention}\"", "attention"))
+            ?? (mapIndex >= 0 ? (Problem?)null : new Problem($"featureMap must be \"elu\" (elu(x) + 1) or \"relu\", got \"{map}\"", "featureMap"))
+            ?? (dwc >= 0 && (dwc == 0 || dwc % 2 == 1) ? (Problem?)null : new Problem($"dwcKernel ({dwc}) must be 0 (none) or odd, so the depthwise conv keeps the grid", "dwcKernel"))
+            ?? (dwc == 0 || attention == "linear" && !causal ? (Problem?)null : new Problem("dwcKernel (SLAB's depthwise conv of v) needs non-causal linear attention", "dwcKernel"));
+        if (problem is not null) return Invalid(block, what, problem);
+        var s = ShapeOf(x);
+        if (s.Length != 2 || s[1] != dim)
+        {
+            Report(DiagnosticDescriptors.ShapeMismatch, loc, what, $"expects (N, {dim}) tokens, got {OpRules.Format(s)}");
+            return -1;
+        }
+        int seq = s[0], dh = dim / heads, grid = (int)Math.Round(Math.Sqrt(seq));
+        if (dwc > 0 && grid * grid != seq)
+        {
+            Report(DiagnosticDescriptors.ShapeMismatch, loc, what, $"dwcKernel needs a square grid of tokens, got N = {seq}");
+            return -1;
+        }
+        int h = LayerNormSub(block, "norm1", x, dim, eps, loc);
+        int qkv = h < 0 ? -1 : LinearSub(block, "attn.qkv", h, dim, 3 * dim, qkvBias, loc);
+        if (qkv < 0) return -1;
+        // timm splits qkv as (3, heads, dh) along the features: q, k, v are consecutive dim-wide slices.
+        var part = new int[3];
+        for (int i = 0; i < 3; i++)
+            part[i] = AddNode(OpKind.Slice, new[] { qkv }, new[] { seq, dim }, new[] { i * dim, dim, 1 }, 0, 0, "", loc);
+        int a = attention == "linear"
+            ? AddNode(OpKind.LinearAttention, part, new[] { seq, dim }, new[] { seq, heads, dh, causal ? 1 : 0, mapIndex }, 0, 0, "", loc)
+            : AddNode(OpKind.ScaledDotProductAttention, part, new[] { seq, dim }, new[] { seq, heads, dh, causal ? 1 : 0, 0 }, 0, 0, "", loc);
+        if (dwc > 0)
+        {
+            // v (N, D) -> (D, N) -> (heads, dh, g, g): each head's channels on the grid; the conv folds the heads axis.
+            int t = AddNode(OpKind.Transpose, new[] { part[2] }, new[] { dim, seq }, new[] { 0, 1 }, 0, 0, "", loc);
+            t = AddNode(OpKind.Reshape, new[] { t }, new[] { heads, dh, grid, grid }, Array.Empty<int>(), 0, 0, "", loc);
+            t = Conv(block, "attn.dwc", t, dh, dh, dwc, 1, dwc / 2, dh, bias: true, loc);
+            if (t < 0) return -1;
+            t = AddNode(OpKind.Reshape, new[] { t }, new[] { dim, seq }, Array.Empty<int>(), 0, 0, "", loc);
+            t = AddNode(OpKind.Transpose, new[] { t }, new[] { seq, dim }, new[] { 0, 1 }, 0, 0, "", loc);
+            a = Sum(OpKind.Add, block, what, a, t, loc, "");
+            if (a < 0) return -1;
+        }
+        int proj = LinearSub(block, "attn.proj", a, dim, dim, true, loc);
+        int r = proj < 0 ? -1 : Sum(OpKind.Add, block, what, x, proj, loc, "");
+        if (r < 0) return -1;
+        int m = LayerNormSub(block, "norm2", r, dim, eps, loc);
+        m = m < 0 ? -1 : LinearSub(block, "mlp.fc1", m, dim, hidden, true, loc);
+        m = m < 0 ? -1 : LinearSub(block, "mlp.fc2", Act(ActKind.Gelu, m, loc), hidden, dim, true, loc);
+        return m < 0 ? -1 : Sum(OpKind.Add, block, what, r, m, loc, "");
+    }
+
+    int LinearSub(LayerDecl block, string path, int x, int fin, int fout, bool bias, LocationInfo? loc) =>
+        CallLayer(new LayerDecl(block.Name + "." + path, "Linear", new Dictionary<string, object>
+        {
+            ["inFeatures"] = fin, ["outFeatures"] = fout, ["bias"] = bias,
+        }, block.Location, NoArgLocations), x, loc);
+
+    int LayerNormSub(LayerDecl block, string path, int x, int dim, float eps, LocationInfo? loc) =>
+        CallLayer(new LayerDecl(block.Name + "." + path, "LayerNorm", new Dictionary<string, object>
+        {
+            ["dim"] = dim, ["eps"] = eps, ["elementwiseAffine"] = true, ["bias"] = true,
+        }, block.Location, NoArgLocations), x, loc);
 
     // ---- helpers: sub-layers under the block's field, reported at its declaration ----
 

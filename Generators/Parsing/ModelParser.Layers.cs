@@ -24,6 +24,8 @@ internal sealed record LayerDecl(string Name, string Kind, Dictionary<string, ob
     public float Float(string name) => Args.TryGetValue(name, out var v) ? v switch { float f => f, double d => (float)d, int i => i, _ => 0f } : 0f;
 
     public bool Bool(string name) => Args.TryGetValue(name, out var v) && v is true;
+
+    public string Str(string name) => Args.TryGetValue(name, out var v) && v is string t ? t : "";
 }
 
 /// <summary>A layer-array field: its elements in order (null where an element's declaration was reported).</summary>
@@ -37,7 +39,7 @@ internal sealed partial class ModelParser
     /// <summary>Composite blocks (ModelParser.Blocks.cs); primitive layers come from the op registry.</summary>
     static readonly HashSet<string> BlockLayers = new()
     {
-        "GhostModule", "GhostBottleneck", "RepVggBlock", "MobileOneBlock", "RepGhostModule",
+        "GhostModule", "GhostBottleneck", "RepVggBlock", "MobileOneBlock", "RepGhostModule", "TransformerBlock",
     };
 
     static bool IsKnownLayer(string type) => OpRegistry.ForLayer(type) is not null || BlockLayers.Contains(type);

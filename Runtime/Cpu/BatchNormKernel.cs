@@ -97,25 +97,33 @@ public static unsafe class BatchNormKernel
     internal static unsafe void FinishStatistics(in BatchNormStatsTarget t, int c, long count, double* sums)
     {
         float[] p = t.Parameters;
+        bool finite = true;
         for (int ch = 0; ch < c; ch++)
         {
             double k = p[t.MeanOffset + ch];
             double s1 = sums[2 * ch], s2 = sums[2 * ch + 1];
-            double sq = Math.Max(0.0, s2 - s1 * s1 / count);
-            double var = sq / count;
+            double var = Math.Max(0.0, s2 - s1 * s1 / count) / count;
             float mean = (float)(k + s1 / count);
             float invStd = (float)(1.0 / Math.Sqrt(var + t.Eps));
             t.Save[t.SaveOffset + ch] = mean;
             t.Save[t.SaveOffset + c + ch] = invStd;
-            double unbiased = count > 1 ? sq / (count - 1) : var;
-            p[t.MeanOffset + ch] = (float)((1.0 - t.Momentum) * p[t.MeanOffset + ch] + t.Momentum * (double)mean);
-            p[t.VarOffset + ch] = (float)((1.0 - t.Momentum) * p[t.VarOffset + ch] + t.Momentum * unbiased);
+            finite &= float.IsFinite(mean) && double.IsFinite(s2);
             if (t.Affine is { } a)
             {
                 float scale = p[t.GammaOffset + ch] * invStd;
                 a[t.ScaleOffset + ch] = scale;
                 a[t.ShiftOffset + ch] = p[t.BetaOffset + ch] - mean * scale;
             }
+        }
+        // As ForwardTrain: a batch with non-finite statistics (a NaN or infinite input) leaves the running statistics
+        // of the whole layer as they were. The running mean is read above as the shift K, so it changes only after.
+        if (!finite) return;
+        for (int ch = 0; ch < c; ch++)
+        {
+            double s1 = sums[2 * ch], sq = Math.Max(0.0, sums[2 * ch + 1] - s1 * s1 / count);
+            double unbiased = count > 1 ? sq / (count - 1) : sq / count;
+            p[t.MeanOffset + ch] = (float)((1.0 - t.Momentum) * p[t.MeanOffset + ch] + t.Momentum * (double)t.Save[t.SaveOffset + ch]);
+            p[t.VarOffset + ch] = (float)((1.0 - t.Momentum) * p[t.VarOffset + ch] + t.Momentum * unbiased);
         }
     }
 

@@ -66,6 +66,16 @@ public sealed class LabeledImages
             Channels, Height, Width, ClassCount);
     }
 
+    /// <summary>The same samples as a <see cref="SampleSet"/> (no copy), as the trainer takes them.</summary>
+    public SampleSet ToSampleSet() => SampleSet.WithLabels(Images, Shape, Labels, ClassCount);
+
+    /// <summary>The same samples as a <see cref="SampleSet"/> (no copy).</summary>
+    public static implicit operator SampleSet(LabeledImages images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        return images.ToSampleSet();
+    }
+
     /// <summary>Samples per class.</summary>
     public int[] ClassCounts()
     {

@@ -68,6 +68,12 @@ public interface IModel
     IReadOnlyList<FiringRate> FiringRates => [];
     /// <summary>Clears the spike counters behind <see cref="FiringRates"/>.</summary>
     void ResetFiringRates() { }
+    /// <summary>Runs <paramref name="step"/> (one of this model's training steps) in diagnostic mode, checking the input
+    /// and every value the step writes, step by step, and returns where the first NaN or infinity appeared; null when
+    /// every value stayed finite, or when the backend cannot trace (the ILGPU backend, hand-written models). The
+    /// trainer calls it after a step whose loss or gradients were non-finite, to name the op and layer: tracing costs
+    /// a pass over every value after every kernel, so ordinary steps never do it.</summary>
+    NonFiniteOrigin? TraceNonFinite(Func<StepResult> step) => null;
     /// <summary>A training step of a token model against float targets.</summary>
     StepResult TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<float> targets, int batch) =>
         throw new InvalidOperationException($"{Name} takes float input, not token ids: call TrainStep(ReadOnlySpan<float> input, ...).");

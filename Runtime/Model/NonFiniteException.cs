@@ -94,3 +94,9 @@ public sealed class NonFiniteException : ArithmeticException
         return b.ToString();
     }
 }
+
+/// <summary>Where a traced training step first produced a non-finite value (<see cref="IModel.TraceNonFinite"/>).</summary>
+/// <param name="Op">The op of the kernel that wrote it (e.g. "Conv2d"), or "Input" for the input batch.</param>
+/// <param name="Layer">The layer (field name, state_dict prefix) of that op; empty for an op without a layer.</param>
+/// <param name="Where">Which step of the generated program wrote it, e.g. "forward step 3 of 41 (Conv2dForward stem + Relu)".</param>
+public sealed record NonFiniteOrigin(string Op, string Layer, string Where);

@@ -75,7 +75,17 @@ public sealed class OnnxGraphBuilder
     public string Input(string name, params int[] sampleShape)
     {
         Define(name, "input");
-        _inputs.Add(new ValueInfo(name, CheckDims(sampleShape, nameof(sampleShape))));
+        _inputs.Add(new ValueInfo(name, CheckDims(sampleShape, nameof(sampleShape)), Float32));
+        return name;
+    }
+
+    /// <summary>Declares an int64 graph input of shape (<see cref="BatchDimension"/>, <paramref name="sampleShape"/>...):
+    /// token ids, read by <see cref="Gather"/>.</summary>
+    /// <returns><paramref name="name"/>.</returns>
+    public string Int64Input(string name, params int[] sampleShape)
+    {
+        Define(name, "input");
+        _inputs.Add(new ValueInfo(name, CheckDims(sampleShape, nameof(sampleShape)), Int64));
         return name;
     }
 
@@ -84,7 +94,7 @@ public sealed class OnnxGraphBuilder
     {
         Use(value, "Output");
         if (_outputs.Any(o => o.Name == value)) throw new OnnxExportException($"'{value}' is already a graph output.");
-        _outputs.Add(new ValueInfo(value, CheckDims(sampleShape, nameof(sampleShape))));
+        _outputs.Add(new ValueInfo(value, CheckDims(sampleShape, nameof(sampleShape)), Float32));
     }
 
     /// <summary>A float32 initializer holding a copy of <paramref name="values"/>.</summary>
@@ -146,6 +156,17 @@ public sealed class OnnxGraphBuilder
         name = Unique("const_" + value.ToString("R", CultureInfo.InvariantCulture).Replace('-', 'm').Replace('.', 'p').Replace('+', '_'));
         _scalars[(value, rank)] = name;
         return Initializer(name, [value], rank == 0 ? [] : [1]);
+    }
+
+    /// <summary>A float32 initializer of shape <paramref name="shape"/> with every element <paramref name="value"/>
+    /// (LayerNormalization's scale of ones when the layer has no affine weight), under a generated name.</summary>
+    public string Filled(float value, params int[] shape)
+    {
+        long count = 1;
+        foreach (int d in CheckDims(shape, nameof(shape))) count *= d;
+        var values = new float[count];
+        Array.Fill(values, value);
+        return Initializer(Unique("filled"), values, shape);
     }
 
     // ---- Convolution, linear, pooling -----------------------------------------------------------------------
@@ -378,6 +399,14 @@ public sealed class OnnxGraphBuilder
         return Add(op, [x], name, Ints("axes", axes), keep);
     }
 
+    /// <summary>Tile: <paramref name="x"/> repeated <paramref name="repeats"/>[i] times along axis i (the batch axis too:
+    /// give 1 for it).</summary>
+    public string Tile(string x, long[] repeats, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(repeats);
+        return Add("Tile", [x, Int64Initializer(Unique("repeats"), repeats, repeats.Length)], name);
+    }
+
     /// <summary>Gather along <paramref name="axis"/>: an embedding lookup is <c>Gather(weight, ids, 0)</c>.</summary>
     public string Gather(string data, string indices, int axis = 0, string? name = null) => Add("Gather", [data, indices], name, Int("axis", axis));
 
@@ -527,7 +556,7 @@ public sealed class OnnxGraphBuilder
         var shape = new ProtoWriter();
         shape.Message(1, new ProtoWriter().String(2, BatchDimension));
         foreach (int d in v.SampleShape) shape.Message(1, new ProtoWriter().Int64(1, d));
-        var tensor = new ProtoWriter().Int64(1, Float32).Message(2, shape);
+        var tensor = new ProtoWriter().Int64(1, v.ElemType).Message(2, shape);
         return new ProtoWriter().String(1, v.Name).Message(2, new ProtoWriter().Message(1, tensor));
     }
 
@@ -541,5 +570,5 @@ public sealed class OnnxGraphBuilder
     sealed record Attribute(string Name, AttributeKind Kind, long I, float F, string? S, long[]? Ints);
     sealed record Node(string OpType, string[] Inputs, string Output, Attribute[] Attributes);
     sealed record TensorData(string Name, int DataType, int[] Shape, byte[] Data);
-    sealed record ValueInfo(string Name, int[] SampleShape);
+    sealed record ValueInfo(string Name, int[] SampleShape, int ElemType);
 }

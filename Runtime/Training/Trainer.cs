@@ -23,10 +23,10 @@ public sealed class Trainer
     readonly TextWriter _log;
     readonly bool _bar;
     readonly bool _progress;
-    float[] _evalInput = [];
+    Buffers? _evalBuffers;
     float[] _evalOutput = [];
-    int[] _evalLabels = [];
     int _barLength; // widest bar drawn this epoch, so clearing it covers it all
+    readonly string _unit; // throughput unit: images for (C, H, W) inputs, samples otherwise
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="model">The compiled model.</param>
@@ -51,6 +51,7 @@ public sealed class Trainer
             _ => false,
         };
         _progress = _options.Progress != ProgressMode.None;
+        _unit = model.InputShape.Count == 3 ? "img/s" : "samples/s";
     }
 
     /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs, evaluating on <paramref name="test"/> after each.
@@ -64,13 +65,27 @@ public sealed class Trainer
     public IReadOnlyList<EpochStats> Fit(LabeledImages train, LabeledImages? test = null)
     {
         ArgumentNullException.ThrowIfNull(train);
-        CheckShape(_model, train, nameof(train));
         if (test is not null) CheckShape(_model, test, nameof(test));
+        CheckShape(_model, train, nameof(train));
+        return Fit(train.ToSampleSet(), test?.ToSampleSet());
+    }
+
+    /// <summary>Trains on any inputs and targets the model takes: float samples or token ids, with integer labels
+    /// (cross-entropy, one per sample or per position) or float targets (MSE, L1, BCE with logits), as
+    /// <see cref="Fit(LabeledImages, LabeledImages?)"/> does for images.</summary>
+    /// <param name="train">Training samples; <see cref="SampleSet.CheckFits"/> must accept them for the model.</param>
+    /// <param name="test">Optional held-out samples.</param>
+    /// <returns>One entry per epoch run by this call. Accuracy is NaN for MSE and L1.</returns>
+    /// <exception cref="NonFiniteException">As <see cref="Fit(LabeledImages, LabeledImages?)"/>.</exception>
+    public IReadOnlyList<EpochStats> Fit(SampleSet train, SampleSet? test = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        train.CheckFits(_model, nameof(train));
+        test?.CheckFits(_model, nameof(test));
 
         var o = _options;
         var batches = new BatchIterator(train, o.BatchSize, shuffle: true, o.Seed, o.DropLast);
-        var input = new float[o.BatchSize * _model.InputSize];
-        var labels = new int[o.BatchSize];
+        var buffers = new Buffers(train, o.BatchSize);
         var history = new List<EpochStats>(o.Epochs);
         int steps = batches.BatchesPerEpoch;
         if (steps == 0) throw new ArgumentException($"The training set ({train.Count} samples) has no full batch of {o.BatchSize}.", nameof(train));
@@ -94,6 +109,7 @@ public sealed class Trainer
 
         _log.WriteLine($"Training {_model.Name}: {_model.Parameters.TrainableCount:N0} parameters, {train.Count:N0} training samples, " +
                        $"{o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")} of {steps} steps (batch {o.BatchSize}), {_optimizer.GetType().Name}.");
+        bool regression = _model.Loss is Loss.Mse or Loss.L1;
         for (int epoch = start; epoch < o.Epochs; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
@@ -101,32 +117,34 @@ public sealed class Trainer
             // Spiking models: firing rates over this epoch's training steps (evaluation would add its own passes).
             _model.ResetFiringRates();
             double lossSum = 0;
-            long correct = 0, seen = 0;
+            long correct = 0, counted = 0, seen = 0;
             int lastShown = -1;
             for (int step = 0; step < steps; step++)
             {
                 if (o.Schedule is { } s) _optimizer.LearningRate = s.LearningRate(epoch, step, o.Epochs, steps);
-                batches.Next(input, labels, out int n);
+                batches.Next(buffers.Inputs, buffers.Tokens, buffers.Labels, buffers.Targets, out int n);
                 // A last batch of one sample has no batch statistics (BatchNorm rejects it, as PyTorch does).
                 if (n == 1 && step == steps - 1 && steps > 1) break;
                 StepResult r;
                 try
                 {
-                    r = _model.TrainStep(input.AsSpan(0, n * _model.InputSize), labels.AsSpan(0, n), n);
-                    if (!float.IsFinite(r.Loss))
-                        throw new NonFiniteException(NonFiniteKind.Loss, r.Loss, epoch: epoch + 1, step: step + 1, advice: Advice(epoch));
+                    r = buffers.Step(_model, n);
+                    if (!float.IsFinite(r.Loss)) throw new NonFiniteException(NonFiniteKind.Loss, r.Loss);
                     _optimizer.Step(_model.Parameters);
                 }
                 catch (NonFiniteException e) when (e.Epoch is null)
                 {
-                    // Raised by the model or the optimizer, which do not know where the run is.
-                    throw e.WithPosition(epoch + 1, step + 1, (e.Advice is null ? "" : e.Advice + " ") + Advice(epoch));
+                    // Raised here, by the model or by the optimizer, none of which know the op or where the run is.
+                    var located = Locate(e, buffers, n);
+                    throw located.WithPosition(epoch + 1, step + 1, (located.Advice is null ? "" : located.Advice + " ") + Advice(epoch));
                 }
                 lossSum += (double)r.Loss * n;
                 correct += r.Correct;
+                // Total 0 means one prediction per sample (hand-written models), except for regression losses.
+                counted += r.Total > 0 ? r.Total : regression ? 0 : n;
                 seen += n;
                 if (_progress)
-                    lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, (double)correct / seen, seen, epochClock.Elapsed.TotalSeconds,
+                    lastShown = ShowProgress(epoch, step + 1, steps, lossSum / seen, Ratio(correct, counted), seen, epochClock.Elapsed.TotalSeconds,
                         history, lastShown);
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
@@ -144,7 +162,7 @@ public sealed class Trainer
                 Safetensors.Save(_model.Parameters, path, CheckpointMetadata(epoch + 1, eval));
                 _lastGood = (epoch + 1, path);
             }
-            var stats = new EpochStats(epoch + 1, lossSum / seen, (double)correct / seen, eval.Loss, eval.Accuracy,
+            var stats = new EpochStats(epoch + 1, lossSum / seen, Ratio(correct, counted), eval.Loss, eval.Accuracy,
                 _optimizer.LearningRate, seen / trainSeconds, epochClock.Elapsed.TotalSeconds) { FiringRates = firingRates };
             history.Add(stats);
             if (_bar && _barLength > 0) _log.Write('\r' + new string(' ', _barLength) + '\r');
@@ -155,6 +173,28 @@ public sealed class Trainer
             o.EpochEnd?.Invoke(history);
         }
         return history;
+    }
+
+    /// <summary>Adds the op and layer that first produced a non-finite value to a loss or gradient report, by tracing the
+    /// failed step again (<see cref="IModel.TraceNonFinite"/>): a cost paid once, when training stops, never per step.
+    /// The rerun changes nothing the failure left: parameters, running statistics and the step count are restored.</summary>
+    NonFiniteException Locate(NonFiniteException e, Buffers buffers, int n)
+    {
+        if (e.Op is not null || e.Kind is not (NonFiniteKind.Loss or NonFiniteKind.Gradient)) return e;
+        var values = _model.Parameters.Values;
+        var kept = values.ToArray();
+        ulong steps = _model.TrainSteps;
+        NonFiniteOrigin? origin;
+        try { origin = _model.TraceNonFinite(() => buffers.Step(_model, n)); }
+        finally
+        {
+            kept.CopyTo(values, 0);
+            _model.TrainSteps = steps;
+        }
+        if (origin is null) return e;
+        string where = $"First non-finite value: {origin.Where}.";
+        return new NonFiniteException(e.Kind, e.Value, e.Tensor, e.Index, origin.Op, origin.Layer.Length > 0 ? origin.Layer : null,
+            advice: e.Advice is null ? where : where + " " + e.Advice);
     }
 
     /// <summary>The training-state file kept beside a checkpoint: "x.safetensors" gives "x.train-state.safetensors".</summary>
@@ -204,37 +244,77 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         CheckShape(model, data, nameof(data));
-        float[] input = [], output = [];
-        int[] labels = [];
-        return Evaluate(model, data, batchSize, ref input, ref output, ref labels);
+        return Evaluate(model, data.ToSampleSet(), batchSize);
+    }
+
+    /// <summary>Accuracy and mean loss of <paramref name="model"/> on any data it takes, evaluation mode: the model's
+    /// declared loss without label smoothing (mean over samples, non-ignored positions or output elements, as
+    /// PyTorch's mean reduction); accuracy over the same predictions as <see cref="StepResult.Correct"/>, NaN for MSE and L1.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="data">Samples <see cref="SampleSet.CheckFits"/> accepts for the model.</param>
+    /// <param name="batchSize">Samples per Infer call.</param>
+    public static EvalResult Evaluate(IModel model, SampleSet data, int batchSize = 500)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        data.CheckFits(model, nameof(data));
+        Buffers? buffers = null;
+        float[] output = [];
+        return Evaluate(model, data, batchSize, ref buffers, ref output);
     }
 
     /// <summary>Evaluates this trainer's model, reusing its evaluation buffers.</summary>
-    public EvalResult Evaluate(LabeledImages data, int batchSize)
+    public EvalResult Evaluate(SampleSet data, int batchSize)
     {
-        CheckShape(_model, data, nameof(data));
-        return Evaluate(_model, data, batchSize, ref _evalInput, ref _evalOutput, ref _evalLabels);
+        ArgumentNullException.ThrowIfNull(data);
+        data.CheckFits(_model, nameof(data));
+        return Evaluate(_model, data, batchSize, ref _evalBuffers, ref _evalOutput);
     }
 
-    static EvalResult Evaluate(IModel model, LabeledImages data, int batchSize, ref float[] input, ref float[] output, ref int[] labels)
+    static EvalResult Evaluate(IModel model, SampleSet data, int batchSize, ref Buffers? buffers, ref float[] output)
     {
         if (data.Count == 0) return new EvalResult(double.NaN, double.NaN);
-        int inSize = model.InputSize, outSize = model.OutputSize;
-        if (input.Length < batchSize * inSize) input = new float[batchSize * inSize];
+        int outSize = model.OutputSize, rows = data.TargetSize;
+        if (buffers is null || buffers.BatchSize < batchSize || buffers.Data != data) buffers = new Buffers(data, batchSize);
         if (output.Length < batchSize * outSize) output = new float[batchSize * outSize];
-        if (labels.Length < batchSize) labels = new int[batchSize];
         var batches = new BatchIterator(data, batchSize, shuffle: false);
-        double loss = 0;
-        long correct = 0;
-        while (batches.Next(input, labels, out int n))
+        var sums = new EvalLoss();
+        while (batches.Next(buffers.Inputs, buffers.Tokens, buffers.Labels, buffers.Targets, out int n))
         {
-            model.Infer(input.AsSpan(0, n * inSize), n, output.AsSpan(0, n * outSize));
-            loss += SoftmaxCrossEntropy.Sum(output.AsSpan(0, n * outSize), labels.AsSpan(0, n), n, outSize, out int c);
-            correct += c;
+            var o = output.AsSpan(0, n * outSize);
+            if (data.InputKind == InputKind.Tokens) model.Infer(buffers.Tokens.AsSpan(0, n * data.SampleSize), n, o);
+            else model.Infer(buffers.Inputs.AsSpan(0, n * data.SampleSize), n, o);
+            if (data.HasLabels) sums.AddLabels(o, buffers.Labels.AsSpan(0, n * rows), rows, outSize / rows);
+            else sums.AddTargets(model.Loss, o, buffers.Targets.AsSpan(0, n * rows));
         }
-        return new EvalResult((double)correct / data.Count, loss / data.Count);
+        return new EvalResult(sums.Accuracy, sums.Mean);
+    }
+
+    static double Ratio(long correct, long counted) => counted == 0 ? double.NaN : (double)correct / counted;
+
+    /// <summary>One batch's buffers for a data set's kinds (the unused ones empty), and the TrainStep overload they take.</summary>
+    sealed class Buffers(SampleSet data, int batchSize)
+    {
+        public SampleSet Data { get; } = data;
+        public int BatchSize { get; } = batchSize;
+        public float[] Inputs { get; } = data.InputKind == InputKind.Floats ? new float[batchSize * data.SampleSize] : [];
+        public int[] Tokens { get; } = data.InputKind == InputKind.Tokens ? new int[batchSize * data.SampleSize] : [];
+        public int[] Labels { get; } = data.HasLabels ? new int[batchSize * data.TargetSize] : [];
+        public float[] Targets { get; } = data.HasLabels ? [] : new float[batchSize * data.TargetSize];
+
+        public StepResult Step(IModel model, int n)
+        {
+            int x = n * Data.SampleSize, t = n * Data.TargetSize;
+            return (Data.InputKind, Data.HasLabels) switch
+            {
+                (InputKind.Floats, true) => model.TrainStep(Inputs.AsSpan(0, x), (ReadOnlySpan<int>)Labels.AsSpan(0, t), n),
+                (InputKind.Floats, false) => model.TrainStep(Inputs.AsSpan(0, x), (ReadOnlySpan<float>)Targets.AsSpan(0, t), n),
+                (_, true) => model.TrainStep(Tokens.AsSpan(0, x), (ReadOnlySpan<int>)Labels.AsSpan(0, t), n),
+                _ => model.TrainStep(Tokens.AsSpan(0, x), (ReadOnlySpan<float>)Targets.AsSpan(0, t), n),
+            };
+        }
     }
 
     static void CheckShape(IModel model, LabeledImages data, string name)
@@ -290,7 +370,7 @@ public sealed class Trainer
             bar[..filled].Fill('#');
             bar[filled..].Fill('.');
             string text = string.Create(inv,
-                $"epoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {accuracy * 100:F2}% {rate:F0} img/s {left}");
+                $"epoch {epoch + 1}/{_options.Epochs} [{bar}] {done}/{total} loss {loss:F4} acc {Percent(accuracy)} {rate:F0} {_unit} {left}");
             _log.Write('\r');
             _log.Write(text);
             // Pad over a longer bar drawn before (the time-left text shrinks), so no stale characters remain.
@@ -300,7 +380,7 @@ public sealed class Trainer
         else
         {
             _log.WriteLine(string.Create(inv,
-                $"  epoch {epoch + 1}/{_options.Epochs} {pos * 10,3}% ({done}/{total}) loss {loss:F4} acc {accuracy * 100:F2}% {rate:F0} img/s {left}"));
+                $"  epoch {epoch + 1}/{_options.Epochs} {pos * 10,3}% ({done}/{total}) loss {loss:F4} acc {Percent(accuracy)} {rate:F0} {_unit} {left}"));
         }
         _log.Flush();
         return pos;
@@ -316,7 +396,11 @@ public sealed class Trainer
             : string.Create(CultureInfo.InvariantCulture, $"{t.Minutes}:{t.Seconds:00}");
     }
 
-    static string Format(EpochStats s, int epochs) => string.Create(CultureInfo.InvariantCulture,
-        $"epoch {s.Epoch,3}/{epochs}  train loss {s.TrainLoss:F4} acc {s.TrainAccuracy * 100:F2}%  " +
-        $"test loss {s.TestLoss:F4} acc {s.TestAccuracy * 100:F2}%  lr {s.LearningRate:G4}  {s.ImagesPerSecond:F0} img/s  {s.Seconds:F1} s");
+    string Format(EpochStats s, int epochs) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {s.Epoch,3}/{epochs}  train loss {s.TrainLoss:F4} acc {Percent(s.TrainAccuracy)}  " +
+        $"test loss {s.TestLoss:F4} acc {Percent(s.TestAccuracy)}  lr {s.LearningRate:G4}  {s.ImagesPerSecond:F0} {_unit}  {s.Seconds:F1} s");
+
+    /// <summary>A percentage with two decimals, or "-" where there is no accuracy (regression losses, no test set).</summary>
+    static string Percent(double fraction) =>
+        double.IsNaN(fraction) ? "-" : string.Create(CultureInfo.InvariantCulture, $"{fraction * 100:F2}%");
 }

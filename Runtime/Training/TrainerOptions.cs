@@ -49,8 +49,8 @@ public sealed record TrainerOptions
 }
 
 /// <summary>Loss and accuracy of a model on a data set.</summary>
-/// <param name="Accuracy">Fraction of samples classified correctly, in [0, 1].</param>
-/// <param name="Loss">Mean softmax cross-entropy.</param>
+/// <param name="Accuracy">Fraction of predictions that are correct, in [0, 1] (samples, non-ignored positions or BCE labels); NaN for MSE and L1.</param>
+/// <param name="Loss">Mean of the model's declared loss (cross-entropy without label smoothing, MSE, L1 or BCE with logits).</param>
 public readonly record struct EvalResult(double Accuracy, double Loss);
 
 /// <summary>What one epoch measured.</summary>

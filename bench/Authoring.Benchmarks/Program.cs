@@ -6,6 +6,7 @@
 // --quick: a few short iterations per case, for a CI smoke run (numbers are indicative only).
 // --attention-memory [case ...]: peak bytes of the attention cases instead (each in a fresh process).
 // --attention-cputime [N ...]: single-thread CPU time per call of the attention cases, ours and TorchSharp's.
+// --spiking-epoch [ROUNDS [STEPS]]: the SpikingFashion sample's training step, ours and TorchSharp's, interleaved.
 // --lab NAME [ROUNDS]: interleaved A/B timing of kernel variants instead (Lab.cs, LabCases.cs).
 // Any other arguments are BenchmarkDotNet's own (--filter, --list flat, --artifacts DIR, ...).
 using Authoring.Benchmarks;
@@ -25,6 +26,7 @@ if (args is ["--attention-memory-probe", var probeCase, var probeN, var probeCau
     return AttentionMemoryProbe.Probe(probeCase, int.Parse(probeN, System.Globalization.CultureInfo.InvariantCulture), probeCausal == "1");
 }
 if (args.Length > 0 && args[0] == "--lab") return Lab.Run(args[1..]);
+if (args.Length > 0 && args[0] == "--spiking-epoch") return SpikingEpoch.Run(args[1..]);
 
 bool quick = args.Contains("--quick");
 string[] bdnArgs = args.Where(a => a != "--quick").ToArray();

@@ -34,55 +34,71 @@ public sealed class SpikingTests(GpuFixture fx)
     [MemberData(nameof(Shapes))]
     public void NeuronsMatchTheCpuKernels(int n, int T, int F)
     {
-        int size = T * F;
+        // Every neuron with detach_reset both ways (the list alone pairs detach with only some resets) and every
+        // surrogate: detach_reset changes the backward's reset term, whose surrogate factor each surrogate shapes.
         for (int ci = 0; ci < Neurons.Length; ci++)
+            foreach (bool detach in new[] { false, true })
+                foreach (string sg in Surrogates)
+                {
+                    var (name, d, w) = Neurons[ci];
+                    d = WithDetachReset(d, detach);
+                    CheckNeuron($"{name}, detach_reset {detach}", d, w, sg, ci, n, T, F);
+                }
+    }
+
+    static NeuronDynamics WithDetachReset(NeuronDynamics d, bool detach) => d.Model switch
+    {
+        NeuronModel.If => NeuronDynamics.If(d.VThreshold, d.VReset, detach),
+        NeuronModel.Lif => NeuronDynamics.Lif(d.Tau, d.DecayInput, d.VThreshold, d.VReset, detach),
+        _ => NeuronDynamics.ParametricLif(d.DecayInput, d.VThreshold, d.VReset, detach),
+    };
+
+    void CheckNeuron(string name, NeuronDynamics d, float w, string sg, int ci, int n, int T, int F)
+    {
+        int size = T * F;
+        var rng = new Random(ci * 31 + T * 7 + F);
+        // Inputs in +-1.5 v_th / (dh/dx): a single step can cross the threshold, so every neuron fires now and then.
+        double dhdx = d.Model == NeuronModel.If || !d.DecayInput ? 1 : d.Model == NeuronModel.Lif ? 1 / d.Tau : 1 / (1 + Math.Exp(-w));
+        double scale = 1.5 * d.VThreshold / dhdx;
+        using var x = fx.Batch(rng, n, size, offset: 2, gap: 3, scale: scale);
+        using var ds = fx.Batch(rng, n, size, offset: 1, gap: 2);
+        using var s = fx.Batch(rng, n, size, offset: 3, gap: 1);
+        using var v = fx.Batch(rng, n, size, offset: 0, gap: 4);
+        using var wd = fx.Array([w]);
+        using var count = fx.Device.Accelerator.Allocate1D(new long[] { 5 });
+
+        var xh = Host(x.Values, n, size);
+        var sh = Host(new double[n * size], n, size);
+        var vh = Host(new double[n * size], n, size);
+        long cpuCount = NeuronKernel.Forward(d, n, T, F, xh, [w], 0, sh, vh);
+        fx.Kernels.NeuronForward(d, n, T, F, x.View, wd.View, s.View, v.View, count.View);
+        Assert.Equal(Dense(sh, n, size), s.Read());
+        var vg = v.Read();
+        var vc = Dense(vh, n, size);
+        for (int i = 0; i < vc.Length; i++) Assert.True(vc[i] == vg[i], $"{name}: v[{i}] cpu {vc[i]:R}, gpu {vg[i]:R}");
+        var countRead = new long[1];
+        fx.Device.Synchronize();
+        count.View.CopyToCPU(countRead);
+        Assert.Equal(5 + cpuCount, countRead[0]);
+
+        foreach (bool accumulate in new[] { false, true })
         {
-            var (name, d, w) = Neurons[ci];
-            string sg = Surrogates[(ci + T) % Surrogates.Length];
-            var rng = new Random(ci * 31 + T * 7 + F);
-            // Inputs in +-1.5 v_th / (dh/dx): a single step can cross the threshold, so every neuron fires now and then.
-            double dhdx = d.Model == NeuronModel.If || !d.DecayInput ? 1 : d.Model == NeuronModel.Lif ? 1 / d.Tau : 1 / (1 + Math.Exp(-w));
-            double scale = 1.5 * d.VThreshold / dhdx;
-            using var x = fx.Batch(rng, n, size, offset: 2, gap: 3, scale: scale);
-            using var ds = fx.Batch(rng, n, size, offset: 1, gap: 2);
-            using var s = fx.Batch(rng, n, size, offset: 3, gap: 1);
-            using var v = fx.Batch(rng, n, size, offset: 0, gap: 4);
-            using var wd = fx.Array([w]);
-            using var count = fx.Device.Accelerator.Allocate1D(new long[] { 5 });
-
-            var xh = Host(x.Values, n, size);
-            var sh = Host(new double[n * size], n, size);
-            var vh = Host(new double[n * size], n, size);
-            long cpuCount = NeuronKernel.Forward(d, n, T, F, xh, [w], 0, sh, vh);
-            fx.Kernels.NeuronForward(d, n, T, F, x.View, wd.View, s.View, v.View, count.View);
-            Assert.Equal(Dense(sh, n, size), s.Read());
-            var vg = v.Read();
-            var vc = Dense(vh, n, size);
-            for (int i = 0; i < vc.Length; i++) Assert.True(vc[i] == vg[i], $"{name}: v[{i}] cpu {vc[i]:R}, gpu {vg[i]:R}");
-            var countRead = new long[1];
-            fx.Device.Synchronize();
-            count.View.CopyToCPU(countRead);
-            Assert.Equal(5 + cpuCount, countRead[0]);
-
-            foreach (bool accumulate in new[] { false, true })
-            {
-                using var dx = fx.Batch(rng, n, size, offset: 4, gap: 2);
-                using var dw = fx.Array([0.5f]);
-                var dxh = Host(accumulate ? dx.Values : new double[n * size], n, size);
-                var g = new[] { 0.5f };
-                var dsh = Host(ds.Values, n, size);
-                Backward(sg, d, n, T, F, xh, dsh, [w], dxh, accumulate, g, x, ds, wd, dx, dw);
-                var cpu = Dense(dxh, n, size);
-                var gpu = dx.Read();
-                // Only the sigmoid's exp differs between the backends (a few ulp of g'); 1e-5 of the largest gradient
-                // covers it through 8 steps, and everything else must agree to the bit.
-                double tol = sg == "Sigmoid" ? 1e-5 * cpu.Max(Math.Abs) : 0;
-                Close(ToDouble(cpu), gpu, tol, 0, $"{name}, {sg}, accumulate {accumulate}: dx");
-                // dw: the same terms summed in another order (per task on the CPU, per thread then in parts here).
-                double dwCpu = g[0] - 0.5;
-                Close([0.5 + dwCpu], dw.Read(), 1e-5 * (1 + Math.Abs(dwCpu)), 0, $"{name}, {sg}: dw");
-                if (d.Model != NeuronModel.ParametricLif) Assert.Equal(0.5f, dw.Read()[0]);
-            }
+            using var dx = fx.Batch(rng, n, size, offset: 4, gap: 2);
+            using var dw = fx.Array([0.5f]);
+            var dxh = Host(accumulate ? dx.Values : new double[n * size], n, size);
+            var g = new[] { 0.5f };
+            var dsh = Host(ds.Values, n, size);
+            Backward(sg, d, n, T, F, xh, dsh, [w], dxh, accumulate, g, x, ds, wd, dx, dw);
+            var cpu = Dense(dxh, n, size);
+            var gpu = dx.Read();
+            // Only the sigmoid's exp differs between the backends (a few ulp of g'); 1e-5 of the largest gradient
+            // covers it through 8 steps, and everything else must agree to the bit.
+            double tol = sg == "Sigmoid" ? 1e-5 * cpu.Max(Math.Abs) : 0;
+            Close(ToDouble(cpu), gpu, tol, 0, $"{name}, {sg}, accumulate {accumulate}: dx");
+            // dw: the same terms summed in another order (per task on the CPU, per thread then in parts here).
+            double dwCpu = g[0] - 0.5;
+            Close([0.5 + dwCpu], dw.Read(), 1e-5 * (1 + Math.Abs(dwCpu)), 0, $"{name}, {sg}: dw");
+            if (d.Model != NeuronModel.ParametricLif) Assert.Equal(0.5f, dw.Read()[0]);
         }
     }
 

@@ -47,6 +47,13 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void SmoothActs() => Check(new SmoothActs(), p => new SmoothActs.Gpu(fixture.Device, p));
     [Fact] public void OuterBroadcast() => Check(new OuterBroadcast(), p => new OuterBroadcast.Gpu(fixture.Device, p));
     [Fact] public void SlicedTime() => Check(new SlicedTime(), p => new SlicedTime.Gpu(fixture.Device, p));
+    [Fact] public void SdpaBlock() => Check(new SdpaBlock(), p => new SdpaBlock.Gpu(fixture.Device, p));
+    [Fact] public void SdpaCausalShared() => Check(new SdpaCausalShared(), p => new SdpaCausalShared.Gpu(fixture.Device, p));
+    [Fact] public void LinearEluBlock() => Check(new LinearEluBlock(), p => new LinearEluBlock.Gpu(fixture.Device, p));
+    [Fact] public void LinearReluCausal() => Check(new LinearReluCausal(), p => new LinearReluCausal.Gpu(fixture.Device, p));
+    [Fact] public void TransformerBlocks() => Check(new TransformerBlocks(), p => new TransformerBlocks.Gpu(fixture.Device, p));
+    [Fact] public void SlabBlock() => Check(new SlabBlock(), p => new SlabBlock.Gpu(fixture.Device, p));
+    [Fact] public void LinearEluCausalShared() => Check(new LinearEluCausalShared(), p => new LinearEluCausalShared.Gpu(fixture.Device, p));
 
     // Tensor ops of token and attention models (Models/TensorOpModels.cs).
     [Fact] public void LayerNormTokens() => Check(new LayerNormTokens(), p => new LayerNormTokens.Gpu(fixture.Device, p));

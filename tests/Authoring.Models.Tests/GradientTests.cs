@@ -46,6 +46,31 @@ public class GradientTests
     [Fact] public void ReshapeThroughA4dValue() => Check(new RankReshape());
     [Fact] public void TinyTransformerBlock() => Check(new TinyTransformer());
 
+    // Fused attention ops (Models/AttentionModels.cs).
+    [Fact] public void SoftmaxAttentionSeparateProjections() => Check(new SdpaBlock());
+    [Fact] public void SoftmaxAttentionCausalSharedQkvTwoBlocks() => Check(new SdpaCausalShared());
+    [Fact] public void LinearAttentionEluSeparateProjections() => Check(new LinearEluBlock());
+    [Fact] public void LinearAttentionReluCausalTwoChunks() => Check(new LinearReluCausal());
+    [Fact] public void LinearAttentionEluCausalSharedQkv() => Check(new LinearEluCausalShared());
+    [Fact] public void TransformerBlocksLinearAndCausalSoftmax() => Check(new TransformerBlocks());
+    [Fact] public void SlabBlockDepthwiseConvOfValues() => Check(new SlabBlock());
+
+    [Fact]
+    public void TransformerBlockParametersHaveTimmNames()
+    {
+        var names = new TransformerBlocks().Parameters.Infos.Select(i => i.Name).ToArray();
+        Assert.Equal(new[]
+        {
+            "embed.weight", "embed.bias",
+            "b1.norm1.weight", "b1.norm1.bias", "b1.attn.qkv.weight", "b1.attn.qkv.bias", "b1.attn.proj.weight", "b1.attn.proj.bias",
+            "b1.norm2.weight", "b1.norm2.bias", "b1.mlp.fc1.weight", "b1.mlp.fc1.bias", "b1.mlp.fc2.weight", "b1.mlp.fc2.bias",
+            "b2.norm1.weight", "b2.norm1.bias", "b2.attn.qkv.weight", "b2.attn.proj.weight", "b2.attn.proj.bias",
+            "b2.norm2.weight", "b2.norm2.bias", "b2.mlp.fc1.weight", "b2.mlp.fc1.bias", "b2.mlp.fc2.weight", "b2.mlp.fc2.bias",
+            "head.weight", "head.bias",
+        }, names);
+        Assert.Contains("b.attn.dwc.weight", new SlabBlock().Parameters.Infos.Select(i => i.Name));
+    }
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOddSlice() => Check(new GhostModuleOdd());
     [Fact] public void GhostModuleRatio3StrideNoRelu() => Check(new GhostModuleRatio3());

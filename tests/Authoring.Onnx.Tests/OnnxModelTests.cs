@@ -1,7 +1,8 @@
-// Whole graphs through the builder, written as the generated ExportOnnx will write them: the FashionCnn sample's
-// deploy model (every conv + BN folded) op by op, weights by state_dict name from its ParameterStore, against the
-// model's own Infer; the training form with BatchNormalization nodes from running statistics; and the errors an
-// export must raise instead of writing a wrong file.
+// Whole graphs through the builder by hand, as the generated ExportOnnx writes them (ExportTests checks the generated
+// method itself): the FashionCnn sample's deploy model (every conv + BN folded) op by op, weights by state_dict name
+// from its ParameterStore, against the model's own Infer; the training form with BatchNormalization nodes from
+// running statistics, which the generated export never writes for this model; and the errors an export must raise
+// instead of writing a wrong file.
 // Tolerance: logits of a 10-layer float32 network whose intermediate sums run over up to 1,152 terms; ONNX Runtime
 // and our kernels sum in different orders, so each layer adds relative error of order sqrt(K) u ~ 2e-6 and the
 // logits (scale ~1) end up within a few 1e-6 of each other: 1e-4 absolute + 1e-4 relative leaves a wide margin

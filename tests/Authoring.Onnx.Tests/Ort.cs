@@ -10,9 +10,21 @@ internal static class Ort
     /// <summary>Loads <paramref name="model"/> and runs it on one float32 input; returns the first output and its shape.</summary>
     public static float[] Run(byte[] model, string input, float[] x, long[] shape, out long[] outShape)
     {
+        using var value = OrtValue.CreateTensorValueFromMemory(x, shape);
+        return Run(model, input, value, out outShape);
+    }
+
+    /// <summary>As <see cref="Run(byte[], string, float[], long[], out long[])"/> for an int64 input (token ids).</summary>
+    public static float[] Run(byte[] model, string input, long[] ids, long[] shape, out long[] outShape)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(ids, shape);
+        return Run(model, input, value, out outShape);
+    }
+
+    static float[] Run(byte[] model, string input, OrtValue value, out long[] outShape)
+    {
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         using var session = new InferenceSession(model, options);
-        using var value = OrtValue.CreateTensorValueFromMemory(x, shape);
         using var run = new RunOptions();
         string output = session.OutputNames[0];
         using var results = session.Run(run, [input], [value], [output]);

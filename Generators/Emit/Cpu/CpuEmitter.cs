@@ -50,6 +50,8 @@ internal sealed class CpuEmitter
         if (_m.TakesTokens) w.Line("int[] __tokens = global::System.Array.Empty<int>();");
         w.Line("readonly float[] __state = new float[__StateSize];");
         w.Line("ulong __steps;");
+        w.Line("bool __trace;");
+        w.Line($"{Rt}.NonFiniteOrigin? __origin;");
         w.Line();
         EntryPoints.Members(w, _m, "");
         w.Line($"/// <summary>Floats per sample of the arena (activations and gradients of one training step).</summary>");
@@ -67,6 +69,7 @@ internal sealed class CpuEmitter
         w.Close();
         w.Line();
         w.Block(body.ToString());
+        TraceMember(w);
         _cx.WriteMembers(w);
         w.Close();
         return w.ToString();
@@ -108,7 +111,9 @@ internal sealed class CpuEmitter
         w.Line("ulong seed = DropoutSeed + 0x9E3779B97F4A7C15UL * ++__steps;");
         w.Line("global::System.Array.Clear(G);");
         w.Line($"{Rt}.StepResult result = default;");
+        w.Line("if (__trace) global::System.Array.Clear(A, 0, n * __TrainArena);");
         CopyIn(w, p);
+        TraceStart(w, p);
         EmitSteps(w, p);
         w.Line("return result;");
         w.Close();
@@ -124,6 +129,46 @@ internal sealed class CpuEmitter
             w.Line("// " + Describe(s));
             _cx.Step = s;
             s.Kernel.EmitCpu(_cx, s);
+            if (p == _plan.Train) TraceCheck(w, p, s);
         }
     }
+
+    // Tracing (IModel.TraceNonFinite): after each kernel of the training step, every arena region it touched and the
+    // gradients must be finite; the first kernel that breaks that is the origin. The arena is cleared first, so what a
+    // kernel leaves unwritten cannot be mistaken for its output. Ordinary steps pay one predictable branch per kernel.
+    void TraceMember(CodeWriter w)
+    {
+        w.Open($"{Rt}.NonFiniteOrigin? {Rt}.IModel.TraceNonFinite(global::System.Func<{Rt}.StepResult> step)");
+        w.Line("global::System.ArgumentNullException.ThrowIfNull(step);");
+        w.Line("__trace = true;");
+        w.Line("__origin = null;");
+        w.Line("try { step(); }");
+        w.Line("finally { __trace = false; }");
+        w.Line("return __origin;");
+        w.Close();
+        w.Line();
+    }
+
+    void TraceStart(CodeWriter w, Program p)
+    {
+        if (_m.TakesTokens) return;
+        var ib = p.Buffers[p.Input.Buffer];
+        w.Line($"if (__trace && !{TraceNs}.Finite(A, (long)n * {ib.Offset} + {p.Input.Shift}, (long)n * __InputSize)) {{ __origin = new(\"Input\", \"\", \"the input batch\"); return result; }}");
+    }
+
+    void TraceCheck(CodeWriter w, Program p, Step s)
+    {
+        var regions = s.Operands().Select(r => r.Buffer).Distinct()
+            .Select(b => $"{TraceNs}.Finite(A, (long)n * {p.Buffers[b].Offset}, (long)n * {p.Buffers[b].PerSample})")
+            .Append($"{TraceNs}.Finite(G, 0, G.Length)");
+        int k = p.Steps.IndexOf(s);
+        string phase = p.LossStep < 0 || k <= p.LossStep ? "forward" : "backward";
+        string op = s.Node?.Op ?? s.Kernel.Name, layer = s.Node?.Layer ?? "";
+        string where = $"{phase} step {k + 1} of {p.Steps.Count} ({Describe(s)})";
+        w.Line($"if (__trace && !({string.Join(" && ", regions)})) {{ __origin = new({Lit(op)}, {Lit(layer)}, {Lit(where)}); return result; }}");
+    }
+
+    static string Lit(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
+    const string TraceNs = "global::Authoring.Runtime.Training.NonFiniteTrace";
 }

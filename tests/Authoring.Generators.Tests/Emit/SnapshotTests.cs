@@ -17,6 +17,14 @@ public class SnapshotTests
         ["SmallCnnToDeploy"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnn.ToDeploy.g.cs"),
         // Tokens: LayerNorm, MatMul with a transposed operand, Softmax, Transpose copies, Mean over tokens.
         ["Transformer"] = (() => TestModels.Transformer, "Samples.Tokens.TinyTransformer.g.cs"),
+        // ONNX export: the training model delegating to its deploy twin, whose graph is written op by op.
+        ["SmallCnnOnnx"] = (() => TestModels.SmallCnn, "FashionCnn.SmallCnn.Onnx.g.cs"),
+        // ONNX export of a model with nothing to fold: LayerNorm, MatMul with a transposed operand, Transpose, Mean.
+        ["TransformerOnnx"] = (() => TestModels.Transformer, "Samples.Tokens.TinyTransformer.Onnx.g.cs"),
+        // Concat, Slice, a broadcast Mul, DFC attention's pools and resize, and the deploy folds, all as ONNX.
+        ["GhostNetOnnx"] = (() => TestModels.Ghost, "Samples.Ghost.GhostNet.Onnx.g.cs"),
+        // Fused attention: linear attention (causal, elu+1) on slices of one qkv projection, softmax attention.
+        ["LinearTransformer"] = (() => TestModels.LinearTransformer, "Samples.Tokens.LinearTransformer.g.cs"),
         // Binary layers: weights binarised into the state array each forward, STE backward through sign and scale.
         ["BiReal"] = (() => TestModels.BiReal, "Samples.Binary.BiReal.g.cs"),
     };
@@ -26,8 +34,9 @@ public class SnapshotTests
     static (GeneratorRun Run, string Text) Generate(string name)
     {
         var (source, file) = Models[name];
-        // A model with something to fold for deployment (conv/linear + BatchNorm) also gets its deploy twin and ToDeploy.
-        int files = name == "Transformer" ? 1 : 3;
+        // Every model gets its ExportOnnx; one with something to fold for deployment (conv/linear + BatchNorm) also
+        // gets its deploy twin and ToDeploy.
+        int files = name is "Transformer" or "TransformerOnnx" or "LinearTransformer" ? 2 : 4;
         var run = GeneratorHarness.Run(source());
         Assert.True(run.Result.Exception is null, $"Generator threw: {run.Result.Exception}");
         Assert.Empty(run.GeneratorDiagnostics);
@@ -61,7 +70,7 @@ public class SnapshotTests
     {
         // Without Authoring.Gpu only the CPU backend is emitted.
         var cpuOnly = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost)));
-        Assert.Equal(new[] { "Samples.Ghost.GhostNet.ToDeploy.g.cs", "Samples.Ghost.GhostNet.g.cs", "Samples.Ghost.GhostNetDeploy.g.cs" }, cpuOnly.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Onnx.g.cs", "Samples.Ghost.GhostNet.ToDeploy.g.cs", "Samples.Ghost.GhostNet.g.cs", "Samples.Ghost.GhostNetDeploy.g.cs" }, cpuOnly.Sources.Keys.Order(StringComparer.Ordinal));
 
         // With the real Authoring.Gpu (and ILGPU) referenced, the ILGPU backend is emitted and compiles.
         var gpuAssembly = typeof(Authoring.Gpu.GpuKernels).Assembly;
@@ -69,8 +78,21 @@ public class SnapshotTests
             .Select(a => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(a.Location));
         var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.Ghost)).AddReferences(gpuRefs));
         Assert.Empty(run.GeneratorDiagnostics);
-        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.GpuAccess.g.cs", "Samples.Ghost.GhostNet.ToDeploy.g.cs",
+        Assert.Equal(new[] { "Samples.Ghost.GhostNet.Gpu.g.cs", "Samples.Ghost.GhostNet.GpuAccess.g.cs", "Samples.Ghost.GhostNet.Onnx.g.cs", "Samples.Ghost.GhostNet.ToDeploy.g.cs",
             "Samples.Ghost.GhostNet.g.cs", "Samples.Ghost.GhostNetDeploy.Gpu.g.cs", "Samples.Ghost.GhostNetDeploy.g.cs" }, run.Sources.Keys.Order(StringComparer.Ordinal));
+        Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
+    }
+
+    [Fact]
+    public void AttentionGpuBackendCompiles()
+    {
+        // The ILGPU writers of the attention ops (generic feature maps, scratch regions) compile against the real Gpu assembly.
+        var gpuAssembly = typeof(Authoring.Gpu.GpuKernels).Assembly;
+        var gpuRefs = new[] { gpuAssembly }.Concat(gpuAssembly.GetReferencedAssemblies().Select(System.Reflection.Assembly.Load))
+            .Select(a => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(a.Location));
+        var run = GeneratorHarness.Run(GeneratorHarness.Compile((GeneratorHarness.ModelPath, TestModels.LinearTransformer)).AddReferences(gpuRefs));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Contains("Samples.Tokens.LinearTransformer.Gpu.g.cs", run.Sources.Keys);
         Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
     }
 

@@ -47,6 +47,8 @@ public class StubTests
                 Console.WriteLine($"{step.Loss} {model.InputSize} {model.OutputShape.Count} {Net.ParameterInfos.Count} {Net.ArenaFloatsPerSample}");
                 NetDeploy deploy = model.ToDeploy();
                 deploy.Infer(images, 1, logits);
+                model.ExportOnnx("net.onnx");
+                deploy.ExportOnnx(new System.IO.MemoryStream(), opset: 20);
                 using var device = new Authoring.Gpu.GpuDevice();
                 using var gpu = new Net.Gpu(device, model.Parameters);
                 gpu.Infer(images, 1, logits);

@@ -114,4 +114,34 @@ internal static class TestModels
             }
         }
         """;
+
+    /// <summary>Fused attention: a causal elu+1 linear attention block and a softmax attention block over 32 tokens.</summary>
+    public const string LinearTransformer = """
+        using Authoring;
+        using static Authoring.Ops;
+
+        namespace Samples.Tokens;
+
+        [Model]
+        public partial class LinearTransformer
+        {
+            const int N = 32, D = 32, H = 4, Classes = 10;
+            readonly LayerNorm ln1 = new(D);
+            readonly Linear qkv = new(D, 3 * D);
+            readonly Linear proj = new(D, D);
+            readonly LayerNorm ln2 = new(D);
+            readonly Linear q = new(D, D);
+            readonly Linear head = new(D, Classes);
+
+            Tensor Forward([Shape(N, D)] Tensor x)
+            {
+                var t = qkv.Forward(ln1.Forward(x));
+                var y = LinearAttention(Slice(t, 0, D, axis: -1), Slice(t, D, D, axis: -1), Slice(t, 2 * D, D, axis: -1), H, causal: true);
+                var r = x + proj.Forward(y);
+                var h = ln2.Forward(r);
+                var s = r + ScaledDotProductAttention(q.Forward(h), h, h, H);
+                return head.Forward(Mean(s, 0));
+            }
+        }
+        """;
 }

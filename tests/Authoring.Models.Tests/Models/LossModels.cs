@@ -60,3 +60,14 @@ public partial class TinyLm
         return output.Forward(Gelu(mix.Forward(e)) + e);
     }
 }
+
+/// <summary>Conv, BatchNorm, pool and a linear head: the non-finite trace tests overflow the head on purpose.</summary>
+[Model]
+public partial class Overflowing
+{
+    readonly Conv2d conv = new(1, 4, kernel: 3, padding: 1);
+    readonly BatchNorm2d bn = new(4);
+    readonly Linear fc = new(4, 3);
+
+    Tensor Forward([Shape(1, 6, 6)] Tensor x) => fc.Forward(GlobalAvgPool(Relu(bn.Forward(conv.Forward(x)))));
+}

@@ -358,6 +358,50 @@ internal sealed partial class ReferenceInterpreter(ModelIr ir)
                         }
                     return y;
                 }
+            case OpKind.ScaledDotProductAttention:
+            case OpKind.LinearAttention:
+                {
+                    // Per sample and head, from the definitions: softmax attention scores s_ij = q_i . k_j / sqrt(dh)
+                    // normalised over the visible keys; linear attention weights phi(q_i) . phi(k_j) divided by their
+                    // sum + 1e-6. Written as the O(N^2) sums, sharing nothing with the kernels' chunked plans.
+                    int seq = node.Ints[0], heads = node.Ints[1], dh = node.Ints[2];
+                    bool causal = node.Ints[3] != 0, linear = node.Op == OpKind.LinearAttention;
+                    bool elu = node.Ints[4] == 0;
+                    int d = heads * dh;
+                    double[] qv = v[inputs[0].Id], kv = v[inputs[1].Id], vv = v[inputs[2].Id];
+                    double Phi(double z) => elu ? (z > 0 ? z + 1 : Math.Exp(z)) : Math.Max(z, 0);
+                    var w = new double[seq];
+                    for (int b = 0; b < n; b++)
+                        for (int h = 0; h < heads; h++)
+                            for (int i = 0; i < seq; i++)
+                            {
+                                int last = causal ? i : seq - 1;
+                                int qi = b * size + i * d + h * dh;
+                                double norm = 0, max = double.NegativeInfinity;
+                                for (int j = 0; j <= last; j++)
+                                {
+                                    int kj = b * size + j * d + h * dh;
+                                    double dot = 0;
+                                    for (int c = 0; c < dh; c++)
+                                        dot += linear ? Phi(qv[qi + c]) * Phi(kv[kj + c]) : qv[qi + c] * kv[kj + c];
+                                    w[j] = linear ? dot : dot / Math.Sqrt(dh);
+                                    max = Math.Max(max, w[j]);
+                                }
+                                for (int j = 0; j <= last; j++)
+                                {
+                                    if (!linear) w[j] = Math.Exp(w[j] - max);
+                                    norm += w[j];
+                                }
+                                if (linear) norm += 1e-6;
+                                for (int c = 0; c < dh; c++)
+                                {
+                                    double acc = 0;
+                                    for (int j = 0; j <= last; j++) acc += w[j] * vv[b * size + j * d + h * dh + c];
+                                    y[qi + c] = acc / norm;
+                                }
+                            }
+                    return y;
+                }
             case OpKind.Transpose:
                 {
                     int lo = node.Ints[0], hi = node.Ints[1];

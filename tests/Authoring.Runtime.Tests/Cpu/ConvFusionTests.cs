@@ -333,3 +333,35 @@ public class ConvFusionAllocationTests
         }
     }
 }
+
+public class ConvFusionNonFiniteTests
+{
+    [Fact]
+    public void ANaNInputLeavesTheRunningStatisticsTheEpilogueWouldUpdate()
+    {
+        // Issue #10: as BatchNormKernel.ForwardTrain, statistics taken in the convolution's epilogue must not move the
+        // running mean and variance when the batch holds a NaN; a finite batch afterwards still updates them.
+        var s = new Conv2dShape(3, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        const int n = 2;
+        var rng = new Random(3);
+        var x = TestUtil.Sliced(rng, n, s.InSize, 0, 0);
+        var y = TestUtil.Sliced(rng, n, s.OutSize, 0, 0);
+        var w = TestUtil.Random(rng, s.WeightSize);
+        var p = TestUtil.Random(rng, 4 * s.Cout);
+        for (int i = 0; i < s.Cout; i++) p[3 * s.Cout + i] = 1f;
+        var f = new ConvFusion
+        {
+            Statistics = new BatchNormStatsTarget(p, 0, s.Cout, 2 * s.Cout, 3 * s.Cout, 0.1f, 1e-5f, new float[2 * s.Cout], 0, null, 0, 0),
+        };
+        var kept = (float[])p.Clone();
+        x.Data[x.Offset + 5] = float.NaN;
+        foreach (var path in new[] { ConvPath.Direct, ConvPath.Winograd, ConvPath.Im2Col })
+        {
+            Conv2dKernel.ForwardFused<Identity, Identity>(s, n, x, w, 0, f, y, path);
+            Assert.Equal(kept, p);
+        }
+        x.Data[x.Offset + 5] = 0.25f;
+        Conv2dKernel.ForwardFused<Identity, Identity>(s, n, x, w, 0, f, y, ConvPath.Direct);
+        Assert.NotEqual(kept.AsSpan(2 * s.Cout, 2 * s.Cout).ToArray(), p.AsSpan(2 * s.Cout, 2 * s.Cout).ToArray());
+    }
+}

@@ -1,0 +1,67 @@
+// The generated ExportOnnx as text: a model whose graph holds an op without an ONNX mapping gets a body that fails
+// at once, naming the op and its layer, and writes none of the graph; nodes the output does not read are left out.
+// (tests/Authoring.Onnx.Tests runs the generated methods in ONNX Runtime.)
+using Authoring.Generators.Tests.Harness;
+
+namespace Authoring.Generators.Tests.Emit;
+
+public class OnnxEmitTests
+{
+    static string OnnxFile(string source, string file)
+    {
+        var run = GeneratorHarness.Run(source);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.True(run.OutputDiagnostics.IsEmpty, string.Join("\n", run.OutputDiagnostics));
+        Assert.True(run.Sources.TryGetValue(file, out var text), $"no {file} among {string.Join(", ", run.Sources.Keys)}");
+        return text!;
+    }
+
+    [Fact]
+    public void AnUnmappedOpMakesTheBodyThrowNamingOpAndLayer()
+    {
+        string text = OnnxFile("""
+            using Authoring;
+            using static Authoring.Ops;
+
+            namespace Test;
+
+            [Model]
+            public partial class Spiking
+            {
+                readonly Linear fc = new(6, 7);
+                readonly LIFNode lif = new(tau: 2f);
+                readonly Linear head = new(7, 3);
+                Tensor Forward([Shape(4, 6)] Tensor x) => head.Forward(MeanOverTime(lif.Forward(fc.Forward(x))));
+            }
+            """, "Test.Spiking.Onnx.g.cs");
+        Assert.Contains("b.Unsupported(\"Neuron\", \"layer 'lif'\");", text);
+        // Nothing of the graph is written before the refusal: not even the input.
+        Assert.DoesNotContain("b.Input(", text);
+        Assert.DoesNotContain("b.Output(", text);
+    }
+
+    [Fact]
+    public void OnlyNodesTheOutputReadsAreWritten()
+    {
+        string text = OnnxFile("""
+            using Authoring;
+            using static Authoring.Ops;
+
+            namespace Test;
+
+            [Model]
+            public partial class Dead
+            {
+                readonly Linear fc = new(6, 3);
+                Tensor Forward([Shape(6)] Tensor x)
+                {
+                    var unused = Exp(x);
+                    return fc.Forward(Tanh(x));
+                }
+            }
+            """, "Test.Dead.Onnx.g.cs");
+        Assert.Contains("b.Tanh(", text);
+        Assert.DoesNotContain("b.Exp(", text);
+        Assert.Contains("b.Output(b.Identity(", text);
+    }
+}

@@ -1,0 +1,218 @@
+// The generated ExportOnnx, end to end: every [Model] class compiled into this assembly (the four samples, every
+// model of Authoring.Models.Tests and Models/ here, which between them use every op of the DSL) is given random weights and non-trivial
+// BatchNorm statistics, exported by its own generated method (the deploy form where the model folds), loaded in
+// ONNX Runtime and run on batches of 3 and 1 from the one file; the outputs must match the exported graph's own Infer.
+// Models whose graph holds an op without an ONNX mapping must fail the export, naming the op and the layer, and
+// write nothing.
+// Tolerance: |ort - ours| <= 1e-5 + 1e-5 |ours|. Both sides compute in float32 from the same weights; they differ only
+// in summation order (ONNX Runtime's MLAS GEMM/conv blocking against our kernels' blocking) and in the libm-level
+// approximations of exp/tanh/erf (a few ulp). Each layer adds relative error of order sqrt(K) u (K <= 1,440 terms
+// here, u = 6e-8); measured over every model here (outputs of magnitude up to 4), the largest difference is 3.6e-7,
+// so the bound leaves a margin of ~30 for other SIMD paths (AVX2 against AVX-512) and other ONNX Runtime builds. A
+// mapping error moves outputs by far more: one source pixel picked differently by a resize (ResizeRounding, below)
+// already moves a logit by 6e-2, a wrong weight layout, pad, stride, axis or broadcast by more.
+using System.Reflection;
+using Authoring.Runtime;
+using Authoring.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Authoring.Onnx.Tests;
+
+public class ExportTests
+{
+    const double Tol = 1e-5;
+
+    /// <summary>Models with an op ONNX cannot express, and that op: spiking neurons keep a membrane state across the
+    /// time loop inside one kernel (ONNX would need a Loop or Scan body per neuron model), and Poisson encoding draws
+    /// random spikes.</summary>
+    static readonly Dictionary<string, (string Op, string Where)> Unmapped = new(StringComparer.Ordinal)
+    {
+        ["SpikingConv"] = ("Neuron", "layer 'lif'"),
+        ["SpikingPlif"] = ("ParametricNeuron", "layer 'plif'"),
+        ["SpikingEncoders"] = ("Poisson", "an Ops.Poisson call"),
+    };
+
+    /// <summary>Sizes chosen to hit the rows and columns where ONNX Runtime's nearest resize picks a neighbouring source
+    /// pixel (its float division rounds otherwise than PyTorch's float product, docs/onnx.md); OnnxOpTests pins exactly
+    /// which pixels differ (ResizeRoundingDiffersFromPyTorchOnlyWhereTheirFloatRulesDo).</summary>
+    static readonly HashSet<string> ResizeRounding = new(StringComparer.Ordinal) { "ResizeRounding" };
+
+    static readonly Type[] ModelTypes = typeof(ExportTests).Assembly.GetTypes()
+        .Where(t => t.GetCustomAttribute<ModelAttribute>() is not null)
+        .OrderBy(t => t.Name, StringComparer.Ordinal)
+        .ToArray();
+
+    static Type TypeOf(string name) => ModelTypes.Single(t => t.Name == name);
+
+    public static TheoryData<string, int> Exportable()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var t in ModelTypes.Where(t => !Unmapped.ContainsKey(t.Name) && !ResizeRounding.Contains(t.Name)))
+            foreach (int opset in new[] { OnnxGraphBuilder.DefaultOpset, OnnxGraphBuilder.MaxOpset })
+                data.Add(t.Name, opset);
+        return data;
+    }
+
+    public static TheoryData<string> NotExportable() => new(Unmapped.Keys);
+
+    /// <summary>The model with seeded weights and BatchNorm statistics far from the (0, 1) defaults, so that a
+    /// BatchNorm exported wrongly (or folded with the wrong statistics) cannot pass.</summary>
+    static IModel Trained(string name, int seed)
+    {
+        var model = (IModel)Activator.CreateInstance(TypeOf(name))!;
+        model.Parameters.Initialize(seed);
+        var rng = new Random(seed + 1);
+        foreach (var info in model.Parameters.Infos)
+        {
+            var v = model.Parameters.Value(info.Name);
+            for (int i = 0; i < v.Length; i++)
+                v[i] = info.Role switch
+                {
+                    ParameterRole.RunningVar or ParameterRole.NormWeight => 0.5f + rng.NextSingle(),
+                    ParameterRole.RunningMean or ParameterRole.NormBias => 0.2f * (rng.NextSingle() - 0.5f),
+                    _ => v[i],
+                };
+        }
+        return model;
+    }
+
+    /// <summary>What ExportOnnx writes: the deploy twin where the model has one (its ToDeploy()), else the model.</summary>
+    static IModel Exported(IModel model) =>
+        model.GetType().GetMethod("ToDeploy", Type.EmptyTypes) is { } toDeploy ? (IModel)toDeploy.Invoke(model, null)! : model;
+
+    static byte[] Export(object model, int opset)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"authoring-export-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            Invoke(model, "ExportOnnx", [typeof(string), typeof(int)], path, opset);
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    static void Invoke(object target, string method, Type[] types, params object[] args)
+    {
+        var m = target.GetType().GetMethod(method, types) ?? throw new InvalidOperationException($"{target.GetType().Name} has no generated {method}");
+        try
+        {
+            m.Invoke(target, args);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+        }
+    }
+
+    /// <summary>ONNX Runtime's output and our Infer's on the same random batch.</summary>
+    static (float[] Ort, float[] Ours) RunBoth(byte[] file, IModel reference, int batch, int seed)
+    {
+        var shape = new long[] { batch }.Concat(reference.InputShape.Select(d => (long)d)).ToArray();
+        var want = new float[batch * reference.OutputSize];
+        float[] got;
+        long[] outShape;
+        if (reference.InputKind == InputKind.Tokens)
+        {
+            // Ids anywhere in the smallest embedding's vocabulary.
+            int vocab = reference.Parameters.Infos.Where(i => i.Init == InitKind.StandardNormal).Min(i => i.Shape[0]);
+            var rng = new Random(seed);
+            var ids = Enumerable.Range(0, batch * reference.InputSize).Select(_ => rng.Next(vocab)).ToArray();
+            reference.Infer(ids, batch, want);
+            got = Ort.Run(file, "input", ids.Select(i => (long)i).ToArray(), shape, out outShape);
+        }
+        else
+        {
+            var x = Ort.Random(seed, batch * reference.InputSize);
+            reference.Infer(x, batch, want);
+            got = Ort.Run(file, "input", x, shape, out outShape);
+        }
+        Assert.Equal(new long[] { batch }.Concat(reference.OutputShape.Select(d => (long)d)), outShape);
+        return (got, want);
+    }
+
+    [Theory]
+    [MemberData(nameof(Exportable))]
+    public void ExportedFileRunsInOnnxRuntimeAsInfer(string name, int opset)
+    {
+        var model = Trained(name, 11);
+        byte[] file = Export(model, opset);
+        var reference = Exported(model);
+        foreach (int batch in new[] { 3, 1 })   // one file, two batch sizes: the batch is symbolic
+        {
+            var (got, want) = RunBoth(file, reference, batch, 100 + batch);
+            Ort.Close(got, want, Tol, Tol, $"{name} (opset {opset}, batch {batch})");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(NotExportable))]
+    public void AnOpWithoutMappingFailsTheExportNamingOpAndLayer(string name)
+    {
+        var model = Trained(name, 3);
+        string path = Path.Combine(Path.GetTempPath(), $"authoring-unmapped-{Environment.ProcessId}-{name}.onnx");
+        File.Delete(path);
+        var e = Assert.Throws<OnnxExportException>(() => Invoke(model, "ExportOnnx", [typeof(string), typeof(int)], path, OnnxGraphBuilder.DefaultOpset));
+        Assert.Contains($"'{name}", e.Message);              // the graph (model) name
+        Assert.Contains($"{Unmapped[name].Op} (", e.Message);   // the op
+        Assert.Contains(Unmapped[name].Where, e.Message);        // and where it is
+        Assert.Contains("no ONNX mapping", e.Message);
+        Assert.False(File.Exists(path), "an export that failed must not leave a file");
+    }
+
+    [Fact]
+    public void PathStreamAndDeployExportsAreTheSameFile()
+    {
+        var model = (FashionCnn.SmallCnn)Trained("SmallCnn", 7);
+        byte[] viaPath = Export(model, OnnxGraphBuilder.DefaultOpset);
+        using var stream = new MemoryStream();
+        model.ExportOnnx(stream);
+        Assert.Equal(viaPath, stream.ToArray());
+        Assert.Equal(viaPath, Export(model.ToDeploy(), OnnxGraphBuilder.DefaultOpset));
+    }
+
+    [Fact]
+    public void FileDeclaresInputOutputOpsetAndStateDictInitializers()
+    {
+        var model = (GhostNetFashion.GhostNet)Trained("GhostNet", 7);
+        byte[] file = Export(model, 20);
+        using var session = new InferenceSession(file);
+        var input = session.InputMetadata["input"];
+        Assert.Equal([-1, 1, 28, 28], input.Dimensions);
+        Assert.Equal(OnnxGraphBuilder.BatchDimension, input.SymbolicDimensions[0]);
+        Assert.Equal(["output"], session.OutputNames);
+        Assert.Equal([-1, 10], session.OutputMetadata["output"].Dimensions);
+        Assert.Equal("GhostNetDeploy", session.ModelMetadata.GraphName);
+        // Every tensor of the deploy model is an initializer under its state_dict name (field 8 of a TensorProto).
+        var deploy = model.ToDeploy();
+        foreach (var info in deploy.Parameters.Infos)
+        {
+            byte[] name = System.Text.Encoding.UTF8.GetBytes(info.Name);
+            byte[] field = [0x42, (byte)name.Length, .. name];
+            Assert.True(file.AsSpan().IndexOf(field) >= 0, $"no initializer named '{info.Name}'");
+        }
+    }
+
+    [Fact]
+    public void TokenModelTakesInt64Ids()
+    {
+        var model = Trained("TinyLm", 5);
+        byte[] file = Export(model, OnnxGraphBuilder.DefaultOpset);
+        using var session = new InferenceSession(file);
+        Assert.Equal(typeof(long), session.InputMetadata["input"].ElementType);
+    }
+
+    [Fact]
+    public void EveryModelIsCovered()
+    {
+        // The discovery above must see the samples and the test models, or the theory would pass on nothing.
+        Assert.Contains(ModelTypes, t => t.Name == "SmallCnn");
+        Assert.Contains(ModelTypes, t => t.Name == "BlockNet");
+        Assert.Contains(ModelTypes, t => t.Name == "TinyTransformer");
+        Assert.Contains(ModelTypes, t => t.Name == "RepeatReadout");
+        Assert.True(ModelTypes.Length >= 40, $"only {ModelTypes.Length} models found");
+        Assert.All(Unmapped.Keys, n => Assert.Contains(ModelTypes, t => t.Name == n));
+    }
+}
