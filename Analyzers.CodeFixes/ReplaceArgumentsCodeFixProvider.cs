@@ -1,5 +1,5 @@
-// Rewrites integer literal arguments of layer constructors for any rule whose diagnostic carries
-// FixProperties.Replacements (today MDL0001, MDL0003, MDL0012). The analyzer lists every literal that
+// Rewrites integer (or boolean) literal arguments of layer constructors for any rule whose diagnostic carries
+// FixProperties.Replacements (today MDL0001, MDL0003, MDL0012, and MDL0023's boolean). The analyzer lists every literal that
 // must change together (additional locations), the new texts and the fix's title; this fixer only
 // substitutes them, in one document edit, so a new rule with such a fix needs no new fixer.
 using System.Collections.Generic;
@@ -47,6 +47,12 @@ public sealed class ReplaceArgumentsCodeFixProvider : CodeFixProvider
         {
             if (locations[i].SourceTree?.FilePath != root.SyntaxTree.FilePath) continue;
             if (root.FindNode(locations[i].SourceSpan, getInnermostNodeForTie: true) is not LiteralExpressionSyntax lit) continue;
+            if (values[i] is "true" or "false")
+            {
+                // A switch argument (MDL0023's scaled: false).
+                map[lit] = SyntaxFactory.LiteralExpression(values[i] == "true" ? SyntaxKind.TrueLiteralExpression : SyntaxKind.FalseLiteralExpression).WithTriviaFrom(lit);
+                continue;
+            }
             if (!int.TryParse(values[i], out int v)) continue;
             map[lit] = SyntaxFactory.LiteralExpression(SyntaxKind.NumericLiteralExpression, SyntaxFactory.Literal(v)).WithTriviaFrom(lit);
         }

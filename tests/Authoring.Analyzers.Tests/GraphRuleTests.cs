@@ -171,6 +171,159 @@ public class GraphRuleTests
         """, iterations: 0);
 
     [Fact]
+    public Task MDL0007_Negative_BinaryConvAndLinearHostTheirBatchNorms() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly RSign rs = new(64);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly BinaryLinear lin = new(64, 64);
+            readonly BatchNorm1d bn1 = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x) =>
+                fc.Forward(bn1.Forward(lin.Forward(Sign(GlobalAvgPool(Add(bn.Forward({|MDL0019:conv.Forward(rs.Forward(x))|}), x))))));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0007_BinaryConvUsedTwice() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x)
+            {
+                var y = {|MDL0019:{|MDL0023:conv.Forward(Sign(x))|}|};
+                return fc.Forward(GlobalAvgPool(Add({|MDL0007:bn.Forward(y)|}, y)));
+            }
+        }
+        """);
+
+    // ---- MDL0018 binary layer misaligned with the packed words ----
+
+    [Fact]
+    public Task MDL0018_InputChannelsNotAWord() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryConv2d conv = new({|MDL0018:48|}, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(48, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward({|MDL0019:{|MDL0023:conv.Forward(Sign(x))|}|})));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0018_OutputFeaturesNotABlock() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryLinear lin = new(64, outFeatures: {|MDL0018:40|});
+            readonly Linear fc = new(40, 10);
+
+            Tensor Forward([Shape(64)] Tensor x) => fc.Forward({|MDL0019:lin.Forward(Sign(x))|});
+        }
+        """);
+
+    // ---- MDL0019 binarised first or last layer ----
+
+    [Fact]
+    public Task MDL0019_FirstLayerBinary() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool({|MDL0019:{|MDL0023:conv.Forward(Sign(x))|}|}));
+        }
+        """);
+
+    [Fact]
+    public Task MDL0019_LastLayerBinary() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Linear fc = new(64, 64);
+            readonly BinaryLinear lin = new(64, 16);
+
+            Tensor Forward([Shape(64)] Tensor x) => {|MDL0019:lin.Forward(Sign(fc.Forward(x)))|};
+        }
+        """);
+
+    [Fact]
+    public Task MDL0019_Negative_RealStemAndHead() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly RSign rs = new(64);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward(rs.Forward(h))), h)));
+            }
+        }
+        """);
+
+    // ---- MDL0023 binary conv without scaling or shortcut ----
+
+    [Fact]
+    public Task MDL0023_FixScalesAnUnscaledConv() => Verify.Fix<ReplaceArgumentsCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1, scaled: {|MDL0023:false|});
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(conv.Forward(Sign(h)), h)));
+            }
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1, scaled: true);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(conv.Forward(Sign(h)), h)));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MDL0023_NoShortcut() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x) => fc.Forward(GlobalAvgPool(bn.Forward({|MDL0023:conv.Forward(Sign(stem.Forward(x)))|})));
+        }
+        """);
+
+    [Fact]
     public Task MDL0007_Negative_ConvBnRelu() => Verify.Analyzer(U + """
         [Model]
         public partial class M

@@ -63,6 +63,12 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void RankReshape() => Check(new RankReshape(), p => new RankReshape.Gpu(fixture.Device, p));
     [Fact] public void TinyTransformer() => Check(new TinyTransformer(), p => new TinyTransformer.Gpu(fixture.Device, p));
 
+    // Binary layers (Models/BinaryModels.cs): sign estimators, RSign, RPReLU, binarised weights in the state array. A
+    // sign whose input differs by round-off between the backends could flip (an O(1) change); the signs here read
+    // O(1) values, and none lies within round-off of 0 or of its clip for these parameters.
+    [Fact] public void BiRealBlock() => Check(new BiRealBlock(), p => new BiRealBlock.Gpu(fixture.Device, p));
+    [Fact] public void BinaryMlp() => Check(new BinaryMlp(), p => new BinaryMlp.Gpu(fixture.Device, p));
+
     // Composite blocks (Models/BlockModels.cs).
     [Fact] public void GhostModuleOdd() => Check(new GhostModuleOdd(), p => new GhostModuleOdd.Gpu(fixture.Device, p));
     [Fact] public void GhostModuleRatio3() => Check(new GhostModuleRatio3(), p => new GhostModuleRatio3.Gpu(fixture.Device, p));

@@ -25,6 +25,8 @@ public class SnapshotTests
         ["GhostNetOnnx"] = (() => TestModels.Ghost, "Samples.Ghost.GhostNet.Onnx.g.cs"),
         // Fused attention: linear attention (causal, elu+1) on slices of one qkv projection, softmax attention.
         ["LinearTransformer"] = (() => TestModels.LinearTransformer, "Samples.Tokens.LinearTransformer.g.cs"),
+        // Binary layers: weights binarised into the state array each forward, STE backward through sign and scale.
+        ["BiReal"] = (() => TestModels.BiReal, "Samples.Binary.BiReal.g.cs"),
     };
 
     public static TheoryData<string> Names => new(Models.Keys);

@@ -53,6 +53,34 @@ internal static class TestModels
         }
         """;
 
+    /// <summary>A Bi-Real / ReActNet block: real stem with BatchNorm, RSign (ApproxSign), an XNOR-scaled binary conv with
+    /// XNOR-Net's full weight gradient, BatchNorm, the real shortcut, RPReLU; a binary linear head behind a Sign.</summary>
+    public const string BiReal = """
+        using Authoring;
+        using static Authoring.Ops;
+
+        namespace Samples.Binary;
+
+        [Model]
+        public partial class BiReal
+        {
+            readonly Conv2d stem = new(1, 8, kernel: 3, padding: 1, bias: false);
+            readonly BatchNorm2d bn0 = new(8);
+            readonly RSign rsign = new(8, SignEstimator.ApproxSign);
+            readonly BinaryConv2d conv = new(8, 8, kernel: 3, padding: 1, weightGradient: BinaryWeightGradient.Full);
+            readonly BatchNorm2d bn1 = new(8);
+            readonly RPReLU act = new(8);
+            readonly BinaryLinear fc = new(8 * 6 * 6, 10, scaled: false, bias: true);
+
+            Tensor Forward([Shape(1, 6, 6)] Tensor x)
+            {
+                var h = bn0.Forward(stem.Forward(x));
+                var y = act.Forward(Add(bn1.Forward(conv.Forward(rsign.Forward(h))), h));
+                return fc.Forward(Sign(Flatten(y)));
+            }
+        }
+        """;
+
     /// <summary>A transformer-style block over tokens (N, D): LayerNorm, q/k/v projections, heads by Reshape and
     /// Transpose, scaled MatMul scores, Softmax, the weighted values transposed back, a residual, a second LayerNorm,
     /// the mean over tokens and a head.</summary>
