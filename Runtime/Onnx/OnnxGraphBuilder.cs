@@ -186,6 +186,24 @@ public sealed class OnnxGraphBuilder
     public string Conv(string x, ParameterStore store, string layer, in Conv2dShape s, bool hasBias, string? name = null) =>
         Conv(x, Parameter(store, layer + ".weight"), hasBias ? Parameter(store, layer + ".bias") : null, s, name);
 
+    /// <summary>The binarised weight of a binary layer, <c>alpha[co] sign(w)</c> from the latent <c>{layer}.weight</c>
+    /// of <paramref name="store"/>, computed now by the kernel the layer's forward runs (BinaryWeightKernel), so the
+    /// exported constant is bit for bit what Infer multiplies by; alpha = mean |w[co]| when <paramref name="scaled"/>, else 1.</summary>
+    public string BinaryWeight(ParameterStore store, string layer, bool scaled)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        string name = layer + ".weight";
+        int index;
+        try { index = store.IndexOf(name); }
+        catch (KeyNotFoundException) { throw new OnnxExportException($"The model has no parameter '{name}'."); }
+        var shape = store.Infos[index].Shape;
+        var w = store.Value(index).ToArray();
+        int cout = shape[0], k = w.Length / Math.Max(cout, 1);
+        var wb = new float[w.Length];
+        Authoring.Runtime.Cpu.BinaryWeightKernel.Forward(cout, k, w, 0, wb, 0, scaled ? new float[cout] : null, 0);
+        return Initializer(Unique(layer + ".weight_binary"), wb, shape);
+    }
+
     /// <summary>Gemm: alpha * A' B' + beta * C, A' and B' transposed when asked. A linear layer is
     /// <c>Gemm(x, weight, bias, transB: true)</c> (weight [out, in], as PyTorch stores it).</summary>
     public string Gemm(string a, string b, string? c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 1f, string? name = null)
@@ -322,6 +340,14 @@ public sealed class OnnxGraphBuilder
 
     /// <summary>a / b, numpy broadcasting.</summary>
     public string Div(string a, string b, string? name = null) => Add("Div", [a, b], name);
+
+    /// <summary>The binarising sign of our kernels, -1 where x &lt; 0 and +1 elsewhere (0 and NaN included):
+    /// <c>Where(Less(x, 0), -1, 1)</c>, not ONNX Sign, which maps 0 to 0.</summary>
+    public string BinarySign(string x, string? name = null) =>
+        Add("Where", [Add("Less", [x, Scalar(0f)], null), Scalar(-1f), Scalar(1f)], name);
+
+    /// <summary>PRelu: x where x &gt;= 0, slope * x elsewhere (<paramref name="slope"/> broadcast to x).</summary>
+    public string PRelu(string x, string slope, string? name = null) => Add("PRelu", [x, slope], name);
 
     /// <summary>Softmax along <paramref name="axis"/>.</summary>
     public string Softmax(string x, int axis = -1, string? name = null) => Add("Softmax", [x], name, Int("axis", axis));
