@@ -436,6 +436,54 @@ public sealed class OnnxGraphBuilder
     /// <summary>Gather along <paramref name="axis"/>: an embedding lookup is <c>Gather(weight, ids, 0)</c>.</summary>
     public string Gather(string data, string indices, int axis = 0, string? name = null) => Add("Gather", [data, indices], name, Int("axis", axis));
 
+    // ---- Attention ------------------------------------------------------------------------------------------
+    // Our attention ops take (batch, N, D) token matrices with the heads interleaved in each row (head h owns columns
+    // [h Dh, (h + 1) Dh)); ONNX gets them as (batch, H, N, Dh) through Reshape and Transpose, and the result back.
+
+    string SplitHeads(string x, int seqLen, int heads, int headSize) =>
+        Transpose(Reshape(x, [-1, seqLen, heads, headSize]), [0, 2, 1, 3]);
+
+    string MergeHeads(string x, int seqLen, int heads, int headSize) =>
+        Reshape(Transpose(x, [0, 2, 1, 3]), [-1, seqLen, (long)heads * headSize]);
+
+    /// <summary>An (N, N) constant: <paramref name="on"/> where key j &lt;= query i, <paramref name="above"/> elsewhere.</summary>
+    string CausalMask(int seqLen, float on, float above)
+    {
+        var m = new float[(long)seqLen * seqLen];
+        for (int i = 0; i < seqLen; i++)
+            for (int j = 0; j < seqLen; j++) m[(long)i * seqLen + j] = j <= i ? on : above;
+        return Initializer(Unique("causal_mask"), m, seqLen, seqLen);
+    }
+
+    /// <summary>Multi-head softmax attention as the ScaledDotProductAttention op computes it: per head
+    /// softmax(q k^T / sqrt(Dh) (+ mask)) v, the causal mask -inf above the diagonal (a query always sees itself, so no
+    /// row is all -inf).</summary>
+    public string ScaledDotProductAttention(string q, string k, string v, int seqLen, int heads, int headSize, bool causal)
+    {
+        string qh = SplitHeads(q, seqLen, heads, headSize), vh = SplitHeads(v, seqLen, heads, headSize);
+        string kt = Transpose(Reshape(k, [-1, seqLen, heads, headSize]), [0, 2, 3, 1]);
+        string scores = Mul(MatMul(qh, kt), Scalar(SoftmaxAttention.Scale(headSize)));
+        if (causal) scores = Add(scores, CausalMask(seqLen, 0f, float.NegativeInfinity));
+        return MergeHeads(MatMul(Softmax(scores, -1), vh), seqLen, heads, headSize);
+    }
+
+    /// <summary>Multi-head linear attention as the LinearAttention op computes it, in its quadratic form:
+    /// A = phi(q) phi(k)^T (times the lower-triangular ones when causal), y = A v / (rowsum(A) + eps). The same sums as
+    /// the kernels' phi(q)^T S / (phi(q)^T z + eps), grouped differently: O(N^2) memory, fine for an exported graph.
+    /// phi is elu(x) + 1 (written x + 1 where x &gt; 0, exp(x) elsewhere, as EluPlusOne) or ReLU.</summary>
+    public string LinearAttention(string q, string k, string v, int seqLen, int heads, int headSize, bool causal, bool elu)
+    {
+        string Phi(string x) => elu
+            ? Add("Where", [Add("Greater", [x, Scalar(0f)], null), Add(x, Scalar(1f)), Exp(x)], null)
+            : Relu(x);
+        string qh = Phi(SplitHeads(q, seqLen, heads, headSize)), vh = SplitHeads(v, seqLen, heads, headSize);
+        string kt = Phi(Transpose(Reshape(k, [-1, seqLen, heads, headSize]), [0, 2, 3, 1]));
+        string a = MatMul(qh, kt);
+        if (causal) a = Mul(a, CausalMask(seqLen, 1f, 0f));
+        string den = Add(ReduceSum(a, [-1], keepDims: true), Scalar(Authoring.Runtime.Cpu.LinearAttention.Eps));
+        return MergeHeads(Div(MatMul(a, vh), den), seqLen, heads, headSize);
+    }
+
     /// <summary>Fails the export: <paramref name="op"/> has no ONNX mapping. Generated code calls this for such ops, so an
     /// export never writes a file that silently computes something else.</summary>
     /// <param name="op">The op's name in the DSL.</param>
