@@ -180,6 +180,14 @@ internal sealed class BinaryConv2dOp : EpilogueHostOp, IBinaryHost
         return id;
     }
 
+    /// <summary>Conv on the binarised weight, computed at export time from the latent one (OnnxGraphBuilder.BinaryWeight).</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string bias = HasBias(n) ? $"b.Parameter(p, {OnnxContext.Str(n.Layer + ".bias")})" : "null";
+        string w = $"b.BinaryWeight(p, {OnnxContext.Str(n.Layer)}, scaled: {OnnxContext.Bool(n.Ints[12] != 0)})";
+        return o.PerImage(n, x => $"b.Conv({x}, {w}, {bias}, new {EmitCommon.CpuNs}.Conv2dShape{Conv2dOp.ShapeArgs(o.Model, n)})");
+    }
+
     protected override int PrepareWeights(Lowering cx, Node n) => BinaryWeights.Prepare(cx, n);
 
     public override void Backward(Autodiff cx, Step f)

@@ -68,6 +68,13 @@ internal sealed class BinaryLinearOp : EpilogueHostOp, IBinaryHost
         return id;
     }
 
+    /// <summary>Gemm on the binarised weight, computed at export time from the latent one (OnnxGraphBuilder.BinaryWeight).</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string bias = HasBias(n) ? $"b.Parameter(p, {OnnxContext.Str(n.Layer + ".bias")})" : "null";
+        return $"b.Gemm({o.In(n, 0)}, b.BinaryWeight(p, {OnnxContext.Str(n.Layer)}, scaled: {OnnxContext.Bool(n.Ints[3] != 0)}), {bias}, transB: true)";
+    }
+
     protected override int PrepareWeights(Lowering cx, Node n) => BinaryWeights.Prepare(cx, n);
 
     public override void Backward(Autodiff cx, Step f)

@@ -71,6 +71,9 @@ internal sealed class LinearAttentionOp : OpDef
         Attention.ContributeAll(cx, n, dq, dk, dv);
     }
 
+    public override string? Onnx(OnnxContext o, Node n) =>
+        $"b.LinearAttention({o.In(n, 0)}, {o.In(n, 1)}, {o.In(n, 2)}, {Attention.SeqLen(n)}, {Attention.Heads(n)}, {Attention.HeadSize(n)}, {Attention.Flag(Attention.Causal(n))}, elu: {Attention.Flag(n.Ints[4] == 0)})";
+
     static string Map(Node n) => Functors[n.Ints[4]];
 
     static string Cpu(string name, Node n) => $"{EmitCommon.CpuNs}.LinearAttention.{name}<{Map(n)}>";

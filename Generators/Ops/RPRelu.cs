@@ -72,6 +72,14 @@ internal sealed class RPReluOp : OpDef
         else cx.Add(new Step(BackKernel, n, f.Io[0], dy, cx.NewBuffer(n.Size, "scratch dx " + Storage.Label(n))));
     }
 
+    /// <summary>prelu(x + b0, a) + b1 with the (C) parameters viewed as (C, 1, 1) over a (C, H, W) input.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string shape = o.ShapeOf(n.Inputs[0]).Length == 3 ? $"new int[] {{ {n.Ints[0]}, 1, 1 }}" : $"new int[] {{ {n.Ints[0]} }}";
+        string P(int i) => $"b.Parameter(p, {OnnxContext.Str(n.Layer + Suffixes[i])}, {shape})";
+        return $"b.Add(b.PRelu(b.Add({o.In(n, 0)}, {P(0)}), {P(1)}), {P(2)})";
+    }
+
     static string Dims(Node n) => $"{n.Ints[0]}, {n.Ints[1]}";
 
     static string Offsets(CpuContext c, Node n) =>

@@ -42,6 +42,9 @@ internal sealed class ScaledDotProductAttentionOp : OpDef
         Attention.ContributeAll(cx, n, dq, dk, dv);
     }
 
+    public override string? Onnx(OnnxContext o, Node n) =>
+        $"b.ScaledDotProductAttention({o.In(n, 0)}, {o.In(n, 1)}, {o.In(n, 2)}, {Attention.SeqLen(n)}, {Attention.Heads(n)}, {Attention.HeadSize(n)}, {Attention.Flag(Attention.Causal(n))})";
+
     static string Cpu(string name) => EmitCommon.CpuNs + ".SoftmaxAttention." + name;
 
     /// <summary>Io: q, k, v, y, lse.</summary>

@@ -87,6 +87,16 @@ internal class SignOp : OpDef
         }
     }
 
+    /// <summary>Our sign maps 0 to +1 (ONNX Sign maps it to 0): OnnxGraphBuilder.BinarySign. RSign's shift is
+    /// broadcast over the positions of a (C, H, W) input.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string x = o.In(n, 0);
+        if (n.Op != OpKind.RSign) return $"b.BinarySign({x})";
+        string shape = o.ShapeOf(n.Inputs[0]).Length == 3 ? $"new int[] {{ {Channels(n)}, 1, 1 }}" : $"new int[] {{ {Channels(n)} }}";
+        return $"b.BinarySign(b.Add({x}, b.Parameter(p, {OnnxContext.Str(Bias(n))}, {shape})))";
+    }
+
     static string Dims(EmitContext c, Node n) => $"{Channels(n)}, {Positions(n)}";
 
     /// <summary>The estimator struct, as a generic argument and as a value.</summary>

@@ -186,6 +186,24 @@ public sealed class OnnxGraphBuilder
     public string Conv(string x, ParameterStore store, string layer, in Conv2dShape s, bool hasBias, string? name = null) =>
         Conv(x, Parameter(store, layer + ".weight"), hasBias ? Parameter(store, layer + ".bias") : null, s, name);
 
+    /// <summary>The binarised weight of a binary layer, <c>alpha[co] sign(w)</c> from the latent <c>{layer}.weight</c>
+    /// of <paramref name="store"/>, computed now by the kernel the layer's forward runs (BinaryWeightKernel), so the
+    /// exported constant is bit for bit what Infer multiplies by; alpha = mean |w[co]| when <paramref name="scaled"/>, else 1.</summary>
+    public string BinaryWeight(ParameterStore store, string layer, bool scaled)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        string name = layer + ".weight";
+        int index;
+        try { index = store.IndexOf(name); }
+        catch (KeyNotFoundException) { throw new OnnxExportException($"The model has no parameter '{name}'."); }
+        var shape = store.Infos[index].Shape;
+        var w = store.Value(index).ToArray();
+        int cout = shape[0], k = w.Length / Math.Max(cout, 1);
+        var wb = new float[w.Length];
+        Authoring.Runtime.Cpu.BinaryWeightKernel.Forward(cout, k, w, 0, wb, 0, scaled ? new float[cout] : null, 0);
+        return Initializer(Unique(layer + ".weight_binary"), wb, shape);
+    }
+
     /// <summary>Gemm: alpha * A' B' + beta * C, A' and B' transposed when asked. A linear layer is
     /// <c>Gemm(x, weight, bias, transB: true)</c> (weight [out, in], as PyTorch stores it).</summary>
     public string Gemm(string a, string b, string? c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 1f, string? name = null)
@@ -323,6 +341,14 @@ public sealed class OnnxGraphBuilder
     /// <summary>a / b, numpy broadcasting.</summary>
     public string Div(string a, string b, string? name = null) => Add("Div", [a, b], name);
 
+    /// <summary>The binarising sign of our kernels, -1 where x &lt; 0 and +1 elsewhere (0 and NaN included):
+    /// <c>Where(Less(x, 0), -1, 1)</c>, not ONNX Sign, which maps 0 to 0.</summary>
+    public string BinarySign(string x, string? name = null) =>
+        Add("Where", [Add("Less", [x, Scalar(0f)], null), Scalar(-1f), Scalar(1f)], name);
+
+    /// <summary>PRelu: x where x &gt;= 0, slope * x elsewhere (<paramref name="slope"/> broadcast to x).</summary>
+    public string PRelu(string x, string slope, string? name = null) => Add("PRelu", [x, slope], name);
+
     /// <summary>Softmax along <paramref name="axis"/>.</summary>
     public string Softmax(string x, int axis = -1, string? name = null) => Add("Softmax", [x], name, Int("axis", axis));
 
@@ -409,6 +435,54 @@ public sealed class OnnxGraphBuilder
 
     /// <summary>Gather along <paramref name="axis"/>: an embedding lookup is <c>Gather(weight, ids, 0)</c>.</summary>
     public string Gather(string data, string indices, int axis = 0, string? name = null) => Add("Gather", [data, indices], name, Int("axis", axis));
+
+    // ---- Attention ------------------------------------------------------------------------------------------
+    // Our attention ops take (batch, N, D) token matrices with the heads interleaved in each row (head h owns columns
+    // [h Dh, (h + 1) Dh)); ONNX gets them as (batch, H, N, Dh) through Reshape and Transpose, and the result back.
+
+    string SplitHeads(string x, int seqLen, int heads, int headSize) =>
+        Transpose(Reshape(x, [-1, seqLen, heads, headSize]), [0, 2, 1, 3]);
+
+    string MergeHeads(string x, int seqLen, int heads, int headSize) =>
+        Reshape(Transpose(x, [0, 2, 1, 3]), [-1, seqLen, (long)heads * headSize]);
+
+    /// <summary>An (N, N) constant: <paramref name="on"/> where key j &lt;= query i, <paramref name="above"/> elsewhere.</summary>
+    string CausalMask(int seqLen, float on, float above)
+    {
+        var m = new float[(long)seqLen * seqLen];
+        for (int i = 0; i < seqLen; i++)
+            for (int j = 0; j < seqLen; j++) m[(long)i * seqLen + j] = j <= i ? on : above;
+        return Initializer(Unique("causal_mask"), m, seqLen, seqLen);
+    }
+
+    /// <summary>Multi-head softmax attention as the ScaledDotProductAttention op computes it: per head
+    /// softmax(q k^T / sqrt(Dh) (+ mask)) v, the causal mask -inf above the diagonal (a query always sees itself, so no
+    /// row is all -inf).</summary>
+    public string ScaledDotProductAttention(string q, string k, string v, int seqLen, int heads, int headSize, bool causal)
+    {
+        string qh = SplitHeads(q, seqLen, heads, headSize), vh = SplitHeads(v, seqLen, heads, headSize);
+        string kt = Transpose(Reshape(k, [-1, seqLen, heads, headSize]), [0, 2, 3, 1]);
+        string scores = Mul(MatMul(qh, kt), Scalar(SoftmaxAttention.Scale(headSize)));
+        if (causal) scores = Add(scores, CausalMask(seqLen, 0f, float.NegativeInfinity));
+        return MergeHeads(MatMul(Softmax(scores, -1), vh), seqLen, heads, headSize);
+    }
+
+    /// <summary>Multi-head linear attention as the LinearAttention op computes it, in its quadratic form:
+    /// A = phi(q) phi(k)^T (times the lower-triangular ones when causal), y = A v / (rowsum(A) + eps). The same sums as
+    /// the kernels' phi(q)^T S / (phi(q)^T z + eps), grouped differently: O(N^2) memory, fine for an exported graph.
+    /// phi is elu(x) + 1 (written x + 1 where x &gt; 0, exp(x) elsewhere, as EluPlusOne) or ReLU.</summary>
+    public string LinearAttention(string q, string k, string v, int seqLen, int heads, int headSize, bool causal, bool elu)
+    {
+        string Phi(string x) => elu
+            ? Add("Where", [Add("Greater", [x, Scalar(0f)], null), Add(x, Scalar(1f)), Exp(x)], null)
+            : Relu(x);
+        string qh = Phi(SplitHeads(q, seqLen, heads, headSize)), vh = SplitHeads(v, seqLen, heads, headSize);
+        string kt = Phi(Transpose(Reshape(k, [-1, seqLen, heads, headSize]), [0, 2, 3, 1]));
+        string a = MatMul(qh, kt);
+        if (causal) a = Mul(a, CausalMask(seqLen, 1f, 0f));
+        string den = Add(ReduceSum(a, [-1], keepDims: true), Scalar(Authoring.Runtime.Cpu.LinearAttention.Eps));
+        return MergeHeads(Div(MatMul(a, vh), den), seqLen, heads, headSize);
+    }
 
     /// <summary>Fails the export: <paramref name="op"/> has no ONNX mapping. Generated code calls this for such ops, so an
     /// export never writes a file that silently computes something else.</summary>

@@ -69,6 +69,23 @@ public class OnnxOpTests
         Ort.Close(got, want, SumTol, SumTol, "gemm");
     }
 
+    /// <summary>Random inputs almost never hit 0, where ONNX Sign (0) and our sign (+1) differ: the zeros, -0 and
+    /// the smallest values of either sign are given here, and the result must equal the kernel's exactly.</summary>
+    [Fact]
+    public void BinarySignMatchesSignKernelAtZero()
+    {
+        const int n = 2, f = 6;
+        var input = new[] { 0f, -0f, float.Epsilon, -float.Epsilon, 1e-30f, -1e-30f, 0.5f, -0.5f, 3f, -3f, 0f, -0f };
+        var b = new OnnxGraphBuilder("sign");
+        string x = b.Input("x", f);
+        b.Output(b.BinarySign(x), f);
+        var got = Ort.Run(b, x, input, n, [f], [f]);
+        var want = new float[n * f];
+        BinaryActivationKernel.SignForward(n, 1, f, new View(input, 0, f), null, 0, new View(want, 0, f));
+        Assert.Equal(want, got);
+        Assert.Equal(1f, got[0]);
+    }
+
     [Fact]
     public void MatMulBroadcastsOverTheBatch()
     {
