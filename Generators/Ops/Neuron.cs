@@ -149,6 +149,14 @@ internal class NeuronOp : OpDef
         }
     }
 
+    /// <summary>The time loop unrolled step by step with the kernel's float operations (OnnxGraphBuilder.SpikingNeuron);
+    /// a static input (one step per sample, StaticTime's rewrite) is read at every step.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string w = Model(n) == NeuronModelKind.ParametricLif ? $"p, {OnnxContext.Str(n.Layer)}" : "null, null";
+        return $"b.SpikingNeuron({o.In(n, 0)}, {Steps(n)}, {OnnxContext.Bool(IsStatic(n))}, {Dynamics(n)}, {w})";
+    }
+
     /// <summary>This neuron layer's index among the model's neuron layers (its slot in the firing-rate counters).</summary>
     static int Index(EmitContext c, Node n)
     {

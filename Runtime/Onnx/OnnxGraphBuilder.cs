@@ -7,6 +7,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Authoring.Runtime.Cpu;
+using Authoring.Runtime.Cpu.Spiking;
 
 namespace Authoring.Runtime.Onnx;
 
@@ -435,6 +436,53 @@ public sealed class OnnxGraphBuilder
 
     /// <summary>Gather along <paramref name="axis"/>: an embedding lookup is <c>Gather(weight, ids, 0)</c>.</summary>
     public string Gather(string data, string indices, int axis = 0, string? name = null) => Add("Gather", [data, indices], name, Int("axis", axis));
+
+    // ---- Spiking neurons -------------------------------------------------------------------------------------
+
+    /// <summary>A spiking neuron layer (IF, LIF, PLIF) in evaluation, the time loop unrolled: x is (N, T, ...) time-major
+    /// per sample, or (N, ...) fed at every step when <paramref name="staticInput"/>; the result is the spikes (N, T, ...) in
+    /// {0, 1}. Each step is written with NeuronKernel.Forward's float operations in its order (the charge of Neurons.cs,
+    /// spike = h &gt;= v_threshold, the reset as a select), so the spikes are ours bit for bit. PLIF's decay k = sigmoid(w)
+    /// is computed now from <c>{layer}.w</c> of <paramref name="store"/> by <see cref="NeuronDynamics.Decay"/>, as the
+    /// kernel computes it per call, rather than by an ONNX Sigmoid that may round otherwise.</summary>
+    public string SpikingNeuron(string x, int steps, bool staticInput, NeuronDynamics d, ParameterStore? store = null, string? layer = null)
+    {
+        if (steps <= 0) throw new OnnxExportException($"A spiking layer needs at least one time step, got {steps}.");
+        float k = 0f;
+        if (d.Model == NeuronModel.ParametricLif)
+        {
+            if (store is null || layer is null) throw new OnnxExportException("A PLIF layer needs its parameter store and layer name (for its w).");
+            string wName = layer + ".w";
+            int index;
+            try { index = store.IndexOf(wName); }
+            catch (KeyNotFoundException) { throw new OnnxExportException($"The model has no parameter '{wName}'."); }
+            k = NeuronDynamics.Decay(store.Value(index)[0]);
+        }
+        float vRest = d.VReset ?? 0f;
+        string vth = Scalar(d.VThreshold), rest = Scalar(vRest);
+        string Charge(string v, string xt) => d.Model switch
+        {
+            NeuronModel.If => Add(v, xt),
+            NeuronModel.Lif when d.DecayInput => Add(v, Div(Sub(xt, Sub(v, rest)), Scalar(d.Tau))),
+            NeuronModel.Lif => Add(Sub(v, Div(Sub(v, rest), Scalar(d.Tau))), xt),
+            _ when d.DecayInput => Add(v, Mul(Sub(xt, Sub(v, rest)), Scalar(k))),
+            _ => Add(Sub(v, Mul(Sub(v, rest), Scalar(k))), xt),
+        };
+        // The membrane starts as a scalar (v_reset, or 0 with a soft reset) broadcast by the first step's charge.
+        string vState = Scalar(d.VInit);
+        string axis = Int64Initializer(Unique("time_axis"), [1L], 1);
+        var spikes = new string[steps];
+        for (int t = 0; t < steps; t++)
+        {
+            string xt = staticInput ? x : Add("Gather", [x, Int64Initializer(Unique("step"), [(long)t])], null, Int("axis", 1));
+            string h = Charge(vState, xt);
+            string fire = Add("GreaterOrEqual", [h, vth], null);
+            spikes[t] = Add("Unsqueeze", [Add("Cast", [fire], null, Int("to", Float32)), axis], null);
+            if (t + 1 < steps)   // the last step's membrane is not an output
+                vState = Add("Where", [fire, d.VReset.HasValue ? Scalar(d.VReset.Value) : Sub(h, vth), h], null);
+        }
+        return steps == 1 ? spikes[0] : Concat(1, spikes);
+    }
 
     // ---- Attention ------------------------------------------------------------------------------------------
     // Our attention ops take (batch, N, D) token matrices with the heads interleaved in each row (head h owns columns

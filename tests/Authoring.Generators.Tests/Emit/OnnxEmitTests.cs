@@ -19,6 +19,7 @@ public class OnnxEmitTests
     [Fact]
     public void AnUnmappedOpMakesTheBodyThrowNamingOpAndLayer()
     {
+        // Poisson's seeded random spikes have no ONNX counterpart (docs/onnx.md).
         string text = OnnxFile("""
             using Authoring;
             using static Authoring.Ops;
@@ -31,13 +32,40 @@ public class OnnxEmitTests
                 readonly Linear fc = new(6, 7);
                 readonly LIFNode lif = new(tau: 2f);
                 readonly Linear head = new(7, 3);
-                Tensor Forward([Shape(4, 6)] Tensor x) => head.Forward(MeanOverTime(lif.Forward(fc.Forward(x))));
+                Tensor Forward([Shape(6)] Tensor x) => head.Forward(MeanOverTime(lif.Forward(fc.Forward(Poisson(Sigmoid(x), 4)))));
             }
             """, "Test.Spiking.Onnx.g.cs");
-        Assert.Contains("b.Unsupported(\"Neuron\", \"layer 'lif'\");", text);
+        Assert.Contains("b.Unsupported(\"Poisson\", \"node ", text);
+        Assert.Contains(", an Ops.Poisson call\");", text);
         // Nothing of the graph is written before the refusal: not even the input.
         Assert.DoesNotContain("b.Input(", text);
         Assert.DoesNotContain("b.Output(", text);
+    }
+
+    [Fact]
+    public void NeuronLayersAreUnrolledByTheBuilder()
+    {
+        string text = OnnxFile("""
+            using Authoring;
+            using static Authoring.Ops;
+
+            namespace Test;
+
+            [Model]
+            public partial class Spiking
+            {
+                readonly Linear fc = new(6, 7);
+                readonly ParametricLIFNode plif = new(initTau: 3f, vReset: NeuronLayer.SoftReset);
+                readonly Linear head = new(7, 3);
+                Tensor Forward([Shape(4, 6)] Tensor x) => head.Forward(MeanOverTime(plif.Forward(fc.Forward(x))));
+            }
+            """, "Test.Spiking.Onnx.g.cs");
+        Assert.DoesNotContain("b.Unsupported(", text);
+        // T = 4 steps, not static, the PLIF's w read from the store by the layer's name.
+        Assert.Contains("b.SpikingNeuron(", text);
+        Assert.Contains(", 4, false, ", text);
+        Assert.Contains("NeuronDynamics.ParametricLif(", text);
+        Assert.Contains("p, \"plif\")", text);
     }
 
     [Fact]
