@@ -46,6 +46,7 @@ public class ExportTests
     {
         ["SpikingConv"] = (8f, 1f),
         ["SpikingPlif"] = (8f, 2f),
+        ["SpikingCnn"] = (8f, 3f), // the SpikingFashion sample
     };
 
     static float[] RandomInput(string name, int seed, int count)
@@ -181,6 +182,7 @@ public class ExportTests
     [Theory]
     [InlineData("SpikingConv")]
     [InlineData("SpikingPlif")]
+    [InlineData("SpikingCnn")]
     public void ComparedSpikingModelsFireSomewhereButNotEverywhere(string name)
     {
         var model = Exported(Trained(name, 11));
