@@ -24,6 +24,18 @@ internal sealed class PoissonOp : OpDef
 
     public override int BindCall(ModelParser p, OpCall call) => RepeatOp.Bind(p, call, Name);
 
+    /// <summary>Rate coding as ONNX: the input tiled over T, then u &lt;= x with u from RandomUniformLike. Same rule and
+    /// distribution as our spikes, not the same draws: ONNX has no form of our generator.</summary>
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        var repeats = new long[n.Shape.Count + 1];
+        for (int i = 0; i < repeats.Length; i++) repeats[i] = 1;
+        repeats[1] = n.Ints[0];
+        var unit = n.Shape.ToArray();
+        unit[0] = 1;
+        return $"b.RateSpikes(b.Tile(b.ReshapeSamples({o.In(n, 0)}, {OnnxContext.Ints(unit)}), {OnnxContext.Longs(repeats)}))";
+    }
+
     public override void Lower(Lowering cx, Node n) =>
         cx.Add(new Step(Forward, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)) { Owner = this });
 

@@ -483,6 +483,12 @@ public sealed class OnnxGraphBuilder
         }
         return steps == 1 ? spikes[0] : Concat(1, spikes);
     }
+    /// <summary>Poisson rate coding as our encoder defines it: 1 where u &lt;= p, else 0 (float), u uniform in [0, 1) drawn by
+    /// the runtime (RandomUniformLike). The runtime draws its own numbers (our counter-based generator has no ONNX form),
+    /// so a file reproduces the rates of our spikes, not the spikes. (Not ONNX Bernoulli: ONNX Runtime 1.32's CPU
+    /// Bernoulli fires with probability 1 - p, measured in ExportTests' first version of the rate test.)</summary>
+    public string RateSpikes(string p, string? name = null) =>
+        Add("Cast", [Add("LessOrEqual", [Add("RandomUniformLike", [p], null), p], null)], name, Int("to", Float32));
 
     // ---- Attention ------------------------------------------------------------------------------------------
     // Our attention ops take (batch, N, D) token matrices with the heads interleaved in each row (head h owns columns

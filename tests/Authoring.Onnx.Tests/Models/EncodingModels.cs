@@ -24,3 +24,11 @@ public partial class RepeatReadout
         return head.Forward(Concat(MeanOverTime(z), pooled));
     }
 }
+
+/// <summary>Poisson rate coding alone: 32 firing probabilities in, each feature's firing rate over 64 steps out (no
+/// parameters), so ExportTests can compare the file's Bernoulli draws with ours in distribution.</summary>
+[Model]
+public partial class PoissonRates
+{
+    Tensor Forward([Shape(32)] Tensor x) => MeanOverTime(Poisson(x, 64));
+}
