@@ -62,4 +62,26 @@ internal static class EmitCommon
     /// <summary>A short comment naming a step, for readers of generated code.</summary>
     public static string Describe(Step s) =>
         s.Node is null ? s.Kernel.Name : $"{s.Kernel.Name} {(s.Node.Layer.Length > 0 ? s.Node.Layer : s.Node.Op + "#" + s.Node.Id)}" + (s.Act != ActKind.Identity ? " + " + s.Act : "");
+
+    /// <summary>A C# string literal of <paramref name="s"/> (quotes, backslashes and control characters escaped).</summary>
+    public static string Literal(string s)
+    {
+        var b = new System.Text.StringBuilder("\"");
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '"': b.Append("\\\""); break;
+                case '\\': b.Append("\\\\"); break;
+                case '\n': b.Append("\\n"); break;
+                case '\r': b.Append("\\r"); break;
+                case '\t': b.Append("\\t"); break;
+                default:
+                    if (char.IsControl(c)) b.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                    else b.Append(c);
+                    break;
+            }
+        }
+        return b.Append('"').ToString();
+    }
 }

@@ -69,7 +69,7 @@ internal sealed class OnnxContext
     public static string Bool(bool b) => b ? "true" : "false";
 
     /// <summary>A C# string literal (layer names are C# identifiers joined by dots: nothing to escape).</summary>
-    public static string Str(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+    public static string Str(string s) => EmitCommon.Literal(s);
 
     public static string Int(int i) => i.ToString(CultureInfo.InvariantCulture);
 }

@@ -41,7 +41,7 @@ internal static class StubEmitter
         w.Line($"/// <summary><c>{m.ClassName}</c> could not be compiled; these members only let the code that uses it compile, and throw.</summary>");
         w.Line(GeneratedCode);
         w.Open($"partial class {m.ClassName} : {Rt}.IModel");
-        w.Line($"internal const string __NotCompiled = {Literal(reason)};");
+        w.Line($"internal const string __NotCompiled = {EmitCommon.Literal(reason)};");
         w.Line();
         w.Line("static global::System.InvalidOperationException __Fail() => new(__NotCompiled);");
         w.Line();
@@ -124,27 +124,5 @@ internal static class StubEmitter
         w.Line("public void ExportOnnx(string path, int opset = global::Authoring.Runtime.Onnx.OnnxGraphBuilder.DefaultOpset) => throw __Fail();");
         w.Line("/// <summary>Not available: the model was not compiled.</summary>");
         w.Line("public void ExportOnnx(global::System.IO.Stream stream, int opset = global::Authoring.Runtime.Onnx.OnnxGraphBuilder.DefaultOpset) => throw __Fail();");
-    }
-
-    /// <summary>A C# string literal of <paramref name="s"/>.</summary>
-    static string Literal(string s)
-    {
-        var b = new System.Text.StringBuilder("\"");
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': b.Append("\\\""); break;
-                case '\\': b.Append("\\\\"); break;
-                case '\n': b.Append("\\n"); break;
-                case '\r': b.Append("\\r"); break;
-                case '\t': b.Append("\\t"); break;
-                default:
-                    if (char.IsControl(c)) b.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else b.Append(c);
-                    break;
-            }
-        }
-        return b.Append('"').ToString();
     }
 }

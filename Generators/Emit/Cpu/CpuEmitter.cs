@@ -165,10 +165,8 @@ internal sealed class CpuEmitter
         string phase = p.LossStep < 0 || k <= p.LossStep ? "forward" : "backward";
         string op = s.Node?.Op ?? s.Kernel.Name, layer = s.Node?.Layer ?? "";
         string where = $"{phase} step {k + 1} of {p.Steps.Count} ({Describe(s)})";
-        w.Line($"if (__trace && !({string.Join(" && ", regions)})) {{ __origin = new({Lit(op)}, {Lit(layer)}, {Lit(where)}); return result; }}");
+        w.Line($"if (__trace && !({string.Join(" && ", regions)})) {{ __origin = new({Literal(op)}, {Literal(layer)}, {Literal(where)}); return result; }}");
     }
-
-    static string Lit(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
     const string TraceNs = "global::Authoring.Runtime.Training.NonFiniteTrace";
 }
