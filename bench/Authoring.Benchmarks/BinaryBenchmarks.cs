@@ -1,7 +1,7 @@
 // Binary (XNOR-popcount) convolution and linear layers against fp32: our packed kernel, our fp32
 // kernel and TorchSharp's fp32 op on the same ±1 data, forward (inference), batch 1 and 16.
-//   - shapes of a small Fashion-MNIST binary network (64 channels at 14 x 14, a stride-2 64 -> 128,
-//     128 channels at 7 x 7) and 256- and 512-channel 3 x 3 convolutions at 14 x 14, plus a 1 x 1;
+//   - the BinaryFashion sample's binary convs (64 channels at 14 x 14 and at 7 x 7), a stride-2 64 -> 128 and
+//     128 channels at 7 x 7, and 256- and 512-channel 3 x 3 convolutions at 14 x 14, plus a 1 x 1;
 //   - "packed" takes input already packed (a binary layer fed by the previous binary layer) and writes
 //     floats through the fused epilogue (scale and shift: XNOR-Net's alpha with BatchNorm folded in);
 //     "pack+packed" also packs float input first (a layer behind a real-valued shortcut, Bi-Real style);
@@ -26,6 +26,7 @@ public abstract class BinaryConvBenchmarkBase : IFlopCount
     protected static Conv2dShape Shape(string name) => name switch
     {
         "F64x14" => new(64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        "F64x7" => new(64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1),
         "F64to128s2" => new(64, 14, 14, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1),
         "F128x7" => new(128, 7, 7, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1),
         "C256x14" => new(256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1),
@@ -96,7 +97,7 @@ public abstract class BinaryConvBenchmarkBase : IFlopCount
 public class BinaryConvBenchmarks : BinaryConvBenchmarkBase
 {
     /// <summary>Shape name (see <see cref="BinaryConvBenchmarkBase"/>).</summary>
-    [Params("F64x14", "F64to128s2", "F128x7", "C256x14", "C512x14", "P256x14")]
+    [Params("F64x14", "F64x7", "F64to128s2", "F128x7", "C256x14", "C512x14", "P256x14")]
     public string Case { get; set; } = "F64x14";
 
     /// <summary>Batch size.</summary>
