@@ -92,6 +92,22 @@ public sealed class PackedCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void TruncatedFileAndWrongDtypeAreReported()
+    {
+        var s = new Conv2dShape(64, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        var layer = Layer(new Random(9), s, batchNorm: false);
+        string path = Path.Combine(_dir, "cut.safetensors");
+        PackedCheckpoint.Save(path, layer.ToTensors("c").ToList(), new Dictionary<string, string> { ["c.conv"] = layer.ShapeMetadata });
+        var (tensors, _) = PackedCheckpoint.Load(path);
+        Assert.Throws<InvalidDataException>(() => tensors["c.scale"].AsU64());
+        Assert.Throws<InvalidDataException>(() => tensors["c.weight_bits"].AsF32());
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..^4]);
+        var e = Assert.Throws<InvalidDataException>(() => PackedCheckpoint.Load(path));
+        Assert.Contains("c.shift", e.Message);
+    }
+
+    [Fact]
     public void MissingTensorOrShapeIsReported()
     {
         var s = new Conv2dShape(64, 5, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
