@@ -72,11 +72,14 @@ public static class PackedCheckpoint
     /// shape or lie outside the data section; the message names the file and the tensor.</exception>
     public static (IReadOnlyDictionary<string, RawTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Load(string path)
     {
-        var header = Safetensors.ReadHeader(path);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Deploy checkpoint '{path}' does not exist.", path);
+        // One open file for header and data: a concurrent save renames over the path, and the reader keeps the old file.
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
-        Span<byte> len = stackalloc byte[8];
-        fs.ReadExactly(len);
-        long dataStart = 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(len);
+        SafetensorsHeader header;
+        long dataStart;
+        try { header = Safetensors.ReadHeader(fs, fs.Length, out dataStart); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
         long dataLength = fs.Length - dataStart;
         var r = new Dictionary<string, RawTensor>(StringComparer.Ordinal);
         foreach (var t in header.Tensors)
