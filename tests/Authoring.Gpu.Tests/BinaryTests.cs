@@ -216,6 +216,45 @@ public sealed class BinaryTests(GpuFixture fx)
         if (Exact) Assert.Equal(cpuBits.Data, ybits.GetAsArray1D());
     }
 
+    /// <summary>A binary linear layer from the deploy checkpoint runs on the device kernels as stored (see
+    /// DeployCheckpointRunsOnTheDevice).</summary>
+    [Theory]
+    [InlineData(3, 65, 17)]
+    [InlineData(2, 128, 32)]
+    public void DeployCheckpointLinearRunsOnTheDevice(int n, int inF, int outF)
+    {
+        var rng = new Random(inF + 1);
+        var saved = PackedBinaryLinear.FromLatent(inF, outF, Values(rng, inF * outF), true, Random(rng, outF), default, default, default, default, 0f);
+        string dir = Directory.CreateTempSubdirectory("gpu-deploy-linear-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "deploy.safetensors");
+            Authoring.Runtime.Checkpoints.PackedCheckpoint.Save(path, saved.ToTensors("fc").ToList(), new Dictionary<string, string> { ["fc.linear"] = saved.ShapeMetadata });
+            var (tensors, metadata) = Authoring.Runtime.Checkpoints.PackedCheckpoint.Load(path);
+            var loaded = PackedBinaryLinear.FromTensors(tensors, metadata, "fc");
+
+            using var xf = fx.Batch(rng, n, inF, offset: 1, gap: 2);
+            var xHost = Array.ConvertAll(xf.Values, v => (float)v);
+            int words = BitPack.Words(inF);
+            var xcpu = new BitView(new ulong[n * words], 0, words);
+            BitPack.PackFeatures(n, inF, new View(xHost, 0, inF), null, 0, xcpu);
+            var cpuY = new float[n * outF];
+            saved.Forward<Relu>(n, xcpu, new View(cpuY, 0, outF));
+
+            using var xbits = Upload(xcpu.Data);
+            using var wDev = Upload(loaded.Weights);
+            using var scDev = fx.Array(loaded.Scale);
+            using var shDev = fx.Array(loaded.Shift);
+            using var y = fx.Batch(rng, n, outF, offset: 2, gap: 1);
+            fx.Kernels.BinaryLinearForward<Relu>(n, inF, outF, new GBitView(xbits.View, 0, words), wDev.View, scDev.View, shDev.View, y.View, default);
+            Close(ToDouble(cpuY), y.Read(), 0, Exact ? 0 : 2.5e-7, "y");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void SignAndRPReluMatchCpu()
     {
