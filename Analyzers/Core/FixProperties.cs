@@ -16,6 +16,9 @@ internal static class FixProperties
     /// <summary>Present when BatchNorm can be moved before the activation it follows (MDL0007).</summary>
     public const string SwapWithActivation = "SwapWithActivation";
 
+    /// <summary>The non-negative activation a Sign call reads, removed by the fix (MDL0020).</summary>
+    public const string DropActivation = "DropActivation";
+
     /// <summary>"collapse" or "cancel" for a nested reshape chain (MDL0013).</summary>
     public const string ReshapeChain = "ReshapeChain";
 }

@@ -354,7 +354,7 @@ public static class Safetensors
     }
 
     /// <summary>Parses the length prefix and the JSON header; every malformation is an <see cref="InvalidDataException"/>.</summary>
-    static SafetensorsHeader ReadHeader(Stream stream, long fileLength, out long dataStart)
+    internal static SafetensorsHeader ReadHeader(Stream stream, long fileLength, out long dataStart)
     {
         if (fileLength < 8) throw Bad($"the file is {fileLength} bytes, too short for the 8-byte header length.");
         Span<byte> len = stackalloc byte[8];

@@ -3,7 +3,10 @@
 // shortcut in its epilogue), its RSign as the packing threshold (bit = x < -b), and the real first and last layers
 // (stem conv with its BatchNorm folded, the linear head) and RPReLUs in fp32. The generator's deploy pass does not
 // emit this yet: this class is the sample's own wiring of the same steps, layer by layer as BiRealNet.Forward.
+// Its deploy checkpoint (Save / Load) holds the binary weights as bits (U64, PackedBinaryConv.ToTensors) and the rest
+// as F32, so the file is about as small as the model in memory.
 using Authoring.Runtime;
+using Authoring.Runtime.Checkpoints;
 using Authoring.Runtime.Cpu;
 
 namespace BinaryFashion;
@@ -19,6 +22,49 @@ public sealed class PackedBiRealNet
     readonly (PackedBinaryConv Conv, float[] Threshold, float[] RPRelu, int Size)[] _blocks;
     float[] _x = [], _a = [], _b = [], _z = [];
     ulong[] _bits = [];
+
+    PackedBiRealNet(float[] stemW, float[] stemScale, float[] stemShift, float[] headW, float[] headB,
+        (PackedBinaryConv, float[], float[], int)[] blocks)
+    {
+        (_stemW, _stemScale, _stemShift, _headW, _headB, _blocks) = (stemW, stemScale, stemShift, headW, headB, blocks);
+    }
+
+    /// <summary>Writes the deploy checkpoint: binary weights as U64 bits, everything else F32.</summary>
+    public void Save(string path)
+    {
+        var tensors = new List<RawTensor>
+        {
+            RawTensor.F32("stem.weight", [C, 1, 3, 3], _stemW),
+            RawTensor.F32("stem.scale", [C], _stemScale),
+            RawTensor.F32("stem.shift", [C], _stemShift),
+        };
+        var metadata = new Dictionary<string, string> { ["format"] = "PackedBiRealNet" };
+        for (int i = 0; i < _blocks.Length; i++)
+        {
+            var (conv, threshold, rprelu, _) = _blocks[i];
+            tensors.AddRange(conv.ToTensors($"block{i}"));
+            metadata[$"block{i}.conv"] = conv.ShapeMetadata;
+            tensors.Add(RawTensor.F32($"block{i}.threshold", [C], threshold));
+            tensors.Add(RawTensor.F32($"block{i}.rprelu", [3, C], rprelu));
+        }
+        tensors.Add(RawTensor.F32("head.weight", [10, C * 49], _headW));
+        tensors.Add(RawTensor.F32("head.bias", [10], _headB));
+        PackedCheckpoint.Save(path, tensors, metadata);
+    }
+
+    /// <summary>Reads a checkpoint <see cref="Save"/> wrote.</summary>
+    public static PackedBiRealNet Load(string path)
+    {
+        var (t, metadata) = PackedCheckpoint.Load(path);
+        float[] F(string name) => t.TryGetValue(name, out var r) ? r.AsF32() : throw new InvalidDataException($"{path}: no tensor '{name}'.");
+        var blocks = new (PackedBinaryConv, float[], float[], int)[3];
+        for (int i = 0; i < 3; i++)
+        {
+            var conv = PackedBinaryConv.FromTensors(t, metadata, $"block{i}");
+            blocks[i] = (conv, F($"block{i}.threshold"), F($"block{i}.rprelu"), conv.Shape.H);
+        }
+        return new PackedBiRealNet(F("stem.weight"), F("stem.scale"), F("stem.shift"), F("head.weight"), F("head.bias"), blocks);
+    }
 
     public PackedBiRealNet(ParameterStore p)
     {

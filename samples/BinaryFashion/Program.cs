@@ -75,6 +75,24 @@ for (int start = 0; start < test.Count; start += batch)
 Console.WriteLine(string.Create(inv,
     $"Packed model (XNOR-popcount, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}): test accuracy {correct * 100.0 / test.Count:F2}%; {same:N0} of {test.Count:N0} predictions identical to the latent model's; largest logit difference {maxDiff:G3} (logit scale {logitScale:G3})."));
 
+// The deploy checkpoint: binary weights stored as bits; loaded back, it must give the very same logits.
+string deployPath = Path.ChangeExtension(options.Checkpoint, null) + "-deploy.safetensors";
+packed.Save(deployPath);
+var reloaded = PackedBiRealNet.Load(deployPath);
+var again = new float[batch * 10];
+bool identical = true;
+for (int start = 0; start < test.Count && identical; start += batch)
+{
+    int n = Math.Min(batch, test.Count - start);
+    var xs = test.Images.AsSpan(start * 784, n * 784);
+    packed.Infer(xs, n, ours);
+    reloaded.Infer(xs, n, again);
+    identical = ours.AsSpan(0, n * 10).SequenceEqual(again.AsSpan(0, n * 10));
+}
+Console.WriteLine(string.Create(inv,
+    $"Checkpoints on disk: float {new FileInfo(options.Checkpoint).Length / 1024.0:F1} KiB, deploy (binary weights as U64 bits) {new FileInfo(deployPath).Length / 1024.0:F1} KiB ({deployPath}); reloaded deploy model's logits {(identical ? "identical" : "DIFFERENT")} on the test set."));
+if (!identical) return 1;
+
 long floatBytes = 4L * latent.Parameters.Infos.Sum(i => (long)i.Length);
 long binaryFloat = 4L * 3 * 64 * 64 * 9;
 Console.WriteLine(string.Create(inv,

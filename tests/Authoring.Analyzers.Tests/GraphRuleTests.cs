@@ -1,5 +1,5 @@
 // Rules over the dataflow graph: MDL0004, MDL0005, MDL0006, MDL0007, MDL0009, MDL0010, MDL0011,
-// MDL0013, MDL0014, MDL0016: positive, negative and profile-dependent cases and exact fixes.
+// MDL0013, MDL0014, MDL0016, MDL0020: positive, negative and profile-dependent cases and exact fixes.
 using Authoring.Analyzers.CodeFixes;
 
 namespace Authoring.Analyzers.Tests;
@@ -272,6 +272,129 @@ public class GraphRuleTests
             {
                 var h = stem.Forward(x);
                 return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward(rs.Forward(h))), h)));
+            }
+        }
+        """);
+
+    // ---- MDL0020 non-negative activation into a sign binarizer ----
+
+    [Fact]
+    public Task MDL0020_FixBinarisesThePreActivation() => Verify.Fix<DropActivationBeforeSignCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward({|MDL0020:Sign(Relu(h))|})), h)));
+            }
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward(Sign(h))), h)));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MDL0020_HardSigmoidThroughPoolingHasNoFix() => Verify.Fix<DropActivationBeforeSignCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryLinear lin = new(64, 64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = HardSigmoid(stem.Forward(x));
+                return fc.Forward(Add(lin.Forward({|MDL0020:Sign(GlobalAvgPool(h))|}), GlobalAvgPool(h)));
+            }
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryLinear lin = new(64, 64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = HardSigmoid(stem.Forward(x));
+                return fc.Forward(Add(lin.Forward({|MDL0020:Sign(GlobalAvgPool(h))|}), GlobalAvgPool(h)));
+            }
+        }
+        """, iterations: 0);
+
+    [Fact]
+    public Task MDL0020_ReluWrittenApartHasNoFix() => Verify.Fix<DropActivationBeforeSignCodeFixProvider>(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = Relu6(stem.Forward(x));
+                return fc.Forward(GlobalAvgPool(Add(conv.Forward({|MDL0020:Sign(h)|}), h)));
+            }
+        }
+        """, U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = Relu6(stem.Forward(x));
+                return fc.Forward(GlobalAvgPool(Add(conv.Forward({|MDL0020:Sign(h)|}), h)));
+            }
+        }
+        """, iterations: 0);
+
+    [Fact]
+    public Task MDL0020_Negative_ShiftedOrSignedInputs() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(1, 64, kernel: 3, padding: 1);
+            readonly RSign rs = new(64);
+            readonly BinaryConv2d a = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bnA = new(64);
+            readonly BinaryConv2d b = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bnB = new(64);
+            readonly BinaryConv2d c = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bnC = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(1, 8, 8)] Tensor x)
+            {
+                var h = Relu(stem.Forward(x));
+                h = Add(bnA.Forward(a.Forward(rs.Forward(h))), h);
+                h = Add(bnB.Forward(b.Forward(Sign(HardSwish(h)))), h);
+                h = Add(bnC.Forward(c.Forward(Sign(h))), h);
+                return fc.Forward(GlobalAvgPool(h));
             }
         }
         """);

@@ -104,6 +104,51 @@ public sealed class BinaryTests(GpuFixture fx)
         else AssertBitsAgreeAwayFromThreshold(cpuBits.Data, gpuBits, cpuDot, s, n, scale, shift, thr);
     }
 
+    /// <summary>A binary conv saved to the deploy checkpoint (weights as U64 bits) and loaded back runs on the device
+    /// kernels as it is (BitPack's layout is the device's too) and matches the saved layer's CPU forward: exactly on
+    /// ILGPU's CPU accelerator, within the 2-ulp fused multiply-add difference on CUDA (as ConvMatchesCpu).</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void DeployCheckpointRunsOnTheDevice(int which)
+    {
+        var s = Shapes[which];
+        int n = 2;
+        var rng = new Random(100 + which);
+        var latent = Values(rng, s.WeightSize);
+        var bias = Random(rng, s.Cout);
+        var saved = PackedBinaryConv.FromLatent(s, latent, true, bias, default, default, default, default, 0f);
+        string dir = Directory.CreateTempSubdirectory("gpu-deploy-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "deploy.safetensors");
+            Authoring.Runtime.Checkpoints.PackedCheckpoint.Save(path, saved.ToTensors("c").ToList(), new Dictionary<string, string> { ["c.conv"] = saved.ShapeMetadata });
+            var (tensors, metadata) = Authoring.Runtime.Checkpoints.PackedCheckpoint.Load(path);
+            var loaded = PackedBinaryConv.FromTensors(tensors, metadata, "c");
+
+            using var xf = fx.Batch(rng, n, s.InSize, offset: 2, gap: 3);
+            var xHost = Array.ConvertAll(xf.Values, v => (float)v);
+            int inWords = BitPack.ActivationWords(s.Cin, s.H, s.W);
+            var xcpu = new BitView(new ulong[n * inWords], 0, inWords);
+            BitPack.PackActivations(n, s.Cin, s.H, s.W, new View(xHost, 0, s.InSize), null, 0, xcpu);
+            using var res = fx.Batch(rng, n, s.OutSize, offset: 1, gap: 2);
+            var resHost = Array.ConvertAll(res.Values, v => (float)v);
+            var cpuY = new float[n * s.OutSize];
+            saved.Forward<Relu>(n, xcpu, new View(cpuY, 0, s.OutSize), new View(resHost, 0, s.OutSize));
+
+            using var xbits = Upload(xcpu.Data);
+            using var wDev = Upload(loaded.Weights);
+            using var scDev = fx.Array(loaded.Scale);
+            using var shDev = fx.Array(loaded.Shift);
+            using var y = fx.Batch(rng, n, s.OutSize, offset: 4, gap: 1);
+            fx.Kernels.BinaryConvForward<Relu>(s, n, new GBitView(xbits.View, 0, inWords), wDev.View, scDev.View, shDev.View, y.View, res.View);
+            Close(ToDouble(cpuY), y.Read(), 0, Exact ? 0 : 2.5e-7, "y");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>Bits may differ only where the float z sits within 2 ulps of the threshold (a fused multiply-add on CUDA).</summary>
     static void AssertBitsAgreeAwayFromThreshold(ulong[] cpu, ulong[] gpu, float[] dot, Conv2dShape s, int n, float[] scale, float[] shift, float[] thr)
     {
@@ -169,6 +214,45 @@ public sealed class BinaryTests(GpuFixture fx)
         using var ybits = Upload(new ulong[n * ow]);
         fx.Kernels.BinaryLinearForwardPacked<Relu>(n, inF, outF, xg, wDev.View, scDev.View, shDev.View, default, new GBitView(ybits.View, 0, ow));
         if (Exact) Assert.Equal(cpuBits.Data, ybits.GetAsArray1D());
+    }
+
+    /// <summary>A binary linear layer from the deploy checkpoint runs on the device kernels as stored (see
+    /// DeployCheckpointRunsOnTheDevice).</summary>
+    [Theory]
+    [InlineData(3, 65, 17)]
+    [InlineData(2, 128, 32)]
+    public void DeployCheckpointLinearRunsOnTheDevice(int n, int inF, int outF)
+    {
+        var rng = new Random(inF + 1);
+        var saved = PackedBinaryLinear.FromLatent(inF, outF, Values(rng, inF * outF), true, Random(rng, outF), default, default, default, default, 0f);
+        string dir = Directory.CreateTempSubdirectory("gpu-deploy-linear-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "deploy.safetensors");
+            Authoring.Runtime.Checkpoints.PackedCheckpoint.Save(path, saved.ToTensors("fc").ToList(), new Dictionary<string, string> { ["fc.linear"] = saved.ShapeMetadata });
+            var (tensors, metadata) = Authoring.Runtime.Checkpoints.PackedCheckpoint.Load(path);
+            var loaded = PackedBinaryLinear.FromTensors(tensors, metadata, "fc");
+
+            using var xf = fx.Batch(rng, n, inF, offset: 1, gap: 2);
+            var xHost = Array.ConvertAll(xf.Values, v => (float)v);
+            int words = BitPack.Words(inF);
+            var xcpu = new BitView(new ulong[n * words], 0, words);
+            BitPack.PackFeatures(n, inF, new View(xHost, 0, inF), null, 0, xcpu);
+            var cpuY = new float[n * outF];
+            saved.Forward<Relu>(n, xcpu, new View(cpuY, 0, outF));
+
+            using var xbits = Upload(xcpu.Data);
+            using var wDev = Upload(loaded.Weights);
+            using var scDev = fx.Array(loaded.Scale);
+            using var shDev = fx.Array(loaded.Shift);
+            using var y = fx.Batch(rng, n, outF, offset: 2, gap: 1);
+            fx.Kernels.BinaryLinearForward<Relu>(n, inF, outF, new GBitView(xbits.View, 0, words), wDev.View, scDev.View, shDev.View, y.View, default);
+            Close(ToDouble(cpuY), y.Read(), 0, Exact ? 0 : 2.5e-7, "y");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

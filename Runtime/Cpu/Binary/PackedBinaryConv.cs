@@ -69,6 +69,57 @@ public sealed class PackedBinaryConv
         return new PackedBinaryConv(s, packed, tapSums, scale, shift);
     }
 
+    /// <summary>Bytes of the packed weights alone (what fp32 would store in 4 * <see cref="Conv2dShape.WeightSize"/>).</summary>
+    public long WeightBytes => Weights.LongLength * sizeof(ulong);
+
+    /// <summary>This layer's deploy-checkpoint tensors: "{prefix}.weight_bits" (U64 [Cout/16 rounded up, Kh*Kw, words of
+    /// Cin, 16], BitPack's layout), "{prefix}.scale" and "{prefix}.shift" (F32 [Cout]); the tap sums are derived, not
+    /// stored. The shape goes into the checkpoint's metadata under "{prefix}.conv" (<see cref="ShapeMetadata"/>).</summary>
+    public IEnumerable<Checkpoints.RawTensor> ToTensors(string prefix)
+    {
+        var s = Shape;
+        yield return Checkpoints.RawTensor.U64(prefix + ".weight_bits",
+            [BitPack.PaddedChannels(s.Cout) / BitPack.Lanes, s.Kh * s.Kw, BitPack.Words(s.Cin), BitPack.Lanes], Weights);
+        yield return Checkpoints.RawTensor.F32(prefix + ".scale", [s.Cout], Scale);
+        yield return Checkpoints.RawTensor.F32(prefix + ".shift", [s.Cout], Shift);
+    }
+
+    /// <summary>The conv shape as "Cin,H,W,Cout,Kh,Kw,StrideH,StrideW,PadH,PadW,DilH,DilW,Groups".</summary>
+    public string ShapeMetadata
+    {
+        get
+        {
+            var s = Shape;
+            return string.Join(",", s.Cin, s.H, s.W, s.Cout, s.Kh, s.Kw, s.StrideH, s.StrideW, s.PadH, s.PadW, s.DilH, s.DilW, s.Groups);
+        }
+    }
+
+    /// <summary>The layer <see cref="ToTensors"/> wrote under <paramref name="prefix"/> (shape from the metadata), with
+    /// its tap sums recomputed from the bits: the same words, scale and shift, so the same outputs.</summary>
+    /// <exception cref="InvalidDataException">A tensor or the shape is missing or does not match.</exception>
+    public static PackedBinaryConv FromTensors(IReadOnlyDictionary<string, Checkpoints.RawTensor> tensors, IReadOnlyDictionary<string, string> metadata, string prefix)
+    {
+        if (!metadata.TryGetValue(prefix + ".conv", out var text))
+            throw new InvalidDataException($"The checkpoint has no shape for '{prefix}' (metadata '{prefix}.conv').");
+        var f = text.Split(',');
+        if (f.Length != 13 || !f.All(v => int.TryParse(v, out int i) && i >= 0))
+            throw new InvalidDataException($"Metadata '{prefix}.conv' is '{text}', expected 13 non-negative integers.");
+        var d = f.Select(int.Parse).ToArray();
+        var s = new Conv2dShape(d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]);
+        if (s.Groups != 1) throw new InvalidDataException($"'{prefix}': binary convolutions are dense (groups = 1), the checkpoint says {s.Groups}.");
+        Checkpoints.RawTensor Get(string name) => tensors.TryGetValue(prefix + name, out var t)
+            ? t : throw new InvalidDataException($"The checkpoint has no tensor '{prefix}{name}'.");
+        var w = Get(".weight_bits").AsU64();
+        var scale = Get(".scale").AsF32();
+        var shift = Get(".shift").AsF32();
+        if (w.Length != BitPack.ConvWeightWords(s)) throw new InvalidDataException($"'{prefix}.weight_bits' has {w.Length} words, the shape needs {BitPack.ConvWeightWords(s)}.");
+        if (scale.Length != s.Cout || shift.Length != s.Cout)
+            throw new InvalidDataException($"'{prefix}': scale and shift need {s.Cout} values, got {scale.Length} and {shift.Length}.");
+        var tapSums = new int[BitPack.TapSumCount(s)];
+        BitPack.ConvTapSums(s, w, 0, tapSums, 0);
+        return new PackedBinaryConv(s, w, tapSums, scale, shift);
+    }
+
     /// <summary>y = act(scale * dot + shift + residual) as NCHW floats, from n packed samples
     /// (<see cref="BitPack.PackActivations"/>); a default <paramref name="residual"/> adds nothing.</summary>
     public void Forward<TAct>(int n, BitView x, View y, View residual = default) where TAct : struct, IActivation
