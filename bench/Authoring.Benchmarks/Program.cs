@@ -5,6 +5,8 @@
 //
 // --quick: a few short iterations per case, for a CI smoke run (numbers are indicative only).
 // --attention-memory [case ...]: peak bytes of the attention cases instead (each in a fresh process).
+// --attention-trainstep [N ...] [--steps S]: ms and peak bytes of one training step of a token model, linear
+//   against softmax attention (each in a fresh process, AttentionTrainStep.cs).
 // --attention-cputime [N ...]: single-thread CPU time per call of the attention cases, ours and TorchSharp's.
 // --spiking-epoch [ROUNDS [STEPS]]: the SpikingFashion sample's training step, ours and TorchSharp's, interleaved.
 // --lab NAME [ROUNDS]: interleaved A/B timing of kernel variants instead (Lab.cs, LabCases.cs).
@@ -16,6 +18,15 @@ using BenchmarkDotNet.Running;
 if (args is ["--attention-memory", .. var which])
 {
     return AttentionMemoryProbe.Report(which);
+}
+if (args is ["--attention-trainstep", .. var trainArgs])
+{
+    return AttentionTrainStep.Run(trainArgs);
+}
+if (args is ["--attention-trainstep-probe", var stepKind, var stepN, var stepCount])
+{
+    var inv = System.Globalization.CultureInfo.InvariantCulture;
+    return AttentionTrainStep.Probe(stepKind, int.Parse(stepN, inv), int.Parse(stepCount, inv));
 }
 if (args is ["--attention-cputime", .. var lengths])
 {
