@@ -7,7 +7,7 @@
 #   bench/run.sh --report-only     # rewrite RESULTS.md from the last run's bench/artifacts/
 #   bench/run.sh --spiking-epoch [ROUNDS [STEPS]]   # the SpikingFashion sample's training step against its
 #                                  # TorchSharp twin (SpikingEpoch.cs), both malloc settings, printed; RESULTS.md is left alone
-#   bench/run.sh --sample-epoch [NAME|all [ROUNDS [STEPS]]]   # each sample's training step against its TorchSharp
+#   bench/run.sh --sample-epoch [NAME[,NAME...]|all [ROUNDS [STEPS]]]  # each sample's training step against its TorchSharp
 #                                  # twin (SampleEpoch.cs, Twins/): parity check, then interleaved timing, as above
 #
 # The load average before and after the run goes to bench/artifacts/load.txt, which --report-only reads back

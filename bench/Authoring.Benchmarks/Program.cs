@@ -7,7 +7,7 @@
 // --attention-memory [case ...]: peak bytes of the attention cases instead (each in a fresh process).
 // --attention-cputime [N ...]: single-thread CPU time per call of the attention cases, ours and TorchSharp's.
 // --spiking-epoch [ROUNDS [STEPS]]: the SpikingFashion sample's training step, ours and TorchSharp's, interleaved.
-// --sample-epoch [NAME|all [ROUNDS [STEPS]]]: each sample's training step against its TorchSharp twin (SampleEpoch.cs).
+// --sample-epoch [NAME[,NAME...]|all [ROUNDS [STEPS]]]: each sample's training step against its TorchSharp twin (SampleEpoch.cs).
 // --lab NAME [ROUNDS]: interleaved A/B timing of kernel variants instead (Lab.cs, LabCases.cs).
 // Any other arguments are BenchmarkDotNet's own (--filter, --list flat, --artifacts DIR, ...).
 using Authoring.Benchmarks;

@@ -12,7 +12,7 @@
 // must agree. Dropout masks cannot agree (ours come from a counter-based generator, torch's from its own RNG), so for
 // the samples with dropout the first losses are printed, not compared; the running statistics lie before the dropout.
 //
-//   Authoring.Benchmarks --sample-epoch [NAME|all [ROUNDS [STEPS]]]     (bench/run.sh --sample-epoch ...)
+//   Authoring.Benchmarks --sample-epoch [NAME[,NAME...]|all [ROUNDS [STEPS]]]     (bench/run.sh --sample-epoch ...)
 using System.Diagnostics;
 using System.Globalization;
 using Authoring.Runtime;
@@ -63,15 +63,16 @@ public static class SampleEpoch
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .ToList();
 
-    /// <summary><paramref name="args"/>: [NAME|all [ROUNDS (default 5) [STEPS per round and side (default 10)]]].</summary>
+    /// <summary><paramref name="args"/>: [NAME[,NAME...]|all [ROUNDS (default 5) [STEPS per round and side (default 10)]]].</summary>
     public static int Run(string[] args)
     {
         var twins = Twins();
         string which = args.Length > 0 ? args[0] : "all";
         int rounds = args.Length > 1 ? int.Parse(args[1], Inv) : 5;
         int steps = args.Length > 2 ? int.Parse(args[2], Inv) : 10;
-        var chosen = which == "all" ? twins : twins.Where(t => t.Name == which).ToList();
-        if (chosen.Count == 0)
+        var names = which.Split(',');
+        var chosen = which == "all" ? twins : twins.Where(t => names.Contains(t.Name)).ToList();
+        if (chosen.Count != (which == "all" ? twins.Count : names.Length))
         {
             Console.Error.WriteLine($"error: no sample twin '{which}'; known: all, {string.Join(", ", twins.Select(t => t.Name))}");
             return 2;
@@ -87,8 +88,8 @@ public static class SampleEpoch
             else rows.Add(row);
         }
         Console.WriteLine();
-        Console.WriteLine("| sample | batch | ours ms/step (median, best) | TorchSharp ms/step (median, best) | ours epoch s | TorchSharp epoch s | ours / TorchSharp (median) |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| sample | batch | ours ms/step (median, best) | TorchSharp ms/step (median, best) | ours epoch s | TorchSharp epoch s | ours / TorchSharp (median) | (best) | load average before, after |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var r in rows) Console.WriteLine(r);
         return status;
     }
@@ -170,7 +171,7 @@ public static class SampleEpoch
         Console.WriteLine($"load average before: {loadBefore}; after: {LoadAverage()}; last losses: ours {lastOurs.ToString("F3", Inv)}, TorchSharp {lastTorch.ToString("F3", Inv)}");
         Console.WriteLine(string.Create(Inv, $"ours {a:F1} ms/step (best {oursMs.Min():F1}), TorchSharp {b:F1} (best {torchMs.Min():F1}): ours / TorchSharp {a / b:F2} (median), {oursMs.Min() / torchMs.Min():F2} (best)"));
         return string.Create(Inv,
-            $"| {twin.Name} | {batch} | {a:F1}, {oursMs.Min():F1} | {b:F1}, {torchMs.Min():F1} | {a * stepsPerEpoch / 1000:F1} | {b * stepsPerEpoch / 1000:F1} | {a / b:F2} |");
+            $"| {twin.Name} | {batch} | {a:F1}, {oursMs.Min():F1} | {b:F1}, {torchMs.Min():F1} | {a * stepsPerEpoch / 1000:F1} | {b * stepsPerEpoch / 1000:F1} | {a / b:F2} | {oursMs.Min() / torchMs.Min():F2} | {Short(loadBefore)}, {Short(LoadAverage())} |");
     }
 
     /// <summary>The parity check of the file header; null when it holds, else what differs.</summary>
@@ -264,6 +265,9 @@ public static class SampleEpoch
         var t = l.OrderBy(v => v).ToArray();
         return t[t.Length / 2];
     }
+
+    /// <summary>The 1/5/15-minute figures of a /proc/loadavg line.</summary>
+    static string Short(string load) => string.Join(' ', load.Split(' ').Take(3));
 
     static string LoadAverage()
     {
