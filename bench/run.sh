@@ -68,6 +68,11 @@ else
     echo "before: $load_before; after: $load_after" > "$artifacts/load.txt"
 fi
 
+# Sections written by hand from other runs (the sample epochs: --sample-epoch) survive a rewrite: everything from
+# the first such heading on is carried over to the end of the new file.
+kept=""
+if [[ -f $results ]]; then kept=$(sed -n '/^## Sample epochs against TorchSharp twins/,$p' "$results"); fi
+
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 cpus=$(lscpu | sed -n 's/^CPU(s):[[:space:]]*//p' | head -1)
 cores=$(lscpu | sed -n 's/^Core(s) per socket:[[:space:]]*//p' | head -1)
@@ -147,6 +152,10 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
             cat "$md"
         done
     done
+    if [[ -n $kept ]]; then
+        echo
+        printf '%s\n' "$kept"
+    fi
 } > "$results"
 
 echo "Wrote $results"
