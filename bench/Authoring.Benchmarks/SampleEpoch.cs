@@ -125,7 +125,8 @@ public static class SampleEpoch
             cursor += batch;
         }
 
-        string? mismatch = Parity(twin, ours, net, x, labels, longLabels, batch, NextBatch);
+        NextBatch();
+        string? mismatch = Parity(twin, ours, net, x, labels, batch);
         if (mismatch is not null)
         {
             Console.Error.WriteLine($"error: {twin.Name}: the TorchSharp twin is not the same network: {mismatch}");
@@ -174,9 +175,11 @@ public static class SampleEpoch
             $"| {twin.Name} | {batch} | {a:F1}, {oursMs.Min():F1} | {b:F1}, {torchMs.Min():F1} | {a * stepsPerEpoch / 1000:F1} | {b * stepsPerEpoch / 1000:F1} | {a / b:F2} | {oursMs.Min() / torchMs.Min():F2} | {Short(loadBefore)}, {Short(LoadAverage())} |");
     }
 
-    /// <summary>The parity check of the file header; null when it holds, else what differs.</summary>
-    static string? Parity(ISampleTwin twin, IModel ours, TorchModule net, float[] x, int[] labels, long[] longLabels, int batch, Action nextBatch)
+    /// <summary>The parity check of the file header on one batch (<paramref name="ours"/> freshly initialised, the twin as
+    /// created); null when it holds, else what differs. Takes one training step on each side.</summary>
+    public static string? Parity(ISampleTwin twin, IModel ours, TorchModule net, float[] x, int[] labels, int batch)
     {
+        var longLabels = labels.Select(l => (long)l).ToArray();
         string path = Path.Combine(Path.GetTempPath(), $"authoring-twin-{Environment.ProcessId}-{twin.Name}.safetensors");
         try
         {
@@ -196,7 +199,6 @@ public static class SampleEpoch
             if (!ours.Parameters.Value(info.Name).SequenceEqual(ToArray(t))) return $"tensor '{info.Name}' differs after loading";
         }
 
-        nextBatch();
         var shape = new long[] { batch }.Concat(ours.InputShape.Select(d => (long)d)).ToArray();
         using (var scope = torch.NewDisposeScope())
         {
