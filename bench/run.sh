@@ -7,6 +7,8 @@
 #   bench/run.sh --report-only     # rewrite RESULTS.md from the last run's bench/artifacts/
 #   bench/run.sh --spiking-epoch [ROUNDS [STEPS]]   # the SpikingFashion sample's training step against its
 #                                  # TorchSharp twin (SpikingEpoch.cs), both malloc settings, printed; RESULTS.md is left alone
+#   bench/run.sh --sample-epoch [NAME[,NAME...]|all [ROUNDS [STEPS]]]  # each sample's training step against its TorchSharp
+#                                  # twin (SampleEpoch.cs, Twins/): parity check, then interleaved timing, as above
 #
 # The load average before and after the run goes to bench/artifacts/load.txt, which --report-only reads back
 # (artifacts gathered class by class, at the machine's quiet moments, can list one line per class there).
@@ -20,7 +22,7 @@ project="$here/Authoring.Benchmarks"
 artifacts="$here/artifacts"
 results="$here/RESULTS.md"
 
-if [[ ${1:-} == --spiking-epoch ]]; then
+if [[ ${1:-} == --spiking-epoch || ${1:-} == --sample-epoch ]]; then
     # Not a BenchmarkDotNet run: steps of both sides interleaved in one process (see SpikingEpoch.cs).
     "$repo/scripts/setup-test-deps.sh"
     "$repo/scripts/ensure-dataset.sh"
@@ -65,6 +67,11 @@ else
     load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "before: $load_before; after: $load_after" > "$artifacts/load.txt"
 fi
+
+# Sections written by hand from other runs (the sample epochs: --sample-epoch) survive a rewrite: everything from
+# the first such heading on is carried over to the end of the new file.
+kept=""
+if [[ -f $results ]]; then kept=$(sed -n '/^## Sample epochs against TorchSharp twins/,$p' "$results"); fi
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 cpus=$(lscpu | sed -n 's/^CPU(s):[[:space:]]*//p' | head -1)
@@ -145,6 +152,10 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
             cat "$md"
         done
     done
+    if [[ -n $kept ]]; then
+        echo
+        printf '%s\n' "$kept"
+    fi
 } > "$results"
 
 echo "Wrote $results"

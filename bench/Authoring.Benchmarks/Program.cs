@@ -9,6 +9,7 @@
 //   against softmax attention (each in a fresh process, AttentionTrainStep.cs).
 // --attention-cputime [N ...]: single-thread CPU time per call of the attention cases, ours and TorchSharp's.
 // --spiking-epoch [ROUNDS [STEPS]]: the SpikingFashion sample's training step, ours and TorchSharp's, interleaved.
+// --sample-epoch [NAME[,NAME...]|all [ROUNDS [STEPS]]]: each sample's training step against its TorchSharp twin (SampleEpoch.cs).
 // --lab NAME [ROUNDS]: interleaved A/B timing of kernel variants instead (Lab.cs, LabCases.cs).
 // Any other arguments are BenchmarkDotNet's own (--filter, --list flat, --artifacts DIR, ...).
 using Authoring.Benchmarks;
@@ -37,6 +38,7 @@ if (args is ["--attention-memory-probe", var probeCase, var probeN, var probeCau
     return AttentionMemoryProbe.Probe(probeCase, int.Parse(probeN, System.Globalization.CultureInfo.InvariantCulture), probeCausal == "1");
 }
 if (args.Length > 0 && args[0] == "--lab") return Lab.Run(args[1..]);
+if (args.Length > 0 && args[0] == "--sample-epoch") return SampleEpoch.Run(args[1..]);
 if (args.Length > 0 && args[0] == "--spiking-epoch") return SpikingEpoch.Run(args[1..]);
 
 bool quick = args.Contains("--quick");

@@ -2,12 +2,9 @@
 // convolutional tutorial runs it (multi-step mode: the static conv + BN once, the input repeated over T, per-step
 // layers on [T*N, ...] as SeqToANNContainer does, the LIF layers as a Python-style loop over T). Both sides train on
 // the same Fashion-MNIST batches of 128 with AdamW(3e-3, weight decay 5e-4): forward, cross-entropy, backward,
-// optimizer step. Steps run interleaved, round after round, so load from other jobs falls on both alike; the epoch
-// time is the median step times 469 (60,000 images at batch 128), evaluation not included.
+// optimizer step. The timing and the parity check are SampleEpoch's (SpikingTwin in Twins/).
 //
 //   Authoring.Benchmarks --spiking-epoch [rounds [steps per round]]     (bench/run.sh --spiking-epoch)
-using System.Diagnostics;
-using System.Globalization;
 using Authoring.Oracle.Tests;
 using Authoring.Runtime.Cpu.Spiking;
 using Authoring.Runtime.Data;
@@ -57,103 +54,9 @@ public sealed class TorchSpikingCnn : Module<TorchTensor, TorchTensor>
     }
 }
 
-/// <summary>Interleaved timing of the sample's training step, ours against TorchSharp's (see the file header).</summary>
+/// <summary>The spiking sample's run of <see cref="SampleEpoch"/> (the harness began here, for this sample alone).</summary>
 public static class SpikingEpoch
 {
-    const int Batch = 128, StepsPerEpoch = 469;
-
-    /// <summary>Runs <paramref name="args"/>[0] rounds (default 5) of <paramref name="args"/>[1] steps per side (default 10).</summary>
-    public static int Run(string[] args)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        int rounds = args.Length > 0 ? int.Parse(args[0], inv) : 5;
-        int steps = args.Length > 1 ? int.Parse(args[1], inv) : 10;
-        torch.set_num_threads(2);
-        torch.random.manual_seed(1);
-        var train = FashionMnist.Load().Train;
-
-        var ours = new SpikingCnn();
-        ours.Parameters.Initialize(1);
-        var ourOpt = new Authoring.Runtime.Optim.AdamW(3e-3f, weightDecay: 5e-4);
-        using var net = new TorchSpikingCnn();
-        net.train();
-        var torchOpt = torch.optim.AdamW(net.parameters(), lr: 3e-3, weight_decay: 5e-4);
-        long torchCount = net.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
-        Console.WriteLine($"SpikingCnn: {ours.Parameters.TrainableCount:N0} trainable parameters ours, {torchCount:N0} TorchSharp; batch {Batch}, " +
-                          $"{rounds} rounds of {steps} steps per side; load average before: {LoadAverage()}");
-        if (torchCount != ours.Parameters.TrainableCount)
-        {
-            Console.Error.WriteLine("error: the TorchSharp twin is not the same network (parameter counts differ).");
-            return 1;
-        }
-
-        var x = new float[Batch * train.SampleSize];
-        var labels = new int[Batch];
-        var longLabels = new long[Batch];
-        int cursor = 0;
-        void NextBatch()
-        {
-            if (cursor + Batch > train.Count) cursor = 0;
-            Array.Copy(train.Images, (long)cursor * train.SampleSize, x, 0, x.Length);
-            Array.Copy(train.Labels, cursor, labels, 0, Batch);
-            for (int i = 0; i < Batch; i++) longLabels[i] = labels[i];
-            cursor += Batch;
-        }
-        float lastOurs = 0, lastTorch = 0;
-        void OurStep()
-        {
-            NextBatch();
-            lastOurs = ours.TrainStep(x, labels, Batch).Loss;
-            ourOpt.Step(ours.Parameters);
-        }
-        void TorchStep()
-        {
-            NextBatch();
-            using var scope = torch.NewDisposeScope();
-            using var tx = torch.tensor(x, new long[] { Batch, 1, 28, 28 });
-            using var ty = torch.tensor(longLabels, new long[] { Batch });
-            torchOpt.zero_grad();
-            var loss = functional.cross_entropy(net.call(tx), ty);
-            loss.backward();
-            torchOpt.step();
-            lastTorch = loss.item<float>();
-        }
-
-        for (int w = 0; w < 3; w++) { OurStep(); TorchStep(); }   // JIT tiers, arenas, libtorch's allocator
-        var oursMs = new List<double>();
-        var torchMs = new List<double>();
-        for (int r = 0; r < rounds; r++)
-        {
-            // Alternate which side goes first, so neither always follows the other's cache state.
-            if (r % 2 == 0) { oursMs.Add(Time(OurStep, steps)); torchMs.Add(Time(TorchStep, steps)); }
-            else { torchMs.Add(Time(TorchStep, steps)); oursMs.Add(Time(OurStep, steps)); }
-        }
-        double a = Median(oursMs), b = Median(torchMs);
-        Console.WriteLine($"load average after: {LoadAverage()}; last losses: ours {lastOurs:F3}, TorchSharp {lastTorch:F3}");
-        Console.WriteLine(string.Create(inv, $"{"side",-12} {"ms/step (median)",18} {"best",8} {"epoch s (x469)",16}"));
-        Console.WriteLine(string.Create(inv, $"{"ours",-12} {a,18:F1} {oursMs.Min(),8:F1} {a * StepsPerEpoch / 1000,16:F1}"));
-        Console.WriteLine(string.Create(inv, $"{"TorchSharp",-12} {b,18:F1} {torchMs.Min(),8:F1} {b * StepsPerEpoch / 1000,16:F1}"));
-        Console.WriteLine(string.Create(inv, $"TorchSharp / ours: {b / a:F2}x (median), {torchMs.Min() / oursMs.Min():F2}x (best)"));
-        return 0;
-    }
-
-    /// <summary>Milliseconds per step over <paramref name="steps"/> steps.</summary>
-    static double Time(Action step, int steps)
-    {
-        var sw = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++) step();
-        return sw.Elapsed.TotalMilliseconds / steps;
-    }
-
-    static double Median(List<double> l)
-    {
-        var t = l.OrderBy(v => v).ToArray();
-        return t[t.Length / 2];
-    }
-
-    static string LoadAverage()
-    {
-        try { return File.ReadAllText("/proc/loadavg").Trim(); }
-        catch (IOException) { return "?"; }
-    }
+    /// <summary><paramref name="args"/>: [ROUNDS [STEPS]], as <see cref="SampleEpoch.Run"/> takes after the name.</summary>
+    public static int Run(string[] args) => SampleEpoch.Run(["spiking", .. args]);
 }
