@@ -11,14 +11,14 @@ using Authoring.Runtime.Optim;
 
 namespace Authoring.Gpu;
 
-/// <summary>An optimizer whose update runs on the device, on a <see cref="DeviceParameters"/>.</summary>
-public interface IDeviceOptimizer : IDisposable
+/// <summary>An optimizer whose update runs on the device, on a <see cref="DeviceParameters"/>. As an <see cref="IOptimizer"/>
+/// it is what a trainer schedules and checkpoints (its state in the host optimizer's format, so a checkpoint moves between
+/// host and device training); its host <see cref="IOptimizer.Step"/> refuses, since the GPU model steps it inside TrainStep.</summary>
+public interface IDeviceOptimizer : IOptimizer, IDisposable
 {
-    /// <summary>The learning rate the next <see cref="Step"/> uses; schedules set it before each step or epoch.</summary>
-    float LearningRate { get; set; }
-
-    /// <summary>Number of completed <see cref="Step"/> calls.</summary>
-    long StepCount { get; }
+    /// <summary>Binds to <paramref name="parameters"/> before any step, so <see cref="IOptimizer.SetState"/> can restore a
+    /// checkpoint's state onto the device (the GPU model does this when given the optimizer).</summary>
+    void Attach(DeviceParameters parameters);
 
     /// <summary>Queues one update of every trainable scalar of <paramref name="parameters"/> from its gradients
     /// (on the default stream, after the kernels that computed them). Binds to the first store it sees.</summary>
@@ -43,6 +43,39 @@ public abstract class DeviceOptimizerBase : IDeviceOptimizer
 
     /// <inheritdoc/>
     public abstract void Step(DeviceParameters parameters);
+
+    /// <inheritdoc/>
+    public void Attach(DeviceParameters parameters) => Bind(parameters, GetType().Name);
+
+    /// <summary>Refuses: the update runs on the device, inside the GPU model's TrainStep.</summary>
+    public void Step(ParameterStore store) =>
+        throw new InvalidOperationException($"{GetType().Name} updates the parameters on the device: give it to the GPU model (its Optimizer property) and its TrainStep runs it; do not step it on the host store.");
+
+    /// <inheritdoc/>
+    public abstract OptimizerState GetState();
+
+    /// <inheritdoc/>
+    public abstract void SetState(ParameterStore store, OptimizerState state);
+
+    /// <summary>The parameters this optimizer is bound to; throws before <see cref="Attach"/> or a first step.</summary>
+    protected DeviceParameters Bound(string what) =>
+        _bound ?? throw new InvalidOperationException($"{GetType().Name} must be given to a GPU model (or attached to its DeviceParameters) before {what}.");
+
+    /// <summary>A copy of a state buffer on the host.</summary>
+    protected static float[] Read(ArrayView<float> view)
+    {
+        var host = new float[view.Length];
+        if (host.Length > 0) view.CopyToCPU(host.AsSpan());
+        return host;
+    }
+
+    /// <summary>A checkpoint's buffer <paramref name="name"/>, checked against the bound layout, for an upload.</summary>
+    protected static float[] Buffer(OptimizerState state, string name, DeviceParameters parameters, string who)
+    {
+        if (!state.Buffers.TryGetValue(name, out var b)) throw new ArgumentException($"The {who} state has no '{name}' buffer.", nameof(state));
+        if (b.Length != parameters.Length) throw new ArgumentException($"The {who} state's '{name}' holds {b.Length} floats; the model's parameters {parameters.Length}.", nameof(state));
+        return b;
+    }
 
     /// <summary>The kernels for <paramref name="parameters"/>' accelerator; refuses a second store.</summary>
     protected GpuKernels Bind(DeviceParameters parameters, string name)
@@ -82,6 +115,8 @@ public sealed class DeviceSgd : DeviceOptimizerBase
 {
     ArrayView<float> _momentum;
     bool _hasState;
+    bool _started; // the momentum buffer holds a step's value (false after a restore without one: PyTorch starts it again)
+    readonly Sgd _host; // settings only: names and formats the state as the host optimizer does
 
     /// <summary>Same arguments and checks as <see cref="Sgd"/>.</summary>
     public DeviceSgd(float learningRate, double momentum = 0, double weightDecay = 0, bool nesterov = false, double dampening = 0,
@@ -92,6 +127,7 @@ public sealed class DeviceSgd : DeviceOptimizerBase
     public DeviceSgd(Sgd host)
     {
         ArgumentNullException.ThrowIfNull(host);
+        _host = new Sgd(host.LearningRate, host.Momentum, host.WeightDecay, host.Nesterov, host.Dampening, host.DecayFilter);
         LearningRate = host.LearningRate;
         Momentum = host.Momentum;
         WeightDecay = host.WeightDecay;
@@ -109,6 +145,37 @@ public sealed class DeviceSgd : DeviceOptimizerBase
     /// <summary>Dampening for momentum.</summary>
     public double Dampening { get; }
 
+    /// <summary>The host <see cref="Sgd"/>'s state format (name "Sgd", buffer "momentum_buffer"), read from the device.</summary>
+    public override OptimizerState GetState()
+    {
+        _host.LearningRate = LearningRate;
+        var settings = _host.GetState().Settings;
+        var buffers = new Dictionary<string, float[]>();
+        if (_hasState)
+        {
+            Bound("saving its state").Accelerator.Synchronize();
+            buffers["momentum_buffer"] = Read(_momentum);
+        }
+        return new OptimizerState(nameof(Sgd), StepCount, buffers, settings);
+    }
+
+    /// <summary>Restores a host or device <see cref="Sgd"/> state onto the bound device.</summary>
+    public override void SetState(ParameterStore store, OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Optimizer != nameof(Sgd)) throw new ArgumentException($"The state is {state.Optimizer}'s, not Sgd's.", nameof(state));
+        var p = Bound("restoring a state");
+        if (Momentum != 0 && state.Buffers.ContainsKey("momentum_buffer"))
+        {
+            var b = Buffer(state, "momentum_buffer", p, nameof(Sgd));
+            if (!_hasState) { _momentum = NewState(p); _hasState = true; }
+            if (b.Length > 0) _momentum.CopyFromCPU(b.AsSpan());
+            _started = true;
+        }
+        else _started = false;
+        StepCount = state.StepCount;
+    }
+
     /// <inheritdoc/>
     public override void Step(DeviceParameters parameters)
     {
@@ -118,7 +185,8 @@ public sealed class DeviceSgd : DeviceOptimizerBase
             _momentum = NewState(parameters);
             _hasState = true;
         }
-        var c = new GpuKernels.SgdCoefficients((float)LearningRate, (float)WeightDecay, (float)Momentum, (float)(1 - Dampening), Nesterov, StepCount == 0);
+        var c = new GpuKernels.SgdCoefficients((float)LearningRate, (float)WeightDecay, (float)Momentum, (float)(1 - Dampening), Nesterov, StepCount == 0 || !_started);
+        _started = true;
         k.SgdStep(parameters.Values, parameters.Grads, parameters.Flags(DecayFilter), Momentum != 0 ? _momentum : parameters.Values, c);
         StepCount++;
     }
@@ -129,6 +197,7 @@ public sealed class DeviceAdamW : DeviceOptimizerBase
 {
     ArrayView<float> _m, _v;
     bool _hasState;
+    readonly AdamW _host; // settings only: names and formats the state as the host optimizer does
 
     /// <summary>Same arguments, defaults and checks as <see cref="AdamW"/>.</summary>
     public DeviceAdamW(float learningRate = 1e-3f, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2,
@@ -139,6 +208,7 @@ public sealed class DeviceAdamW : DeviceOptimizerBase
     public DeviceAdamW(AdamW host)
     {
         ArgumentNullException.ThrowIfNull(host);
+        _host = new AdamW(host.LearningRate, host.Beta1, host.Beta2, host.Eps, host.WeightDecay, host.DecayFilter);
         LearningRate = host.LearningRate;
         Beta1 = host.Beta1;
         Beta2 = host.Beta2;
@@ -155,6 +225,47 @@ public sealed class DeviceAdamW : DeviceOptimizerBase
     public double Eps { get; }
     /// <summary>Decoupled weight-decay coefficient.</summary>
     public double WeightDecay { get; }
+
+    /// <summary>The host <see cref="AdamW"/>'s state format (name "AdamW", buffers "exp_avg", "exp_avg_sq"), read from the device.</summary>
+    public override OptimizerState GetState()
+    {
+        _host.LearningRate = LearningRate;
+        var settings = _host.GetState().Settings;
+        var buffers = new Dictionary<string, float[]>();
+        if (_hasState && StepCount > 0)
+        {
+            Bound("saving its state").Accelerator.Synchronize();
+            buffers["exp_avg"] = Read(_m);
+            buffers["exp_avg_sq"] = Read(_v);
+        }
+        return new OptimizerState(nameof(AdamW), StepCount, buffers, settings);
+    }
+
+    /// <summary>Restores a host or device <see cref="AdamW"/> state onto the bound device.</summary>
+    public override void SetState(ParameterStore store, OptimizerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Optimizer != nameof(AdamW)) throw new ArgumentException($"The state is {state.Optimizer}'s, not AdamW's.", nameof(state));
+        var p = Bound("restoring a state");
+        if (!_hasState)
+        {
+            _m = NewState(p);
+            _v = NewState(p);
+            _hasState = true;
+        }
+        if (state.Buffers.Count > 0)
+        {
+            var m = Buffer(state, "exp_avg", p, nameof(AdamW));
+            var v = Buffer(state, "exp_avg_sq", p, nameof(AdamW));
+            if (m.Length > 0) { _m.CopyFromCPU(m.AsSpan()); _v.CopyFromCPU(v.AsSpan()); }
+        }
+        else
+        {
+            _m.MemSetToZero(p.Accelerator.DefaultStream);
+            _v.MemSetToZero(p.Accelerator.DefaultStream);
+        }
+        StepCount = state.StepCount;
+    }
 
     /// <inheritdoc/>
     public override void Step(DeviceParameters parameters)

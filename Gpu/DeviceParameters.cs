@@ -11,8 +11,10 @@ using Authoring.Runtime;
 namespace Authoring.Gpu;
 
 /// <summary>Parameters, gradients and running statistics of a <see cref="ParameterStore"/> on the device.</summary>
-public sealed class DeviceParameters : IDisposable
+public sealed class DeviceParameters : IDisposable, IDeviceCopy
 {
+    readonly ParameterStore _store;
+    long _syncedVersion = -1; // the store's HostVersion this copy's values equal (when the host is not newer)
     readonly MemoryBuffer1D<float, Stride1D.Dense> _values, _grads;
     readonly int[] _offsets, _lengths;
     readonly IReadOnlyList<ParameterInfo> _infos;
@@ -23,6 +25,7 @@ public sealed class DeviceParameters : IDisposable
     public DeviceParameters(Accelerator accelerator, ParameterStore store)
     {
         Accelerator = accelerator;
+        _store = store;
         int count = store.Infos.Count;
         _infos = store.Infos;
         _offsets = new int[count];
@@ -33,12 +36,56 @@ public sealed class DeviceParameters : IDisposable
             _lengths[i] = store.Infos[i].Length;
         }
         // ILGPU refuses zero-length allocations on some backends; a model without parameters gets one unused float.
-        long length = Math.Max(1, store.Values.Length);
+        Length = store.Infos.Sum(i => i.Length);
+        long length = Math.Max(1, Length);
         _values = accelerator.Allocate1D<float>(length);
         _grads = accelerator.Allocate1D<float>(length);
-        Length = store.Values.Length;
-        Upload(store);
+        var (values, grads, version) = store.ForUpload(this);
+        if (Length > 0)
+        {
+            Values.CopyFromCPU(values.AsSpan());
+            Grads.CopyFromCPU(grads.AsSpan());
+        }
+        Uploads++;
+        _syncedVersion = version;
     }
+
+    /// <summary>Whole-store copies to the device so far (parameters, with or without gradients): tests use it to prove a
+    /// device-resident training step moves no parameters.</summary>
+    public long Uploads { get; private set; }
+    /// <summary>Whole-store copies back to the host so far.</summary>
+    public long Downloads { get; private set; }
+
+    /// <summary>Before device work that reads the values: uploads them if the host changed them since this copy last
+    /// matched (a host optimizer step, a checkpoint load, any host access of the store), or if another device copy
+    /// is newer (brought back through the host first). Nothing moves while this copy holds the newest values.</summary>
+    public void EnsureCurrent()
+    {
+        if (ReferenceEquals(_store.NewerCopy, this)) return;
+        var (values, _, version) = _store.ForUpload(this);
+        if (version == _syncedVersion) return;
+        if (Length > 0) Values.CopyFromCPU(values.AsSpan());
+        Uploads++;
+        _syncedVersion = version;
+    }
+
+    /// <summary>After device work that changed values or gradients (a training step): the host copy is now stale and
+    /// is brought back on its next access (<see cref="ParameterStore.Values"/>) or by <see cref="SyncToHost"/>.</summary>
+    public void MarkNewer() => _store.MarkDeviceNewer(this);
+
+    /// <summary>Copies the device's values and gradients to the host store now if they are newer.</summary>
+    public void SyncToHost() => _store.SyncFromDevice();
+
+    void IDeviceCopy.CopyToHost(float[] values, float[] grads)
+    {
+        Downloads++;
+        if (Length == 0) return;
+        Accelerator.Synchronize();
+        Values.CopyToCPU(values.AsSpan());
+        Grads.CopyToCPU(grads.AsSpan());
+    }
+
+    void IDeviceCopy.SyncedAt(long hostVersion) => _syncedVersion = hostVersion;
 
     /// <summary>A device copy of <paramref name="store"/> on <paramref name="device"/>'s accelerator.</summary>
     public DeviceParameters(GpuDevice device, ParameterStore store) : this(device.Accelerator, store) { }
@@ -62,6 +109,7 @@ public sealed class DeviceParameters : IDisposable
     public void Upload(ParameterStore store)
     {
         Check(store);
+        Uploads++;
         if (Length == 0) return;
         Values.CopyFromCPU(store.Values.AsSpan());
         Grads.CopyFromCPU(store.Grads.AsSpan());
@@ -71,6 +119,7 @@ public sealed class DeviceParameters : IDisposable
     public void Download(ParameterStore store)
     {
         Check(store);
+        Downloads++;
         if (Length == 0) return;
         Accelerator.Synchronize();
         Values.CopyToCPU(store.Values.AsSpan());
@@ -82,6 +131,7 @@ public sealed class DeviceParameters : IDisposable
     public void UploadValues(ParameterStore store)
     {
         Check(store);
+        Uploads++;
         if (Length == 0) return;
         Values.CopyFromCPU(store.Values.AsSpan());
     }
@@ -91,6 +141,7 @@ public sealed class DeviceParameters : IDisposable
     public void DownloadValues(ParameterStore store)
     {
         Check(store);
+        Downloads++;
         if (Length == 0) return;
         Accelerator.Synchronize();
         Values.CopyToCPU(store.Values.AsSpan());
@@ -133,13 +184,15 @@ public sealed class DeviceParameters : IDisposable
 
     void Check(ParameterStore store)
     {
-        if (store.Values.Length != Length)
-            throw new ArgumentException($"Parameter layouts differ: the store has {store.Values.Length} floats, the device copy {Length}.", nameof(store));
+        if (store.Infos.Sum(i => i.Length) != Length)
+            throw new ArgumentException($"Parameter layouts differ: the store has {store.Infos.Sum(i => i.Length)} floats, the device copy {Length}.", nameof(store));
     }
 
     /// <summary>Frees both device buffers.</summary>
     public void Dispose()
     {
+        // Newer values than the host's would be lost with the buffers: bring them back first.
+        if (ReferenceEquals(_store.NewerCopy, this)) _store.SyncFromDevice();
         _values.Dispose();
         _grads.Dispose();
         foreach (var (_, flags) in _flags) flags.Dispose();

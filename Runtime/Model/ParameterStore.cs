@@ -61,6 +61,16 @@ public sealed record ParameterInfo(string Name, int[] Shape, ParameterRole Role,
     public bool Trainable => Role is not (ParameterRole.RunningMean or ParameterRole.RunningVar);
 }
 
+/// <summary>A copy of a <see cref="ParameterStore"/> kept elsewhere (on a device) that can be newer than the host's.</summary>
+public interface IDeviceCopy
+{
+    /// <summary>Waits for the device and copies its values and gradients into the store's host arrays.</summary>
+    void CopyToHost(float[] values, float[] grads);
+
+    /// <summary>Told after <see cref="CopyToHost"/>: the host equals this copy at <paramref name="hostVersion"/>.</summary>
+    void SyncedAt(long hostVersion);
+}
+
 /// <summary>Parameters, gradients and running statistics of one model instance, in flat arrays.</summary>
 public sealed class ParameterStore
 {
@@ -81,17 +91,86 @@ public sealed class ParameterStore
             if (!_byName.TryAdd(infos[i].Name, i))
                 throw new ArgumentException($"Duplicate parameter name '{infos[i].Name}'.", nameof(infos));
         }
-        Values = new float[total];
-        Grads = new float[total];
+        _values = new float[total];
+        _grads = new float[total];
         Initialize(seed);
     }
 
+    readonly float[] _values, _grads;
+    IDeviceCopy? _newer;
+    long _hostVersion;
+
     /// <summary>The tensors, in storage order.</summary>
     public IReadOnlyList<ParameterInfo> Infos { get; }
-    /// <summary>All values: parameters and running statistics.</summary>
-    public float[] Values { get; }
-    /// <summary>Gradients, aligned with <see cref="Values"/> (zero for running statistics).</summary>
-    public float[] Grads { get; }
+
+    /// <summary>All values: parameters and running statistics. Reading this (or <see cref="Grads"/>, <see cref="Value(int)"/>,
+    /// <see cref="Grad(int)"/>) first brings back a device copy that is newer (<see cref="MarkDeviceNewer"/>), so the host
+    /// never reads stale values; and since the caller may then write, every device copy uploads again before its next use.</summary>
+    public float[] Values
+    {
+        get
+        {
+            HostAccess();
+            return _values;
+        }
+    }
+
+    /// <summary>Gradients, aligned with <see cref="Values"/> (zero for running statistics); synchronised as <see cref="Values"/>.</summary>
+    public float[] Grads
+    {
+        get
+        {
+            HostAccess();
+            return _grads;
+        }
+    }
+
+    /// <summary>Bumped whenever the host arrays may have changed: after each host access and each copy back from a device.
+    /// A device copy that uploaded at this version is current while it stays the same.</summary>
+    public long HostVersion => _hostVersion;
+
+    /// <summary>The device copy holding newer values than the host, if any.</summary>
+    public IDeviceCopy? NewerCopy => _newer;
+
+    /// <summary>Records that <paramref name="copy"/> changed the values on its device (a training step ran there): the next
+    /// host access copies them back first. Another copy's pending values are brought back before it is replaced.</summary>
+    public void MarkDeviceNewer(IDeviceCopy copy)
+    {
+        ArgumentNullException.ThrowIfNull(copy);
+        if (_newer is { } other && !ReferenceEquals(other, copy)) BringBack();
+        _newer = copy;
+    }
+
+    /// <summary>The host arrays for a device upload: brings back another device's newer values first, and does not count
+    /// as a host write (the host version stays, unless a copy back changed it).</summary>
+    public (float[] Values, float[] Grads, long Version) ForUpload(IDeviceCopy copy)
+    {
+        if (_newer is { } other && !ReferenceEquals(other, copy)) BringBack();
+        return (_values, _grads, _hostVersion);
+    }
+
+    /// <summary>Brings back a device copy's newer values and gradients now, if there is one (<c>SyncToHost</c> of a GPU model).
+    /// Unlike reading <see cref="Values"/>, this does not make device copies upload again.</summary>
+    public void SyncFromDevice()
+    {
+        if (_newer is not null) BringBack();
+    }
+
+    void HostAccess()
+    {
+        if (_newer is not null) BringBack();
+        _hostVersion++;
+    }
+
+    void BringBack()
+    {
+        var copy = _newer!;
+        _newer = null; // first: the copy's download must not re-enter
+        copy.CopyToHost(_values, _grads);
+        _hostVersion++;
+        copy.SyncedAt(_hostVersion);
+    }
+
 
     /// <summary>Offset of tensor <paramref name="index"/> in <see cref="Values"/>.</summary>
     public int OffsetOf(int index) => _offsets[index];

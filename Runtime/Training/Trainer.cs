@@ -19,6 +19,7 @@ public sealed class Trainer
 
     readonly IModel _model;
     readonly IOptimizer _optimizer;
+    readonly bool _optimizerInModel; // the model's TrainStep runs the optimizer (on its device)
     readonly TrainerOptions _options;
     readonly TextWriter _log;
     readonly bool _bar;
@@ -38,6 +39,14 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(optimizer);
         _model = model;
         _optimizer = optimizer;
+        // A device-trained model steps its own optimizer inside TrainStep: the trainer then only schedules it, and a
+        // second optimizer here would update the same parameters twice.
+        if (model is IDeviceTrainedModel { DeviceOptimizer: { } onDevice })
+        {
+            if (!ReferenceEquals(onDevice, optimizer))
+                throw new ArgumentException($"{model.Name} runs {onDevice.GetType().Name} on the device inside TrainStep; pass that optimizer to the Trainer (or set the model's Optimizer to null to train with a host optimizer).", nameof(optimizer));
+            _optimizerInModel = true;
+        }
         _options = options ?? new TrainerOptions();
         ArgumentOutOfRangeException.ThrowIfNegative(_options.Epochs, "options.Epochs");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.BatchSize, "options.BatchSize");
@@ -130,7 +139,8 @@ public sealed class Trainer
                 {
                     r = buffers.Step(_model, n);
                     if (!float.IsFinite(r.Loss)) throw new NonFiniteException(NonFiniteKind.Loss, r.Loss);
-                    _optimizer.Step(_model.Parameters);
+                    // On the device the parameters stay there: reading the store here would copy them back every step.
+                    if (!_optimizerInModel) _optimizer.Step(_model.Parameters);
                 }
                 catch (NonFiniteException e) when (e.Epoch is null)
                 {

@@ -2,6 +2,7 @@
 // per-epoch figures, save and reload a checkpoint, then fold it into its deploy twin and report the deploy
 // model's accuracy, agreement and inference speed. Each sample's Program.cs names its model and defaults.
 using System.Globalization;
+using Authoring.Gpu;
 using Authoring.Runtime;
 using Authoring.Runtime.Checkpoints;
 using Authoring.Runtime.Data;
@@ -10,11 +11,15 @@ using Authoring.Runtime.Training;
 
 namespace Authoring.Samples;
 
-/// <summary>Command-line options of a sample: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR --limit N.</summary>
+/// <summary>Command-line options of a sample: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR --limit N --device cpu|gpu.</summary>
 public sealed record SampleOptions(int Epochs, int Batch, float Lr, int Seed, string Checkpoint, string? Data)
 {
     /// <summary>Train on the first N training images only (0: all): quick runs and smoke tests.</summary>
     public int Limit { get; init; }
+
+    /// <summary>"cpu" (the generated SIMD code) or "gpu" (the generated ILGPU code, device-resident: parameters and AdamW's
+    /// state stay on the device; CUDA when present, else ILGPU's CPU accelerator, which is slow and meant for tiny runs).</summary>
+    public string Device { get; init; } = "cpu";
 
     public static SampleOptions Parse(string[] args, SampleOptions defaults)
     {
@@ -31,7 +36,8 @@ public sealed record SampleOptions(int Epochs, int Batch, float Lr, int Seed, st
                 "--checkpoint" => a with { Checkpoint = Next() },
                 "--data" => a with { Data = Next() },
                 "--limit" => a with { Limit = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Options: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR --limit N"),
+                "--device" => a with { Device = Next() switch { "cpu" => "cpu", "gpu" => "gpu", var d => throw new ArgumentException($"--device takes cpu or gpu, not '{d}'.") } },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'. Options: --epochs N --batch N --lr X --seed N --checkpoint PATH --data DIR --limit N --device cpu|gpu"),
             };
         }
         return a;
@@ -41,7 +47,10 @@ public sealed record SampleOptions(int Epochs, int Batch, float Lr, int Seed, st
 public static class SampleRunner
 {
     /// <summary>Trains <typeparamref name="TModel"/>, checks its checkpoint, deploys it with <paramref name="toDeploy"/> and reports.</summary>
-    public static int Run<TModel, TDeploy>(string[] args, SampleOptions defaults, Func<TModel, TDeploy> toDeploy)
+    /// <param name="onDevice">For --device gpu: the model's ILGPU twin on the device, sharing the CPU model's parameters and
+    /// running the given optimizer (e.g. <c>(m, d, o) => new SmallCnn.Gpu(d, m.Parameters) { Optimizer = o }</c>).</param>
+    public static int Run<TModel, TDeploy>(string[] args, SampleOptions defaults, Func<TModel, TDeploy> toDeploy,
+        Func<TModel, GpuDevice, IDeviceOptimizer, IModel>? onDevice = null)
         where TModel : IModel, new() where TDeploy : IModel
     {
         SampleOptions options;
@@ -63,7 +72,25 @@ public static class SampleRunner
         Console.WriteLine(string.Create(inv, $"Training {options.Epochs} epochs, batch {options.Batch}, AdamW lr {options.Lr} with cosine decay, on {Environment.ProcessorCount} cores."));
 
         string curves = TrainingPlot.PathFor(options.Checkpoint);
-        var trainer = new Trainer(model, new AdamW(options.Lr, weightDecay: 5e-4), new TrainerOptions
+        var optimizer = new AdamW(options.Lr, weightDecay: 5e-4);
+        IModel trained = model;
+        IOptimizer trainedBy = optimizer;
+        GpuDevice? device = null;
+        IDeviceOptimizer? deviceOptimizer = null;
+        if (options.Device == "gpu")
+        {
+            if (onDevice is null)
+            {
+                Console.Error.WriteLine($"{model.Name}'s sample has no GPU path; run it without --device gpu.");
+                return 2;
+            }
+            device = new GpuDevice();
+            deviceOptimizer = new DeviceAdamW(optimizer);
+            trained = onDevice(model, device, deviceOptimizer);
+            trainedBy = deviceOptimizer;
+            Console.WriteLine($"Training on {device.Description}, device-resident (parameters and optimizer state stay on the device; the host copy is refreshed for checkpoints).");
+        }
+        var trainer = new Trainer(trained, trainedBy, new TrainerOptions
         {
             Epochs = options.Epochs,
             BatchSize = options.Batch,
@@ -74,6 +101,13 @@ public static class SampleRunner
             EpochEnd = epochs => DrawCurves(epochs, curves, model.Name),
         });
         var history = trainer.Fit(train, test);
+        if (trained is IDisposable onGpu)
+        {
+            // The CPU model shares the store: disposing the device twin leaves its newest values there.
+            onGpu.Dispose();
+            deviceOptimizer!.Dispose();
+            device!.Dispose();
+        }
         var last = history[^1];
         Console.WriteLine(string.Create(inv,
             $"Final test accuracy {last.TestAccuracy * 100:F2}% after {history.Count} epochs; mean epoch {history.Average(h => h.Seconds):F1} s ({history.Average(h => h.ImagesPerSecond):F0} images/s)."));

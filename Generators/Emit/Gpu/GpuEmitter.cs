@@ -1,7 +1,9 @@
 // Emits the ILGPU backend from the same plan as the CPU one: a nested `Gpu` class implementing IModel
 // that launches the Authoring.Gpu kernel library for convolutions, norms, pools and the loss, and
-// generated ILGPU kernels for fused element-wise trees. Parameters live on the host (the optimizer runs
-// there); each call uploads them and a training step downloads gradients and running statistics.
+// generated ILGPU kernels for fused element-wise trees. Parameters, gradients and running statistics stay
+// on the device between calls (DeviceParameters): a call uploads them only when the host changed them, and
+// the host store copies them back only when read (ParameterStore's residency tracking). With a device
+// optimizer (the Optimizer property) a training step also updates them there and reads back only the loss.
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
@@ -45,7 +47,7 @@ internal sealed class GpuEmitter
         w.Open($"partial class {_m.ClassName}");
         w.Line($"/// <summary>The ILGPU backend of <c>{_m.ClassName}</c>: the same compiled graph, run by ILGPU kernels on CUDA or ILGPU's CPU accelerator.</summary>");
         w.Line(GeneratedCode);
-        w.Open($"public sealed class Gpu : {Rt}.IModel, global::System.IDisposable");
+        w.Open($"public sealed class Gpu : {Rt}.IDeviceTrainedModel, global::System.IDisposable");
         int infer = _plan.Infer.ArenaPerSample, train = _plan.Train.ArenaPerSample;
         // Device views take int offsets: a chunk's arena stays under 2^31 floats.
         w.Line($"const int __InferChunk = {EntryPoints.Chunk(int.MaxValue, infer)}, __MaxTrainBatch = {EntryPoints.Chunk(int.MaxValue, train)};");
@@ -63,6 +65,27 @@ internal sealed class GpuEmitter
         w.Line("int __sampleCapacity;");
         w.Line("ulong __steps;");
         w.Line("float[] __host = global::System.Array.Empty<float>();");
+        w.Line($"{G}.IDeviceOptimizer? __optimizer;");
+        w.Line();
+        w.Line("/// <summary>The optimizer each <see cref=\"TrainStep(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{int}, int)\"/> runs on the device after the");
+        w.Line("/// backward pass (skipped when the loss is not finite); null: the step only computes gradients, for a host optimizer.");
+        w.Line("/// Setting it binds the optimizer to this model's device parameters (one optimizer per model).</summary>");
+        w.Open($"public {G}.IDeviceOptimizer? Optimizer");
+        w.Line("get => __optimizer;");
+        w.Open("set");
+        w.Line("value?.Attach(__dp);");
+        w.Line("__optimizer = value;");
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"{Rt}.Optim.IOptimizer? {Rt}.IDeviceTrainedModel.DeviceOptimizer => __optimizer;");
+        w.Line("/// <summary>The device copy of <see cref=\"Parameters\"/> (with its transfer counters).</summary>");
+        w.Line($"public {G}.DeviceParameters DeviceParameters => __dp;");
+        w.Line("/// <inheritdoc/>");
+        w.Line("public void SyncToHost() => __dp.SyncToHost();");
+        w.Line("/// <summary>Uploads the host parameters now if the host changed them (the next call would do it anyway).</summary>");
+        w.Line("public void SyncToDevice() => __dp.EnsureCurrent();");
         w.Line();
         w.Line("/// <summary>Creates the backend on <paramref name=\"device\"/>, sharing <paramref name=\"parameters\"/> (e.g. a CPU model's) or new ones.</summary>");
         w.Open($"public Gpu({G}.GpuDevice device, {Rt}.ParameterStore? parameters = null)");
@@ -114,7 +137,7 @@ internal sealed class GpuEmitter
     {
         w.Open(train ? EntryPoints.TrainCore : EntryPoints.InferCore);
         w.Line($"__Ensure(n, {p.ArenaPerSample});");
-        w.Line("__dp.Upload(__parameters);");
+        w.Line("__dp.EnsureCurrent();");
         w.Line($"var A = __arena!.View; var P = __dp.Values; var S = __state.View;");
         if (_m.TakesTokens)
         {
@@ -146,7 +169,8 @@ internal sealed class GpuEmitter
         if (train)
         {
             w.Line($"var result = __k.ReadStepResult(__result.View);");
-            w.Line("__dp.Download(__parameters);");
+            w.Line("__dp.MarkNewer();");
+            w.Line("if (__optimizer is { } __opt && float.IsFinite(result.Loss)) __opt.Step(__dp);");
             w.Line("return result;");
         }
         else
