@@ -123,9 +123,15 @@ public sealed class RepGhostModule(int inChannels, int outChannels, int kernel =
 /// <paramref name="featureMap"/>, "softmax" is <see cref="Ops.ScaledDotProductAttention"/>. With
 /// <paramref name="dwcKernel"/> &gt; 0 (odd; N a square) it is SLAB's simplified linear attention: the attention output
 /// gains a depthwise conv of v over the token grid, <c>attn.dwc</c> (head size channels, shared by the heads, as the
-/// reference's <c>dwc</c>). The MLP's hidden size is (int)(dim * mlpRatio).</summary>
+/// reference's <c>dwc</c>). The MLP's hidden size is (int)(dim * mlpRatio). <paramref name="norm"/> "prepbn" makes
+/// norm1 and norm2 SLAB's progressive re-parameterized BatchNorm (LinearNorm of LayerNorm <c>normX.norm1</c> and RepBN
+/// <c>normX.norm2</c> = BatchNorm1d <c>normX.norm2.bn</c> + <c>normX.norm2.alpha</c> * x, buffers <c>normX.warm</c>,
+/// <c>normX.iter</c>, <c>normX.total_step</c>): in training the first <paramref name="warmSteps"/> steps use the
+/// LayerNorm, then lambda = iter / <paramref name="totalSteps"/> falls to 0 one step at a time and the output is
+/// lambda LN(x) + (1 - lambda) RepBN(x); evaluation is RepBN, which the deploy model folds into attn.qkv and mlp.fc1.</summary>
 public sealed class TransformerBlock(int dim, int heads, float mlpRatio = 4f, string attention = "linear", string featureMap = "elu",
-    bool causal = false, bool qkvBias = true, float eps = 1e-5f, int dwcKernel = 0) : Layer
+    bool causal = false, bool qkvBias = true, float eps = 1e-5f, int dwcKernel = 0, string norm = "layernorm", int warmSteps = 0,
+    int totalSteps = 1) : Layer
 {
     /// <summary>Features per token.</summary>
     public int Dim { get; } = dim;
@@ -145,4 +151,10 @@ public sealed class TransformerBlock(int dim, int heads, float mlpRatio = 4f, st
     public float Eps { get; } = eps;
     /// <summary>Kernel of SLAB's depthwise conv of v over the token grid; 0 for none.</summary>
     public int DwcKernel { get; } = dwcKernel;
+    /// <summary>"layernorm" or "prepbn".</summary>
+    public string Norm { get; } = norm;
+    /// <summary>PRepBN: training steps that use the LayerNorm alone.</summary>
+    public int WarmSteps { get; } = warmSteps;
+    /// <summary>PRepBN: steps over which lambda falls from 1 to 0 after the warm-up.</summary>
+    public int TotalSteps { get; } = totalSteps;
 }

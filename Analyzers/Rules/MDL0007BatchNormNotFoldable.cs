@@ -1,6 +1,8 @@
 // MDL0007: a BatchNorm that inference tools cannot fold into weights: its input is not a Conv/Linear
 // used only by it (a binary conv or linear counts: its packed kernel's epilogue takes the BatchNorm's scale and
-// shift). BatchNorms inside a re-parameterizable multi-branch block are left to MDL0005.
+// shift). BatchNorms inside a re-parameterizable multi-branch block are left to MDL0005. The RepBN of a PRepBN
+// (TransformerBlock norm "prepbn") whose mix feeds one linear layer folds forward into it (the deploy pass's
+// W diag(s + alpha), b + W t), so it is foldable too.
 using System.Collections.Immutable;
 using System.Linq;
 using Authoring.Analyzers.Core;
@@ -26,6 +28,13 @@ internal sealed class MDL0007BatchNormNotFoldable : ModelRule
 
     static bool Foldable(Node n) => n.Op is OpKind.Conv2d or OpKind.Linear or OpKind.BinaryConv2d or OpKind.BinaryLinear;
 
+    static bool FoldsForward(ModelGraph g, Node bn)
+    {
+        if (!g.SingleConsumer(bn.Id)) return false;
+        var mix = g.Nodes[g.Consumers(bn.Id)[0]];
+        return mix.Op == OpKind.PRepBNMix && g.SingleConsumer(mix.Id) && g.Nodes[g.Consumers(mix.Id)[0]].Op == OpKind.Linear;
+    }
+
     public override void Analyze(RuleContext ctx)
     {
         var g = ctx.Graph;
@@ -34,6 +43,7 @@ internal sealed class MDL0007BatchNormNotFoldable : ModelRule
             if (g.RepBlocks.Any(b => b.Members.Contains(bn.Id))) continue;
             var p = g.Input(bn);
             if (Foldable(p) && g.SingleConsumer(p.Id)) continue;
+            if (FoldsForward(g, bn)) continue;
             string what = p.Op switch
             {
                 _ when Foldable(p) => $"'{p.Layer}', whose output is also used elsewhere",

@@ -70,6 +70,11 @@ internal static class DeployEmitter
                     string l = n.Layer;
                     return $"{Expr(m, src, f, e.Kids[0])}.BatchNorm(s, {src[l + ".weight"]}, {src[l + ".bias"]}, {src[l + ".running_mean"]}, {src[l + ".running_var"]}, {F(n.F0)})";
                 }
+            case FoldKind.PreRepBn:
+                {
+                    string l = e.Aux!.Layer;
+                    return $"{Expr(m, src, f, e.Kids[0])}.PrecedeRepBatchNorm(s, {src[l + ".weight"]}, {src[l + ".bias"]}, {src[l + ".running_mean"]}, {src[l + ".running_var"]}, {F(e.Aux.F0)}, {src[e.Node!.Layer + PRepBNMixOp.Suffixes[0]]})";
+                }
             default:
                 return string.Join(".Add(", e.Kids.Select(k => Expr(m, src, f, k))) + new string(')', e.Kids.Length - 1);
         }

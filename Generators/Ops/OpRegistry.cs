@@ -47,6 +47,7 @@ internal static class OpRegistry
         new SignOp(),
         new RSignOp(),
         new RPReluOp(),
+        new PRepBNMixOp(),
         new BinaryConv2dOp(),
         new BinaryLinearOp(),
     };

@@ -213,6 +213,8 @@ internal sealed partial class ModelParser
         float ratio = block.Float("mlpRatio"), eps = block.Float("eps");
         string attention = block.Str("attention"), map = block.Str("featureMap");
         bool causal = block.Bool("causal"), qkvBias = block.Bool("qkvBias");
+        string norm = block.Str("norm");
+        int warm = block.Int("warmSteps"), total = block.Int("totalSteps");
         int hidden = (int)(dim * ratio);
         int mapIndex = map == "elu" ? 0 : map == "relu" ? 1 : -1;
         var problem = Positive(("dim", dim), ("heads", heads))
@@ -223,7 +225,12 @@ internal sealed partial class ModelParser
             ?? (attention is "linear" or "softmax" ? (Problem?)null : new Problem($"attention must be \"linear\" or \"softmax\", got \"{attention}\"", "attention"))
             ?? (mapIndex >= 0 ? (Problem?)null : new Problem($"featureMap must be \"elu\" (elu(x) + 1) or \"relu\", got \"{map}\"", "featureMap"))
             ?? (dwc >= 0 && (dwc == 0 || dwc % 2 == 1) ? (Problem?)null : new Problem($"dwcKernel ({dwc}) must be 0 (none) or odd, so the depthwise conv keeps the grid", "dwcKernel"))
-            ?? (dwc == 0 || attention == "linear" && !causal ? (Problem?)null : new Problem("dwcKernel (SLAB's depthwise conv of v) needs non-causal linear attention", "dwcKernel"));
+            ?? (dwc == 0 || attention == "linear" && !causal ? (Problem?)null : new Problem("dwcKernel (SLAB's depthwise conv of v) needs non-causal linear attention", "dwcKernel"))
+            ?? (norm is "layernorm" or "prepbn" ? (Problem?)null : new Problem($"norm must be \"layernorm\" or \"prepbn\" (SLAB's progressive re-parameterized BatchNorm), got \"{norm}\"", "norm"))
+            ?? (warm >= 0 ? (Problem?)null : new Problem($"warmSteps ({warm}) must be 0 or positive", "warmSteps"))
+            ?? (total >= 1 ? (Problem?)null : new Problem($"totalSteps ({total}) must be at least 1: lambda = iter / totalSteps", "totalSteps"))
+            // Counters are floats in the parameter store: exact up to 2^24 steps.
+            ?? (warm <= 1 << 24 && total <= 1 << 24 ? (Problem?)null : new Problem("warmSteps and totalSteps must be at most 16777216 (counted exactly in float)", total > 1 << 24 ? "totalSteps" : "warmSteps"));
         if (problem is not null) return Invalid(block, what, problem);
         var s = ShapeOf(x);
         if (s.Length != 2 || s[1] != dim)
@@ -237,7 +244,7 @@ internal sealed partial class ModelParser
             Report(DiagnosticDescriptors.ShapeMismatch, loc, what, $"dwcKernel needs a square grid of tokens, got N = {seq}");
             return -1;
         }
-        int h = LayerNormSub(block, "norm1", x, dim, eps, loc);
+        int h = NormSub(block, "norm1", x, dim, eps, norm, warm, total, loc);
         int qkv = h < 0 ? -1 : LinearSub(block, "attn.qkv", h, dim, 3 * dim, qkvBias, loc);
         if (qkv < 0) return -1;
         // timm splits qkv as (3, heads, dh) along the features: q, k, v are consecutive dim-wide slices.
@@ -262,7 +269,7 @@ internal sealed partial class ModelParser
         int proj = LinearSub(block, "attn.proj", a, dim, dim, true, loc);
         int r = proj < 0 ? -1 : Sum(OpKind.Add, block, what, x, proj, loc, "");
         if (r < 0) return -1;
-        int m = LayerNormSub(block, "norm2", r, dim, eps, loc);
+        int m = NormSub(block, "norm2", r, dim, eps, norm, warm, total, loc);
         m = m < 0 ? -1 : LinearSub(block, "mlp.fc1", m, dim, hidden, true, loc);
         m = m < 0 ? -1 : LinearSub(block, "mlp.fc2", Act(ActKind.Gelu, m, loc), hidden, dim, true, loc);
         return m < 0 ? -1 : Sum(OpKind.Add, block, what, r, m, loc, "");
@@ -273,6 +280,22 @@ internal sealed partial class ModelParser
         {
             ["inFeatures"] = fin, ["outFeatures"] = fout, ["bias"] = bias,
         }, block.Location, NoArgLocations), x, loc);
+
+    /// <summary>The block's normX: a LayerNorm, or SLAB's PRepBN (LinearNorm): LayerNorm normX.norm1 and RepBN's
+    /// BatchNorm1d normX.norm2.bn over the tokens (statistics over batch and tokens, as RepBN's BatchNorm1d on
+    /// (B, C, N)), mixed by PRepBNMix with the annealing counters.</summary>
+    int NormSub(LayerDecl block, string path, int x, int dim, float eps, string norm, int warm, int total, LocationInfo? loc)
+    {
+        if (norm == "layernorm") return LayerNormSub(block, path, x, dim, eps, loc);
+        int ln = LayerNormSub(block, path + ".norm1", x, dim, eps, loc);
+        if (ln < 0) return -1;
+        // RepBN's BatchNorm1d keeps PyTorch's defaults (eps 1e-5, momentum 0.1).
+        int bn = CallLayer(new LayerDecl(block.Name + "." + path + ".norm2.bn", "BatchNorm1d", new Dictionary<string, object>
+        {
+            ["features"] = dim, ["eps"] = 1e-5f, ["momentum"] = 0.1f,
+        }, block.Location, NoArgLocations), x, loc);
+        return bn < 0 ? -1 : PRepBNMixOp.Add(this, block.Name + "." + path, ln, bn, x, warm, total, loc);
+    }
 
     int LayerNormSub(LayerDecl block, string path, int x, int dim, float eps, LocationInfo? loc) =>
         CallLayer(new LayerDecl(block.Name + "." + path, "LayerNorm", new Dictionary<string, object>

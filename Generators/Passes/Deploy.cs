@@ -22,6 +22,9 @@ internal enum FoldKind
     Bn,
     /// <summary>Sum of the kids.</summary>
     Sum,
+    /// <summary>Evaluation-mode PRepBN (RepBN: BN(x) + alpha x, a per-channel affine) applied to the input of the
+    /// linear <see cref="FoldExpr.Kids"/>[0]; <see cref="FoldExpr.Node"/> is the PRepBNMix node.</summary>
+    PreRepBn,
 }
 
 /// <summary>One node of a fold: how to compute a merged kernel from the training model's tensors.</summary>
@@ -35,9 +38,11 @@ internal sealed class FoldExpr
     }
 
     public FoldKind Kind { get; }
-    /// <summary>The conv/linear node of a Term, the BatchNorm node of a Bn.</summary>
+    /// <summary>The conv/linear node of a Term, the BatchNorm node of a Bn, the PRepBNMix node of a PreRepBn.</summary>
     public Node? Node { get; }
     public FoldExpr[] Kids { get; }
+    /// <summary>The BatchNorm node of a PreRepBn.</summary>
+    public Node? Aux { get; set; }
     public int Dy { get; set; }
     public int Dx { get; set; }
 
@@ -121,13 +126,15 @@ internal sealed class Deploy
     {
         var nodes = a.Expr.Walk().ToList();
         int terms = nodes.Count(e => e.Kind == FoldKind.Term);
-        return terms >= 1 && (nodes.Any(e => e.Kind == FoldKind.Bn) || nodes.Count(e => e.Kind is FoldKind.Term or FoldKind.Identity) >= 2);
+        return terms >= 1 && (nodes.Any(e => e.Kind is FoldKind.Bn or FoldKind.PreRepBn) || nodes.Count(e => e.Kind is FoldKind.Term or FoldKind.Identity) >= 2);
     }
 
     Affine? Analyse(Node n)
     {
         switch (n.Op)
         {
+            case OpKind.Linear when PreRepBn(n) is { } pre:
+                return pre;
             case OpKind.Conv2d:
             case OpKind.Linear:
                 {
@@ -151,6 +158,25 @@ internal sealed class Deploy
             default:
                 return null;
         }
+    }
+
+    /// <summary>A linear layer reading only an evaluation-mode PRepBN: RepBN(x) = BN(x) + alpha x is
+    /// diag(s + alpha) x + t per channel, so the linear of x is W diag(s + alpha) x + (b + W t). The fold covers the
+    /// mix, its BatchNorm and its LayerNorm (unused in evaluation) when the linear is their only reader.</summary>
+    Affine? PreRepBn(Node n)
+    {
+        int u = n.Inputs[0];
+        var mix = _m.Nodes[u];
+        if (mix.Op != OpKind.PRepBNMix || !Absorbable(u)) return null;
+        int ln = mix.Inputs[0], bn = mix.Inputs[1], x = mix.Inputs[2];
+        var lnNode = _m.Nodes[ln];
+        var bnNode = _m.Nodes[bn];
+        if (lnNode.Op != OpKind.LayerNorm || bnNode.Op != OpKind.BatchNorm || !Absorbable(ln) || !Absorbable(bn)
+            || lnNode.Inputs[0] != x || bnNode.Inputs[0] != x)
+            return null;
+        var a = new Affine(x, new FoldExpr(FoldKind.PreRepBn, mix, new FoldExpr(FoldKind.Term, n)) { Aux = bnNode });
+        a.Covered.AddRange(new[] { ln, bn, u, n.Id });
+        return a;
     }
 
     /// <summary>An Add of two branches over one source: each side is an absorbable affine value or the source itself.</summary>
@@ -269,7 +295,7 @@ internal sealed class Deploy
             map[n.Id] = nodes.Count;
             nodes.Add(n with { Id = nodes.Count, Inputs = inputs.ToEquatableArray(), Location = null });
             if (n.Layer.Length > 0)
-                foreach (var suffix in new[] { ".weight", ".bias", ".running_mean", ".running_var", ".w" }.Concat(RPReluOp.Suffixes))
+                foreach (var suffix in new[] { ".weight", ".bias", ".running_mean", ".running_var", ".w" }.Concat(RPReluOp.Suffixes).Concat(PRepBNMixOp.Suffixes))
                     if (byName.TryGetValue(n.Layer + suffix, out var spec) && !dparams.Any(p => p.Spec.Name == spec.Name))
                         dparams.Add(new DeployParam(spec, spec.Name));
         }

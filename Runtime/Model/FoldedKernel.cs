@@ -82,6 +82,38 @@ public sealed class FoldedKernel
         return this;
     }
 
+    /// <summary>Makes the kernel read RepBN(v) = BN(v) + alpha v (evaluation BatchNorm, alpha a scalar) instead of v:
+    /// with s = gamma / sqrt(var + eps) and t = beta - mean s per input channel, W' = W diag(s + alpha) and
+    /// b' = b + W t. Only a 1x1 kernel with one group (a linear layer), whose input channels are the BatchNorm's.</summary>
+    public FoldedKernel PrecedeRepBatchNorm(float[] source, int gammaOffset, int betaOffset, int meanOffset, int varOffset, float eps, int alphaOffset)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (Kh != 1 || Kw != 1) throw new InvalidOperationException($"A preceding RepBN folds into a linear (1x1) kernel, not {Kh}x{Kw}.");
+        if (alphaOffset < 0 || alphaOffset >= source.Length || varOffset < 0 || varOffset + CinPerGroup > source.Length)
+            throw new ArgumentOutOfRangeException(nameof(alphaOffset), "The RepBN's tensors lie outside the parameter store.");
+        double alpha = source[alphaOffset];
+        var scale = new double[CinPerGroup];
+        var shift = new double[CinPerGroup];
+        for (int i = 0; i < CinPerGroup; i++)
+        {
+            double sc = source[gammaOffset + i] / Math.Sqrt((double)source[varOffset + i] + eps);
+            scale[i] = sc + alpha;
+            shift[i] = source[betaOffset + i] - source[meanOffset + i] * sc;
+        }
+        for (int o = 0; o < Cout; o++)
+        {
+            double bias = 0;
+            for (int i = 0; i < CinPerGroup; i++)
+            {
+                double w = _w[o * CinPerGroup + i];
+                bias += w * shift[i];
+                _w[o * CinPerGroup + i] = w * scale[i];
+            }
+            _b[o] += bias;
+        }
+        return this;
+    }
+
     /// <summary>Adds another branch of the same merged shape.</summary>
     public FoldedKernel Add(FoldedKernel other)
     {

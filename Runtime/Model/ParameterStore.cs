@@ -19,6 +19,8 @@ public enum ParameterRole
     RunningVar,
     /// <summary>A spiking neuron's learned parameter (ParametricLIFNode's w; trainable, not a weight for decay filters).</summary>
     Neuron,
+    /// <summary>A counter kept with the model (PRepBN's warm, iter, total_step; state, not trained).</summary>
+    Buffer,
 }
 
 /// <summary>How a tensor is initialised.</summary>
@@ -58,7 +60,7 @@ public sealed record ParameterInfo(string Name, int[] Shape, ParameterRole Role,
     }
 
     /// <summary>Whether the optimizer updates it.</summary>
-    public bool Trainable => Role is not (ParameterRole.RunningMean or ParameterRole.RunningVar);
+    public bool Trainable => Role is not (ParameterRole.RunningMean or ParameterRole.RunningVar or ParameterRole.Buffer);
 }
 
 /// <summary>A copy of a <see cref="ParameterStore"/> kept elsewhere (on a device) that can be newer than the host's.</summary>

@@ -188,6 +188,19 @@ public class GraphRuleTests
         """);
 
     [Fact]
+    public Task MDL0007_Negative_PRepBNFoldsForwardIntoTheNextLinear() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Linear embed = new(3, 8);
+            readonly TransformerBlock b = new(8, 2, norm: "prepbn", warmSteps: 10, totalSteps: 100);
+            readonly Linear fc = new(8, 3);
+
+            Tensor Forward([Shape(5, 3)] Tensor x) => fc.Forward(Mean(b.Forward(embed.Forward(x)), 0));
+        }
+        """);
+
+    [Fact]
     public Task MDL0007_BinaryConvUsedTwice() => Verify.Analyzer(U + """
         [Model]
         public partial class M

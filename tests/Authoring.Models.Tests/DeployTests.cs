@@ -39,6 +39,22 @@ public class DeployTests
     [Fact] public void Mlp() => Check(new Mlp(), m => m.ToDeploy());
     [Fact] public void DepthwiseBn() => Check(new DepthwiseBn(), m => m.ToDeploy());
     [Fact] public void PoolNorm1d() => Check(new PoolNorm1d(), m => m.ToDeploy());
+    [Fact] public void PRepBN() => Check(new PRepBNBlock(), m => m.ToDeploy());
+
+    [Fact]
+    public void PRepBNFoldsIntoQkvAndFc1()
+    {
+        // Evaluation-mode PRepBN is RepBN, a per-channel affine: it goes into the linear layer after it, so the deploy
+        // model keeps no norm (no LayerNorm, BatchNorm or alpha) and no counter.
+        Assert.Equal(new[] { "embed.weight", "embed.bias", "b.attn.qkv.weight", "b.attn.qkv.bias", "b.attn.proj.weight", "b.attn.proj.bias",
+                "b.mlp.fc1.weight", "b.mlp.fc1.bias", "b.mlp.fc2.weight", "b.mlp.fc2.bias", "head.weight", "head.bias" },
+            Names(PRepBNBlockDeploy.ParameterInfos));
+        // The training model's tensors keep the reference's state_dict names.
+        var names = Names(PRepBNBlock.ParameterInfos);
+        foreach (var n in new[] { "b.norm1.norm1.weight", "b.norm1.norm1.bias", "b.norm1.norm2.alpha", "b.norm1.norm2.bn.weight", "b.norm1.norm2.bn.bias",
+                     "b.norm1.norm2.bn.running_mean", "b.norm1.norm2.bn.running_var", "b.norm1.warm", "b.norm1.iter", "b.norm1.total_step", "b.norm2.norm2.alpha" })
+            Assert.Contains(n, names);
+    }
 
     [Fact]
     public void ModelsWithNothingToFoldGetNoDeployTwin()

@@ -52,6 +52,14 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void LinearEluBlock() => Check(new LinearEluBlock(), p => new LinearEluBlock.Gpu(fixture.Device, p));
     [Fact] public void LinearReluCausal() => Check(new LinearReluCausal(), p => new LinearReluCausal.Gpu(fixture.Device, p));
     [Fact] public void TransformerBlocks() => Check(new TransformerBlocks(), p => new TransformerBlocks.Gpu(fixture.Device, p));
+    // PRepBN at lambda = 1/2 (iter 2 of 4), so every branch and alpha get gradients; the counters are compared after the step.
+    [Fact]
+    public void PRepBNBlock() => Check(new PRepBNBlock(), p => new PRepBNBlock.Gpu(fixture.Device, p), store =>
+    {
+        foreach (var info in store.Infos)
+            if (info.Name.EndsWith(".iter", StringComparison.Ordinal)) store.Value(store.IndexOf(info.Name))[0] = 2f;
+    });
+    [Fact] public void PRepBNDeploy() => Check(new PRepBNBlock().ToDeploy(), p => new PRepBNBlockDeploy.Gpu(fixture.Device, p));
     [Fact] public void SlabBlock() => Check(new SlabBlock(), p => new SlabBlock.Gpu(fixture.Device, p));
     [Fact] public void LinearEluCausalShared() => Check(new LinearEluCausalShared(), p => new LinearEluCausalShared.Gpu(fixture.Device, p));
 
@@ -122,9 +130,10 @@ public class GpuParityTests(GpuDeviceFixture fixture)
             Assert.True(Math.Abs(gpu[i] - cpu[i]) <= Tol * scale, $"{what}[{i}]: gpu {gpu[i]:R} cpu {cpu[i]:R} (scale {scale})");
     }
 
-    static void Check<TCpu, TGpu>(TCpu cpu, Func<ParameterStore, TGpu> makeGpu) where TCpu : IModel where TGpu : IModel, IDisposable
+    static void Check<TCpu, TGpu>(TCpu cpu, Func<ParameterStore, TGpu> makeGpu, Action<ParameterStore>? adjust = null) where TCpu : IModel where TGpu : IModel, IDisposable
     {
         GradientTests.Randomize(cpu.Parameters, 21);
+        adjust?.Invoke(cpu.Parameters);
         using var gpu = makeGpu(Copy(cpu.Parameters));
         const int n = 3;
         var x = GradientTests.RandomInput(n * cpu.InputSize, 22);

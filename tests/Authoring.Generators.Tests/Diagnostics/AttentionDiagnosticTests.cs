@@ -138,6 +138,10 @@ public class AttentionDiagnosticTests
     [InlineData("2, {|AUT0011:mlpRatio: 0f|}", "mlpRatio (0) must give at least one hidden feature")]
     [InlineData("2, {|AUT0011:dwcKernel: 4|}", "dwcKernel (4) must be 0 (none) or odd")]
     [InlineData("2, causal: true, {|AUT0011:dwcKernel: 3|}", "dwcKernel (SLAB's depthwise conv of v) needs non-causal linear attention")]
+    [InlineData("2, {|AUT0011:norm: \"batchnorm\"|}", "norm must be \"layernorm\" or \"prepbn\" (SLAB's progressive re-parameterized BatchNorm), got \"batchnorm\"")]
+    [InlineData("2, norm: \"prepbn\", {|AUT0011:warmSteps: -1|}", "warmSteps (-1) must be 0 or positive")]
+    [InlineData("2, norm: \"prepbn\", {|AUT0011:totalSteps: 0|}", "totalSteps (0) must be at least 1: lambda = iter / totalSteps")]
+    [InlineData("2, norm: \"prepbn\", {|AUT0011:totalSteps: 20000000|}", "warmSteps and totalSteps must be at most 16777216 (counted exactly in float)")]
     public void AUT0011_TransformerBlockHyperParametersPointAtTheirArguments(string args, string message)
     {
         var run = Verify($$"""

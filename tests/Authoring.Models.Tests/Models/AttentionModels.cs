@@ -119,3 +119,16 @@ public partial class SlabBlock
 
     Tensor Forward([Shape(N, 2)] Tensor x) => head.Forward(Mean(b.Forward(embed.Forward(x)), 0));
 }
+
+/// <summary>SLAB's PRepBN in both norms of a linear-attention block (LinearNorm of LayerNorm and RepBN, no warm-up,
+/// lambda = iter / 4); its deploy twin folds each RepBN into attn.qkv and mlp.fc1.</summary>
+[Model]
+public partial class PRepBNBlock
+{
+    const int N = 6, D = 8;
+    readonly Linear embed = new(3, D);
+    readonly TransformerBlock b = new(D, 2, mlpRatio: 1.5f, norm: "prepbn", warmSteps: 0, totalSteps: 4);
+    readonly Linear head = new(D, 3);
+
+    Tensor Forward([Shape(N, 3)] Tensor x) => head.Forward(Mean(b.Forward(embed.Forward(x)), 0));
+}
