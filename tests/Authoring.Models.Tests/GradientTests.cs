@@ -55,6 +55,20 @@ public class GradientTests
     [Fact] public void TransformerBlocksLinearAndCausalSoftmax() => Check(new TransformerBlocks());
     [Fact] public void SlabBlockDepthwiseConvOfValues() => Check(new SlabBlock());
 
+    // SLAB's PRepBN mix at the three regimes of its schedule, set through the counters the step reads: warm-up
+    // (lambda 1: the RepBN branch gets no gradient, alpha none), mid-way (lambda = 3/4, both branches) and the end
+    // (lambda 0: RepBN alone, the LayerNorm branch gets none). The op is linear in its inputs and in alpha, so
+    // central differences are exact up to round-off.
+    [Theory]
+    [InlineData(2f, 4f)]
+    [InlineData(0f, 3f)]
+    [InlineData(0f, 0f)]
+    public void PRepBNMixWarmMidwayEnd(float warm, float iter) => Check(new PRepBNBlock(), store =>
+    {
+        store.Value("b.norm1.warm")[0] = store.Value("b.norm2.warm")[0] = warm;
+        store.Value("b.norm1.iter")[0] = store.Value("b.norm2.iter")[0] = iter;
+    });
+
     [Fact]
     public void TransformerBlockParametersHaveTimmNames()
     {
@@ -129,10 +143,11 @@ public class GradientTests
         }
     }
 
-    static void Check<T>(T model) where T : IModel
+    static void Check<T>(T model, Action<ParameterStore>? adjust = null) where T : IModel
     {
         var oracle = new ReferenceInterpreter(ModelSources.Ir<T>());
         Randomize(model.Parameters, 11);
+        adjust?.Invoke(model.Parameters);
         const int n = 3;
         var x = RandomInput(n * model.InputSize, 12);
         var xd = x.Select(f => (double)f).ToArray();

@@ -322,6 +322,21 @@ internal sealed partial class ReferenceInterpreter(ModelIr ir)
                     }
                     return y;
                 }
+            case OpKind.PRepBNMix:
+                {
+                    // SLAB's LinearNorm: lambda * LN(x) + (1 - lambda) * (BN(x) + alpha * x); evaluation is RepBN alone.
+                    // Training's lambda comes from the counters as they were before the step: 1 while warm > 0,
+                    // else iter / total_step.
+                    var ln = v[inputs[0].Id];
+                    var bn = v[inputs[1].Id];
+                    var xs = v[inputs[2].Id];
+                    double alpha = p[node.Layer + PRepBNMixOp.Suffixes[0]][0];
+                    double warm = p[node.Layer + PRepBNMixOp.Suffixes[1]][0];
+                    double iter = p[node.Layer + PRepBNMixOp.Suffixes[2]][0], total = p[node.Layer + PRepBNMixOp.Suffixes[3]][0];
+                    double lambda = !train ? 0 : warm > 0 ? 1 : iter / total;
+                    for (int i = 0; i < n * size; i++) y[i] = lambda * ln[i] + (1 - lambda) * (bn[i] + alpha * xs[i]);
+                    return y;
+                }
             case OpKind.Softmax:
                 {
                     int cols = node.Shape[node.Shape.Count - 1];
