@@ -18,7 +18,11 @@ internal static class LabCases
         ["blocks64"] = c => Blocks(c, 64),
         ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
         ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
+        ["wino2"] = c => Conv(c, 2, ["Direct", "Winograd"], threeByThree: true),
+        ["wino4"] = c => Conv(c, 4, ["Direct", "Winograd"], threeByThree: true),
+        ["wino8"] = c => Conv(c, 8, ["Direct", "Winograd"], threeByThree: true),
         ["big1"] = c => BigConv(c, 1),
+        ["big4"] = c => BigConv(c, 4),
         ["big16"] = c => BigConv(c, 16),
     };
 
