@@ -389,7 +389,7 @@ internal static unsafe class Winograd
     struct ForwardJob<TIn, TAct> : IParallelJob where TIn : struct, IActivation where TAct : struct, IActivation
     {
         public Geo G;
-        public int Parts, RowsPerPart;
+        public int Parts, RowsPerPart, PanelsPerPart; // PanelsPerPart > 0: parts split the output channels, not the tile rows
         public float* Src, Dst, U, Residual;
         public long SrcStride, DstStride, ResidualStride;
         public int* Ident;
@@ -401,10 +401,13 @@ internal static unsafe class Winograd
         {
             ref readonly Geo g = ref G;
             int b = task / Parts, part = task % Parts;
-            int ty0 = part * RowsPerPart, ty1 = Math.Min(g.Th, ty0 + RowsPerPart);
-            if (ty0 >= ty1) return;
+            int nr = ConvDirect.NR, mr = ConvDirect.MR;
+            int ty0 = 0, ty1 = g.Th, panel0 = 0, panel1 = g.Panels;
+            if (PanelsPerPart > 0) { panel0 = part * PanelsPerPart; panel1 = Math.Min(g.Panels, panel0 + PanelsPerPart); }
+            else { ty0 = part * RowsPerPart; ty1 = Math.Min(g.Th, ty0 + RowsPerPart); }
+            if (ty0 >= ty1 || panel0 >= panel1) return;
             int pos0 = 2 * ty0 * g.Wo, pos1 = Math.Min(g.Ho, 2 * ty1) * g.Wo;
-            int nr = ConvDirect.NR, mr = ConvDirect.MR, panels = g.Panels;
+            int panels = g.Panels, k0 = panel0 * nr, k1 = panel1 * nr;
             float* xt = Scratch.Aligned(Scratch.Get(ref inScratch, g.InSize));
             ToChannelLast<TIn>(Src + b * SrcStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
             float* v = Scratch.Aligned(Scratch.Get(ref vScratch, 16 * g.TB * g.Cp));
@@ -419,7 +422,7 @@ internal static unsafe class Winograd
                 {
                     float* vt = v + (long)t * g.TB * g.Cp;
                     float* mt = m + (long)t * g.TB * g.Kp;
-                    for (int panel = 0; panel < panels; panel++)
+                    for (int panel = panel0; panel < panel1; panel++)
                     {
                         float* bp = U + ((long)t * panels + panel) * g.Cp * nr;
                         for (int r = 0; r < nb; r += mr)
@@ -433,13 +436,17 @@ internal static unsafe class Winograd
                         }
                     }
                 }
-                OutputTransform(m, g, t0, t1, 0, g.Kp, yt, pos0);
+                OutputTransform(m, g, t0, t1, k0, k1, yt, pos0);
             }
+            // The epilogue's per-channel pointers start at this part's first channel.
+            int plane = g.Ho * g.Wo, c1 = Math.Min(k1, g.Co);
             var e = Epi;
-            if (Residual != null) e.Residual = Residual + b * ResidualStride + pos0;
-            if (Stats != null) e.Stats = Stats + (long)task * 2 * g.Co;
-            int plane = g.Ho * g.Wo;
-            ConvDirect.WriteOut<TAct>(yt, g.Kp, pos1 - pos0, g.Co, Dst + b * DstStride + pos0, plane, e);
+            if (e.Scale != null) e.Scale += k0;
+            if (e.Shift != null) e.Shift += k0;
+            if (e.StatShift != null) e.StatShift += k0;
+            if (Residual != null) e.Residual = Residual + b * ResidualStride + pos0 + (long)k0 * plane;
+            if (Stats != null) e.Stats = Stats + (long)task * 2 * g.Co + 2 * k0;
+            ConvDirect.WriteOut<TAct>(yt + k0, g.Kp, pos1 - pos0, c1 - k0, Dst + b * DstStride + pos0 + (long)k0 * plane, plane, e);
         }
     }
 
@@ -455,15 +462,29 @@ internal static unsafe class Winograd
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
         // Few samples: split each sample's tile rows, about two parts per thread, while a part keeps
         // enough work to be worth a task (each part transposes its sample's input again).
-        int parts = 1;
+        // With many output channels, split those instead: each part then reads only its share of the
+        // transformed weights (16/9 of the weights: 16 MB at 512 -> 512 channels, read by every row
+        // part) and redoes only the cheap input transform, not its share of the GEMMs.
+        int parts = 1, panelsPerPart = 0;
         if (n < 2 * threads)
         {
             long flops = 2L * 16 * g.Tiles * g.Cp * g.Kp;
-            int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Th);
-            parts = Math.Min((2 * threads + n - 1) / n, byWork);
+            int want = (2 * threads + n - 1) / n;
+            if (g.Panels >= 2 * want && g.Kp >= 128)
+            {
+                int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Panels);
+                parts = Math.Min(want, byWork);
+                panelsPerPart = (g.Panels + parts - 1) / parts;
+                parts = (g.Panels + panelsPerPart - 1) / panelsPerPart;
+            }
+            else
+            {
+                int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Th);
+                parts = Math.Min(want, byWork);
+            }
         }
         int rowsPerPart = (g.Th + parts - 1) / parts;
-        parts = (g.Th + rowsPerPart - 1) / rowsPerPart;
+        if (panelsPerPart == 0) parts = (g.Th + rowsPerPart - 1) / rowsPerPart;
         int tasks = n * parts;
         double* partial = null;
         if (stats != null)
@@ -473,7 +494,7 @@ internal static unsafe class Winograd
         }
         var job = new ForwardJob<TIn, TAct>
         {
-            G = g, Parts = parts, RowsPerPart = rowsPerPart, Src = src, SrcStride = srcStride, Dst = dst, DstStride = dstStride,
+            G = g, Parts = parts, RowsPerPart = rowsPerPart, PanelsPerPart = panelsPerPart, Src = src, SrcStride = srcStride, Dst = dst, DstStride = dstStride,
             U = u, Ident = ident, In = input, Epi = epi, Residual = residual, ResidualStride = residualStride, Stats = partial,
         };
         WorkerPool.For(tasks, ref job);
