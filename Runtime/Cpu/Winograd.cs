@@ -460,16 +460,18 @@ internal static unsafe class Winograd
         int* ident = (int*)Scratch.Aligned(Scratch.Get(ref offScratch, g.Cp + 16));
         for (int i = 0; i < g.Cp; i++) ident[i] = i;
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
-        // Few samples: split each sample's tile rows, about two parts per thread, while a part keeps
-        // enough work to be worth a task (each part transposes its sample's input again).
-        // With many output channels, split those instead: each part then reads only its share of the
+        // Few samples: split each sample's tile rows while a part keeps enough work to be worth a task
+        // (each part transposes its sample's input again). With many output channels, split those instead: each part then reads only its share of the
         // transformed weights (16/9 of the weights: 16 MB at 512 -> 512 channels, read by every row
         // part) and redoes only the cheap input transform, not its share of the GEMMs.
         int parts = 1, panelsPerPart = 0;
         if (n < 2 * threads)
         {
             long flops = 2L * 16 * g.Tiles * g.Cp * g.Kp;
-            int want = (2 * threads + n - 1) / n;
+            // About four parts per thread: on shared cores a part left to a descheduled thread stalls the
+            // call, and smaller parts rebalance (lab big1, 256 and 512 channels at batch 1: all-thread cpu
+            // efficiency 66-68% and 80% with four per thread against 54-61% and 76-79% with two; noisy, load ~22).
+            int want = (4 * threads + n - 1) / n;
             if (g.Panels >= 2 * want && g.Kp >= 128)
             {
                 int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Panels);
