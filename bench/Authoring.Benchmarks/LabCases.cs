@@ -171,6 +171,10 @@ internal static class LabCases
             cases.Add(new($"gemm {n} ours 1t", flops, ours));
             cases.Add(new($"gemm {n} ours", flops, ours));
             cases.Add(new($"gemm {n} torch", flops, () => { using var r = torch.matmul(ta, tb); }));
+            // C rows 64 bytes further apart than n: whether rows a power of two apart (4 KB at 1024) cost
+            // the micro-kernel's C loads and stores L1 set conflicts.
+            var cp = new float[n * (n + 16)];
+            cases.Add(new($"gemm {n} ours ldc+16 1t", flops, () => Authoring.Runtime.Cpu.Gemm.Multiply(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, cp, 0, n + 16)));
         }
     }
 }
