@@ -207,11 +207,25 @@ public static unsafe partial class Conv2dKernel
     /// over 7 x 7 compute 64 outputs for 49; 64->64 at 7 x 7 measured no faster), and for the weight
     /// gradient only with at least 2048 channel pairs or output channels that leave direct tiles part
     /// empty (32->32 measured 6-8% slower, 32->64 9-15% faster, 24->36 23-40% faster).</summary>
+    /// <remarks>With AVX-512 the direct kernels run closer to the peak (8 x 32 tiles, ~185 of 227 GFLOP/s per
+    /// core) and the per-call weight transform is not amortised over few tiles: below 128 channels Winograd
+    /// waits for two 14 x 14 samples' worth of tiles (three for the weight gradient). Lab wino1/wino2/wino4,
+    /// big1, 2026-12-03, cpu time per core: batch 1 64->64 14x14 direct 191 against Winograd 166 (fwd), 187
+    /// against 149 (bwdW); batch 2 194 against 207 (fwd), 193 against 169 (bwdW); batch 4 190 against 202
+    /// (bwdW); 256->256 batch 1 181 against 184, 512->512 152 against 168 (fwd); 24->36 batch 1 90 against 101 (fwd),
+    /// 97 against 105 (bwdW), 129 against 98 (bwdD). With 256-bit vectors
+    /// Winograd won at batch 1 already (64->64: 100 against 122 fwd, 99 against 102 bwdW).</remarks>
     internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass)
     {
         int spatial = pass == Pass.Data ? Math.Min(s.H, s.W) : Math.Min(s.Ho, s.Wo);
         int lo = Math.Min(s.Cin, s.Cout), hi = Math.Max(s.Cin, s.Cout);
         if (spatial < 10 || lo < 24) return false;
+        // Output channels that leave the direct tiles part empty (24->36: 36 of 64 lanes) favour Winograd at batch 1 too.
+        if (Simd.Use512 && lo < 128 && (pass == Pass.Data || s.Cout % ConvDirect.NR == 0))
+        {
+            long tiles = (long)n * ((s.Ho + 1) / 2) * ((s.Wo + 1) / 2);
+            if (tiles < (pass == Pass.Weights ? 3 : 2) * 49) return false;
+        }
         return pass != Pass.Weights || lo * hi >= 2048 || s.Cout % ConvDirect.NR != 0;
     }
 

@@ -68,37 +68,71 @@ internal static unsafe class Winograd
     /// <summary>U[t][panel][ci][NR] = (G g G^T)[t] of every (co, ci) pair, zero where co or ci is padding;
     /// g is w[co, ci] (forward) or w[ci, co] flipped (backward data, whose "input" channels are the
     /// convolution's outputs).</summary>
+    /// <remarks>Runs on every call (the weights change every training step), so at batch 1 it costs as
+    /// much as the GEMMs: one (panel, ci) row at a time, the NR output channels' taps gathered into
+    /// lanes, then the transform on whole vectors and 16 vector stores (a scalar version with 16
+    /// scattered stores per pair and a separate clear of U measured ~50 ns per pair, 3x the direct
+    /// convolution's whole cost per pair at 14 x 14). Float arithmetic: the coefficients are 1 and 1/2,
+    /// a few roundings of the tap sums, far inside the kernel tests' bound.</remarks>
     static void TransformWeights(float* w, in Geo g, bool dataGradient, float* u)
     {
         int nr = ConvDirect.NR, panels = g.Panels;
-        new Span<float>(u, 16 * panels * g.Cp * nr).Clear();
-        Span<double> m = stackalloc double[12];
-        for (int co = 0; co < g.Co; co++)
-            for (int ci = 0; ci < g.Ci; ci++)
+        long tStride = (long)panels * g.Cp * nr;
+        long coStride = dataGradient ? 9 : (long)g.Ci * 9, ciStride = dataGradient ? (long)g.Co * 9 : 9;
+        float* taps = stackalloc float[9 * nr]; // taps[tap * nr + lane], tap = kh * 3 + kw of the (flipped) kernel
+        var half = Vector256.Create(0.5f);
+        for (int panel = 0; panel < panels; panel++)
+        {
+            int co0 = panel * nr, lanes = Math.Min(nr, g.Co - co0);
+            if (lanes < nr) new Span<float>(taps, 9 * nr).Clear();
+            for (int ci = 0; ci < g.Cp; ci++)
             {
-                float* k = dataGradient ? w + ((long)ci * g.Co + co) * 9 : w + ((long)co * g.Ci + ci) * 9;
-                // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 (rows of the 3 x 3 kernel).
-                for (int j = 0; j < 3; j++)
+                float* dst = u + ((long)panel * g.Cp + ci) * nr;
+                if (ci >= g.Ci)
                 {
-                    double g0 = Tap(k, 0, j, dataGradient), g1 = Tap(k, 1, j, dataGradient), g2 = Tap(k, 2, j, dataGradient);
-                    m[j] = g0; m[3 + j] = 0.5 * (g0 + g1 + g2); m[6 + j] = 0.5 * (g0 - g1 + g2); m[9 + j] = g2;
+                    for (int t = 0; t < 16; t++) new Span<float>(dst + t * tStride, nr).Clear();
+                    continue;
                 }
-                float* dst = u + ((long)(co / nr) * g.Cp + ci) * nr + co % nr;
-                long tStride = (long)panels * g.Cp * nr;
-                for (int i = 0; i < 4; i++)
+                float* k0 = w + co0 * coStride + ci * ciStride;
+                for (int l = 0; l < lanes; l++)
                 {
-                    double r0 = m[3 * i], r1 = m[3 * i + 1], r2 = m[3 * i + 2];
-                    dst[(4 * i) * tStride] = (float)r0;
-                    dst[(4 * i + 1) * tStride] = (float)(0.5 * (r0 + r1 + r2));
-                    dst[(4 * i + 2) * tStride] = (float)(0.5 * (r0 - r1 + r2));
-                    dst[(4 * i + 3) * tStride] = (float)r2;
+                    float* k = k0 + l * coStride;
+                    if (dataGradient) for (int j = 0; j < 9; j++) taps[j * nr + l] = k[8 - j];
+                    else for (int j = 0; j < 9; j++) taps[j * nr + l] = k[j];
+                }
+                for (int c = 0; c < nr; c += 8)
+                {
+                    float* q = taps + c;
+                    float* o = dst + c;
+                    // G g per kernel column j: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2; then G^T
+                    // on the right, row by row.
+                    Vector256<float> m00, m01, m02, m10, m11, m12, m20, m21, m22, m30, m31, m32;
+                    ColG(Vector256.Load(q), Vector256.Load(q + 3 * nr), Vector256.Load(q + 6 * nr), half, out m00, out m10, out m20, out m30);
+                    ColG(Vector256.Load(q + nr), Vector256.Load(q + 4 * nr), Vector256.Load(q + 7 * nr), half, out m01, out m11, out m21, out m31);
+                    ColG(Vector256.Load(q + 2 * nr), Vector256.Load(q + 5 * nr), Vector256.Load(q + 8 * nr), half, out m02, out m12, out m22, out m32);
+                    RowG(m00, m01, m02, half, o, tStride);
+                    RowG(m10, m11, m12, half, o + 4 * tStride, tStride);
+                    RowG(m20, m21, m22, half, o + 8 * tStride, tStride);
+                    RowG(m30, m31, m32, half, o + 12 * tStride, tStride);
                 }
             }
+        }
     }
 
-    /// <summary>Tap (kh, kw) of a 3 x 3 kernel, or of the kernel rotated by 180 degrees.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static double Tap(float* k, int kh, int kw, bool flip) => flip ? k[(2 - kh) * 3 + 2 - kw] : k[kh * 3 + kw];
+    static void ColG(Vector256<float> g0, Vector256<float> g1, Vector256<float> g2, Vector256<float> half,
+        out Vector256<float> r0, out Vector256<float> r1, out Vector256<float> r2, out Vector256<float> r3)
+    {
+        var s = g0 + g2;
+        r0 = g0; r1 = (s + g1) * half; r2 = (s - g1) * half; r3 = g2;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void RowG(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> half, float* o, long ts)
+    {
+        var s = r0 + r2;
+        r0.Store(o); ((s + r1) * half).Store(o + ts); ((s - r1) * half).Store(o + 2 * ts); r2.Store(o + 3 * ts);
+    }
 
     // ---------------------------------------------------------------------------------------------
     // Layout changes.
@@ -355,7 +389,7 @@ internal static unsafe class Winograd
     struct ForwardJob<TIn, TAct> : IParallelJob where TIn : struct, IActivation where TAct : struct, IActivation
     {
         public Geo G;
-        public int Parts, RowsPerPart;
+        public int Parts, RowsPerPart, PanelsPerPart; // PanelsPerPart > 0: parts split the output channels, not the tile rows
         public float* Src, Dst, U, Residual;
         public long SrcStride, DstStride, ResidualStride;
         public int* Ident;
@@ -367,10 +401,13 @@ internal static unsafe class Winograd
         {
             ref readonly Geo g = ref G;
             int b = task / Parts, part = task % Parts;
-            int ty0 = part * RowsPerPart, ty1 = Math.Min(g.Th, ty0 + RowsPerPart);
-            if (ty0 >= ty1) return;
+            int nr = ConvDirect.NR, mr = ConvDirect.MR;
+            int ty0 = 0, ty1 = g.Th, panel0 = 0, panel1 = g.Panels;
+            if (PanelsPerPart > 0) { panel0 = part * PanelsPerPart; panel1 = Math.Min(g.Panels, panel0 + PanelsPerPart); }
+            else { ty0 = part * RowsPerPart; ty1 = Math.Min(g.Th, ty0 + RowsPerPart); }
+            if (ty0 >= ty1 || panel0 >= panel1) return;
             int pos0 = 2 * ty0 * g.Wo, pos1 = Math.Min(g.Ho, 2 * ty1) * g.Wo;
-            int nr = ConvDirect.NR, mr = ConvDirect.MR, panels = g.Panels;
+            int panels = g.Panels, k0 = panel0 * nr, k1 = panel1 * nr;
             float* xt = Scratch.Aligned(Scratch.Get(ref inScratch, g.InSize));
             ToChannelLast<TIn>(Src + b * SrcStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
             float* v = Scratch.Aligned(Scratch.Get(ref vScratch, 16 * g.TB * g.Cp));
@@ -385,7 +422,7 @@ internal static unsafe class Winograd
                 {
                     float* vt = v + (long)t * g.TB * g.Cp;
                     float* mt = m + (long)t * g.TB * g.Kp;
-                    for (int panel = 0; panel < panels; panel++)
+                    for (int panel = panel0; panel < panel1; panel++)
                     {
                         float* bp = U + ((long)t * panels + panel) * g.Cp * nr;
                         for (int r = 0; r < nb; r += mr)
@@ -399,13 +436,17 @@ internal static unsafe class Winograd
                         }
                     }
                 }
-                OutputTransform(m, g, t0, t1, 0, g.Kp, yt, pos0);
+                OutputTransform(m, g, t0, t1, k0, k1, yt, pos0);
             }
+            // The epilogue's per-channel pointers start at this part's first channel.
+            int plane = g.Ho * g.Wo, c1 = Math.Min(k1, g.Co);
             var e = Epi;
-            if (Residual != null) e.Residual = Residual + b * ResidualStride + pos0;
-            if (Stats != null) e.Stats = Stats + (long)task * 2 * g.Co;
-            int plane = g.Ho * g.Wo;
-            ConvDirect.WriteOut<TAct>(yt, g.Kp, pos1 - pos0, g.Co, Dst + b * DstStride + pos0, plane, e);
+            if (e.Scale != null) e.Scale += k0;
+            if (e.Shift != null) e.Shift += k0;
+            if (e.StatShift != null) e.StatShift += k0;
+            if (Residual != null) e.Residual = Residual + b * ResidualStride + pos0 + (long)k0 * plane;
+            if (Stats != null) e.Stats = Stats + (long)task * 2 * g.Co + 2 * k0;
+            ConvDirect.WriteOut<TAct>(yt + k0, g.Kp, pos1 - pos0, c1 - k0, Dst + b * DstStride + pos0 + (long)k0 * plane, plane, e);
         }
     }
 
@@ -419,17 +460,33 @@ internal static unsafe class Winograd
         int* ident = (int*)Scratch.Aligned(Scratch.Get(ref offScratch, g.Cp + 16));
         for (int i = 0; i < g.Cp; i++) ident[i] = i;
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
-        // Few samples: split each sample's tile rows, about two parts per thread, while a part keeps
-        // enough work to be worth a task (each part transposes its sample's input again).
-        int parts = 1;
+        // Few samples: split each sample's tile rows while a part keeps enough work to be worth a task
+        // (each part transposes its sample's input again). With many output channels, split those instead: each part then reads only its share of the
+        // transformed weights (16/9 of the weights: 16 MB at 512 -> 512 channels, read by every row
+        // part) and redoes only the cheap input transform, not its share of the GEMMs.
+        int parts = 1, panelsPerPart = 0;
         if (n < 2 * threads)
         {
             long flops = 2L * 16 * g.Tiles * g.Cp * g.Kp;
-            int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Th);
-            parts = Math.Min((2 * threads + n - 1) / n, byWork);
+            // About four parts per thread: on shared cores a part left to a descheduled thread stalls the
+            // call, and smaller parts rebalance (lab big1, 256 and 512 channels at batch 1: all-thread cpu
+            // efficiency 66-68% and 80% with four per thread against 54-61% and 76-79% with two; noisy, load ~22).
+            int want = (4 * threads + n - 1) / n;
+            if (g.Panels >= 2 * want && g.Kp >= 128)
+            {
+                int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Panels);
+                parts = Math.Min(want, byWork);
+                panelsPerPart = (g.Panels + parts - 1) / parts;
+                parts = (g.Panels + panelsPerPart - 1) / panelsPerPart;
+            }
+            else
+            {
+                int byWork = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, g.Th);
+                parts = Math.Min(want, byWork);
+            }
         }
         int rowsPerPart = (g.Th + parts - 1) / parts;
-        parts = (g.Th + rowsPerPart - 1) / rowsPerPart;
+        if (panelsPerPart == 0) parts = (g.Th + rowsPerPart - 1) / rowsPerPart;
         int tasks = n * parts;
         double* partial = null;
         if (stats != null)
@@ -439,7 +496,7 @@ internal static unsafe class Winograd
         }
         var job = new ForwardJob<TIn, TAct>
         {
-            G = g, Parts = parts, RowsPerPart = rowsPerPart, Src = src, SrcStride = srcStride, Dst = dst, DstStride = dstStride,
+            G = g, Parts = parts, RowsPerPart = rowsPerPart, PanelsPerPart = panelsPerPart, Src = src, SrcStride = srcStride, Dst = dst, DstStride = dstStride,
             U = u, Ident = ident, In = input, Epi = epi, Residual = residual, ResidualStride = residualStride, Stats = partial,
         };
         WorkerPool.For(tasks, ref job);
@@ -542,35 +599,50 @@ internal static unsafe class Winograd
         job.Partial = partial;
         WorkerPool.For(chunks * job.TParts, ref job);
 
-        // dw[k][c] += G^T dU G, chunks summed in order, in double.
-        Span<double> d = stackalloc double[16];
-        Span<double> h = stackalloc double[12];
+        // dw[k][c] += G^T dU G, chunks summed in order; eight input channels at a time (dU is contiguous
+        // in c), the nine results of each lane then added into dw's 3 x 3 kernels (a per-pair scalar
+        // version with 16 reads Kp * Cp apart cost as much as the GEMMs at batch 1).
+        float* o = stackalloc float[9 * 8];
+        var half = Vector256.Create(0.5f);
+        Span<Vector256<float>> d = stackalloc Vector256<float>[16];
         for (int k = 0; k < g.Co; k++)
-            for (int c = 0; c < g.Ci; c++)
+            for (int c0 = 0; c0 < g.Ci; c0 += 8)
             {
                 for (int t = 0; t < 16; t++)
                 {
-                    double v = 0;
-                    long at = ((long)t * g.Kp + k) * g.Cp + c;
-                    for (int ch = 0; ch < chunks; ch++) v += partial[ch * (long)psize + at];
+                    float* at = partial + ((long)t * g.Kp + k) * g.Cp + c0;
+                    var v = Vector256.Load(at);
+                    for (int ch = 1; ch < chunks; ch++) v += Vector256.Load(at + ch * (long)psize);
                     d[t] = v;
                 }
                 // G^T rows: (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1); first over i, then over j.
-                for (int j = 0; j < 4; j++)
-                {
-                    double a0 = d[j], a1 = d[4 + j], a2 = d[8 + j], a3 = d[12 + j];
-                    h[j] = a0 + 0.5 * (a1 + a2);
-                    h[4 + j] = 0.5 * (a1 - a2);
-                    h[8 + j] = 0.5 * (a1 + a2) + a3;
-                }
-                float* o = dw + ((long)k * g.Ci + c) * 9;
                 for (int i = 0; i < 3; i++)
                 {
-                    double a0 = h[4 * i], a1 = h[4 * i + 1], a2 = h[4 * i + 2], a3 = h[4 * i + 3];
-                    o[3 * i] += (float)(a0 + 0.5 * (a1 + a2));
-                    o[3 * i + 1] += (float)(0.5 * (a1 - a2));
-                    o[3 * i + 2] += (float)(0.5 * (a1 + a2) + a3);
+                    Vector256<float> h0, h1, h2, h3;
+                    GtCol(d[0], d[4], d[8], d[12], i, half, out h0);
+                    GtCol(d[1], d[5], d[9], d[13], i, half, out h1);
+                    GtCol(d[2], d[6], d[10], d[14], i, half, out h2);
+                    GtCol(d[3], d[7], d[11], d[15], i, half, out h3);
+                    var s1 = (h1 + h2) * half;
+                    (h0 + s1).Store(o + (3 * i) * 8);
+                    ((h1 - h2) * half).Store(o + (3 * i + 1) * 8);
+                    (s1 + h3).Store(o + (3 * i + 2) * 8);
+                }
+                int lanes = Math.Min(8, g.Ci - c0);
+                for (int l = 0; l < lanes; l++)
+                {
+                    float* dst = dw + ((long)k * g.Ci + c0 + l) * 9;
+                    for (int tap = 0; tap < 9; tap++) dst[tap] += o[tap * 8 + l];
                 }
             }
+    }
+
+    /// <summary>Row <paramref name="i"/> of G^T applied to the column (a0, a1, a2, a3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void GtCol(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3, int i, Vector256<float> half,
+        out Vector256<float> h)
+    {
+        var s = (a1 + a2) * half;
+        h = i == 0 ? a0 + s : i == 1 ? (a1 - a2) * half : s + a3;
     }
 }

@@ -18,6 +18,12 @@ internal static class LabCases
         ["blocks64"] = c => Blocks(c, 64),
         ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
         ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
+        ["wino2"] = c => Conv(c, 2, ["Direct", "Winograd"], threeByThree: true),
+        ["wino4"] = c => Conv(c, 4, ["Direct", "Winograd"], threeByThree: true),
+        ["wino8"] = c => Conv(c, 8, ["Direct", "Winograd"], threeByThree: true),
+        ["big1"] = c => BigConv(c, 1),
+        ["big4"] = c => BigConv(c, 4),
+        ["big16"] = c => BigConv(c, 16),
     };
 
     /// <summary>The dense convolutions of the block benchmarks: (name, shape).</summary>
@@ -63,6 +69,44 @@ internal static class LabCases
             var tw = torch.tensor(w, new long[] { s.Cout, s.Cin / s.Groups, s.Kh, s.Kw });
             cases.Add(new($"{name} n{n} fwd torch 1t", flops, () =>
             {
+                using var r = torch.nn.functional.conv2d(tx, tw, padding: new long[] { s.PadH, s.PadW });
+            }));
+        }
+    }
+
+    /// <summary>bench/BINARY.md's large-channel 3 x 3 shapes (issue 14: batch 1 was 4-5x slower than
+    /// TorchSharp): forward on each path, on one thread and on all, against TorchSharp on one thread and on all.</summary>
+    static void BigConv(List<Lab.Case> cases, int n)
+    {
+        foreach (var (name, s) in new (string, Conv2dShape)[]
+        {
+            ("3x3 256-256 14", new(256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+            ("3x3 512-512 14", new(512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        })
+        {
+            var x = Rand(n * s.InSize, 1); var w = Rand(s.WeightSize, 2); var dy = Rand(n * s.OutSize, 3);
+            var y = new float[n * s.OutSize]; var dx = new float[n * s.InSize]; var dw = new float[s.WeightSize];
+            View vx = new(x, 0, s.InSize), vy = new(y, 0, s.OutSize), vdy = new(dy, 0, s.OutSize), vdx = new(dx, 0, s.InSize);
+            double flops = 2.0 * n * s.OutSize * s.Cin * s.Kh * s.Kw;
+            foreach (var path in new[] { "Auto", "Winograd", "Direct", "Im2Col" })
+            {
+                var p = Enum.Parse<ConvPath>(path);
+                Action f = () => Conv2dKernel.Forward<Identity>(s, n, vx, w, 0, null, 0, null, 0, vy, p);
+                cases.Add(new($"{name} n{n} fwd {path} 1t", flops, f));
+                cases.Add(new($"{name} n{n} fwd {path} all", flops, f));
+            }
+            cases.Add(new($"{name} n{n} bwdD Auto all", flops, () => Conv2dKernel.BackwardData(s, n, vdy, w, 0, vdx, false, ConvPath.Auto)));
+            cases.Add(new($"{name} n{n} bwdW Auto all", flops, () => Conv2dKernel.BackwardWeights(s, n, vx, vdy, dw, 0, ConvPath.Auto)));
+            var tx = torch.tensor(x, new long[] { n, s.Cin, s.H, s.W });
+            var tw = torch.tensor(w, new long[] { s.Cout, s.Cin, s.Kh, s.Kw });
+            cases.Add(new($"{name} n{n} fwd torch 1t", flops, () =>
+            {
+                torch.set_num_threads(1);
+                using var r = torch.nn.functional.conv2d(tx, tw, padding: new long[] { s.PadH, s.PadW });
+            }));
+            cases.Add(new($"{name} n{n} fwd torch all", flops, () =>
+            {
+                torch.set_num_threads(WorkerPool.ThreadCount);
                 using var r = torch.nn.functional.conv2d(tx, tw, padding: new long[] { s.PadH, s.PadW });
             }));
         }
@@ -127,6 +171,10 @@ internal static class LabCases
             cases.Add(new($"gemm {n} ours 1t", flops, ours));
             cases.Add(new($"gemm {n} ours", flops, ours));
             cases.Add(new($"gemm {n} torch", flops, () => { using var r = torch.matmul(ta, tb); }));
+            // C rows 64 bytes further apart than n: whether rows a power of two apart (4 KB at 1024) cost
+            // the micro-kernel's C loads and stores L1 set conflicts.
+            var cp = new float[n * (n + 16)];
+            cases.Add(new($"gemm {n} ours ldc+16 1t", flops, () => Authoring.Runtime.Cpu.Gemm.Multiply(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, cp, 0, n + 16)));
         }
     }
 }

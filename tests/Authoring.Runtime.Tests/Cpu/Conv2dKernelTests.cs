@@ -52,6 +52,8 @@ public class Conv2dKernelTests
         new[] { 24, 13, 15, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // Ghost-like channel counts, odd 13 x 15: edge tiles
         new[] { 4, 3, 5, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1 },      // one output row (Ho = 1): half tiles
         new[] { 40, 20, 22, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // several Winograd tile blocks, 33 channels
+        new[] { 20, 14, 14, 260, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, // Winograd at small batches splits 260 output channels in 2-3 parts (last ragged)
+        new[] { 260, 13, 14, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, // ... and the data gradient's 260
     };
 
     public static readonly string[] Paths = ["Auto", "Direct", "Im2Col", "Winograd"];

@@ -18,6 +18,7 @@ public class ConvFusionTests
         [
             [32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1],   // Winograd on Auto
             [24, 13, 15, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1],   // odd sizes and channel counts, Winograd edge tiles
+            [12, 14, 13, 260, 3, 3, 1, 1, 1, 1, 1, 1, 1],  // Winograd at small batches: parts split the 260 output channels
             [27, 9, 6, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1],     // rows under 8 wide and 27 channels: the channel-last copy's scalar tails
             [12, 9, 11, 20, 2, 3, 1, 1, 0, 2, 1, 1, 1],    // direct, part-filled tiles
             [9, 6, 13, 24, 3, 5, 2, 1, 2, 1, 1, 2, 3],     // groups 3, stride (2, 1), dilation (1, 2)
