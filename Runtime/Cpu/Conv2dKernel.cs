@@ -200,7 +200,7 @@ public static unsafe partial class Conv2dKernel
         _ => false,
     };
 
-    /// <summary>The measured rule (docs/conv-kernels.md has the table it comes from, both ISAs): Winograd
+    /// <summary>The measured rule (the lab figures behind it are in the remarks and in bench/RESULTS.md, both ISAs): Winograd
     /// F(2x2, 3x3) against the direct kernels. Not below 24 channels on either side (the 16 small GEMMs
     /// per tile block reduce over the input channels: short reductions cost more in set-up than the
     /// 2.25x saves; 8->16 and 16->16 measured slower), not on outputs under 10 wide or high (2 x 2 tiles
