@@ -37,6 +37,9 @@ public abstract class BinaryConvBenchmarkBase : IFlopCount
 
     /// <summary>The convolution under test.</summary>
     protected Conv2dShape S;
+
+    /// <summary>The convolution under test (for the lab harness).</summary>
+    internal Conv2dShape Conv => S;
     /// <summary>±1 input and weights as floats, output, per-channel scale and shift.</summary>
     protected float[] X = [], W = [], Y = [], Scale = [], Shift = [];
     /// <summary>Packed input and weights, and the weights' tap sums.</summary>

@@ -113,39 +113,47 @@ internal static unsafe class XnorPopcount
 
     /// <summary>Full adder on bit planes: (high, low) = carry and sum of l + b + c.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<ulong> Csa(ref Vector512<ulong> l, Vector512<ulong> b, Vector512<ulong> c)
+    internal static Vector512<ulong> Csa(ref Vector512<ulong> l, Vector512<ulong> b, Vector512<ulong> c)
     {
         var h = Avx512F.TernaryLogic(l, b, c, 0xE8); // majority(l, b, c)
         l = Avx512F.TernaryLogic(l, b, c, 0x96);     // l ^ b ^ c
         return h;
     }
 
-    static readonly Vector512<byte> Nibbles = Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    static readonly Vector512<byte> Low6 = Table(63), Low2 = Table(3);
+    // The lookup tables are literal constants, not static readonly fields: with tiering off (the benchmarks) a kernel
+    // can be compiled before the class's static constructor has run, and then every read of a static field in a loop
+    // is a helper call that clobbers all vector registers, so the JIT spilled the whole accumulator state each trip.
 
-    static Vector512<byte> Table(int mask)
-    {
-        var t = new byte[64];
-        for (int i = 0; i < 64; i++) t[i] = (byte)BitOperations.PopCount((uint)(i & mask));
-        return Vector512.Create(t);
-    }
+    /// <summary>Popcount of the low 6 bits of each byte index (VPERMB reads only those).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Low6() => Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5,
+        1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5, 2, 3, 3, 4, 3, 4, 4, 5, 3, 4, 4, 5, 4, 5, 5, 6);
+
+    /// <summary>Popcount of the low 2 bits of each byte index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Low2() => Vector512.Create((byte)0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2,
+        0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2);
+
+    /// <summary>Popcount of each nibble value, in every 128-bit lane (VPSHUFB).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Nibbles() => Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 
     /// <summary>Per-byte popcount of <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Count(Vector512<ulong> x)
+    internal static Vector512<byte> Count(Vector512<ulong> x)
     {
         if (Avx512Vbmi.IsSupported)
         {
             // VPERMB reads only the low 6 bits of each index byte: bits 0-5 directly, then bits 6-7 brought down by a
             // 16-bit shift (the bits above them in the low 2 of each byte are ignored by the second table).
-            var lo = Avx512Vbmi.PermuteVar64x8(Low6, x.AsByte());
-            var hi = Avx512Vbmi.PermuteVar64x8(Low2, Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
+            var lo = Avx512Vbmi.PermuteVar64x8(Low6(), x.AsByte());
+            var hi = Avx512Vbmi.PermuteVar64x8(Low2(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
             return Avx512BW.Add(lo, hi);
         }
         var m = Vector512.Create((byte)0x0F);
-        var l = Avx512BW.Shuffle(Nibbles, x.AsByte() & m);
-        var u = Avx512BW.Shuffle(Nibbles, Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
+        var l = Avx512BW.Shuffle(Nibbles(), x.AsByte() & m);
+        var u = Avx512BW.Shuffle(Nibbles(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
         return Avx512BW.Add(l, u);
     }
 
@@ -270,11 +278,13 @@ internal static unsafe class XnorPopcount
     // ---------------------------------------------------------------------------------------------
     // AVX2: nibble lookup.
 
-    static readonly Vector256<byte> Nibbles256 = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+    /// <summary>Popcount of each nibble value, in both 128-bit lanes (a constant, as the 512-bit tables).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> Nibbles256() => Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<byte> Count(Vector256<ulong> x, Vector256<byte> lut, Vector256<byte> m)
+    internal static Vector256<byte> Count(Vector256<ulong> x, Vector256<byte> lut, Vector256<byte> m)
     {
         var lo = Avx2.Shuffle(lut, x.AsByte() & m);
         var hi = Avx2.Shuffle(lut, Avx2.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
@@ -284,7 +294,7 @@ internal static unsafe class XnorPopcount
     /// <summary>Up to three positions x 8 channels (w points at lane 0 or 8 of the block; rows stride 16 words).</summary>
     static void Tile256(ulong* a0, ulong* a1, ulong* a2, int* kOff, int kw, ulong* w, int* o, int np)
     {
-        var lut = Nibbles256;
+        var lut = Nibbles256();
         var m = Vector256.Create((byte)0x0F);
         for (int i = 0; i < 8; i++) { o[i] = 0; o[16 + i] = 0; o[32 + i] = 0; }
         int k = 0;
@@ -324,7 +334,7 @@ internal static unsafe class XnorPopcount
 
     /// <summary>Full adder on bit planes with AVX2 logic: (carry, sum) of l + b + c in five operations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<ulong> Csa(ref Vector256<ulong> l, Vector256<ulong> b, Vector256<ulong> c)
+    internal static Vector256<ulong> Csa(ref Vector256<ulong> l, Vector256<ulong> b, Vector256<ulong> c)
     {
         var u = l ^ b;
         var h = (l & b) | (u & c);
@@ -335,7 +345,7 @@ internal static unsafe class XnorPopcount
     /// <summary>One position x 8 channels with carry-save adders over blocks of 8 words (w points at lane 0 or 8).</summary>
     static void Tile256Csa(ulong* a, int* kOff, int kw, ulong* w, int* o)
     {
-        var lut = Nibbles256;
+        var lut = Nibbles256();
         var m = Vector256.Create((byte)0x0F);
         Vector256<ulong> o0 = default, o1 = default, t0 = default, t1 = default, f0 = default, f1 = default;
         Vector256<ulong> s0 = default, s1 = default;
