@@ -10,8 +10,8 @@
 //           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
 //           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
 //           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
-//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) count every word
-//           directly over 4 positions x 16 channels instead.
+//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) take one full adder
+//           per three words and count its sum and carry planes, over 4 positions x 16 channels instead.
 //   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
 //           then VPSADBW into the 64-bit lanes. 3 positions x 8 channels, twice per block.
 //   Avx2Csa: Harley-Seal as on AVX-512 with five-operation full adders (no VPTERNLOG) and nibble
@@ -224,31 +224,68 @@ internal static unsafe class XnorPopcount
         }
     }
 
-    /// <summary>Up to four positions x 16 channels, every word counted directly (short reductions: at most 15 words, so
-    /// byte counts stay below 8 x 15).</summary>
+    /// <summary>Up to four positions x 16 channels for short reductions (under 16 words). Words go through one full adder
+    /// per three (two VPTERNLOGQ), whose sum and carry planes are counted into ones and twos byte counts: 15 operations
+    /// per three words per accumulator instead of 18 counting each word; the last kw % 3 words are counted directly. A byte
+    /// takes at most 8 per word, so ones + 2 twos stays below 8 x 15 and one SAD per accumulator ends it.</summary>
     static void Tile512Direct(ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
     {
         ulong* a0 = act + posOff[0], a1 = act + posOff[np > 1 ? 1 : 0], a2 = act + posOff[np > 2 ? 2 : 0], a3 = act + posOff[np > 3 ? 3 : 0];
-        Vector512<byte> b00 = default, b01 = default, b10 = default, b11 = default, b20 = default, b21 = default, b30 = default, b31 = default;
-        for (int k = 0; k < kw; k++)
+        // pXY: position X, channel half Y, ones counts; qXY: twos counts.
+        Vector512<byte> p00 = default, p01 = default, p10 = default, p11 = default, p20 = default, p21 = default, p30 = default, p31 = default;
+        Vector512<byte> q00 = default, q01 = default, q10 = default, q11 = default, q20 = default, q21 = default, q30 = default, q31 = default;
+        int k = 0, triples = kw - kw % 3;
+        for (; k < triples; k += 3)
+        {
+            ulong* wk = w + (long)k * 16;
+            var wa0 = Vector512.Load(wk); var wa1 = Vector512.Load(wk + 8);
+            var wb0 = Vector512.Load(wk + 16); var wb1 = Vector512.Load(wk + 24);
+            var wc0 = Vector512.Load(wk + 32); var wc1 = Vector512.Load(wk + 40);
+            int ka = kOff[k], kb = kOff[k + 1], kc = kOff[k + 2];
+            Adder3(a0, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p00, ref p01, ref q00, ref q01);
+            Adder3(a1, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p10, ref p11, ref q10, ref q11);
+            Adder3(a2, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p20, ref p21, ref q20, ref q21);
+            Adder3(a3, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p30, ref p31, ref q30, ref q31);
+        }
+        for (; k < kw; k++)
         {
             var w0 = Vector512.Load(w + (long)k * 16);
             var w1 = Vector512.Load(w + (long)k * 16 + 8);
             int ko = kOff[k];
             var x = Vector512.Create(a0[ko]);
-            b00 = Avx512BW.Add(b00, Count(w0 ^ x)); b01 = Avx512BW.Add(b01, Count(w1 ^ x));
+            p00 = Avx512BW.Add(p00, Count(w0 ^ x)); p01 = Avx512BW.Add(p01, Count(w1 ^ x));
             x = Vector512.Create(a1[ko]);
-            b10 = Avx512BW.Add(b10, Count(w0 ^ x)); b11 = Avx512BW.Add(b11, Count(w1 ^ x));
+            p10 = Avx512BW.Add(p10, Count(w0 ^ x)); p11 = Avx512BW.Add(p11, Count(w1 ^ x));
             x = Vector512.Create(a2[ko]);
-            b20 = Avx512BW.Add(b20, Count(w0 ^ x)); b21 = Avx512BW.Add(b21, Count(w1 ^ x));
+            p20 = Avx512BW.Add(p20, Count(w0 ^ x)); p21 = Avx512BW.Add(p21, Count(w1 ^ x));
             x = Vector512.Create(a3[ko]);
-            b30 = Avx512BW.Add(b30, Count(w0 ^ x)); b31 = Avx512BW.Add(b31, Count(w1 ^ x));
+            p30 = Avx512BW.Add(p30, Count(w0 ^ x)); p31 = Avx512BW.Add(p31, Count(w1 ^ x));
         }
-        Store(o, Sad(b00)); Store(o + 8, Sad(b01));
-        if (np > 1) { Store(o + 16, Sad(b10)); Store(o + 24, Sad(b11)); }
-        if (np > 2) { Store(o + 32, Sad(b20)); Store(o + 40, Sad(b21)); }
-        if (np > 3) { Store(o + 48, Sad(b30)); Store(o + 56, Sad(b31)); }
+        Store(o, Ones2(p00, q00)); Store(o + 8, Ones2(p01, q01));
+        if (np > 1) { Store(o + 16, Ones2(p10, q10)); Store(o + 24, Ones2(p11, q11)); }
+        if (np > 2) { Store(o + 32, Ones2(p20, q20)); Store(o + 40, Ones2(p21, q21)); }
+        if (np > 3) { Store(o + 48, Ones2(p30, q30)); Store(o + 56, Ones2(p31, q31)); }
     }
+
+    /// <summary>Three words of one position into its two accumulators (both channel halves): a full adder, then byte
+    /// counts of the sum plane into the ones and of the carry plane into the twos.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Adder3(ulong* a, int ka, int kb, int kc, Vector512<ulong> wa0, Vector512<ulong> wa1, Vector512<ulong> wb0,
+        Vector512<ulong> wb1, Vector512<ulong> wc0, Vector512<ulong> wc1,
+        ref Vector512<byte> ones0, ref Vector512<byte> ones1, ref Vector512<byte> twos0, ref Vector512<byte> twos1)
+    {
+        var xa = Vector512.Create(a[ka]); var xb = Vector512.Create(a[kb]); var xc = Vector512.Create(a[kc]);
+        var u = wa0 ^ xa; var v = wb0 ^ xb; var t = wc0 ^ xc;
+        ones0 = Avx512BW.Add(ones0, Count(Avx512F.TernaryLogic(u, v, t, 0x96)));
+        twos0 = Avx512BW.Add(twos0, Count(Avx512F.TernaryLogic(u, v, t, 0xE8)));
+        u = wa1 ^ xa; v = wb1 ^ xb; t = wc1 ^ xc;
+        ones1 = Avx512BW.Add(ones1, Count(Avx512F.TernaryLogic(u, v, t, 0x96)));
+        twos1 = Avx512BW.Add(twos1, Count(Avx512F.TernaryLogic(u, v, t, 0xE8)));
+    }
+
+    /// <summary>ones + 2 twos per 64-bit lane (byte sums below 120, so no byte overflows before the SAD).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ulong> Ones2(Vector512<byte> ones, Vector512<byte> twos) => Sad(Avx512BW.Add(ones, Avx512BW.Add(twos, twos)));
 
     /// <summary>Two words (k, k+1) into the ones planes of the four accumulators; returns their twos carries.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
