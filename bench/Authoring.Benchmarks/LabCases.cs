@@ -22,7 +22,8 @@ internal static class LabCases
         ["binary1"] = c => Binary(c, 1),
     };
 
-    /// <summary>The binary conv benchmarks' shapes (BinaryConvBenchmarks): packed on one thread and on all, our fp32 on all,
+    /// <summary>The binary conv benchmarks' shapes (BinaryConvBenchmarks): packed on one thread and on all, packed to bits on
+    /// one thread, our fp32 on one thread and on all,
     /// and the binary peak (BinaryPeakBenchmarks) of the widest path here, on one thread and on all.</summary>
     static void Binary(List<Lab.Case> cases, int n)
     {
@@ -39,6 +40,8 @@ internal static class LabCases
             double ops = 2.0 * n * b.Conv.OutSize * b.Conv.Cin * b.Conv.Kh * b.Conv.Kw;
             cases.Add(new($"{name} b{n} packed 1t", ops, b.OursPacked));
             cases.Add(new($"{name} b{n} packed all", ops, b.OursPacked));
+            cases.Add(new($"{name} b{n} packed to bits 1t", ops, b.OursPackedToBits));
+            cases.Add(new($"{name} b{n} fp32 1t", ops, b.OursFp32));
             cases.Add(new($"{name} b{n} fp32 all", ops, b.OursFp32));
         }
     }
