@@ -23,7 +23,7 @@ internal static class LabCases
     };
 
     /// <summary>The binary conv benchmarks' shapes (BinaryConvBenchmarks): packed on one thread and on all, packed to bits on
-    /// one thread, our fp32 on one thread and on all,
+    /// one thread, our fp32 on one thread and on all, TorchSharp's fp32 on one thread,
     /// and the binary peak (BinaryPeakBenchmarks) of the widest path here, on one thread and on all.</summary>
     static void Binary(List<Lab.Case> cases, int n)
     {
@@ -43,7 +43,10 @@ internal static class LabCases
             cases.Add(new($"{name} b{n} packed to bits 1t", ops, b.OursPackedToBits));
             cases.Add(new($"{name} b{n} fp32 1t", ops, b.OursFp32));
             cases.Add(new($"{name} b{n} fp32 all", ops, b.OursFp32));
+            cases.Add(new($"{name} b{n} torch 1t", ops, b.TorchFp32));
         }
+        // Setup gives TorchSharp 2 threads (the benchmarks'); its 1t cases run on one, like ours.
+        torch.set_num_threads(1);
     }
 
     /// <summary>The dense convolutions of the block benchmarks: (name, shape).</summary>
