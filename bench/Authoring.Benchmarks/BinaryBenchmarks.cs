@@ -4,6 +4,7 @@
 //     128 channels at 7 x 7, and 256- and 512-channel 3 x 3 convolutions at 14 x 14, plus a 1 x 1;
 //   - "packed" takes input already packed (a binary layer fed by the previous binary layer) and writes
 //     floats through the fused epilogue (scale and shift: XNOR-Net's alpha with BatchNorm folded in);
+//     "packed to bits" writes packed bits for the next binary layer instead (threshold per channel);
 //     "pack+packed" also packs float input first (a layer behind a real-valued shortcut, Bi-Real style);
 //   - the GFLOP/s column counts a multiply-add as 2 operations for every kernel, so for the packed
 //     kernels it reads as binary GOPS (XNOR + popcount-accumulate of one bit pair = 2 operations);
@@ -37,6 +38,9 @@ public abstract class BinaryConvBenchmarkBase : IFlopCount
 
     /// <summary>The convolution under test.</summary>
     protected Conv2dShape S;
+
+    /// <summary>The convolution under test (for the lab harness).</summary>
+    internal Conv2dShape Conv => S;
     /// <summary>±1 input and weights as floats, output, per-channel scale and shift.</summary>
     protected float[] X = [], W = [], Y = [], Scale = [], Shift = [];
     /// <summary>Packed input and weights, and the weights' tap sums.</summary>
@@ -107,9 +111,16 @@ public class BinaryConvBenchmarks : BinaryConvBenchmarkBase
     /// <inheritdoc />
     protected override int BatchSize => Batch;
 
+    BitView Yb;
+
     /// <summary>Builds the data.</summary>
     [GlobalSetup]
-    public void Setup() => Prepare(Shape(Case));
+    public void Setup()
+    {
+        Prepare(Shape(Case));
+        int words = BitPack.ActivationWords(S.Cout, S.Ho, S.Wo);
+        Yb = new BitView(new ulong[Batch * words], 0, words);
+    }
 
     /// <inheritdoc />
     public override double Flops(BenchmarkCase benchmarkCase)
@@ -133,6 +144,12 @@ public class BinaryConvBenchmarks : BinaryConvBenchmarkBase
     [Benchmark]
     public void OursPacked() =>
         BinaryConvKernel.Forward<Identity>(S, Batch, Xb, Wb, 0, Sums, 0, Scale, 0, Shift, 0, new View(Y, 0, S.OutSize));
+
+    /// <summary>XNOR-popcount conv from packed input to packed output (a binary layer feeding the next one): the same
+    /// popcount and scale, then a threshold per channel instead of NCHW floats, so 32x fewer output bytes.</summary>
+    [Benchmark]
+    public void OursPackedToBits() =>
+        BinaryConvKernel.ForwardPacked<Identity>(S, Batch, Xb, Wb, 0, Sums, 0, Scale, 0, Shift, 0, null, 0, Yb);
 
     /// <summary>Packing the float input, then the XNOR-popcount conv.</summary>
     [Benchmark]

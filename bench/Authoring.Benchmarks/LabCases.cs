@@ -24,7 +24,36 @@ internal static class LabCases
         ["big1"] = c => BigConv(c, 1),
         ["big4"] = c => BigConv(c, 4),
         ["big16"] = c => BigConv(c, 16),
+        ["binary"] = c => Binary(c, 16),
+        ["binary1"] = c => Binary(c, 1),
     };
+
+    /// <summary>The binary conv benchmarks' shapes (BinaryConvBenchmarks): packed on one thread and on all, packed to bits on
+    /// one thread, our fp32 on one thread and on all, TorchSharp's fp32 on one thread,
+    /// and the binary peak (BinaryPeakBenchmarks) of the widest path here, on one thread and on all.</summary>
+    static void Binary(List<Lab.Case> cases, int n)
+    {
+        bool wide = XnorPopcount.Avx512Available;
+        var p1 = new BinaryPeakBenchmarks { Threads = 1 };
+        var pa = new BinaryPeakBenchmarks { Threads = WorkerPool.ThreadCount };
+        double per = BinaryPeakBenchmarks.OpsPerThread(wide ? 512 : 256);
+        cases.Add(new("xnor peak 1t", per, wide ? () => p1.Xnor512() : () => p1.Xnor256()));
+        cases.Add(new("xnor peak all", per * WorkerPool.ThreadCount, wide ? () => pa.Xnor512() : () => pa.Xnor256()));
+        foreach (var name in new[] { "F64x14", "F64x7", "F64to128s2", "F128x7", "C256x14", "C512x14", "P256x14" })
+        {
+            var b = new BinaryConvBenchmarks { Case = name, Batch = n };
+            b.Setup();
+            double ops = 2.0 * n * b.Conv.OutSize * b.Conv.Cin * b.Conv.Kh * b.Conv.Kw;
+            cases.Add(new($"{name} b{n} packed 1t", ops, b.OursPacked));
+            cases.Add(new($"{name} b{n} packed all", ops, b.OursPacked));
+            cases.Add(new($"{name} b{n} packed to bits 1t", ops, b.OursPackedToBits));
+            cases.Add(new($"{name} b{n} fp32 1t", ops, b.OursFp32));
+            cases.Add(new($"{name} b{n} fp32 all", ops, b.OursFp32));
+            cases.Add(new($"{name} b{n} torch 1t", ops, b.TorchFp32));
+        }
+        // Setup gives TorchSharp 2 threads (the benchmarks'); its 1t cases run on one, like ours.
+        torch.set_num_threads(1);
+    }
 
     /// <summary>The dense convolutions of the block benchmarks: (name, shape).</summary>
     public static readonly (string Name, Conv2dShape S)[] BlockConvs =

@@ -20,6 +20,17 @@ public class BinaryBenchmarkSmokeTests
         }
     }
 
+    [Fact]
+    public void BinaryPeakLoopsRunWhereSupported()
+    {
+        // The loop sums real popcounts of random words: a machine with the instructions gets a positive total, one without
+        // them gets 0 (and the flop count NaN, so no peak is reported).
+        var paths = XnorPathBenchmarks.Paths().ToList();
+        var b = new BinaryPeakBenchmarks { Threads = 2 };
+        Assert.Equal(paths.Contains("Avx512"), b.Xnor512() > 0);
+        Assert.Equal(paths.Contains("Avx2"), b.Xnor256() > 0);
+    }
+
     [Theory]
     [InlineData("F64to128s2", 1)]
     [InlineData("P256x14", 2)]

@@ -313,6 +313,41 @@ public static unsafe class BinaryConvKernel
 
             // z = scale * dot + shift, 16 channels per position; dot = Full - 2 pop - tap sums of taps outside the input.
             int c0 = cob * BitPack.Lanes;
+            if (Vector512.IsHardwareAccelerated) Scale512(pop, z, p0, np, c0);
+            else Scale256(pop, z, p0, np, c0);
+            int cn = Math.Min(BitPack.Lanes, Cout - c0);
+            if (Packed) WriteBits(z, b, p0, np, c0, cn);
+            else if (Linear) WriteRows(z, p0, np, c0, cn);
+            else WritePlanes(z, b, p0, np, c0, cn);
+        }
+
+        /// <summary>z for the block's 16 channels, one 512-bit vector per position.</summary>
+        readonly void Scale512(int* pop, float* z, int p0, int np, int c0)
+        {
+            var sc = Vector512.Load(Scale + c0); var sh = Vector512.Load(Shift + c0);
+            var full = Vector512.Create(Full);
+            for (int i = 0; i < np; i++)
+            {
+                var d = full - (Vector512.Load(pop + i * 16) << 1);
+                if (Invalid != null)
+                {
+                    ulong m = Invalid[p0 + i];
+                    while (m != 0)
+                    {
+                        int t = System.Numerics.BitOperations.TrailingZeroCount(m);
+                        m &= m - 1;
+                        d -= Vector512.Load(TapSums + (long)t * Cout16 + c0);
+                    }
+                }
+                // A multiply then an add, not a fused multiply-add: the ILGPU kernels compute the same two roundings, so
+                // CPU and GPU agree bit for bit (dot itself is exact on both).
+                (Vector512.ConvertToSingle(d) * sc + sh).Store(z + i * 16);
+            }
+        }
+
+        /// <summary>z for the block's 16 channels, two 256-bit vectors per position.</summary>
+        readonly void Scale256(int* pop, float* z, int p0, int np, int c0)
+        {
             var sc0 = Vector256.Load(Scale + c0); var sc1 = Vector256.Load(Scale + c0 + 8);
             var sh0 = Vector256.Load(Shift + c0); var sh1 = Vector256.Load(Shift + c0 + 8);
             var full = Vector256.Create(Full);
@@ -332,15 +367,9 @@ public static unsafe class BinaryConvKernel
                         d1 -= Vector256.Load(ts + 8);
                     }
                 }
-                // A multiply then an add, not a fused multiply-add: the ILGPU kernels compute the same two roundings, so
-                // CPU and GPU agree bit for bit (dot itself is exact on both).
                 (Vector256.ConvertToSingle(d0) * sc0 + sh0).Store(z + i * 16);
                 (Vector256.ConvertToSingle(d1) * sc1 + sh1).Store(z + i * 16 + 8);
             }
-            int cn = Math.Min(BitPack.Lanes, Cout - c0);
-            if (Packed) WriteBits(z, b, p0, np, c0, cn);
-            else if (Linear) WriteRows(z, p0, np, c0, cn);
-            else WritePlanes(z, b, p0, np, c0, cn);
         }
 
         /// <summary>Bit set when act(z) &lt; threshold; lanes past Cout stay 0. Each block owns one 16-bit quarter of a word.</summary>

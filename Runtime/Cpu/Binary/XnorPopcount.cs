@@ -10,8 +10,8 @@
 //           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
 //           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
 //           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
-//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) count every word
-//           directly over 4 positions x 16 channels instead.
+//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) take one full adder
+//           per three words and count its sum and carry planes, over 4 positions x 16 channels instead.
 //   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
 //           then VPSADBW into the 64-bit lanes. 3 positions x 8 channels, twice per block.
 //   Avx2Csa: Harley-Seal as on AVX-512 with five-operation full adders (no VPTERNLOG) and nibble
@@ -113,39 +113,47 @@ internal static unsafe class XnorPopcount
 
     /// <summary>Full adder on bit planes: (high, low) = carry and sum of l + b + c.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<ulong> Csa(ref Vector512<ulong> l, Vector512<ulong> b, Vector512<ulong> c)
+    internal static Vector512<ulong> Csa(ref Vector512<ulong> l, Vector512<ulong> b, Vector512<ulong> c)
     {
         var h = Avx512F.TernaryLogic(l, b, c, 0xE8); // majority(l, b, c)
         l = Avx512F.TernaryLogic(l, b, c, 0x96);     // l ^ b ^ c
         return h;
     }
 
-    static readonly Vector512<byte> Nibbles = Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    static readonly Vector512<byte> Low6 = Table(63), Low2 = Table(3);
+    // The lookup tables are literal constants, not static readonly fields: with tiering off (the benchmarks) a kernel
+    // can be compiled before the class's static constructor has run, and then every read of a static field in a loop
+    // is a helper call that clobbers all vector registers, so the JIT spilled the whole accumulator state each trip.
 
-    static Vector512<byte> Table(int mask)
-    {
-        var t = new byte[64];
-        for (int i = 0; i < 64; i++) t[i] = (byte)BitOperations.PopCount((uint)(i & mask));
-        return Vector512.Create(t);
-    }
+    /// <summary>Popcount of the low 6 bits of each byte index (VPERMB reads only those).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Low6() => Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5,
+        1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5, 2, 3, 3, 4, 3, 4, 4, 5, 3, 4, 4, 5, 4, 5, 5, 6);
+
+    /// <summary>Popcount of the low 2 bits of each byte index.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Low2() => Vector512.Create((byte)0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2,
+        0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2);
+
+    /// <summary>Popcount of each nibble value, in every 128-bit lane (VPSHUFB).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Nibbles() => Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 
     /// <summary>Per-byte popcount of <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Count(Vector512<ulong> x)
+    internal static Vector512<byte> Count(Vector512<ulong> x)
     {
         if (Avx512Vbmi.IsSupported)
         {
             // VPERMB reads only the low 6 bits of each index byte: bits 0-5 directly, then bits 6-7 brought down by a
             // 16-bit shift (the bits above them in the low 2 of each byte are ignored by the second table).
-            var lo = Avx512Vbmi.PermuteVar64x8(Low6, x.AsByte());
-            var hi = Avx512Vbmi.PermuteVar64x8(Low2, Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
+            var lo = Avx512Vbmi.PermuteVar64x8(Low6(), x.AsByte());
+            var hi = Avx512Vbmi.PermuteVar64x8(Low2(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
             return Avx512BW.Add(lo, hi);
         }
         var m = Vector512.Create((byte)0x0F);
-        var l = Avx512BW.Shuffle(Nibbles, x.AsByte() & m);
-        var u = Avx512BW.Shuffle(Nibbles, Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
+        var l = Avx512BW.Shuffle(Nibbles(), x.AsByte() & m);
+        var u = Avx512BW.Shuffle(Nibbles(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
         return Avx512BW.Add(l, u);
     }
 
@@ -216,31 +224,68 @@ internal static unsafe class XnorPopcount
         }
     }
 
-    /// <summary>Up to four positions x 16 channels, every word counted directly (short reductions: at most 15 words, so
-    /// byte counts stay below 8 x 15).</summary>
+    /// <summary>Up to four positions x 16 channels for short reductions (under 16 words). Words go through one full adder
+    /// per three (two VPTERNLOGQ), whose sum and carry planes are counted into ones and twos byte counts: 15 operations
+    /// per three words per accumulator instead of 18 counting each word; the last kw % 3 words are counted directly. A byte
+    /// takes at most 8 per word, so ones + 2 twos stays below 8 x 15 and one SAD per accumulator ends it.</summary>
     static void Tile512Direct(ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
     {
         ulong* a0 = act + posOff[0], a1 = act + posOff[np > 1 ? 1 : 0], a2 = act + posOff[np > 2 ? 2 : 0], a3 = act + posOff[np > 3 ? 3 : 0];
-        Vector512<byte> b00 = default, b01 = default, b10 = default, b11 = default, b20 = default, b21 = default, b30 = default, b31 = default;
-        for (int k = 0; k < kw; k++)
+        // pXY: position X, channel half Y, ones counts; qXY: twos counts.
+        Vector512<byte> p00 = default, p01 = default, p10 = default, p11 = default, p20 = default, p21 = default, p30 = default, p31 = default;
+        Vector512<byte> q00 = default, q01 = default, q10 = default, q11 = default, q20 = default, q21 = default, q30 = default, q31 = default;
+        int k = 0, triples = kw - kw % 3;
+        for (; k < triples; k += 3)
+        {
+            ulong* wk = w + (long)k * 16;
+            var wa0 = Vector512.Load(wk); var wa1 = Vector512.Load(wk + 8);
+            var wb0 = Vector512.Load(wk + 16); var wb1 = Vector512.Load(wk + 24);
+            var wc0 = Vector512.Load(wk + 32); var wc1 = Vector512.Load(wk + 40);
+            int ka = kOff[k], kb = kOff[k + 1], kc = kOff[k + 2];
+            Adder3(a0, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p00, ref p01, ref q00, ref q01);
+            Adder3(a1, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p10, ref p11, ref q10, ref q11);
+            Adder3(a2, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p20, ref p21, ref q20, ref q21);
+            Adder3(a3, ka, kb, kc, wa0, wa1, wb0, wb1, wc0, wc1, ref p30, ref p31, ref q30, ref q31);
+        }
+        for (; k < kw; k++)
         {
             var w0 = Vector512.Load(w + (long)k * 16);
             var w1 = Vector512.Load(w + (long)k * 16 + 8);
             int ko = kOff[k];
             var x = Vector512.Create(a0[ko]);
-            b00 = Avx512BW.Add(b00, Count(w0 ^ x)); b01 = Avx512BW.Add(b01, Count(w1 ^ x));
+            p00 = Avx512BW.Add(p00, Count(w0 ^ x)); p01 = Avx512BW.Add(p01, Count(w1 ^ x));
             x = Vector512.Create(a1[ko]);
-            b10 = Avx512BW.Add(b10, Count(w0 ^ x)); b11 = Avx512BW.Add(b11, Count(w1 ^ x));
+            p10 = Avx512BW.Add(p10, Count(w0 ^ x)); p11 = Avx512BW.Add(p11, Count(w1 ^ x));
             x = Vector512.Create(a2[ko]);
-            b20 = Avx512BW.Add(b20, Count(w0 ^ x)); b21 = Avx512BW.Add(b21, Count(w1 ^ x));
+            p20 = Avx512BW.Add(p20, Count(w0 ^ x)); p21 = Avx512BW.Add(p21, Count(w1 ^ x));
             x = Vector512.Create(a3[ko]);
-            b30 = Avx512BW.Add(b30, Count(w0 ^ x)); b31 = Avx512BW.Add(b31, Count(w1 ^ x));
+            p30 = Avx512BW.Add(p30, Count(w0 ^ x)); p31 = Avx512BW.Add(p31, Count(w1 ^ x));
         }
-        Store(o, Sad(b00)); Store(o + 8, Sad(b01));
-        if (np > 1) { Store(o + 16, Sad(b10)); Store(o + 24, Sad(b11)); }
-        if (np > 2) { Store(o + 32, Sad(b20)); Store(o + 40, Sad(b21)); }
-        if (np > 3) { Store(o + 48, Sad(b30)); Store(o + 56, Sad(b31)); }
+        Store(o, Ones2(p00, q00)); Store(o + 8, Ones2(p01, q01));
+        if (np > 1) { Store(o + 16, Ones2(p10, q10)); Store(o + 24, Ones2(p11, q11)); }
+        if (np > 2) { Store(o + 32, Ones2(p20, q20)); Store(o + 40, Ones2(p21, q21)); }
+        if (np > 3) { Store(o + 48, Ones2(p30, q30)); Store(o + 56, Ones2(p31, q31)); }
     }
+
+    /// <summary>Three words of one position into its two accumulators (both channel halves): a full adder, then byte
+    /// counts of the sum plane into the ones and of the carry plane into the twos.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Adder3(ulong* a, int ka, int kb, int kc, Vector512<ulong> wa0, Vector512<ulong> wa1, Vector512<ulong> wb0,
+        Vector512<ulong> wb1, Vector512<ulong> wc0, Vector512<ulong> wc1,
+        ref Vector512<byte> ones0, ref Vector512<byte> ones1, ref Vector512<byte> twos0, ref Vector512<byte> twos1)
+    {
+        var xa = Vector512.Create(a[ka]); var xb = Vector512.Create(a[kb]); var xc = Vector512.Create(a[kc]);
+        var u = wa0 ^ xa; var v = wb0 ^ xb; var t = wc0 ^ xc;
+        ones0 = Avx512BW.Add(ones0, Count(Avx512F.TernaryLogic(u, v, t, 0x96)));
+        twos0 = Avx512BW.Add(twos0, Count(Avx512F.TernaryLogic(u, v, t, 0xE8)));
+        u = wa1 ^ xa; v = wb1 ^ xb; t = wc1 ^ xc;
+        ones1 = Avx512BW.Add(ones1, Count(Avx512F.TernaryLogic(u, v, t, 0x96)));
+        twos1 = Avx512BW.Add(twos1, Count(Avx512F.TernaryLogic(u, v, t, 0xE8)));
+    }
+
+    /// <summary>ones + 2 twos per 64-bit lane (byte sums below 120, so no byte overflows before the SAD).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<ulong> Ones2(Vector512<byte> ones, Vector512<byte> twos) => Sad(Avx512BW.Add(ones, Avx512BW.Add(twos, twos)));
 
     /// <summary>Two words (k, k+1) into the ones planes of the four accumulators; returns their twos carries.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -270,11 +315,13 @@ internal static unsafe class XnorPopcount
     // ---------------------------------------------------------------------------------------------
     // AVX2: nibble lookup.
 
-    static readonly Vector256<byte> Nibbles256 = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+    /// <summary>Popcount of each nibble value, in both 128-bit lanes (a constant, as the 512-bit tables).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> Nibbles256() => Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<byte> Count(Vector256<ulong> x, Vector256<byte> lut, Vector256<byte> m)
+    internal static Vector256<byte> Count(Vector256<ulong> x, Vector256<byte> lut, Vector256<byte> m)
     {
         var lo = Avx2.Shuffle(lut, x.AsByte() & m);
         var hi = Avx2.Shuffle(lut, Avx2.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
@@ -284,7 +331,7 @@ internal static unsafe class XnorPopcount
     /// <summary>Up to three positions x 8 channels (w points at lane 0 or 8 of the block; rows stride 16 words).</summary>
     static void Tile256(ulong* a0, ulong* a1, ulong* a2, int* kOff, int kw, ulong* w, int* o, int np)
     {
-        var lut = Nibbles256;
+        var lut = Nibbles256();
         var m = Vector256.Create((byte)0x0F);
         for (int i = 0; i < 8; i++) { o[i] = 0; o[16 + i] = 0; o[32 + i] = 0; }
         int k = 0;
@@ -324,7 +371,7 @@ internal static unsafe class XnorPopcount
 
     /// <summary>Full adder on bit planes with AVX2 logic: (carry, sum) of l + b + c in five operations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<ulong> Csa(ref Vector256<ulong> l, Vector256<ulong> b, Vector256<ulong> c)
+    internal static Vector256<ulong> Csa(ref Vector256<ulong> l, Vector256<ulong> b, Vector256<ulong> c)
     {
         var u = l ^ b;
         var h = (l & b) | (u & c);
@@ -335,7 +382,7 @@ internal static unsafe class XnorPopcount
     /// <summary>One position x 8 channels with carry-save adders over blocks of 8 words (w points at lane 0 or 8).</summary>
     static void Tile256Csa(ulong* a, int* kOff, int kw, ulong* w, int* o)
     {
-        var lut = Nibbles256;
+        var lut = Nibbles256();
         var m = Vector256.Create((byte)0x0F);
         Vector256<ulong> o0 = default, o1 = default, t0 = default, t1 = default, f0 = default, f1 = default;
         Vector256<ulong> s0 = default, s1 = default;

@@ -38,6 +38,12 @@ public class BinaryConvKernelTests
         new[] { 512, 3, 3, 20, 3, 3, 1, 1, 1, 1, 1, 1 },     // 72 words
         new[] { 1920, 3, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1 },    // 270 words: eights counts flushed after 31 blocks
         new[] { 1, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1 },        // one input channel
+        // Short reductions (AVX-512: a full adder per three words, the rest counted directly):
+        new[] { 130, 6, 5, 24, 1, 1, 1, 1, 0, 0, 1, 1 },     // 3 words: one adder, no rest
+        new[] { 300, 5, 6, 20, 1, 1, 2, 2, 0, 0, 1, 1 },     // 5 words: one adder and 2 words, stride 2
+        new[] { 64, 6, 7, 16, 2, 2, 1, 1, 1, 1, 1, 1 },      // 4 words: one adder and 1 word, even kernel with padding
+        new[] { 100, 7, 7, 17, 7, 1, 1, 1, 3, 0, 1, 1 },     // 14 words: four adders and 2 words, padding in height only
+        new[] { 320, 4, 5, 32, 3, 1, 2, 1, 1, 0, 1, 1 },     // 15 words, the longest short reduction: five adders
     };
 
     static Conv2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], 1);
