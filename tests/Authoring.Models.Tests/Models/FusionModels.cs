@@ -1,0 +1,63 @@
+// Models for the training fusions (a conv taking the next BatchNorm's batch statistics in its epilogue; a conv
+// applying a BatchNorm and its activation as its input prologue), compared with the same models generated
+// without them (TrainFusionTests). Odd channel counts, bias and none, groups, stride, dilation, every path of
+// the fused conv kernel (direct, Winograd-eligible 3x3, im2col 1x1, depthwise), and BatchNorms the fusion must
+// leave alone (two consumers, a consumer that is not a conv).
+using Authoring;
+using static Authoring.Ops;
+
+namespace Authoring.Models.Tests.Models;
+
+/// <summary>A chain in which every BatchNorm's statistics are taken by its conv and each is applied by the next conv:
+/// stride 2 with bias, 3x3 without, depthwise, 1x1 with bias, grouped and dilated; activations of every kind.</summary>
+[Model]
+public partial class FusedChain
+{
+    readonly Conv2d c1 = new(3, 5, kernel: 3, stride: 2, padding: 1);
+    readonly BatchNorm2d b1 = new(5);
+    readonly Conv2d c2 = new(5, 7, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d b2 = new(7);
+    readonly DepthwiseConv2d d3 = new(7, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d b3 = new(7);
+    readonly Conv2d p4 = new(7, 6, kernel: 1);
+    readonly BatchNorm2d b4 = new(6);
+    readonly Conv2d g5 = new(6, 9, kernel: 3, padding: 2, dilation: 2, groups: 3, bias: false);
+    readonly BatchNorm2d b5 = new(9);
+    readonly Linear fc = new(9, 4);
+
+    Tensor Forward([Shape(3, 11, 9)] Tensor x)
+    {
+        x = Relu(b1.Forward(c1.Forward(x)));          // 5 x 6 x 5
+        x = Silu(b2.Forward(c2.Forward(x)));          // 7 x 6 x 5
+        x = HardSwish(b3.Forward(d3.Forward(x)));
+        x = b4.Forward(p4.Forward(x));                // no activation: the prologue is the affine alone
+        x = Relu6(b5.Forward(g5.Forward(x)));         // 9 x 6 x 5
+        return fc.Forward(GlobalAvgPool(x));
+    }
+}
+
+/// <summary>The shapes of the SmallCnn sample at 12x12 with fewer channels: statistics before a pool (applied in a pass
+/// of its own), a BatchNorm read by two consumers (not fused into either), the rest chained.</summary>
+[Model]
+public partial class FusedBranches
+{
+    readonly Conv2d stem = new(1, 8, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d stemBn = new(8);
+    readonly Conv2d conv = new(8, 12, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d convBn = new(12);
+    readonly DepthwiseConv2d dw = new(12, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d dwBn = new(12);
+    readonly Conv2d pw = new(12, 16, kernel: 1, bias: false);
+    readonly BatchNorm2d pwBn = new(16);
+    readonly Conv2d side = new(12, 16, kernel: 1, stride: 1);
+    readonly Linear head = new(16, 5);
+
+    Tensor Forward([Shape(1, 12, 12)] Tensor x)
+    {
+        x = MaxPool(Relu(stemBn.Forward(stem.Forward(x))), 2);     // 8 x 6 x 6
+        x = Relu(convBn.Forward(conv.Forward(x)));                  // 12 x 6 x 6, read by dw and side
+        var y = Relu(dwBn.Forward(dw.Forward(x)));
+        y = Relu(pwBn.Forward(pw.Forward(y)));
+        return head.Forward(GlobalAvgPool(y + side.Forward(x)));
+    }
+}
