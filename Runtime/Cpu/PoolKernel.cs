@@ -194,6 +194,19 @@ public static unsafe class PoolKernel
                     var od = Avx2.Permute4x64(Avx.Shuffle(a, bb, 0xDD).AsDouble(), 0xD8).AsSingle();
                     Vector256.Max(ev, od).Store(yr + ow);
                 }
+                // The last (wo - ow) < 8 windows through masked loads and a masked store: the same vector
+                // operations on fewer lanes (the sample's 14 -> 7 planes are nothing but this tail).
+                if (ow < wo && 2 * wo <= w)
+                {
+                    int k = 2 * (wo - ow);
+                    var ma = Mask(Math.Min(k, 8));
+                    var mb = Mask(Math.Max(k - 8, 0));
+                    var a = Vector256.Max(Avx.MaskLoad(r0 + 2 * ow, ma), Avx.MaskLoad(r1 + 2 * ow, ma));
+                    var bb = Vector256.Max(Avx.MaskLoad(r0 + 2 * ow + 8, mb), Avx.MaskLoad(r1 + 2 * ow + 8, mb));
+                    Split(a, bb, out var ev, out var od);
+                    Avx.MaskStore(yr + ow, Mask(wo - ow), Vector256.Max(ev, od));
+                    ow = wo;
+                }
                 for (; ow < wo; ow++)
                 {
                     float m = float.NegativeInfinity;
@@ -207,6 +220,11 @@ public static unsafe class PoolKernel
                 }
             }
         }
+
+        /// <summary>Lanes [0, count) set: a MaskLoad / MaskStore mask (masked lanes neither fault nor are written).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static Vector256<float> Mask(int count) =>
+            Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(count)).AsSingle();
 
         /// <summary>2x2 stride-2 max backward: the first maximum (scan order 00, 01, 10, 11; NaN wins) is found
         /// with compare masks for 8 windows at a time, dy is masked into the four positions, and the
@@ -239,6 +257,33 @@ public static unsafe class PoolKernel
                     (Vector256.Load(d0 + 2 * ow + 8) + hi0).Store(d0 + 2 * ow + 8);
                     (Vector256.Load(d1 + 2 * ow) + lo1).Store(d1 + 2 * ow);
                     (Vector256.Load(d1 + 2 * ow + 8) + hi1).Store(d1 + 2 * ow + 8);
+                }
+                if (ow < wo && 2 * wo <= w)
+                {
+                    // The tail as the loop above on fewer lanes: masked lanes load 0 (and dy 0), are never stored.
+                    int k = 2 * (wo - ow);
+                    var ma = Mask(Math.Min(k, 8));
+                    var mb = Mask(Math.Max(k - 8, 0));
+                    Split(Avx.MaskLoad(r0 + 2 * ow, ma), Avx.MaskLoad(r0 + 2 * ow + 8, mb), out var x00, out var x01);
+                    Split(Avx.MaskLoad(r1 + 2 * ow, ma), Avx.MaskLoad(r1 + 2 * ow + 8, mb), out var x10, out var x11);
+                    var cur = x00;
+                    var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
+                    cur = Vector256.ConditionalSelect(m1, x01, cur);
+                    var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
+                    cur = Vector256.ConditionalSelect(m2, x10, cur);
+                    var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
+                    var gv = Avx.MaskLoad(g + ow, Mask(wo - ow));
+                    var g11 = m3 & gv;
+                    var g10 = Vector256.AndNot(m2 & gv, m3);
+                    var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
+                    var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
+                    Merge(g00, g01, out var lo0, out var hi0);
+                    Merge(g10, g11, out var lo1, out var hi1);
+                    Avx.MaskStore(d0 + 2 * ow, ma, Avx.MaskLoad(d0 + 2 * ow, ma) + lo0);
+                    Avx.MaskStore(d0 + 2 * ow + 8, mb, Avx.MaskLoad(d0 + 2 * ow + 8, mb) + hi0);
+                    Avx.MaskStore(d1 + 2 * ow, ma, Avx.MaskLoad(d1 + 2 * ow, ma) + lo1);
+                    Avx.MaskStore(d1 + 2 * ow + 8, mb, Avx.MaskLoad(d1 + 2 * ow + 8, mb) + hi1);
+                    ow = wo;
                 }
                 for (; ow < wo; ow++)
                 {

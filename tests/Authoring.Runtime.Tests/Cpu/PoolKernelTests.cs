@@ -14,6 +14,10 @@ public class PoolKernelTests
         new[] { 1, 5, 5, 5, 5, 1, 1, 2, 2 },
         new[] { 2, 6, 37, 2, 2, 2, 2, 0, 0 },   // 2x2 stride 2 vector path, odd width
         new[] { 2, 4, 48, 2, 2, 2, 2, 0, 0 },   // 2x2 stride 2, whole vectors only
+        new[] { 2, 14, 14, 2, 2, 2, 2, 0, 0 },  // 2x2 stride 2, masked tail only (7 outputs a row)
+        new[] { 2, 28, 28, 2, 2, 2, 2, 0, 0 },  // one vector and a masked tail of 6
+        new[] { 2, 5, 15, 2, 2, 2, 2, 0, 0 },   // odd height and width, tail of 7
+        new[] { 2, 3, 2, 2, 2, 2, 2, 0, 0 },    // one output a row
     };
 
     static Pool2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
@@ -75,35 +79,37 @@ public class PoolKernelTests
     }
 
     [Theory]
-    [InlineData(2, 2, 2, 0)]
-    [InlineData(3, 3, 2, 1)]
-    public void MaxPoolPropagatesNaN(int k, int kw, int stride, int pad)
+    [InlineData(2, 2, 2, 0, 40, 21)]
+    [InlineData(3, 3, 2, 1, 40, 21)]
+    [InlineData(2, 2, 2, 0, 14, 13)] // in the masked tail, last lane
+    [InlineData(2, 2, 2, 0, 14, 8)]  // in the masked tail, second load
+    public void MaxPoolPropagatesNaN(int k, int kw, int stride, int pad, int width, int col)
     {
         // PyTorch: a NaN in the window makes the output NaN (and receives the gradient).
-        var s = new Pool2dShape(1, 6, 40, k, kw, stride, stride, pad, pad);
+        var s = new Pool2dShape(1, 6, width, k, kw, stride, stride, pad, pad);
         var rng = new Random(3);
-        var x = TestUtil.Sliced(rng, 1, 240, 0, 0);
-        x.Data[1 * 40 + 21] = float.NaN;
+        var x = TestUtil.Sliced(rng, 1, 6 * width, 0, 0);
+        x.Data[1 * width + col] = float.NaN;
         var y = TestUtil.Sliced(rng, 1, s.Ho * s.Wo, 0, 0, fill: false);
         PoolKernel.MaxForward(s, 1, x, y);
         int nanCount = 0;
         for (int oh = 0; oh < s.Ho; oh++)
             for (int ow = 0; ow < s.Wo; ow++)
             {
-                bool covers = Window(s, oh, ow).Contains((1, 21));
+                bool covers = Window(s, oh, ow).Contains((1, col));
                 float v = y.Data[oh * s.Wo + ow];
                 Assert.Equal(covers, float.IsNaN(v));
                 if (covers) nanCount++;
             }
         Assert.True(nanCount > 0);
         var dy = TestUtil.Sliced(rng, 1, s.Ho * s.Wo, 0, 0);
-        var dx = TestUtil.Sliced(rng, 1, 240, 0, 0);
+        var dx = TestUtil.Sliced(rng, 1, 6 * width, 0, 0);
         PoolKernel.MaxBackward(s, 1, x, dy, dx, false);
         double expected = 0;
         for (int oh = 0; oh < s.Ho; oh++)
             for (int ow = 0; ow < s.Wo; ow++)
-                if (Window(s, oh, ow).Contains((1, 21))) expected += dy.Data[oh * s.Wo + ow];
-        Assert.Equal(expected, dx.Data[1 * 40 + 21], 1e-6); // at most 9 terms of magnitude <= 1 summed in float
+                if (Window(s, oh, ow).Contains((1, col))) expected += dy.Data[oh * s.Wo + ow];
+        Assert.Equal(expected, dx.Data[1 * width + col], 1e-6); // at most 9 terms of magnitude <= 1 summed in float
     }
 
     [Theory]
