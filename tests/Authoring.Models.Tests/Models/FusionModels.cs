@@ -8,30 +8,32 @@ using static Authoring.Ops;
 
 namespace Authoring.Models.Tests.Models;
 
-/// <summary>A chain in which every BatchNorm's statistics are taken by its conv and each is applied by the next conv:
-/// stride 2 with bias, 3x3 without, depthwise, 1x1 with bias, grouped and dilated; activations of every kind.</summary>
+/// <summary>A chain of every case: statistics taken by a strided conv with bias, by a 3x3 conv with odd output channels
+/// (which the Runtime serves through its separate passes), by a 1x1 and by a grouped dilated conv; BatchNorm + activation
+/// applied as the prologue of the 3x3 and of the grouped conv; a depthwise conv that takes neither (its BatchNorm trains
+/// on its own), and BatchNorms applied on their own before a depthwise conv, a 1x1 conv and the pool.</summary>
 [Model]
 public partial class FusedChain
 {
-    readonly Conv2d c1 = new(3, 5, kernel: 3, stride: 2, padding: 1);
-    readonly BatchNorm2d b1 = new(5);
-    readonly Conv2d c2 = new(5, 7, kernel: 3, padding: 1, bias: false);
-    readonly BatchNorm2d b2 = new(7);
-    readonly DepthwiseConv2d d3 = new(7, kernel: 3, padding: 1, bias: false);
-    readonly BatchNorm2d b3 = new(7);
-    readonly Conv2d p4 = new(7, 6, kernel: 1);
-    readonly BatchNorm2d b4 = new(6);
-    readonly Conv2d g5 = new(6, 9, kernel: 3, padding: 2, dilation: 2, groups: 3, bias: false);
-    readonly BatchNorm2d b5 = new(9);
-    readonly Linear fc = new(9, 4);
+    readonly Conv2d c1 = new(3, 8, kernel: 3, stride: 2, padding: 1);
+    readonly BatchNorm2d b1 = new(8);
+    readonly Conv2d c2 = new(8, 9, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d b2 = new(9);
+    readonly DepthwiseConv2d d3 = new(9, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d b3 = new(9);
+    readonly Conv2d p4 = new(9, 10, kernel: 1);
+    readonly BatchNorm2d b4 = new(10);
+    readonly Conv2d g5 = new(10, 18, kernel: 3, padding: 2, dilation: 2, groups: 2, bias: false);
+    readonly BatchNorm2d b5 = new(18);
+    readonly Linear fc = new(18, 4);
 
     Tensor Forward([Shape(3, 11, 9)] Tensor x)
     {
-        x = Relu(b1.Forward(c1.Forward(x)));          // 5 x 6 x 5
-        x = Silu(b2.Forward(c2.Forward(x)));          // 7 x 6 x 5
-        x = HardSwish(b3.Forward(d3.Forward(x)));
-        x = b4.Forward(p4.Forward(x));                // no activation: the prologue is the affine alone
-        x = Relu6(b5.Forward(g5.Forward(x)));         // 9 x 6 x 5
+        x = Relu(b1.Forward(c1.Forward(x)));          // 8 x 6 x 5, applied in c2's prologue
+        x = Silu(b2.Forward(c2.Forward(x)));          // 9 x 6 x 5, applied on its own (depthwise next)
+        x = HardSwish(b3.Forward(d3.Forward(x)));     // the depthwise conv takes no statistics
+        x = b4.Forward(p4.Forward(x));                // no activation: g5's prologue is the affine alone
+        x = Relu6(b5.Forward(g5.Forward(x)));         // 18 x 6 x 5, applied on its own (pool next)
         return fc.Forward(GlobalAvgPool(x));
     }
 }
