@@ -193,3 +193,54 @@ public class PoolKernelTests
         TestUtil.AssertUntouchedOutside(dx, n, c * hw);
     }
 }
+
+/// <summary>Max pooling through a BatchNorm prologue (PoolKernel.MaxForward{TIn} / MaxBackward{TIn}) against applying the
+/// affine first (BatchNormKernel.Affine, the kernel the prologue replaces) and pooling the stored result: the same float
+/// operations (one FMA, then the activation), so outputs and routed gradients are identical, not merely close.</summary>
+public class PoolPrologueTests
+{
+    [Theory]
+    [InlineData(3, 28, 28, 2, 2, 2, 0)]   // the sample's first pool: one vector and a masked tail a row
+    [InlineData(5, 14, 14, 2, 2, 2, 0)]   // masked tail only
+    [InlineData(2, 6, 37, 2, 2, 2, 0)]    // odd width: vectors, a tail
+    [InlineData(3, 9, 11, 3, 3, 2, 1)]    // the generic path, padded
+    public void EqualsAffineThenPool(int c, int h, int w, int k, int kw, int stride, int pad)
+    {
+        Check<Relu>(c, h, w, k, kw, stride, pad);
+        Check<Identity>(c, h, w, k, kw, stride, pad);
+    }
+
+    static void Check<TAct>(int c, int h, int w, int k, int kw, int stride, int pad) where TAct : struct, IActivation
+    {
+        var s = new Pool2dShape(c, h, w, k, kw, stride, stride, pad, pad);
+        int n = 3, inSize = c * h * w, outSize = c * s.Ho * s.Wo;
+        var rng = new Random(c * 1000 + w);
+        var x = TestUtil.Sliced(rng, n, inSize, 2, 3);
+        // Scales of both signs (a negative gamma reverses the order the pool sees) and shifts that make ReLU clip.
+        var affine = new float[2 * c + 3];
+        for (int i = 0; i < c; i++)
+        {
+            affine[3 + i] = (float)(rng.NextDouble() * 2 - 0.5);
+            affine[3 + c + i] = (float)(rng.NextDouble() - 0.5);
+        }
+        var stored = new View(new float[n * inSize], 0, inSize);
+        BatchNormKernel.Affine<TAct>(n, c, h * w, x, affine, 3, affine, 3 + c, stored);
+        var yRef = new View(new float[n * outSize], 0, outSize);
+        PoolKernel.MaxForward(s, n, stored, yRef);
+        var y = TestUtil.Sliced(rng, n, outSize, 1, 2, fill: false);
+        PoolKernel.MaxForward<TAct>(s, n, x, new ChannelAffine(affine, 3, affine, 3 + c), y);
+        Assert.Equal(TestUtil.Gather(yRef, n, outSize), TestUtil.Gather(y, n, outSize));
+        TestUtil.AssertUntouchedOutside(y, n, outSize);
+
+        var dy = TestUtil.Sliced(rng, n, outSize, 0, 1);
+        foreach (bool acc in new[] { false, true })
+        {
+            var dx = TestUtil.Sliced(rng, n, inSize, 3, 1);
+            var dxRef = new View(TestUtil.Gather(dx, n, inSize).Select(v => (float)v).ToArray(), 0, inSize);
+            PoolKernel.MaxBackward(s, n, stored, dy, dxRef, acc);
+            PoolKernel.MaxBackward<TAct>(s, n, x, new ChannelAffine(affine, 3, affine, 3 + c), dy, dx, acc);
+            Assert.Equal(TestUtil.Gather(dxRef, n, inSize), TestUtil.Gather(dx, n, inSize));
+            TestUtil.AssertUntouchedOutside(dx, n, inSize);
+        }
+    }
+}
