@@ -24,11 +24,6 @@ internal abstract class EpilogueHostOp : OpDef
     /// writing its output (Plan: <see cref="Step.Statistics"/>); the BatchNorm then only applies them.</summary>
     public virtual bool TakesBatchStatistics(Node n) => false;
 
-    /// <summary>In training, the kernel can apply such a BatchNorm's affine and activation to its data input as it reads
-    /// it (<see cref="Step.Prologue"/>): the BatchNorm's output is never stored, and the weight gradient reads the
-    /// BatchNorm's input through the same prologue.</summary>
-    public virtual bool TakesInputPrologue(Node n) => false;
-
     /// <summary>Leading axes the kernel folds into the batch for input <paramref name="x"/>: a convolution keeps the
     /// trailing (C, H, W); a linear layer keeps only the last axis.</summary>
     protected virtual int Fold(Node x) => x.Leading;

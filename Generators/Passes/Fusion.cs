@@ -4,7 +4,7 @@
 // trees evaluated in one pass, grown from each root towards its producers. In training (where the backend's kernels
 // allow it, see Planner) a host whose definition takes batch statistics (EpilogueHostOp.TakesBatchStatistics) computes
 // the following BatchNorm's per-channel sums while writing its output, and a host that takes an input prologue
-// (EpilogueHostOp.TakesInputPrologue) applies such a BatchNorm's affine and activation to its input as it reads it, so
+// (OpDef.TakesInputPrologue: a conv, max pooling) applies such a BatchNorm's affine and activation to its input as it reads it, so
 // act(BatchNorm(x)) is never stored. Decided from op traits and those per-op hooks only.
 using System.Collections.Generic;
 using System.Linq;
@@ -50,7 +50,7 @@ internal sealed class Fusion
     public Node?[] StatisticsOf { get; }
     /// <summary>Training BatchNorm -> the epilogue host that takes its batch statistics.</summary>
     public Node?[] StatisticsHost { get; }
-    /// <summary>Training epilogue host -> the BatchNorm (statistics taken by its producer) applied in its input prologue.</summary>
+    /// <summary>Training consumer (conv, max pool) -> the BatchNorm (statistics taken by its producer) applied in its input prologue.</summary>
     public Node?[] Prologue { get; }
     /// <summary>Training BatchNorm whose affine and activation its consumer applies (<see cref="Prologue"/>): its
     /// output (<see cref="KernelOut"/>) is never stored.</summary>
@@ -100,7 +100,7 @@ internal sealed class Fusion
                 // The affine needs the statistics before the consumer's kernel runs: only a BatchNorm whose producer
                 // took them can be applied by its consumer.
                 if (StatisticsHost[node.Id] is not null && _g.SingleConsumer(outId) is int k && _g.Reachable[k]
-                    && _g.Nodes[k].Def is EpilogueHostOp host && host.TakesInputPrologue(_g.Nodes[k]) && _g.Nodes[k].Inputs[0] == outId)
+                    && _g.Nodes[k].Def.TakesInputPrologue(_g.Nodes[k]) && _g.Nodes[k].Inputs[0] == outId)
                 {
                     Prologue[k] = node;
                     AppliedByConsumer[node.Id] = true;

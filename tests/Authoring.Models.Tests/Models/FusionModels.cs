@@ -38,8 +38,8 @@ public partial class FusedChain
     }
 }
 
-/// <summary>The shapes of the SmallCnn sample at 12x12 with fewer channels: statistics before a pool (applied in a pass
-/// of its own), a BatchNorm read by two consumers (not fused into either), the rest chained.</summary>
+/// <summary>The shapes of the SmallCnn sample at 12x12 with fewer channels: statistics before a max pool (which applies
+/// the BatchNorm and ReLU as it reads), a BatchNorm read by two consumers (not fused into either), one before an add.</summary>
 [Model]
 public partial class FusedBranches
 {
