@@ -23,7 +23,7 @@ internal static class ModelEmitter
             var files = new List<GeneratedFile> { new(FileName(model, "g"), CpuEmitter.Emit(plan)) };
             if (hasGpu)
             {
-                files.Add(new GeneratedFile(FileName(model, "Gpu.g"), GpuEmitter.Emit(plan)));
+                files.Add(new GeneratedFile(FileName(model, "Gpu.g"), GpuEmitter.Emit(Planner.Build(model, trainEpilogues: false))));
                 files.Add(new GeneratedFile(FileName(model, "GpuAccess.g"), GpuEmitter.AccessFile));
             }
             // The deployment twin: its own plan and kernels, plus ToDeploy on the training model.
@@ -34,7 +34,7 @@ internal static class ModelEmitter
                 var deployPlan = Planner.Build(deploy.Ir);
                 files.Add(new GeneratedFile(FileName(deploy.Ir, "g"), CpuEmitter.Emit(deployPlan)));
                 files.Add(new GeneratedFile(FileName(model, "ToDeploy.g"), DeployEmitter.Emit(model, deploy)));
-                if (hasGpu) files.Add(new GeneratedFile(FileName(deploy.Ir, "Gpu.g"), GpuEmitter.Emit(deployPlan)));
+                if (hasGpu) files.Add(new GeneratedFile(FileName(deploy.Ir, "Gpu.g"), GpuEmitter.Emit(Planner.Build(deploy.Ir, trainEpilogues: false))));
             }
             files.Add(new GeneratedFile(FileName(model, "Onnx.g"), OnnxEmitter.Emit(model, deploy)));
             return new EmitOutput(files.ToEquatableArray(), EquatableArray<DiagnosticInfo>.Empty);

@@ -62,7 +62,20 @@ internal sealed class BatchNormOp : OpDef
     public override void Lower(Lowering cx, Node n)
     {
         int fold = n.Leading;
-        if (cx.Train)
+        if (cx.Train && cx.Fusion.StatisticsHost[n.Id] is not null)
+        {
+            // The producing conv took the batch statistics and wrote save and the affine (its StatisticsState):
+            // what is left is applying them, here or in the consumer's prologue (then only the backward's anchor).
+            int st = cx.StatisticsState(n);
+            var x = cx.Input(n.Inputs[0], fold);
+            var step = cx.Fusion.AppliedByConsumer[n.Id] ? new Step(Taken, n, x) : new Step(Apply, n, x, cx.Value(cx.KernelOut(n)));
+            step.Act = cx.Act(n);
+            step.State = st;
+            step.Fold = fold;
+            step.Owner = this;
+            cx.Add(step);
+        }
+        else if (cx.Train)
         {
             cx.Add(new Step(Train, n, cx.Input(n.Inputs[0], fold), cx.Value(cx.KernelOut(n))) { Act = cx.Act(n), State = cx.State(2 * n.Channels), Fold = fold, Owner = this });
         }
@@ -120,6 +133,22 @@ internal sealed class BatchNormOp : OpDef
     static readonly Kernel Affine = new("BnAffine",
         (c, s) => c.Line($"{Cpu("Affine")}<{EmitCommon.Act(s.Act)}>({c.N}, {s.Node!.Channels}, {s.Node.Spatial}, {c.V(s.Io[0])}, S, {s.State}, S, {s.State + s.Node.Channels}, {c.V(s.Io[1])});"),
         (g, s) => g.Line($"__k.BatchNormAffine<{EmitCommon.Act(s.Act)}>({g.N}, {s.Node!.Channels}, {s.Node.Spatial}, {g.V(s.Io[0])}, {GpuContext.State(s.State, s.Node.Channels)}, {GpuContext.State(s.State + s.Node.Channels, s.Node.Channels)}, {g.V(s.Io[1])});"));
+
+    /// <summary>Io: x, y. y = act(a x + b) with the affine its producer's statistics gave (second half of the region at
+    /// <c>State</c>, see Lowering.StatisticsState).</summary>
+    static readonly Kernel Apply = new("BnApply",
+        (c, s) =>
+        {
+            var n = s.Node!;
+            c.Line($"{Cpu("Affine")}<{EmitCommon.Act(s.Act)}>({c.N}, {n.Channels}, {n.Spatial}, {c.V(s.Io[0])}, S, {s.State + 2 * n.Channels}, S, {s.State + 3 * n.Channels}, {c.V(s.Io[1])});");
+        },
+        (g, s) => g.Line("#error Authoring: a BatchNorm fused into a training convolution reached the ILGPU backend"));
+
+    /// <summary>Io: x. Nothing to run: the producer took the statistics and the consumer applies them; the step carries
+    /// the BatchNorm's backward (x, saved statistics at <c>State</c>, activation).</summary>
+    static readonly Kernel Taken = new("BnTaken",
+        (c, s) => { },
+        (g, s) => g.Line("#error Authoring: a BatchNorm fused into a training convolution reached the ILGPU backend"));
 
     /// <summary>Io: x, y. Batch statistics saved at <c>State</c> (mean, inverse std per channel); running statistics updated.</summary>
     static readonly Kernel Train = new("BnTrain",

@@ -20,6 +20,10 @@ internal abstract class EpilogueHostOp : OpDef
 
     public abstract bool HasBias(Node n);
 
+    /// <summary>In training, the kernel can take the per-channel sums of a following BatchNorm's batch statistics while
+    /// writing its output (Plan: <see cref="Step.Statistics"/>); the BatchNorm then only applies them.</summary>
+    public virtual bool TakesBatchStatistics(Node n) => false;
+
     /// <summary>Leading axes the kernel folds into the batch for input <paramref name="x"/>: a convolution keeps the
     /// trailing (C, H, W); a linear layer keeps only the last axis.</summary>
     protected virtual int Fold(Node x) => x.Leading;
@@ -31,13 +35,27 @@ internal abstract class EpilogueHostOp : OpDef
     public override void Lower(Lowering cx, Node n)
     {
         int fold = Fold(cx.Node(n.Inputs[0]));
+        // With a prologue the kernel reads the BatchNorm's input; act(BatchNorm(x)) has no buffer.
+        var prologue = cx.Prologue(n);
+        int x = prologue is null ? n.Inputs[0] : prologue.Inputs[0];
         int outId = cx.KernelOut(n);
         var y = cx.Value(outId);
         // A folded kernel writes densely: an output placed inside a larger buffer (a concat part) goes through a dense
         // temporary. (Only values whose own shape hides the fold can be placed: a linear layer's (H, N, F).)
         var target = fold == 1 || cx.IsDense(y, outId) ? y : cx.NewBuffer(cx.Node(outId).Size, "dense " + Storage.Label(cx.Node(outId)));
         int weights = PrepareWeights(cx, n);
-        var step = new Step(Forward, n, cx.Input(n.Inputs[0], fold), target) { Act = cx.Act(n), Fold = fold, Owner = this, Arg = weights };
+        var step = new Step(Forward, n, cx.Input(x, fold), target) { Act = cx.Act(n), Fold = fold, Owner = this, Arg = weights };
+        if (prologue is not null)
+        {
+            step.Prologue = prologue;
+            step.PrologueState = cx.StatisticsState(prologue);
+            step.PrologueAct = cx.Act(prologue);
+        }
+        if (cx.Statistics(n) is { } stats)
+        {
+            step.Statistics = stats;
+            step.State = cx.StatisticsState(stats);
+        }
         if (cx.FoldedBn(n) is { } bn)
         {
             int st = cx.State(2 * bn.Channels);
@@ -62,7 +80,10 @@ internal abstract class EpilogueHostOp : OpDef
             dy = dense;
         }
         if (HasBias(n)) cx.Add(new Step(BiasGrad, n, dy) { Fold = f.Fold });
-        cx.Add(new Step(BackwardWeights, n, f.Io[0], dy) { Fold = f.Fold, Arg = f.Arg });
+        cx.Add(new Step(BackwardWeights, n, f.Io[0], dy)
+        {
+            Fold = f.Fold, Arg = f.Arg, Prologue = f.Prologue, PrologueState = f.PrologueState, PrologueAct = f.PrologueAct,
+        });
         int x = n.Inputs[0];
         if (cx.NeedsGrad(x)) cx.Contribute(x, f.Fold, dx => new Step(BackwardData, n, dy, dx) { Fold = f.Fold, Arg = f.Arg }, 1);
     }

@@ -98,6 +98,11 @@ internal abstract class OpDef : IDifferentiable
     /// ExportOnnx throws OnnxExportException naming it and its layer (never a file computing something else).</summary>
     public virtual string? Onnx(OnnxContext o, Node n) => null;
 
+    /// <summary>In training, the op's kernel can apply a BatchNorm's affine and activation (statistics taken by the
+    /// BatchNorm's producer) to its first input as it reads it (<see cref="Step.Prologue"/>), so act(BatchNorm(x)) is
+    /// never stored; its backward then reads x through the same prologue.</summary>
+    public virtual bool TakesInputPrologue(Node n) => false;
+
     public override string ToString() => Name;
 
     /// <summary>The input's leading axes (all but its last <paramref name="keep"/>) followed by <paramref name="tail"/>;

@@ -98,24 +98,56 @@ internal sealed class MaxPoolOp : PoolOp
     public override string? Onnx(OnnxContext o, Node n) => Onnx(o, n, "MaxPool");
     protected override Kernel Forward => ForwardKernel;
 
+    /// <summary>Max pooling reads each input once, in registers: applying a BatchNorm + activation there saves writing
+    /// and re-reading the full-resolution act(BatchNorm(x)) (the sample's conv-BN-ReLU-pool blocks).</summary>
+    public override bool TakesInputPrologue(Node n) => true;
+
+    public override void Lower(Lowering cx, Node n)
+    {
+        if (cx.Prologue(n) is not { } bn)
+        {
+            base.Lower(cx, n);
+            return;
+        }
+        int fold = cx.Node(n.Inputs[0]).Leading;
+        cx.Add(new Step(ForwardKernel, n, cx.Input(bn.Inputs[0], fold), cx.Value(n.Id))
+        {
+            Fold = fold, Owner = this, Prologue = bn, PrologueState = cx.StatisticsState(bn), PrologueAct = cx.Act(bn),
+        });
+    }
+
     public override void Backward(Autodiff cx, Step f)
     {
         var n = f.Node!;
         int x = n.Inputs[0];
         if (!cx.NeedsGrad(x)) return;
         var dy = cx.Grad(n.Id);
-        cx.Contribute(x, f.Fold, dx => new Step(BackKernel, n, f.Io[0], dy, dx) { Fold = f.Fold }, 2);
+        cx.Contribute(x, f.Fold, dx => new Step(BackKernel, n, f.Io[0], dy, dx)
+        {
+            Fold = f.Fold, Prologue = f.Prologue, PrologueState = f.PrologueState, PrologueAct = f.PrologueAct,
+        }, 2);
     }
 
-    /// <summary>Io: x, y.</summary>
-    static readonly Kernel ForwardKernel = new("MaxPool",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.MaxForward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])});"),
-        (g, s) => g.Line($"__k.MaxPoolForward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
+    /// <summary>The ChannelAffine of a step with a prologue: the second half of the BatchNorm's statistics region
+    /// (Lowering.StatisticsState).</summary>
+    static string Affine(Step s) =>
+        $"new {EmitCommon.CpuNs}.ChannelAffine(S, {s.PrologueState + 2 * s.Prologue!.Channels}, S, {s.PrologueState + 3 * s.Prologue.Channels})";
 
-    /// <summary>Io: x, dy, dx (the window's first maximum gets the gradient).</summary>
+    const string NoGpu = "#error Authoring: a max pool with a BatchNorm prologue reached the ILGPU backend";
+
+    /// <summary>Io: x, y (with a Prologue, x is the BatchNorm's input, read through it).</summary>
+    static readonly Kernel ForwardKernel = new("MaxPool",
+        (c, s) => c.Line(s.Prologue is null
+            ? $"{EmitCommon.CpuNs}.PoolKernel.MaxForward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])});"
+            : $"{EmitCommon.CpuNs}.PoolKernel.MaxForward<{EmitCommon.Act(s.PrologueAct)}>(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {Affine(s)}, {c.V(s.Io[1])});"),
+        (g, s) => g.Line(s.Prologue is not null ? NoGpu : $"__k.MaxPoolForward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])});"));
+
+    /// <summary>Io: x, dy, dx (the window's first maximum gets the gradient; with a Prologue, x is read through it).</summary>
     static readonly Kernel BackKernel = new("MaxPoolBack",
-        (c, s) => c.Line($"{EmitCommon.CpuNs}.PoolKernel.MaxBackward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.V(s.Io[2])}, {EmitContext.Acc(s)});"),
-        (g, s) => g.Line($"__k.MaxPoolBackward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.V(s.Io[2])}, {EmitContext.Acc(s)});"));
+        (c, s) => c.Line(s.Prologue is null
+            ? $"{EmitCommon.CpuNs}.PoolKernel.MaxBackward(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {c.V(s.Io[1])}, {c.V(s.Io[2])}, {EmitContext.Acc(s)});"
+            : $"{EmitCommon.CpuNs}.PoolKernel.MaxBackward<{EmitCommon.Act(s.PrologueAct)}>(in {CpuShape(c, s.Node!)}, {c.N}, {c.V(s.Io[0])}, {Affine(s)}, {c.V(s.Io[1])}, {c.V(s.Io[2])}, {EmitContext.Acc(s)});"),
+        (g, s) => g.Line(s.Prologue is not null ? NoGpu : $"__k.MaxPoolBackward({GpuShape(g, s.Node!)}, {g.N}, {g.V(s.Io[0])}, {g.V(s.Io[1])}, {g.V(s.Io[2])}, {EmitContext.Acc(s)});"));
 }
 
 internal sealed class AvgPoolOp : PoolOp

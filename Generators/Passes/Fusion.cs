@@ -1,7 +1,11 @@
 // Fusion: which nodes one kernel computes together. In evaluation a conv/linear absorbs a following
 // BatchNorm (running statistics) and activation into its epilogue; a BatchNorm kernel absorbs a following
 // activation (in training too, its backward recomputes the pre-activation); element-wise ops grow into
-// trees evaluated in one pass, grown from each root towards its producers. Decided from op traits only.
+// trees evaluated in one pass, grown from each root towards its producers. In training (where the backend's kernels
+// allow it, see Planner) a host whose definition takes batch statistics (EpilogueHostOp.TakesBatchStatistics) computes
+// the following BatchNorm's per-channel sums while writing its output, and a host that takes an input prologue
+// (OpDef.TakesInputPrologue: a conv, max pooling) applies such a BatchNorm's affine and activation to its input as it reads it, so
+// act(BatchNorm(x)) is never stored. Decided from op traits and those per-op hooks only.
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Ir;
@@ -13,11 +17,13 @@ internal sealed class Fusion
 {
     readonly Graph _g;
     readonly bool _train;
+    readonly bool _trainEpilogues;
 
-    Fusion(Graph g, bool train, List<EltGroup> groups)
+    Fusion(Graph g, bool train, bool trainEpilogues, List<EltGroup> groups)
     {
         _g = g;
         _train = train;
+        _trainEpilogues = train && trainEpilogues;
         Groups = groups;
         int n = g.Nodes.Length;
         KernelOut = Enumerable.Repeat(-1, n).ToArray();
@@ -25,6 +31,10 @@ internal sealed class Fusion
         FoldedBn = new Node?[n];
         Act = new ActKind[n];
         GroupOf = new EltGroup?[n];
+        StatisticsOf = new Node?[n];
+        StatisticsHost = new Node?[n];
+        Prologue = new Node?[n];
+        AppliedByConsumer = new bool[n];
     }
 
     /// <summary>For a kernel anchor: the node whose value its kernel writes (itself, or the last op it absorbed); -1 otherwise.</summary>
@@ -36,12 +46,23 @@ internal sealed class Fusion
     /// <summary>Kernel anchor -> the activation fused into its kernel.</summary>
     public ActKind[] Act { get; }
     public EltGroup?[] GroupOf { get; }
+    /// <summary>Training epilogue host -> the BatchNorm whose batch statistics its kernel takes.</summary>
+    public Node?[] StatisticsOf { get; }
+    /// <summary>Training BatchNorm -> the epilogue host that takes its batch statistics.</summary>
+    public Node?[] StatisticsHost { get; }
+    /// <summary>Training consumer (conv, max pool) -> the BatchNorm (statistics taken by its producer) applied in its input prologue.</summary>
+    public Node?[] Prologue { get; }
+    /// <summary>Training BatchNorm whose affine and activation its consumer applies (<see cref="Prologue"/>): its
+    /// output (<see cref="KernelOut"/>) is never stored.</summary>
+    public bool[] AppliedByConsumer { get; }
     /// <summary>Element-wise trees of both phases (ids are shared by the two programs).</summary>
     public List<EltGroup> Groups { get; }
 
-    public static Fusion Run(Graph g, bool train, List<EltGroup> groups)
+    /// <param name="trainEpilogues">The backend's training kernels take BatchNorm statistics in a conv epilogue and
+    /// a BatchNorm's affine in a conv's input prologue (the CPU's do; the ILGPU kernels do not).</param>
+    public static Fusion Run(Graph g, bool train, bool trainEpilogues, List<EltGroup> groups)
     {
-        var f = new Fusion(g, train, groups);
+        var f = new Fusion(g, train, trainEpilogues, groups);
         f.FuseKernels();
         f.FuseElementwise();
         return f;
@@ -65,10 +86,25 @@ internal sealed class Fusion
                 }
                 if (!_train) outId = FuseActivation(node.Id, outId);
                 KernelOut[node.Id] = outId;
+                if (_trainEpilogues && ((EpilogueHostOp)def).TakesBatchStatistics(node)
+                    && _g.SingleConsumer(outId) is int b && _g.Nodes[b].Def is BatchNormOp)
+                {
+                    StatisticsOf[node.Id] = _g.Nodes[b];
+                    StatisticsHost[b] = node;
+                }
             }
             else if (def.Has(OpTraits.Normalization))
             {
-                KernelOut[node.Id] = FuseActivation(node.Id, node.Id);
+                int outId = FuseActivation(node.Id, node.Id);
+                KernelOut[node.Id] = outId;
+                // The affine needs the statistics before the consumer's kernel runs: only a BatchNorm whose producer
+                // took them can be applied by its consumer.
+                if (StatisticsHost[node.Id] is not null && _g.SingleConsumer(outId) is int k && _g.Reachable[k]
+                    && _g.Nodes[k].Def.TakesInputPrologue(_g.Nodes[k]) && _g.Nodes[k].Inputs[0] == outId)
+                {
+                    Prologue[k] = node;
+                    AppliedByConsumer[node.Id] = true;
+                }
             }
             else
             {

@@ -22,6 +22,17 @@ internal sealed class Lowering : PassContext
         return copy;
     }
 
+    readonly System.Collections.Generic.Dictionary<int, int> _statistics = new();
+
+    /// <summary>The state region of a training BatchNorm whose statistics its producer takes (4 C floats: mean and
+    /// inverse std as ForwardTrain saves them, then the affine scale and shift its output is computed with), taken once
+    /// and shared by the producer, the BatchNorm and a consumer applying it.</summary>
+    public int StatisticsState(Ir.Node bn)
+    {
+        if (!_statistics.TryGetValue(bn.Id, out int st)) _statistics[bn.Id] = st = State(4 * bn.Channels);
+        return st;
+    }
+
     public void Run()
     {
         Program.Input = Value(0);

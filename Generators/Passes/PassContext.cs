@@ -53,6 +53,12 @@ internal abstract class PassContext
     /// <summary>The BatchNorm folded into an epilogue host's kernel (evaluation), if any.</summary>
     public Node? FoldedBn(Node n) => Fusion.FoldedBn[n.Id];
 
+    /// <summary>The training BatchNorm whose batch statistics <paramref name="n"/>'s kernel takes, if any.</summary>
+    public Node? Statistics(Node n) => Fusion.StatisticsOf[n.Id];
+
+    /// <summary>The training BatchNorm that <paramref name="n"/>'s kernel applies to its input as it reads it, if any.</summary>
+    public Node? Prologue(Node n) => Fusion.Prologue[n.Id];
+
     /// <summary>A region of <paramref name="size"/> floats in the model's state array.</summary>
     public int State(int size) => _state.Take(size);
 

@@ -58,6 +58,15 @@ internal sealed class Step
     public int State { get; set; } = -1;
     /// <summary>For conv/linear with a folded BN: the BN node; BnFold: the producer conv/linear (bias), if any.</summary>
     public Node? Bn { get; set; }
+    /// <summary>A training conv: the BatchNorm whose batch statistics its epilogue takes; <see cref="State"/> is then that
+    /// BatchNorm's region (<see cref="Lowering.StatisticsState"/>).</summary>
+    public Node? Statistics { get; set; }
+    /// <summary>A training conv reading act(BatchNorm(x)) without it being stored: that BatchNorm, whose affine (at
+    /// <see cref="PrologueState"/>) and activation (<see cref="PrologueAct"/>) the kernel applies to x as it reads it.
+    /// Io[0] is then x, the BatchNorm's input.</summary>
+    public Node? Prologue { get; set; }
+    public int PrologueState { get; set; } = -1;
+    public ActKind PrologueAct { get; set; }
     /// <summary>Element-wise group (Eltwise / EltwiseBack).</summary>
     public EltGroup? Group { get; set; }
     /// <summary>EltwiseBack: per leaf, the gradient target (null when the leaf needs none) and whether it accumulates.</summary>

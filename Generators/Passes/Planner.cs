@@ -7,20 +7,22 @@ namespace Authoring.Generators.Passes;
 
 internal static class Planner
 {
-    public static Plan Build(ModelIr model)
+    /// <param name="trainEpilogues">Fuse BatchNorm statistics and affine into training convs (the CPU kernels take
+    /// them; the ILGPU kernels do not, so the GPU backend gets a plan of its own without).</param>
+    public static Plan Build(ModelIr model, bool trainEpilogues = true)
     {
         model = StaticTime.Rewrite(model);
         var graph = new Graph(model);
         var groups = new List<EltGroup>();
         var state = new StateAllocator();
-        var infer = BuildProgram(graph, train: false, groups, state);
-        var train = BuildProgram(graph, train: true, groups, state);
+        var infer = BuildProgram(graph, train: false, trainEpilogues, groups, state);
+        var train = BuildProgram(graph, train: true, trainEpilogues, groups, state);
         return new Plan(model, infer, train, state.Size, groups);
     }
 
-    static Program BuildProgram(Graph graph, bool train, List<EltGroup> groups, StateAllocator state)
+    static Program BuildProgram(Graph graph, bool train, bool trainEpilogues, List<EltGroup> groups, StateAllocator state)
     {
-        var fusion = Fusion.Run(graph, train, groups);
+        var fusion = Fusion.Run(graph, train, trainEpilogues, groups);
         var storage = new Storage(graph, fusion, train);
         new Lowering(graph, fusion, storage, train, state).Run();
         if (train) new Autodiff(graph, fusion, storage, state).Run();

@@ -38,6 +38,52 @@ public static unsafe class PoolKernel
         }
     }
 
+    /// <summary>Max pooling of x' = act_in(input.Scale[c] x + input.Shift[c]) (a producer's training BatchNorm and
+    /// activation, <see cref="ChannelAffine"/>), computed as it is read, so x' is never stored; the same values as
+    /// applying <see cref="BatchNormKernel.Affine{TAct}"/> first, then <see cref="MaxForward"/>.</summary>
+    public static void MaxForward<TIn>(in Pool2dShape s, int n, View x, in ChannelAffine input, View y) where TIn : struct, IActivation
+    {
+        Validate(s, n, x, y, "y");
+        CheckAffine(input, s.C);
+        if (n == 0) return;
+        fixed (float* px = x.Data, py = y.Data, pa = input.Scale, pb = input.Shift)
+        {
+            var job = new PlaneJob<TIn>
+            {
+                Kind = Op.MaxForward, S = s, X = px + x.Offset, XStride = x.BatchStride, Y = py + y.Offset, YStride = y.BatchStride,
+                Scale = pa + input.ScaleOffset, Shift = pb + input.ShiftOffset,
+            };
+            WorkerPool.For(n * s.C, ref job, (long)n * s.C * s.H * s.W * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    /// <summary>Backward of <see cref="MaxForward{TIn}"/>: the first maximum of x' (recomputed from x) gets dy.</summary>
+    public static void MaxBackward<TIn>(in Pool2dShape s, int n, View x, in ChannelAffine input, View dy, View dx, bool accumulate)
+        where TIn : struct, IActivation
+    {
+        Validate(s, n, x, dy, "dy");
+        CheckAffine(input, s.C);
+        KernelUtil.Check(dx, n, s.C * s.H * s.W, nameof(dx));
+        if (n == 0) return;
+        fixed (float* px = x.Data, pdy = dy.Data, pdx = dx.Data, pa = input.Scale, pb = input.Shift)
+        {
+            var job = new PlaneJob<TIn>
+            {
+                Kind = Op.MaxBackward, S = s, X = px + x.Offset, XStride = x.BatchStride, Y = pdy + dy.Offset, YStride = dy.BatchStride,
+                Dx = pdx + dx.Offset, DxStride = dx.BatchStride, Accumulate = accumulate,
+                Scale = pa + input.ScaleOffset, Shift = pb + input.ShiftOffset,
+            };
+            WorkerPool.For(n * s.C, ref job, (long)n * s.C * s.H * s.W * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    static void CheckAffine(in ChannelAffine a, int channels)
+    {
+        if (a.IsNone) throw new ArgumentException("The input prologue needs a scale and a shift (use MaxForward / MaxBackward without one).");
+        KernelUtil.Check(a.Scale, a.ScaleOffset, channels, "input scale");
+        KernelUtil.Check(a.Shift, a.ShiftOffset, channels, "input shift");
+    }
+
     /// <summary>Average pooling, zero padding counted in the divisor (PyTorch's count_include_pad = true).</summary>
     public static void AvgForward(in Pool2dShape s, int n, View x, View y)
     {
@@ -109,6 +155,63 @@ public static unsafe class PoolKernel
 
     enum Op { MaxForward, MaxBackward, AvgForward, AvgBackward }
 
+    /// <summary>How a max-pooling plane reads x: as stored, or through a per-channel affine and activation. Generic
+    /// struct arguments, so the stored case compiles to plain loads.</summary>
+    interface ILoad
+    {
+        Vector256<float> V(Vector256<float> v);
+        float S(float v);
+    }
+
+    struct Stored : ILoad
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> V(Vector256<float> v) => v;
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public float S(float v) => v;
+    }
+
+    /// <summary>act(a x + b), the operations of <see cref="KernelUtil.Epilogue{TAct}(float*, float*, int, float, float)"/>.</summary>
+    struct Affine<TIn> : ILoad where TIn : struct, IActivation
+    {
+        public float A, B;
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> V(Vector256<float> v) => default(TIn).Apply(Vector256.FusedMultiplyAdd(v, Vector256.Create(A), Vector256.Create(B)));
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public float S(float v) => default(TIn).Apply(MathF.FusedMultiplyAdd(v, A, B));
+    }
+
+    /// <summary>Max pooling planes read through <see cref="Affine{TIn}"/> (Kind MaxForward or MaxBackward only).</summary>
+    struct PlaneJob<TIn> : IParallelJob where TIn : struct, IActivation
+    {
+        public Op Kind;
+        public Pool2dShape S;
+        public float* X, Y, Dx, Scale, Shift;
+        public int XStride, YStride, DxStride;
+        public bool Accumulate;
+
+        public void Run(int index)
+        {
+            Pool2dShape s = S;
+            int c = s.C, w = s.W, ho = s.Ho, wo = s.Wo, hw = s.H * w, ohw = ho * wo;
+            int b = index / c, ch = index % c;
+            float* x = X + (long)b * XStride + (long)ch * hw;
+            float* y = Y + (long)b * YStride + (long)ch * ohw;
+            var ld = new Affine<TIn> { A = Scale[ch], B = Shift[ch] };
+            bool twoByTwo = s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0 && Avx2.IsSupported;
+            if (Kind == Op.MaxForward)
+            {
+                if (twoByTwo) PlaneJob.Max2x2(x, y, w, ho, wo, ld);
+                else PlaneJob.MaxPlane(s, x, y, null, false, ld);
+                return;
+            }
+            float* dx = Dx + (long)b * DxStride + (long)ch * hw;
+            if (!Accumulate) new Span<float>(dx, hw).Clear();
+            if (twoByTwo) PlaneJob.Max2x2Backward(x, y, dx, w, ho, wo, ld);
+            else PlaneJob.MaxPlane(s, x, y, dx, true, ld);
+        }
+    }
+
     struct PlaneJob : IParallelJob
     {
         public Op Kind;
@@ -131,16 +234,16 @@ public static unsafe class PoolKernel
             {
                 case Op.MaxForward:
                     if (s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0 && Avx2.IsSupported)
-                        Max2x2(x, y, w, ho, wo);
+                        Max2x2(x, y, w, ho, wo, default(Stored));
                     else
-                        MaxPlane(s, x, y, null, false);
+                        MaxPlane(s, x, y, null, false, default(Stored));
                     break;
                 case Op.MaxBackward:
                     if (!Accumulate) new Span<float>(dx, hw).Clear();
                     if (s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2 && s.PadH == 0 && s.PadW == 0 && Avx2.IsSupported)
-                        Max2x2Backward(x, y, dx, w, ho, wo);
+                        Max2x2Backward(x, y, dx, w, ho, wo, default(Stored));
                     else
-                        MaxPlane(s, x, y, dx, true);
+                        MaxPlane(s, x, y, dx, true, default(Stored));
                     break;
                 case Op.AvgForward:
                     AvgPlane(s, x, y, null, false);
@@ -153,7 +256,7 @@ public static unsafe class PoolKernel
         }
 
         /// <summary>Max forward (or, with <paramref name="backward"/>, routing dy in y to dx at the first maximum).</summary>
-        static void MaxPlane(Pool2dShape s, float* x, float* y, float* dx, bool backward)
+        internal static void MaxPlane<TL>(Pool2dShape s, float* x, float* y, float* dx, bool backward, TL ld) where TL : struct, ILoad
         {
             int h = s.H, w = s.W, ho = s.Ho, wo = s.Wo, kh = s.Kh, kw = s.Kw, sh = s.StrideH, sw = s.StrideW, ph = s.PadH, pw = s.PadW;
             for (int oh = 0; oh < ho; oh++)
@@ -169,7 +272,7 @@ public static unsafe class PoolKernel
                     for (int ih = hs; ih < he; ih++)
                         for (int iw = ws; iw < we; iw++)
                         {
-                            float v = x[ih * w + iw];
+                            float v = ld.S(x[ih * w + iw]);
                             if (v > max || float.IsNaN(v)) { max = v; best = ih * w + iw; }
                         }
                     if (backward) dx[best] += y[oh * wo + ow];
@@ -180,7 +283,7 @@ public static unsafe class PoolKernel
 
         /// <summary>2x2 stride-2 max pooling: rows maxed pairwise, then even and odd columns split by a
         /// shuffle and maxed. Vector256.Max propagates NaN, as PyTorch does.</summary>
-        static void Max2x2(float* x, float* y, int w, int ho, int wo)
+        internal static void Max2x2<TL>(float* x, float* y, int w, int ho, int wo, TL ld) where TL : struct, ILoad
         {
             for (int oh = 0; oh < ho; oh++)
             {
@@ -188,11 +291,24 @@ public static unsafe class PoolKernel
                 int ow = 0;
                 for (; ow + 8 <= wo && 2 * ow + 16 <= w; ow += 8)
                 {
-                    var a = Vector256.Max(Vector256.Load(r0 + 2 * ow), Vector256.Load(r1 + 2 * ow));
-                    var bb = Vector256.Max(Vector256.Load(r0 + 2 * ow + 8), Vector256.Load(r1 + 2 * ow + 8));
+                    var a = Vector256.Max(ld.V(Vector256.Load(r0 + 2 * ow)), ld.V(Vector256.Load(r1 + 2 * ow)));
+                    var bb = Vector256.Max(ld.V(Vector256.Load(r0 + 2 * ow + 8)), ld.V(Vector256.Load(r1 + 2 * ow + 8)));
                     var ev = Avx2.Permute4x64(Avx.Shuffle(a, bb, 0x88).AsDouble(), 0xD8).AsSingle();
                     var od = Avx2.Permute4x64(Avx.Shuffle(a, bb, 0xDD).AsDouble(), 0xD8).AsSingle();
                     Vector256.Max(ev, od).Store(yr + ow);
+                }
+                // The last (wo - ow) < 8 windows through masked loads and a masked store: the same vector
+                // operations on fewer lanes (the sample's 14 -> 7 planes are nothing but this tail).
+                if (ow < wo && 2 * wo <= w)
+                {
+                    int k = 2 * (wo - ow);
+                    var ma = Mask(Math.Min(k, 8));
+                    var mb = Mask(Math.Max(k - 8, 0));
+                    var a = Vector256.Max(ld.V(Avx.MaskLoad(r0 + 2 * ow, ma)), ld.V(Avx.MaskLoad(r1 + 2 * ow, ma)));
+                    var bb = Vector256.Max(ld.V(Avx.MaskLoad(r0 + 2 * ow + 8, mb)), ld.V(Avx.MaskLoad(r1 + 2 * ow + 8, mb)));
+                    Split(a, bb, out var ev, out var od);
+                    Avx.MaskStore(yr + ow, Mask(wo - ow), Vector256.Max(ev, od));
+                    ow = wo;
                 }
                 for (; ow < wo; ow++)
                 {
@@ -200,7 +316,7 @@ public static unsafe class PoolKernel
                     for (int i = 0; i < 2; i++)
                         for (int j = 0; j < 2; j++)
                         {
-                            float v = x[(2 * oh + i) * w + 2 * ow + j];
+                            float v = ld.S(x[(2 * oh + i) * w + 2 * ow + j]);
                             if (v > m || float.IsNaN(v)) m = v;
                         }
                     yr[ow] = m;
@@ -208,10 +324,15 @@ public static unsafe class PoolKernel
             }
         }
 
+        /// <summary>Lanes [0, count) set: a MaskLoad / MaskStore mask (masked lanes neither fault nor are written).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static Vector256<float> Mask(int count) =>
+            Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(count)).AsSingle();
+
         /// <summary>2x2 stride-2 max backward: the first maximum (scan order 00, 01, 10, 11; NaN wins) is found
         /// with compare masks for 8 windows at a time, dy is masked into the four positions, and the
         /// even/odd columns are interleaved back (the inverse of the forward split).</summary>
-        static void Max2x2Backward(float* x, float* dy, float* dx, int w, int ho, int wo)
+        internal static void Max2x2Backward<TL>(float* x, float* dy, float* dx, int w, int ho, int wo, TL ld) where TL : struct, ILoad
         {
             for (int oh = 0; oh < ho; oh++)
             {
@@ -220,8 +341,8 @@ public static unsafe class PoolKernel
                 int ow = 0;
                 for (; ow + 8 <= wo && 2 * ow + 16 <= w; ow += 8)
                 {
-                    Split(Vector256.Load(r0 + 2 * ow), Vector256.Load(r0 + 2 * ow + 8), out var x00, out var x01);
-                    Split(Vector256.Load(r1 + 2 * ow), Vector256.Load(r1 + 2 * ow + 8), out var x10, out var x11);
+                    Split(ld.V(Vector256.Load(r0 + 2 * ow)), ld.V(Vector256.Load(r0 + 2 * ow + 8)), out var x00, out var x01);
+                    Split(ld.V(Vector256.Load(r1 + 2 * ow)), ld.V(Vector256.Load(r1 + 2 * ow + 8)), out var x10, out var x11);
                     var cur = x00;
                     var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
                     cur = Vector256.ConditionalSelect(m1, x01, cur);
@@ -240,6 +361,33 @@ public static unsafe class PoolKernel
                     (Vector256.Load(d1 + 2 * ow) + lo1).Store(d1 + 2 * ow);
                     (Vector256.Load(d1 + 2 * ow + 8) + hi1).Store(d1 + 2 * ow + 8);
                 }
+                if (ow < wo && 2 * wo <= w)
+                {
+                    // The tail as the loop above on fewer lanes: masked lanes load 0 (and dy 0), are never stored.
+                    int k = 2 * (wo - ow);
+                    var ma = Mask(Math.Min(k, 8));
+                    var mb = Mask(Math.Max(k - 8, 0));
+                    Split(ld.V(Avx.MaskLoad(r0 + 2 * ow, ma)), ld.V(Avx.MaskLoad(r0 + 2 * ow + 8, mb)), out var x00, out var x01);
+                    Split(ld.V(Avx.MaskLoad(r1 + 2 * ow, ma)), ld.V(Avx.MaskLoad(r1 + 2 * ow + 8, mb)), out var x10, out var x11);
+                    var cur = x00;
+                    var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
+                    cur = Vector256.ConditionalSelect(m1, x01, cur);
+                    var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
+                    cur = Vector256.ConditionalSelect(m2, x10, cur);
+                    var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
+                    var gv = Avx.MaskLoad(g + ow, Mask(wo - ow));
+                    var g11 = m3 & gv;
+                    var g10 = Vector256.AndNot(m2 & gv, m3);
+                    var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
+                    var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
+                    Merge(g00, g01, out var lo0, out var hi0);
+                    Merge(g10, g11, out var lo1, out var hi1);
+                    Avx.MaskStore(d0 + 2 * ow, ma, Avx.MaskLoad(d0 + 2 * ow, ma) + lo0);
+                    Avx.MaskStore(d0 + 2 * ow + 8, mb, Avx.MaskLoad(d0 + 2 * ow + 8, mb) + hi0);
+                    Avx.MaskStore(d1 + 2 * ow, ma, Avx.MaskLoad(d1 + 2 * ow, ma) + lo1);
+                    Avx.MaskStore(d1 + 2 * ow + 8, mb, Avx.MaskLoad(d1 + 2 * ow + 8, mb) + hi1);
+                    ow = wo;
+                }
                 for (; ow < wo; ow++)
                 {
                     float m = float.NegativeInfinity;
@@ -248,7 +396,7 @@ public static unsafe class PoolKernel
                         for (int j = 0; j < 2; j++)
                         {
                             int at = (2 * oh + i) * w + 2 * ow + j;
-                            float v = x[at];
+                            float v = ld.S(x[at]);
                             if (v > m || float.IsNaN(v)) { m = v; best = at; }
                         }
                     dx[best] += g[ow];

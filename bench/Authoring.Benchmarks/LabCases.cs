@@ -16,6 +16,7 @@ internal static class LabCases
         ["pool"] = Pool,
         ["blocks1"] = c => Blocks(c, 1),
         ["blocks64"] = c => Blocks(c, 64),
+        ["blocks128"] = c => Blocks(c, 128),
         ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
         ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
         ["wino2"] = c => Conv(c, 2, ["Direct", "Winograd"], threeByThree: true),

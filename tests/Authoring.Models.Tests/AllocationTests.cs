@@ -18,6 +18,8 @@ public class AllocationTests
     [Fact] public void SqueezeExciteTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new SqueezeExcite());
     [Fact] public void ConcatDropoutTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new ConcatCopies());
     [Fact] public void DfcAttentionTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new DfcAttention());
+    [Fact] public void FusedConvBatchNormTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new FusedChain());
+    [Fact] public void SmallCnnSampleTrainStepAndInferAllocateNothingAfterWarmUp() => Check(new FashionCnn.SmallCnn());
 
     static void Check(IModel model)
     {

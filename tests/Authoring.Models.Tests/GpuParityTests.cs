@@ -40,6 +40,9 @@ public class GpuParityTests(GpuDeviceFixture fixture)
     [Fact] public void DfcAttention() => Check(new DfcAttention(), p => new DfcAttention.Gpu(fixture.Device, p));
     [Fact] public void Resize() => Check(new Resize(), p => new Resize.Gpu(fixture.Device, p));
     [Fact] public void ResizeRounding() => Check(new ResizeRounding(), p => new ResizeRounding.Gpu(fixture.Device, p));
+    // The CPU plan fuses BatchNorm statistics and prologues into training convs; the ILGPU plan does not.
+    [Fact] public void FusedChain() => Check(new FusedChain(), p => new FusedChain.Gpu(fixture.Device, p));
+    [Fact] public void FusedBranches() => Check(new FusedBranches(), p => new FusedBranches.Gpu(fixture.Device, p));
 
     // Any rank, new element-wise ops, broadcasting (Models/RankModels.cs).
     [Fact] public void TimeConv() => Check(new TimeConv(), p => new TimeConv.Gpu(fixture.Device, p));

@@ -30,6 +30,9 @@ public class GradientTests
     [Fact] public void DfcAttentionBandKernelsUpsampleToOddSize() => Check(new DfcAttention());
     [Fact] public void ResizeUpDownIntoConcatDenseBandKernel() => Check(new Resize());
     [Fact] public void ResizeWherePyTorchsFloatIndexDiffersFromExact() => Check(new ResizeRounding());
+    // Training fusions: BatchNorm statistics in the conv epilogue, BatchNorm + activation as the next conv's prologue.
+    [Fact] public void FusedConvBatchNormChainBiasGroupsStrideDilation() => Check(new FusedChain());
+    [Fact] public void FusedConvBatchNormPoolAndTwoConsumers() => Check(new FusedBranches());
 
     // Any rank, new element-wise ops, broadcasting (Models/RankModels.cs).
     [Fact] public void TimeMajorConvPoolsLinearBatchNorm1dGelu() => Check(new TimeConv());

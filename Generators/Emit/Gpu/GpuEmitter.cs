@@ -93,7 +93,8 @@ internal sealed class GpuEmitter
         w.Line($"__k = new {G}.GpuKernels(device);");
         w.Line($"__parameters = parameters ?? new {Rt}.ParameterStore(ParameterInfos, 0);");
         w.Line($"__dp = new {G}.DeviceParameters(device, __parameters);");
-        w.Line($"__state = device.Allocate(global::System.Math.Max(1, __StateSize));");
+        // Its own plan's state (the CPU plan's __StateSize counts regions only the CPU's fused kernels use).
+        w.Line($"__state = device.Allocate({System.Math.Max(1, _plan.StateSize)});");
         w.Line("__result = device.Allocate(3);");
         w.Close();
         w.Line();

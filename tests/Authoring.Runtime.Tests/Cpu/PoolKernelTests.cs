@@ -14,6 +14,10 @@ public class PoolKernelTests
         new[] { 1, 5, 5, 5, 5, 1, 1, 2, 2 },
         new[] { 2, 6, 37, 2, 2, 2, 2, 0, 0 },   // 2x2 stride 2 vector path, odd width
         new[] { 2, 4, 48, 2, 2, 2, 2, 0, 0 },   // 2x2 stride 2, whole vectors only
+        new[] { 2, 14, 14, 2, 2, 2, 2, 0, 0 },  // 2x2 stride 2, masked tail only (7 outputs a row)
+        new[] { 2, 28, 28, 2, 2, 2, 2, 0, 0 },  // one vector and a masked tail of 6
+        new[] { 2, 5, 15, 2, 2, 2, 2, 0, 0 },   // odd height and width, tail of 7
+        new[] { 2, 3, 2, 2, 2, 2, 2, 0, 0 },    // one output a row
     };
 
     static Pool2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
@@ -75,35 +79,37 @@ public class PoolKernelTests
     }
 
     [Theory]
-    [InlineData(2, 2, 2, 0)]
-    [InlineData(3, 3, 2, 1)]
-    public void MaxPoolPropagatesNaN(int k, int kw, int stride, int pad)
+    [InlineData(2, 2, 2, 0, 40, 21)]
+    [InlineData(3, 3, 2, 1, 40, 21)]
+    [InlineData(2, 2, 2, 0, 14, 13)] // in the masked tail, last lane
+    [InlineData(2, 2, 2, 0, 14, 8)]  // in the masked tail, second load
+    public void MaxPoolPropagatesNaN(int k, int kw, int stride, int pad, int width, int col)
     {
         // PyTorch: a NaN in the window makes the output NaN (and receives the gradient).
-        var s = new Pool2dShape(1, 6, 40, k, kw, stride, stride, pad, pad);
+        var s = new Pool2dShape(1, 6, width, k, kw, stride, stride, pad, pad);
         var rng = new Random(3);
-        var x = TestUtil.Sliced(rng, 1, 240, 0, 0);
-        x.Data[1 * 40 + 21] = float.NaN;
+        var x = TestUtil.Sliced(rng, 1, 6 * width, 0, 0);
+        x.Data[1 * width + col] = float.NaN;
         var y = TestUtil.Sliced(rng, 1, s.Ho * s.Wo, 0, 0, fill: false);
         PoolKernel.MaxForward(s, 1, x, y);
         int nanCount = 0;
         for (int oh = 0; oh < s.Ho; oh++)
             for (int ow = 0; ow < s.Wo; ow++)
             {
-                bool covers = Window(s, oh, ow).Contains((1, 21));
+                bool covers = Window(s, oh, ow).Contains((1, col));
                 float v = y.Data[oh * s.Wo + ow];
                 Assert.Equal(covers, float.IsNaN(v));
                 if (covers) nanCount++;
             }
         Assert.True(nanCount > 0);
         var dy = TestUtil.Sliced(rng, 1, s.Ho * s.Wo, 0, 0);
-        var dx = TestUtil.Sliced(rng, 1, 240, 0, 0);
+        var dx = TestUtil.Sliced(rng, 1, 6 * width, 0, 0);
         PoolKernel.MaxBackward(s, 1, x, dy, dx, false);
         double expected = 0;
         for (int oh = 0; oh < s.Ho; oh++)
             for (int ow = 0; ow < s.Wo; ow++)
-                if (Window(s, oh, ow).Contains((1, 21))) expected += dy.Data[oh * s.Wo + ow];
-        Assert.Equal(expected, dx.Data[1 * 40 + 21], 1e-6); // at most 9 terms of magnitude <= 1 summed in float
+                if (Window(s, oh, ow).Contains((1, col))) expected += dy.Data[oh * s.Wo + ow];
+        Assert.Equal(expected, dx.Data[1 * width + col], 1e-6); // at most 9 terms of magnitude <= 1 summed in float
     }
 
     [Theory]
@@ -185,5 +191,56 @@ public class PoolKernelTests
                 }
         TestUtil.AssertClose(TestUtil.Gather(dx, n, c * hw), eDx, tDx, "global avg backward");
         TestUtil.AssertUntouchedOutside(dx, n, c * hw);
+    }
+}
+
+/// <summary>Max pooling through a BatchNorm prologue (PoolKernel.MaxForward{TIn} / MaxBackward{TIn}) against applying the
+/// affine first (BatchNormKernel.Affine, the kernel the prologue replaces) and pooling the stored result: the same float
+/// operations (one FMA, then the activation), so outputs and routed gradients are identical, not merely close.</summary>
+public class PoolPrologueTests
+{
+    [Theory]
+    [InlineData(3, 28, 28, 2, 2, 2, 0)]   // the sample's first pool: one vector and a masked tail a row
+    [InlineData(5, 14, 14, 2, 2, 2, 0)]   // masked tail only
+    [InlineData(2, 6, 37, 2, 2, 2, 0)]    // odd width: vectors, a tail
+    [InlineData(3, 9, 11, 3, 3, 2, 1)]    // the generic path, padded
+    public void EqualsAffineThenPool(int c, int h, int w, int k, int kw, int stride, int pad)
+    {
+        Check<Relu>(c, h, w, k, kw, stride, pad);
+        Check<Identity>(c, h, w, k, kw, stride, pad);
+    }
+
+    static void Check<TAct>(int c, int h, int w, int k, int kw, int stride, int pad) where TAct : struct, IActivation
+    {
+        var s = new Pool2dShape(c, h, w, k, kw, stride, stride, pad, pad);
+        int n = 3, inSize = c * h * w, outSize = c * s.Ho * s.Wo;
+        var rng = new Random(c * 1000 + w);
+        var x = TestUtil.Sliced(rng, n, inSize, 2, 3);
+        // Scales of both signs (a negative gamma reverses the order the pool sees) and shifts that make ReLU clip.
+        var affine = new float[2 * c + 3];
+        for (int i = 0; i < c; i++)
+        {
+            affine[3 + i] = (float)(rng.NextDouble() * 2 - 0.5);
+            affine[3 + c + i] = (float)(rng.NextDouble() - 0.5);
+        }
+        var stored = new View(new float[n * inSize], 0, inSize);
+        BatchNormKernel.Affine<TAct>(n, c, h * w, x, affine, 3, affine, 3 + c, stored);
+        var yRef = new View(new float[n * outSize], 0, outSize);
+        PoolKernel.MaxForward(s, n, stored, yRef);
+        var y = TestUtil.Sliced(rng, n, outSize, 1, 2, fill: false);
+        PoolKernel.MaxForward<TAct>(s, n, x, new ChannelAffine(affine, 3, affine, 3 + c), y);
+        Assert.Equal(TestUtil.Gather(yRef, n, outSize), TestUtil.Gather(y, n, outSize));
+        TestUtil.AssertUntouchedOutside(y, n, outSize);
+
+        var dy = TestUtil.Sliced(rng, n, outSize, 0, 1);
+        foreach (bool acc in new[] { false, true })
+        {
+            var dx = TestUtil.Sliced(rng, n, inSize, 3, 1);
+            var dxRef = new View(TestUtil.Gather(dx, n, inSize).Select(v => (float)v).ToArray(), 0, inSize);
+            PoolKernel.MaxBackward(s, n, stored, dy, dxRef, acc);
+            PoolKernel.MaxBackward<TAct>(s, n, x, new ChannelAffine(affine, 3, affine, 3 + c), dy, dx, acc);
+            Assert.Equal(TestUtil.Gather(dxRef, n, inSize), TestUtil.Gather(dx, n, inSize));
+            TestUtil.AssertUntouchedOutside(dx, n, inSize);
+        }
     }
 }
