@@ -39,6 +39,19 @@ internal abstract class PackedBinaryOpBase : OpDef
 
     public override void Backward(Autodiff cx, Step forward) { }
 
+    /// <summary>ONNX: the bits are ±1 floats (OnnxGraphBuilder.PackSign), the XNOR-popcount a Conv / Gemm on the unpacked ±1
+    /// weights, the epilogue a Mul and Adds; a packed output is the next sign of the result.</summary>
+    protected static string OnnxEpilogue(OnnxContext o, Node n, string acc, bool spatial, bool packedOut, string? outThreshold)
+    {
+        int c = n.Shape[n.Shape.Count - (spatial ? 3 : 1)];
+        string shape = spatial ? $"new int[] {{ {c}, 1, 1 }}" : $"new int[] {{ {c} }}";
+        string y = $"b.Add(b.Mul({acc}, b.Parameter(p, {OnnxContext.Str(PackedNames.Scale(n))}, {shape})), b.Parameter(p, {OnnxContext.Str(PackedNames.Shift(n))}, {shape}))";
+        if (n.Inputs.Count > 1) y = $"b.Add({y}, {o.In(n, 1)})";
+        if (!packedOut) return y;
+        string t = outThreshold is null ? "null" : $"b.Parameter(p, {OnnxContext.Str(outThreshold)}, {shape})";
+        return $"b.PackSign({y}, {t})";
+    }
+
     /// <summary>The threshold argument: "P, offset" of a threshold tensor, or none (0).</summary>
     protected static string Threshold(CpuContext c, string? name) => name is null ? "null, 0" : c.Param(name);
 
@@ -59,6 +72,12 @@ internal sealed class BinaryPackOp : PackedBinaryOpBase
 
     protected override void LowerInference(Lowering cx, Node n) =>
         cx.Add(new Step(Pack, n, cx.Value(n.Inputs[0]), cx.Value(n.Id)));
+
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string shape = n.Shape.Count == 3 ? $"new int[] {{ {n.Ints[0]}, 1, 1 }}" : $"new int[] {{ {n.Ints[0]} }}";
+        return ThresholdName(n) is { } t ? $"b.PackSign({o.In(n, 0)}, b.Parameter(p, {OnnxContext.Str(t)}, {shape}))" : $"b.PackSign({o.In(n, 0)}, null)";
+    }
 
     static string Dims(Node n) => $"{n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]}";
 
@@ -94,6 +113,14 @@ internal sealed class PackedBinaryConv2dOp : PackedBinaryOpBase
             ? new[] { cx.Value(n.Inputs[0]), cx.Value(n.Id), cx.Value(n.Inputs[1]) }
             : new[] { cx.Value(n.Inputs[0]), cx.Value(n.Id) };
         cx.Add(new Step(PackedOut(n) ? ForwardBits : ForwardFloat, n, io));
+    }
+
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        var a = new ConvAttrs(n);
+        string w = $"b.UnpackedBinaryWeight(p, {OnnxContext.Str(PackedNames.Bits(n))}, {a.Cout}, {a.Cin}, {a.Kh}, {a.Kw})";
+        string conv = $"b.Conv({o.In(n, 0)}, {w}, null, new {EmitCommon.CpuNs}.Conv2dShape{Conv2dOp.ShapeArgs(o.Model, n)})";
+        return OnnxEpilogue(o, n, conv, true, PackedOut(n), OutThreshold(n));
     }
 
     static string? OutThreshold(Node n) => n.Ints[14] != 0 ? PackedNames.OutThreshold(n) : null;
@@ -163,6 +190,12 @@ internal sealed class PackedBinaryLinearOp : PackedBinaryOpBase
             ? new[] { cx.Value(n.Inputs[0]), cx.Value(n.Id), cx.Value(n.Inputs[1]) }
             : new[] { cx.Value(n.Inputs[0]), cx.Value(n.Id) };
         cx.Add(new Step(PackedOut(n) ? ForwardBits : ForwardFloat, n, io));
+    }
+
+    public override string? Onnx(OnnxContext o, Node n)
+    {
+        string w = $"b.UnpackedBinaryWeight(p, {OnnxContext.Str(PackedNames.Bits(n))}, {n.Ints[1]}, {n.Ints[0]}, 1, 1, linear: true)";
+        return OnnxEpilogue(o, n, $"b.Gemm({o.In(n, 0)}, {w}, null, transB: true)", false, PackedOut(n), OutThreshold(n));
     }
 
     static string Dims(Node n) => $"{n.Ints[0]}, {n.Ints[1]}";

@@ -83,10 +83,11 @@ internal sealed partial class Deploy
             chains[c.Root.Id] = c;
         }
         var hosts = new HashSet<int>(chains.Values.Select(c => c.Host.Id));
-        // Bits straight out of the epilogue: the chain's value feeds only a sign that feeds only packed layers.
+        // Bits straight out of the epilogue: the chain's value feeds only a sign that feeds only packed layers. (The packed-
+        // output kernels add no shortcut, so a chain with one writes floats.)
         foreach (var c in chains.Values)
         {
-            if (!Absorbable(c.Root.Id)) continue;
+            if (!Absorbable(c.Root.Id) || c.Residual >= 0) continue;
             var next = _m.Nodes[_consumers[c.Root.Id][0]];
             if (SignOp.IsSign(next) && next.Id != _m.Output && _consumers[next.Id].Count > 0 && _consumers[next.Id].All(hosts.Contains))
                 c.OutSign = next;
