@@ -50,6 +50,13 @@ internal sealed partial class Deploy
 
     static bool IsBinaryHost(Node n) => n.Op is OpKind.BinaryConv2d or OpKind.BinaryLinear;
 
+    /// <summary>Why the deploy pass leaves binary layer <paramref name="host"/> in its float binarised form, or null when it
+    /// packs it. Shared with the analyzer that reports it (MDL0024), so the two never disagree.</summary>
+    public static string? WhyNotPacked(Node host, Node sign) =>
+        sign.Leading != 1
+            ? $"its input {OpRules.Format(sign.Shape.ToArray())} has leading axes, and the packed kernels take one (C, H, W) or (F) value per sample"
+            : null;
+
     /// <summary>The chains of every packable binary layer, keyed by their root node.</summary>
     Dictionary<int, BinaryChain> BinaryChains()
     {
@@ -59,9 +66,9 @@ internal sealed partial class Deploy
             if (!IsBinaryHost(n)) continue;
             var sign = _m.Nodes[n.Inputs[0]];
             if (!SignOp.IsSign(sign)) continue; // AUT0016 stops such a model before it gets here
-            if (sign.Leading != 1)
+            if (WhyNotPacked(n, sign) is { } why)
             {
-                _notes.Add($"binary layer '{n.Layer}' reads a {OpRules.Format(sign.Shape.ToArray())} value with leading axes; the packed kernels take (C, H, W) or (F) samples, so the deploy model keeps its float binarised form");
+                _notes.Add($"binary layer '{n.Layer}' stays float binarised in the deploy model: {why}");
                 continue;
             }
             var c = new BinaryChain(n, sign);
