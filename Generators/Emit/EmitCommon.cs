@@ -64,8 +64,11 @@ internal static class EmitCommon
     public static bool HasBits(ModelIr m) => m.BitParams.Count > 0;
 
     /// <summary>The new ParameterStore of a model: with its BitStore when it has bit tensors.</summary>
-    public static string NewStore(ModelIr m) =>
-        HasBits(m) ? $"new {Rt}.ParameterStore(ParameterInfos, 0) {{ Bits = new {Rt}.BitStore(BitParameterInfos) }}" : $"new {Rt}.ParameterStore(ParameterInfos, 0)";
+    public static string NewStore(ModelIr m, bool targetTyped = false)
+    {
+        string store = targetTyped ? "new(ParameterInfos, 0)" : $"new {Rt}.ParameterStore(ParameterInfos, 0)";
+        return HasBits(m) ? $"{store} {{ Bits = new {Rt}.BitStore(BitParameterInfos) }}" : store;
+    }
 
     public static void ParameterTable(CodeWriter w, ModelIr m)
     {

@@ -45,7 +45,7 @@ internal sealed class CpuEmitter
         w.Line($"const int __InferChunk = {EntryPoints.Chunk(EntryPoints.MaxArray, infer)}, __MaxTrainBatch = {EntryPoints.Chunk(EntryPoints.MaxArray, train)};");
         EntryPoints.Shared(w, _m);
         ParameterTable(w, _m);
-        w.Line($"readonly {Rt}.ParameterStore __parameters = {NewStore(_m)};");
+        w.Line($"readonly {Rt}.ParameterStore __parameters = {NewStore(_m, targetTyped: true)};");
         w.Line("float[] __arena = global::System.Array.Empty<float>();");
         if (Bits) w.Line("ulong[] __bitArena = global::System.Array.Empty<ulong>();");
         if (_m.TakesTokens) w.Line("int[] __tokens = global::System.Array.Empty<int>();");
