@@ -9,7 +9,7 @@
 //   ... feeding only the next binary layers' sign
 //                           -> the same node writing that sign's bits (threshold "{layer}.out_threshold"): no float
 //                              tensor between the two binary layers.
-// A binary layer the kernels cannot run packed (leading time axes) stays the float binarised layer; the generator says so.
+// A binary layer the kernels cannot run packed (leading time axes) stays the float binarised layer; MDL0024 says so.
 using System.Collections.Generic;
 using System.Linq;
 using Authoring.Generators.Helpers;
@@ -46,8 +46,6 @@ internal sealed partial class Deploy
         public Node? OutSign { get; set; }
     }
 
-    readonly List<string> _notes = new();
-
     static bool IsBinaryHost(Node n) => n.Op is OpKind.BinaryConv2d or OpKind.BinaryLinear;
 
     /// <summary>Why the deploy pass leaves binary layer <paramref name="host"/> in its float binarised form, or null when it
@@ -66,11 +64,7 @@ internal sealed partial class Deploy
             if (!IsBinaryHost(n)) continue;
             var sign = _m.Nodes[n.Inputs[0]];
             if (!SignOp.IsSign(sign)) continue; // AUT0016 stops such a model before it gets here
-            if (WhyNotPacked(n, sign) is { } why)
-            {
-                _notes.Add($"binary layer '{n.Layer}' stays float binarised in the deploy model: {why}");
-                continue;
-            }
+            if (WhyNotPacked(n, sign) is not null) continue; // stays float binarised; MDL0024 reports it
             var c = new BinaryChain(n, sign);
             if (Absorbable(n.Id) && _m.Nodes[_consumers[n.Id][0]] is { Op: OpKind.BatchNorm } bn)
             {

@@ -60,13 +60,12 @@ internal sealed record DeployParam(ParamSpec Spec, string? CopyFrom);
 /// <summary>A merged conv/linear of the deploy graph and the expression that computes its weight and bias.</summary>
 internal sealed record DeployFold(string WeightName, string BiasName, int Cout, int CinPerGroup, int Kh, int Kw, FoldExpr Expr);
 
-/// <summary>The deploy graph, its tensors and the folds that fill the merged ones; the binary layers it packs, the
-/// thresholds their signs become, and notes on binary layers it could not pack.</summary>
+/// <summary>The deploy graph, its tensors and the folds that fill the merged ones; the binary layers it packs and the
+/// thresholds their signs become.</summary>
 internal sealed record DeployModel(ModelIr Ir, IReadOnlyList<DeployParam> Params, IReadOnlyList<DeployFold> Folds)
 {
     public IReadOnlyList<PackedLayer> Packed { get; init; } = System.Array.Empty<PackedLayer>();
     public IReadOnlyList<PackThreshold> Thresholds { get; init; } = System.Array.Empty<PackThreshold>();
-    public IReadOnlyList<string> Notes { get; init; } = System.Array.Empty<string>();
 }
 
 internal sealed partial class Deploy
@@ -344,7 +343,7 @@ internal sealed partial class Deploy
             BitParams = bitParams.ToEquatableArray(),
             DeclaresClass = true,
         };
-        return new DeployModel(ir, dparams, folds) { Packed = packed, Thresholds = thresholds, Notes = _notes.ToList() };
+        return new DeployModel(ir, dparams, folds) { Packed = packed, Thresholds = thresholds };
     }
 
     /// <summary>A lone conv keeps its name; a merged group takes its layers' common dotted prefix plus "reparam".</summary>
