@@ -7,7 +7,6 @@
 using System.Globalization;
 using Authoring.Runtime;
 using Authoring.Runtime.Checkpoints;
-using Authoring.Runtime.Cpu;
 using Authoring.Runtime.Data;
 using Authoring.Runtime.Optim;
 using Authoring.Runtime.Training;
