@@ -103,6 +103,17 @@ public sealed class GpuDevice : IDisposable
         return b;
     }
 
+    /// <summary>A zeroed buffer of <paramref name="length"/> 64-bit words (packed binary weights and activations).</summary>
+    public MemoryBuffer1D<ulong, Stride1D.Dense> AllocateWords(long length)
+    {
+        var b = Accelerator.Allocate1D<ulong>(length);
+        b.MemSetToZero();
+        return b;
+    }
+
+    /// <summary>Copies host words to the start of <paramref name="dst"/>.</summary>
+    public void CopyToDevice(ReadOnlySpan<ulong> src, ArrayView<ulong> dst) => dst.SubView(0, src.Length).CopyFromCPU(src);
+
     /// <summary>A new device buffer holding a copy of <paramref name="data"/>.</summary>
     public MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> data)
     {

@@ -42,10 +42,39 @@ internal static class DeployEmitter
             w.Line($"{Expr(m, src, f, f.Expr)}");
             w.Line($"    .WriteTo(d, {dst[f.WeightName]}, {dst[f.BiasName]});");
         }
+        if (d.Packed.Count > 0 || d.Thresholds.Count > 0) Binary(w, m, d, src);
         w.Line("return deploy;");
         w.Close();
         w.Close();
         return w.ToString();
+    }
+
+    /// <summary>Packs each binary layer's latent weights into the deploy BitStore with its folded epilogue, and turns
+    /// RSign shifts into packing thresholds (Runtime BinaryDeployFold).</summary>
+    static void Binary(CodeWriter w, ModelIr m, DeployModel d, Dictionary<string, int> src)
+    {
+        var dst = Offsets(d.Ir);
+        var bitDst = BitOffsets(d.Ir);
+        string Off(string name) => src.TryGetValue(name, out int o) ? o.ToString() : "-1";
+        if (d.Packed.Count > 0) w.Line("ulong[] bits = deploy.Parameters.Bits!.Words;");
+        foreach (var p in d.Packed)
+        {
+            var h = p.Host;
+            bool conv = h.Op == OpKind.BinaryConv2d;
+            bool scaled = conv ? h.Ints[12] != 0 : h.Ints[3] != 0;
+            string l = h.Layer;
+            string bn = p.Bn is { } b
+                ? $"{src[b.Layer + ".weight"]}, {src[b.Layer + ".bias"]}, {src[b.Layer + ".running_mean"]}, {src[b.Layer + ".running_var"]}, {F(b.F0)}"
+                : "-1, -1, -1, -1, 0f";
+            string tail = $"{(scaled ? "true" : "false")}, {Off(l + ".bias")}, {bn}, bits, {bitDst[l + ".weight_bits"]}, d, {dst[l + ".scale"]}, {dst[l + ".shift"]}";
+            w.Line($"// {l}: 1-bit weights, scale and shift{(p.Bn is null ? "" : " (with " + p.Bn.Layer + ")")}");
+            w.Line(conv
+                ? $"{CpuNs}.BinaryDeployFold.Conv(new {CpuNs}.Conv2dShape{Conv2dOp.ShapeArgs(m, h)}, s, {src[l + ".weight"]}, {tail});"
+                : $"{CpuNs}.BinaryDeployFold.Linear({h.Ints[0]}, {h.Ints[1]}, s, {src[l + ".weight"]}, {tail});");
+        }
+        foreach (var t in d.Thresholds)
+            w.Line($"{CpuNs}.BinaryDeployFold.Threshold(s, {src[t.Sign.Layer + ".bias"]}, {t.Sign.Ints[1]}, d, {dst[t.Name]}); // {t.Name}");
+        if (d.Packed.Count > 0) w.Line("deploy.Parameters.Bits!.MarkChanged();");
     }
 
     static string Expr(ModelIr m, Dictionary<string, int> src, DeployFold f, FoldExpr e)

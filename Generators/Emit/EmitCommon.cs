@@ -47,8 +47,40 @@ internal static class EmitCommon
         return d;
     }
 
+    /// <summary>Per-bit-tensor offsets in the flat word store, by name.</summary>
+    public static Dictionary<string, int> BitOffsets(ModelIr m)
+    {
+        var d = new Dictionary<string, int>();
+        int off = 0;
+        foreach (var p in m.BitParams)
+        {
+            d[p.Name] = off;
+            off += p.Length;
+        }
+        return d;
+    }
+
+    /// <summary>True when the model stores packed bit tensors (its ParameterStore then carries a BitStore).</summary>
+    public static bool HasBits(ModelIr m) => m.BitParams.Count > 0;
+
+    /// <summary>The new ParameterStore of a model: with its BitStore when it has bit tensors.</summary>
+    public static string NewStore(ModelIr m, bool targetTyped = false)
+    {
+        string store = targetTyped ? "new(ParameterInfos, 0)" : $"new {Rt}.ParameterStore(ParameterInfos, 0)";
+        return HasBits(m) ? $"{store} {{ Bits = new {Rt}.BitStore(BitParameterInfos) }}" : store;
+    }
+
     public static void ParameterTable(CodeWriter w, ModelIr m)
     {
+        if (HasBits(m))
+        {
+            w.Line("/// <summary>The model's packed bit tensors (binary weights, 1 bit per weight), in storage order.</summary>");
+            w.Open($"public static readonly global::System.Collections.Generic.IReadOnlyList<{Rt}.BitTensorInfo> BitParameterInfos = new {Rt}.BitTensorInfo[]");
+            foreach (var p in m.BitParams)
+                w.Line($"new(\"{p.Name}\", new int[] {{ {string.Join(", ", p.Shape)} }}),");
+            w.Close(";");
+            w.Line();
+        }
         w.Line("/// <summary>The model's tensors, in storage order, with PyTorch state_dict names.</summary>");
         w.Open($"public static readonly global::System.Collections.Generic.IReadOnlyList<{Rt}.ParameterInfo> ParameterInfos = new {Rt}.ParameterInfo[]");
         foreach (var p in m.Params)

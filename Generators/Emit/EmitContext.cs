@@ -13,6 +13,8 @@ internal abstract class EmitContext
 {
     readonly Dictionary<string, int> _offsets;
     readonly Dictionary<string, int> _lengths = new();
+    readonly Dictionary<string, int> _bitOffsets;
+    readonly Dictionary<string, int> _bitLengths = new();
     readonly HashSet<string> _memberKeys = new();
     readonly List<Action<CodeWriter>> _members = new();
 
@@ -21,6 +23,8 @@ internal abstract class EmitContext
         Plan = plan;
         _offsets = EmitCommon.Offsets(plan.Model);
         foreach (var p in plan.Model.Params) _lengths[p.Name] = p.Length;
+        _bitOffsets = EmitCommon.BitOffsets(plan.Model);
+        foreach (var p in plan.Model.BitParams) _bitLengths[p.Name] = p.Length;
     }
 
     public Plan Plan { get; }
@@ -44,6 +48,11 @@ internal abstract class EmitContext
     public int Offset(string name) => _offsets[name];
 
     public int Length(string name) => _lengths[name];
+
+    /// <summary>Offset of a bit tensor in the flat word store.</summary>
+    public int BitOffset(string name) => _bitOffsets[name];
+
+    public int BitLength(string name) => _bitLengths[name];
 
     public static string Acc(Step s) => s.Accumulate ? "true" : "false";
 
@@ -82,6 +91,16 @@ internal sealed class CpuContext : EmitContext
         return $"new {EmitCommon.CpuNs}.View(A, {o}, {Stride(b)})";
     }
 
+    /// <summary>The BitView of an operand in the bit arena <c>B</c> (a packed value, OpDef.PackedWords).</summary>
+    public string BV(Ref r)
+    {
+        var b = Program.Buffers[r.Buffer];
+        return $"new {EmitCommon.CpuNs}.BitView(B, n * {b.Offset} + {r.Shift}, {Stride(b)})";
+    }
+
+    /// <summary>"BP, offset" of a bit tensor's words.</summary>
+    public string BitParam(string name) => $"BP, {BitOffset(name)}";
+
     /// <summary>"P, offset" of a parameter's values.</summary>
     public string Param(string name) => $"P, {Offset(name)}";
 
@@ -118,6 +137,16 @@ internal sealed class GpuContext : EmitContext
     }
 
     public string Param(string name) => $"P.SubView({Offset(name)}, {Length(name)})";
+
+    /// <summary>The GBitView of a packed operand in the device bit arena <c>B</c>.</summary>
+    public string BV(Ref r)
+    {
+        var b = Program.Buffers[r.Buffer];
+        return $"new {G}.GBitView(B, n * {b.Offset} + {r.Shift}, {Stride(b)})";
+    }
+
+    /// <summary>The device view of a bit tensor's words.</summary>
+    public string BitParam(string name) => $"BP.SubView({BitOffset(name)}, {BitLength(name)})";
 
     public string Grad(string name) => $"Gr.SubView({Offset(name)}, {Length(name)})";
 

@@ -71,12 +71,29 @@ internal sealed record ParamSpec(string Name, EquatableArray<int> Shape, string 
     }
 }
 
+/// <summary>A tensor of 64-bit words (packed binary weights of a deploy model; Authoring.Runtime.BitStore).</summary>
+internal sealed record BitParamSpec(string Name, EquatableArray<int> Shape)
+{
+    public int Length
+    {
+        get
+        {
+            int s = 1;
+            foreach (int d in Shape) s *= d;
+            return s;
+        }
+    }
+}
+
 /// <summary>A parsed model: its class, graph and parameters, or the diagnostics that stop it.</summary>
 internal sealed record ModelIr(string Namespace, string ClassName, string Modifiers, string InputName,
     EquatableArray<Node> Nodes, int Output, EquatableArray<ParamSpec> Params, EquatableArray<DiagnosticInfo> Diagnostics)
 {
     /// <summary>False also when the parser stopped quietly (the source has C# errors): then there is no output node.</summary>
     public bool IsValid => Diagnostics.Count == 0 && Output >= 0 && Output < Nodes.Count;
+
+    /// <summary>Packed bit tensors (a deploy model's binary weights), stored apart from the float <see cref="Params"/>.</summary>
+    public EquatableArray<BitParamSpec> BitParams { get; init; } = EquatableArray<BitParamSpec>.Empty;
 
     /// <summary>True for a class only generated code declares (a deploy model): the emitters write its accessibility.</summary>
     public bool DeclaresClass { get; init; }

@@ -74,6 +74,10 @@ internal abstract class OpDef : IDifferentiable
 
     // ---- lowering ----
 
+    /// <summary>Words per sample when the node's value is stored as packed bits (BitPack's layout, in the program's bit
+    /// arena) rather than floats; 0 for a float value. Only ops whose consumers read bits return more than 0.</summary>
+    public virtual int PackedWords(Node n) => 0;
+
     /// <summary>True when the node's value is its first input's storage (a view): no step computes it.</summary>
     public virtual bool IsView(Node n, bool train) => false;
 

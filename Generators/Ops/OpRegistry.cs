@@ -50,6 +50,9 @@ internal static class OpRegistry
         new PRepBNMixOp(),
         new BinaryConv2dOp(),
         new BinaryLinearOp(),
+        new BinaryPackOp(),
+        new PackedBinaryConv2dOp(),
+        new PackedBinaryLinearOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);

@@ -20,9 +20,16 @@ internal static class Arena
             if (b.Pinned) b.LastUse = steps.Count + 1;
         }
 
+        // Floats and packed bits live in two arenas (a float array and a ulong array), each planned alike.
+        p.ArenaPerSample = Place(p.Buffers.Where(b => !b.Bits), "floats");
+        p.BitArenaPerSample = Place(p.Buffers.Where(b => b.Bits), "words");
+    }
+
+    static int Place(IEnumerable<Buffer> buffers, string unit)
+    {
         var placed = new List<Buffer>();
         long end = 0;
-        foreach (var b in p.Buffers.OrderBy(b => b.FirstUse).ThenByDescending(b => b.PerSample))
+        foreach (var b in buffers.OrderBy(b => b.FirstUse).ThenByDescending(b => b.PerSample))
         {
             var overlapping = placed.Where(o => o.FirstUse <= b.LastUse && b.FirstUse <= o.LastUse).OrderBy(o => o.Offset).ToList();
             long offset = 0;
@@ -32,12 +39,12 @@ internal static class Arena
                 offset = System.Math.Max(offset, (long)o.Offset + o.PerSample);
             }
             if (offset + b.PerSample > int.MaxValue)
-                throw new ModelTooLargeException($"its activations need more than {int.MaxValue} floats per sample");
+                throw new ModelTooLargeException($"its activations need more than {int.MaxValue} {unit} per sample");
             b.Offset = (int)offset;
             placed.Add(b);
             end = System.Math.Max(end, offset + b.PerSample);
         }
-        p.ArenaPerSample = (int)end;
+        return (int)end;
     }
 }
 

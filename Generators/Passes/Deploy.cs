@@ -60,10 +60,15 @@ internal sealed record DeployParam(ParamSpec Spec, string? CopyFrom);
 /// <summary>A merged conv/linear of the deploy graph and the expression that computes its weight and bias.</summary>
 internal sealed record DeployFold(string WeightName, string BiasName, int Cout, int CinPerGroup, int Kh, int Kw, FoldExpr Expr);
 
-/// <summary>The deploy graph, its tensors and the folds that fill the merged ones.</summary>
-internal sealed record DeployModel(ModelIr Ir, IReadOnlyList<DeployParam> Params, IReadOnlyList<DeployFold> Folds);
+/// <summary>The deploy graph, its tensors and the folds that fill the merged ones; the binary layers it packs and the
+/// thresholds their signs become.</summary>
+internal sealed record DeployModel(ModelIr Ir, IReadOnlyList<DeployParam> Params, IReadOnlyList<DeployFold> Folds)
+{
+    public IReadOnlyList<PackedLayer> Packed { get; init; } = System.Array.Empty<PackedLayer>();
+    public IReadOnlyList<PackThreshold> Thresholds { get; init; } = System.Array.Empty<PackThreshold>();
+}
 
-internal sealed class Deploy
+internal sealed partial class Deploy
 {
     /// <summary>An affine map of <see cref="Source"/> the size of one convolution: its expression and geometry.</summary>
     sealed class Affine
@@ -107,19 +112,21 @@ internal sealed class Deploy
     DeployModel? Run()
     {
         foreach (var n in _m.Nodes) _affine[n.Id] = Analyse(n);
+        var chains = BinaryChains();
+        var binary = BinaryCovered(chains);
 
-        // Roots: affine values worth folding that no consumer absorbed.
+        // Roots: affine values worth folding that no consumer absorbed (and that no packed binary layer absorbed).
         var roots = new Dictionary<int, Affine>();
         var covered = new HashSet<int>();
         for (int i = _m.Nodes.Count - 1; i >= 0; i--)
         {
             var a = _affine[i];
-            if (a is null || covered.Contains(i) || !WorthFolding(a)) continue;
+            if (a is null || covered.Contains(i) || !WorthFolding(a) || a.Covered.Any(binary.Contains)) continue;
             roots[i] = a;
             foreach (int c in a.Covered) covered.Add(c);
         }
-        if (roots.Count == 0) return null;
-        return Build(roots, covered);
+        if (roots.Count == 0 && chains.Count == 0) return null;
+        return Build(roots, covered, chains, binary);
     }
 
     static bool WorthFolding(Affine a)
@@ -254,8 +261,14 @@ internal sealed class Deploy
         return shape is not null && OpRules.Same(shape, expected) ? g : null;
     }
 
-    DeployModel Build(Dictionary<int, Affine> roots, HashSet<int> covered)
+    DeployModel Build(Dictionary<int, Affine> roots, HashSet<int> covered, Dictionary<int, BinaryChain> chains, HashSet<int> binary)
     {
+        var bitParams = new List<BitParamSpec>();
+        var packed = new List<PackedLayer>();
+        var thresholds = new List<PackThreshold>();
+        var hosts = new HashSet<int>(chains.Values.Select(c => c.Host.Id));
+        var packSigns = new HashSet<int>(chains.Values.Where(c => !binary.Contains(c.Sign.Id)).Select(c => c.Sign.Id));
+        var packOf = new Dictionary<int, int>();
         var map = new int[_m.Nodes.Count];
         var nodes = new List<Node>();
         var layerNames = new HashSet<string>(_m.Nodes.Select(n => n.Layer).Where(l => l.Length > 0), System.StringComparer.Ordinal);
@@ -264,6 +277,26 @@ internal sealed class Deploy
         var folds = new List<DeployFold>();
         foreach (var n in _m.Nodes)
         {
+            if (chains.TryGetValue(n.Id, out var chain))
+            {
+                int bits = packOf.TryGetValue(chain.Sign.Id, out int pk) ? pk : map[chain.Sign.Id];
+                if (bits < 0) throw new System.InvalidOperationException($"the bits of sign #{chain.Sign.Id} were never packed");
+                map[n.Id] = AddPacked(chain, bits, map, nodes, dparams, bitParams, packed, thresholds);
+                if (chain.OutSign is not null) map[chain.OutSign.Id] = map[n.Id];
+                continue;
+            }
+            if (binary.Contains(n.Id))
+            {
+                // A host, BatchNorm or Add inside a packed layer (or a sign it writes as bits: mapped above).
+                if (!chains.Values.Any(c => c.OutSign?.Id == n.Id)) map[n.Id] = -1;
+                continue;
+            }
+            if (packSigns.Contains(n.Id) && _consumers[n.Id].All(hosts.Contains) && n.Id != _m.Output)
+            {
+                // Read only as bits: the sign becomes its packing.
+                map[n.Id] = packOf[n.Id] = AddPack(n, map, nodes, dparams, thresholds);
+                continue;
+            }
             map[n.Id] = -1;
             if (roots.TryGetValue(n.Id, out var a))
             {
@@ -298,6 +331,8 @@ internal sealed class Deploy
                 foreach (var suffix in new[] { ".weight", ".bias", ".running_mean", ".running_var", ".w" }.Concat(RPReluOp.Suffixes).Concat(PRepBNMixOp.Suffixes))
                     if (byName.TryGetValue(n.Layer + suffix, out var spec) && !dparams.Any(p => p.Spec.Name == spec.Name))
                         dparams.Add(new DeployParam(spec, spec.Name));
+            // A sign read both as floats and as bits: the float node stays, and its packing follows it.
+            if (packSigns.Contains(n.Id)) packOf[n.Id] = AddPack(n, map, nodes, dparams, thresholds);
         }
         var ir = _m with
         {
@@ -305,9 +340,10 @@ internal sealed class Deploy
             Nodes = nodes.ToEquatableArray(),
             Output = map[_m.Output],
             Params = dparams.Select(p => p.Spec).ToEquatableArray(),
+            BitParams = bitParams.ToEquatableArray(),
             DeclaresClass = true,
         };
-        return new DeployModel(ir, dparams, folds);
+        return new DeployModel(ir, dparams, folds) { Packed = packed, Thresholds = thresholds };
     }
 
     /// <summary>A lone conv keeps its name; a merged group takes its layers' common dotted prefix plus "reparam".</summary>

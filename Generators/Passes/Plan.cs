@@ -9,18 +9,22 @@ namespace Authoring.Generators.Passes;
 /// <summary>Where a value lives: a root buffer plus a per-sample element shift (channel slices, concat parts).</summary>
 internal readonly record struct Ref(int Buffer, int Shift);
 
-/// <summary>An arena region of <see cref="PerSample"/> floats per sample at <see cref="Offset"/> per-sample units.</summary>
+/// <summary>An arena region of <see cref="PerSample"/> floats per sample at <see cref="Offset"/> per-sample units (or,
+/// for <see cref="Bits"/>, 64-bit words in the program's bit arena).</summary>
 internal sealed class Buffer
 {
-    public Buffer(int id, int perSample, string label)
+    public Buffer(int id, int perSample, string label, bool bits = false)
     {
         Id = id;
         PerSample = perSample;
         Label = label;
+        Bits = bits;
     }
 
     public int Id { get; }
     public int PerSample { get; }
+    /// <summary>Packed ±1 values (BitPack's layout) in the bit arena, not floats.</summary>
+    public bool Bits { get; }
     public string Label { get; }
     public int Offset { get; set; } = -1;
     public int FirstUse { get; set; } = int.MaxValue;
@@ -148,6 +152,8 @@ internal sealed class Program
     public Dictionary<int, Ref> Values { get; } = new();
     public Dictionary<int, Ref> Grads { get; } = new();
     public int ArenaPerSample { get; set; }
+    /// <summary>Words per sample of the bit arena (packed activations between binary layers); 0 when none.</summary>
+    public int BitArenaPerSample { get; set; }
     public Ref Input { get; set; }
     public Ref Output { get; set; }
     public Ref OutputGrad { get; set; }

@@ -80,7 +80,9 @@ internal sealed class Storage
         }
         else
         {
-            r = new Ref(NewBuffer(node.Size, label + Label(node)), 0);
+            // A value its op stores packed (OpDef.PackedWords) lives in the bit arena; gradients never are.
+            int words = ReferenceEquals(known, Program.Values) ? node.Def.PackedWords(node) : 0;
+            r = new Ref(words > 0 ? NewBuffer(words, label + Label(node), bits: true) : NewBuffer(node.Size, label + Label(node)), 0);
         }
         known[v] = r;
         return r;
@@ -88,9 +90,9 @@ internal sealed class Storage
 
     public static string Label(Node n) => n.Layer.Length > 0 ? n.Layer : n.Op + "#" + n.Id;
 
-    public int NewBuffer(int perSample, string label)
+    public int NewBuffer(int perSample, string label, bool bits = false)
     {
-        var b = new Buffer(Program.Buffers.Count, perSample, label);
+        var b = new Buffer(Program.Buffers.Count, perSample, label, bits);
         Program.Buffers.Add(b);
         return b.Id;
     }

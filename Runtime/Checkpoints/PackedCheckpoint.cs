@@ -98,6 +98,62 @@ public static class PackedCheckpoint
         return (r, header.Metadata);
     }
 
+    /// <summary>Writes every tensor of <paramref name="store"/>: its floats as F32 and its packed bits
+    /// (<see cref="ParameterStore.Bits"/>) as U64, under their names, with <paramref name="metadata"/>.</summary>
+    public static void SaveStore(ParameterStore store, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var tensors = new List<RawTensor>();
+        var values = store.Values;
+        for (int i = 0; i < store.Infos.Count; i++)
+        {
+            var info = store.Infos[i];
+            tensors.Add(RawTensor.F32(info.Name, Array.ConvertAll(info.Shape, d => (long)d), values.AsSpan(store.OffsetOf(i), info.Length)));
+        }
+        if (store.Bits is { } bits)
+            for (int i = 0; i < bits.Infos.Count; i++)
+            {
+                var info = bits.Infos[i];
+                tensors.Add(RawTensor.U64(info.Name, Array.ConvertAll(info.Shape, d => (long)d), bits.Words.AsSpan(bits.OffsetOf(i), info.Length)));
+            }
+        Save(path, tensors, metadata);
+    }
+
+    /// <summary>Loads a file <see cref="SaveStore"/> wrote into <paramref name="store"/>: every float and bit tensor of the
+    /// store must be in the file with its dtype and shape, and the file must hold nothing else. Nothing is written into
+    /// the store unless all of them match.</summary>
+    /// <exception cref="InvalidDataException">The file is malformed or truncated, or a tensor is missing, extra, of another
+    /// dtype or shape; the message names the file and the tensor.</exception>
+    public static IReadOnlyDictionary<string, string> LoadStore(ParameterStore store, string path)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var (tensors, metadata) = Load(path);
+        RawTensor Get(string name, string dtype, int[] shape)
+        {
+            if (!tensors.TryGetValue(name, out var t)) throw Bad(path, $"no tensor '{name}' ({dtype} [{string.Join(", ", shape)}]): the file was written for another model.");
+            if (t.Dtype != dtype) throw Bad(path, $"tensor '{name}' is {t.Dtype}, the model stores it as {dtype}.");
+            if (!t.Shape.SequenceEqual(Array.ConvertAll(shape, d => (long)d)))
+                throw Bad(path, $"tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the model's is [{string.Join(", ", shape)}].");
+            return t;
+        }
+        var floats = new float[store.Infos.Count][];
+        for (int i = 0; i < floats.Length; i++) floats[i] = Get(store.Infos[i].Name, "F32", store.Infos[i].Shape).AsF32();
+        var bits = store.Bits;
+        var words = new ulong[bits?.Infos.Count ?? 0][];
+        for (int i = 0; i < words.Length; i++) words[i] = Get(bits!.Infos[i].Name, "U64", bits.Infos[i].Shape).AsU64();
+        int expected = floats.Length + words.Length;
+        if (tensors.Count != expected)
+        {
+            var known = new HashSet<string>(store.Infos.Select(i => i.Name).Concat(bits?.Infos.Select(i => i.Name) ?? []), StringComparer.Ordinal);
+            throw Bad(path, $"tensor '{tensors.Keys.First(k => !known.Contains(k))}' is not one of the model's: the file was written for another model.");
+        }
+        var values = store.Values;
+        for (int i = 0; i < floats.Length; i++) floats[i].CopyTo(values, store.OffsetOf(i));
+        for (int i = 0; i < words.Length; i++) words[i].CopyTo(bits!.Words, bits.OffsetOf(i));
+        bits?.MarkChanged();
+        return metadata;
+    }
+
     static InvalidDataException Bad(string path, string message) => new($"{path}: Invalid deploy checkpoint: {message}");
 
     static byte[] Header(IReadOnlyList<RawTensor> tensors, IReadOnlyDictionary<string, string>? metadata)

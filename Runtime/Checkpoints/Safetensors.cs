@@ -106,6 +106,9 @@ public static class Safetensors
     /// <summary>The tensors of a store, in storage order, as views of its values.</summary>
     internal static TensorRef[] TensorsOf(ParameterStore store)
     {
+        // A float file would silently drop the packed bits (and a load would leave them stale).
+        if (store.Bits is { Infos.Count: > 0 })
+            throw new InvalidOperationException("This model's parameters include packed bit tensors (binary weights): save and load it with PackedCheckpoint.SaveStore / LoadStore (the generated Save / Load of a deploy model).");
         var r = new TensorRef[store.Infos.Count];
         for (int i = 0; i < r.Length; i++)
             r[i] = new TensorRef(store.Infos[i].Name, store.Infos[i].Shape, store.Values, store.OffsetOf(i), store.Infos[i].Length);

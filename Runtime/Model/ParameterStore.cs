@@ -105,6 +105,10 @@ public sealed class ParameterStore
     /// <summary>The tensors, in storage order.</summary>
     public IReadOnlyList<ParameterInfo> Infos { get; }
 
+    /// <summary>The model's packed bit tensors (a deploy model's binary weights), or null for a model without any.
+    /// Float checkpoints (Safetensors) refuse a store with bits; PackedCheckpoint.SaveStore writes both.</summary>
+    public BitStore? Bits { get; init; }
+
     /// <summary>All values: parameters and running statistics. Reading this (or <see cref="Grads"/>, <see cref="Value(int)"/>,
     /// <see cref="Grad(int)"/>) first brings back a device copy that is newer (<see cref="MarkDeviceNewer"/>), so the host
     /// never reads stale values; and since the caller may then write, every device copy uploads again before its next use.</summary>

@@ -205,6 +205,35 @@ public sealed class OnnxGraphBuilder
         return Initializer(Unique(layer + ".weight_binary"), wb, shape);
     }
 
+    /// <summary>The ±1 weights [Cout, Cin, Kh, Kw] (a linear layer's [Out, In]: Kh = Kw = 1) a deploy model stores packed in
+    /// its bit tensor <paramref name="bitsName"/> (BitPack's layout), unpacked into a float initializer: bit 1 is -1.</summary>
+    public string UnpackedBinaryWeight(ParameterStore store, string bitsName, int cout, int cin, int kh, int kw, bool linear = false)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (store.Bits is not { } bits) throw new OnnxExportException($"The model has no bit tensors (looking for '{bitsName}').");
+        Span<ulong> words;
+        try { words = bits.Tensor(bitsName); }
+        catch (KeyNotFoundException) { throw new OnnxExportException($"The model has no bit tensor '{bitsName}'."); }
+        int taps = kh * kw, wc = (cin + 63) / 64, kwords = taps * wc;
+        if (words.Length != (cout + 15) / 16 * 16 * kwords)
+            throw new OnnxExportException($"Bit tensor '{bitsName}' has {words.Length} words, not the layout of [{cout}, {cin}, {kh}, {kw}].");
+        var w = new float[cout * cin * taps];
+        for (int co = 0; co < cout; co++)
+            for (int ci = 0; ci < cin; ci++)
+                for (int t = 0; t < taps; t++)
+                {
+                    ulong word = words[((co / 16 * kwords) + t * wc + (ci >> 6)) * 16 + co % 16];
+                    w[(co * cin + ci) * taps + t] = ((word >> (ci & 63)) & 1) != 0 ? -1f : 1f;
+                }
+        int[] shape = linear ? [cout, cin] : [cout, cin, kh, kw];
+        return Initializer(Unique(bitsName.EndsWith(".weight_bits", StringComparison.Ordinal) ? bitsName[..^5] + "_pm1" : bitsName + "_pm1"), w, shape);
+    }
+
+    /// <summary>A sign as our packing computes it: -1 where x &lt; <paramref name="threshold"/> (broadcast to x; null: 0), +1
+    /// elsewhere. The ±1 floats stand for the bits the deploy model packs.</summary>
+    public string PackSign(string x, string? threshold, string? name = null) =>
+        Add("Where", [Add("Less", [x, threshold ?? Scalar(0f)], null), Scalar(-1f), Scalar(1f)], name);
+
     /// <summary>Gemm: alpha * A' B' + beta * C, A' and B' transposed when asked. A linear layer is
     /// <c>Gemm(x, weight, bias, transB: true)</c> (weight [out, in], as PyTorch stores it).</summary>
     public string Gemm(string a, string b, string? c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 1f, string? name = null)

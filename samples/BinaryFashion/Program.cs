@@ -1,12 +1,12 @@
 // Trains the Bi-Real-style binary network on Fashion-MNIST with the generated CPU SIMD code (latent weights through
 // the straight-through estimator), saves the checkpoint and the curves, then reports the latent model's binarised
-// forward against the bit-packed XNOR-popcount form: accuracy, agreement, weight bytes and inference speed.
+// forward against its generated deploy model (ToDeploy: bit-packed XNOR-popcount layers): accuracy, agreement, the
+// deploy checkpoint with bits, weight bytes and inference speed.
 // Usage: dotnet run -c Release -- [--epochs N] [--batch N] [--lr X] [--seed N] [--checkpoint PATH] [--data DIR] [--limit N]
 //        [--eval-only]  (skip training: load the checkpoint and report)
 using System.Globalization;
 using Authoring.Runtime;
 using Authoring.Runtime.Checkpoints;
-using Authoring.Runtime.Cpu;
 using Authoring.Runtime.Data;
 using Authoring.Runtime.Optim;
 using Authoring.Runtime.Training;
@@ -47,8 +47,10 @@ Safetensors.Load(latent.Parameters, options.Checkpoint);
 var eval = Trainer.Evaluate(latent, test);
 Console.WriteLine(string.Create(inv, $"Latent model, binarised forward (checkpoint): test accuracy {eval.Accuracy * 100:F2}%."));
 
-// The packed form against the latent model's binarised forward (evaluation mode), on the whole test set.
-var packed = new PackedBiRealNet(latent.Parameters);
+// The generated deploy model (BiRealNet.ToDeploy: binary convs packed to 1 bit per weight, XNOR-popcount with the scale,
+// BatchNorm and Bi-Real shortcut in the epilogue, RSigns as packing thresholds) against the latent model's binarised
+// forward (evaluation mode), on the whole test set.
+var packed = latent.ToDeploy();
 const int batch = 500;
 int correct = 0, same = 0;
 double maxDiff = 0, logitScale = 0;
@@ -73,12 +75,13 @@ for (int start = 0; start < test.Count; start += batch)
     }
 }
 Console.WriteLine(string.Create(inv,
-    $"Packed model (XNOR-popcount, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}): test accuracy {correct * 100.0 / test.Count:F2}%; {same:N0} of {test.Count:N0} predictions identical to the latent model's; largest logit difference {maxDiff:G3} (logit scale {logitScale:G3})."));
+    $"Generated deploy model {packed.Name} (XNOR-popcount, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}): test accuracy {correct * 100.0 / test.Count:F2}%; {same:N0} of {test.Count:N0} predictions identical to the latent model's; largest logit difference {maxDiff:G3} (logit scale {logitScale:G3})."));
 
-// The deploy checkpoint: binary weights stored as bits; loaded back, it must give the very same logits.
+// The deploy checkpoint: binary weights stored as U64 bits; loaded back, it must give the very same logits.
 string deployPath = Path.ChangeExtension(options.Checkpoint, null) + "-deploy.safetensors";
 packed.Save(deployPath);
-var reloaded = PackedBiRealNet.Load(deployPath);
+var reloaded = new BiRealNetDeploy();
+reloaded.Load(deployPath);
 var again = new float[batch * 10];
 bool identical = true;
 for (int start = 0; start < test.Count && identical; start += batch)
@@ -94,14 +97,16 @@ Console.WriteLine(string.Create(inv,
 if (!identical) return 1;
 
 long floatBytes = 4L * latent.Parameters.Infos.Sum(i => (long)i.Length);
-long binaryFloat = 4L * 3 * 64 * 64 * 9;
+long packedBytes = 4L * packed.Parameters.Infos.Sum(i => (long)i.Length) + packed.Parameters.Bits!.Bytes;
+long binaryFloat = 4L * latent.Parameters.Infos.Where(i => i.Name is "c1.weight" or "c2.weight" or "c3.weight").Sum(i => (long)i.Length);
+long binaryBits = packed.Parameters.Bits.Bytes;
 Console.WriteLine(string.Create(inv,
-    $"Model size: float {floatBytes / 1024.0:F1} KiB (all tensors, fp32), packed {packed.Bytes / 1024.0:F1} KiB; binary conv weights {binaryFloat / 1024.0:F1} KiB fp32 -> {packed.BinaryWeightBytes / 1024.0:F1} KiB packed ({(double)binaryFloat / packed.BinaryWeightBytes:F0}x). The real first and last layers stay fp32."));
+    $"Model size: float {floatBytes / 1024.0:F1} KiB (all tensors, fp32), packed {packedBytes / 1024.0:F1} KiB; binary conv weights {binaryFloat / 1024.0:F1} KiB fp32 -> {binaryBits / 1024.0:F1} KiB packed ({(double)binaryFloat / binaryBits:F0}x). The real first and last layers stay fp32."));
 foreach (int b in new[] { 1, 64 })
 {
     double a = Deployment.ImagesPerSecond(latent, test, b);
-    double p = PackedImagesPerSecond(packed, test, b);
-    Console.WriteLine(string.Create(inv, $"Inference at batch {b}: latent fp32 model {a:F0} images/s, packed model {p:F0} images/s ({p / a:F2}x)."));
+    double p = Deployment.ImagesPerSecond(packed, test, b);
+    Console.WriteLine(string.Create(inv, $"Inference at batch {b}: latent fp32 model {a:F0} images/s, packed deploy model {p:F0} images/s ({p / a:F2}x)."));
 }
 return 0;
 
@@ -110,20 +115,4 @@ static int ArgMax(ReadOnlySpan<float> v)
     int best = 0;
     for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
     return best;
-}
-
-// As Deployment.ImagesPerSecond: warm-up, then whole batches for two seconds.
-static double PackedImagesPerSecond(PackedBiRealNet model, LabeledImages data, int batch)
-{
-    var input = data.Images.AsSpan(0, batch * 784);
-    var output = new float[batch * 10];
-    for (int i = 0; i < 5; i++) model.Infer(input, batch, output);
-    long images = 0;
-    var clock = System.Diagnostics.Stopwatch.StartNew();
-    while (clock.Elapsed.TotalSeconds < 2)
-    {
-        model.Infer(data.Images.AsSpan(0, batch * 784), batch, output);
-        images += batch;
-    }
-    return images / clock.Elapsed.TotalSeconds;
 }

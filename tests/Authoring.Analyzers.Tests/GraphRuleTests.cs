@@ -217,6 +217,45 @@ public class GraphRuleTests
         }
         """);
 
+    // ---- MDL0024 binary layer the deploy pass cannot pack ----
+
+    [Fact]
+    public Task MDL0024_BinaryConvOverTimeSteps() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(64, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(4, 64, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                var y = Add(bn.Forward({|MDL0024:conv.Forward(Sign(h))|}), h);
+                return fc.Forward(MeanOverTime(GlobalAvgPool(y)));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task MDL0024_QuietWhenPacked() => Verify.Analyzer(U + """
+        [Model]
+        public partial class M
+        {
+            readonly Conv2d stem = new(64, 64, kernel: 3, padding: 1);
+            readonly BinaryConv2d conv = new(64, 64, kernel: 3, padding: 1);
+            readonly BatchNorm2d bn = new(64);
+            readonly Linear fc = new(64, 10);
+
+            Tensor Forward([Shape(64, 8, 8)] Tensor x)
+            {
+                var h = stem.Forward(x);
+                return fc.Forward(GlobalAvgPool(Add(bn.Forward(conv.Forward(Sign(h))), h)));
+            }
+        }
+        """);
+
     // ---- MDL0018 binary layer misaligned with the packed words ----
 
     [Fact]

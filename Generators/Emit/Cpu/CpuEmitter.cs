@@ -45,8 +45,9 @@ internal sealed class CpuEmitter
         w.Line($"const int __InferChunk = {EntryPoints.Chunk(EntryPoints.MaxArray, infer)}, __MaxTrainBatch = {EntryPoints.Chunk(EntryPoints.MaxArray, train)};");
         EntryPoints.Shared(w, _m);
         ParameterTable(w, _m);
-        w.Line($"readonly {Rt}.ParameterStore __parameters = new(ParameterInfos, 0);");
+        w.Line($"readonly {Rt}.ParameterStore __parameters = {NewStore(_m, targetTyped: true)};");
         w.Line("float[] __arena = global::System.Array.Empty<float>();");
+        if (Bits) w.Line("ulong[] __bitArena = global::System.Array.Empty<ulong>();");
         if (_m.TakesTokens) w.Line("int[] __tokens = global::System.Array.Empty<int>();");
         w.Line("readonly float[] __state = new float[__StateSize];");
         w.Line("ulong __steps;");
@@ -54,6 +55,16 @@ internal sealed class CpuEmitter
         w.Line($"{Rt}.NonFiniteOrigin? __origin;");
         w.Line();
         EntryPoints.Members(w, _m, "");
+        if (HasBits(_m))
+        {
+            w.Line("/// <summary>Writes this model's deploy checkpoint: the packed binary weights as U64 bits (1 bit per weight), every");
+            w.Line("/// other tensor as F32 (PackedCheckpoint.SaveStore; float-only Safetensors refuses a store with bits).</summary>");
+            w.Line($"public void Save(string path) => {Rt}.Checkpoints.PackedCheckpoint.SaveStore(__parameters, path, new global::System.Collections.Generic.Dictionary<string, string> {{ [\"model\"] = \"{_m.ClassName}\" }});");
+            w.Line("/// <summary>Loads a checkpoint <see cref=\"Save\"/> wrote; nothing changes unless every tensor is there with its dtype and shape.</summary>");
+            w.Line($"/// <exception cref=\"global::System.IO.InvalidDataException\">The file is truncated or malformed, or holds another model's tensors.</exception>");
+            w.Line($"public void Load(string path) => {Rt}.Checkpoints.PackedCheckpoint.LoadStore(__parameters, path);");
+            w.Line();
+        }
         w.Line($"/// <summary>Floats per sample of the arena (activations and gradients of one training step).</summary>");
         w.Line("public static int ArenaFloatsPerSample => __TrainArena;");
         w.Line();
@@ -68,6 +79,15 @@ internal sealed class CpuEmitter
         w.Close();
         w.Close();
         w.Line();
+        if (Bits)
+        {
+            w.Open("ulong[] __EnsureBits(int batch, int perSample)");
+            w.Line("long need = (long)batch * perSample;");
+            w.Line("if (need > __bitArena.Length) __bitArena = new ulong[need];");
+            w.Line("return __bitArena;");
+            w.Close();
+            w.Line();
+        }
         w.Block(body.ToString());
         TraceMember(w);
         _cx.WriteMembers(w);
@@ -81,6 +101,7 @@ internal sealed class CpuEmitter
         w.Open(EntryPoints.InferCore);
         w.Line("__Ensure(n, __InferArena);");
         w.Line("float[] A = __arena, P = __parameters.Values, S = __state;");
+        BitArrays(w, p);
         CopyIn(w, p);
         EmitSteps(w, p);
         var o = p.Output;
@@ -88,6 +109,16 @@ internal sealed class CpuEmitter
         w.Line($"for (int b = 0; b < n; b++) global::System.MemoryExtensions.AsSpan(A, n * {ob.Offset} + {o.Shift} + b * {ob.PerSample}, __OutputSize).CopyTo(output.Slice(b * __OutputSize, __OutputSize));");
         w.Close();
         w.Line();
+    }
+
+    /// <summary>Whether the model has packed bit tensors or packed activations (a deploy model's binary layers).</summary>
+    bool Bits => HasBits(_m) || _plan.Infer.BitArenaPerSample > 0 || _plan.Train.BitArenaPerSample > 0;
+
+    /// <summary>B: the bit arena (packed activations); BP: the packed bit tensors of the store.</summary>
+    void BitArrays(CodeWriter w, Program p)
+    {
+        if (!Bits) return;
+        w.Line($"ulong[] B = __EnsureBits(n, {System.Math.Max(1, p.BitArenaPerSample)}), BP = {(HasBits(_m) ? "__parameters.Bits!.Words" : "global::System.Array.Empty<ulong>()")};");
     }
 
     void CopyIn(CodeWriter w, Program p)
@@ -108,6 +139,7 @@ internal sealed class CpuEmitter
         w.Open(EntryPoints.TrainCore);
         w.Line("__Ensure(n, __TrainArena);");
         w.Line("float[] A = __arena, P = __parameters.Values, G = __parameters.Grads, S = __state;");
+        BitArrays(w, p);
         w.Line("ulong seed = DropoutSeed + 0x9E3779B97F4A7C15UL * ++__steps;");
         w.Line("global::System.Array.Clear(G);");
         w.Line($"{Rt}.StepResult result = default;");

@@ -61,6 +61,12 @@ internal sealed class GpuEmitter
         w.Line($"{Il}.Runtime.MemoryBuffer1D<int, {Il}.Stride1D.Dense>? __labels;");
         w.Line($"{Il}.Runtime.MemoryBuffer1D<float, {Il}.Stride1D.Dense>? __targets;");
         w.Line($"{Il}.Runtime.MemoryBuffer1D<int, {Il}.Stride1D.Dense>? __tokens;");
+        if (Bits)
+        {
+            w.Line($"{Il}.Runtime.MemoryBuffer1D<ulong, {Il}.Stride1D.Dense>? __bitArena;");
+            w.Line($"{Il}.Runtime.MemoryBuffer1D<ulong, {Il}.Stride1D.Dense>? __bitParams;");
+            w.Line("long __bitCapacity, __bitsVersion = -1;");
+        }
         w.Line("long __capacity;");
         w.Line("int __sampleCapacity;");
         w.Line("ulong __steps;");
@@ -91,7 +97,9 @@ internal sealed class GpuEmitter
         w.Open($"public Gpu({G}.GpuDevice device, {Rt}.ParameterStore? parameters = null)");
         w.Line("__device = device;");
         w.Line($"__k = new {G}.GpuKernels(device);");
-        w.Line($"__parameters = parameters ?? new {Rt}.ParameterStore(ParameterInfos, 0);");
+        w.Line($"__parameters = parameters ?? {NewStore(_m)};");
+        if (HasBits(_m))
+            w.Line($"if (__parameters.Bits is null || __parameters.Bits.Words.Length != {_m.BitParams.Sum(b => b.Length)}) throw new global::System.ArgumentException(\"The store does not hold {_m.ClassName}'s packed bit tensors (pass the deploy model's Parameters).\", nameof(parameters));");
         w.Line($"__dp = new {G}.DeviceParameters(device, __parameters);");
         // Its own plan's state (the CPU plan's __StateSize counts regions only the CPU's fused kernels use).
         w.Line($"__state = device.Allocate({System.Math.Max(1, _plan.StateSize)});");
@@ -116,7 +124,39 @@ internal sealed class GpuEmitter
         w.Close();
         w.Close();
         w.Line();
+        if (Bits)
+        {
+            w.Open($"{Il}.ArrayView<ulong> __EnsureBits(int batch, int perSample)");
+            w.Open("if ((long)batch * perSample > __bitCapacity)");
+            w.Line("__bitArena?.Dispose();");
+            w.Line("__bitCapacity = (long)batch * perSample;");
+            w.Line("__bitArena = __device.AllocateWords(__bitCapacity);");
+            w.Close();
+            w.Line("return __bitArena!.View;");
+            w.Close();
+            w.Line();
+            w.Line("// The packed weights are deploy-time constants: uploaded again only when the host's BitStore changed.");
+            w.Open($"{Il}.ArrayView<ulong> __BitParams()");
+            if (HasBits(_m))
+            {
+                w.Line("var bits = __parameters.Bits!;");
+                w.Open("if (__bitParams is null || __bitsVersion != bits.Version)");
+                w.Line("__bitParams ??= __device.AllocateWords(global::System.Math.Max(1, bits.Words.Length));");
+                w.Line("__device.CopyToDevice(bits.Words, __bitParams.View);");
+                w.Line("__bitsVersion = bits.Version;");
+                w.Close();
+                w.Line("return __bitParams.View;");
+            }
+            else w.Line("return default;");
+            w.Close();
+            w.Line();
+        }
         w.Open("/// <inheritdoc/>\npublic void Dispose()".Replace("\n", "\n" + new string(' ', 8)));
+        if (Bits)
+        {
+            w.Line("__bitArena?.Dispose();");
+            w.Line("__bitParams?.Dispose();");
+        }
         w.Line("__arena?.Dispose();");
         w.Line("__labels?.Dispose();");
         w.Line("__targets?.Dispose();");
@@ -134,12 +174,15 @@ internal sealed class GpuEmitter
         return w.ToString();
     }
 
+    bool Bits => HasBits(_m) || _plan.Infer.BitArenaPerSample > 0 || _plan.Train.BitArenaPerSample > 0;
+
     void EmitPhase(CodeWriter w, Program p, bool train)
     {
         w.Open(train ? EntryPoints.TrainCore : EntryPoints.InferCore);
         w.Line($"__Ensure(n, {p.ArenaPerSample});");
         w.Line("__dp.EnsureCurrent();");
         w.Line($"var A = __arena!.View; var P = __dp.Values; var S = __state.View;");
+        if (Bits) w.Line($"var B = __EnsureBits(n, {System.Math.Max(1, p.BitArenaPerSample)}); var BP = __BitParams();");
         if (_m.TakesTokens)
         {
             w.Line("__device.CopyToDevice(tokens.Slice(0, n * __InputSize), __tokens!.View.SubView(0, (long)n * __InputSize));");

@@ -385,6 +385,11 @@ public static unsafe class BinaryConvKernel
                 uint m1 = Vector256.LessThan(default(TAct).Apply(Vector256.Load(z + i * 16 + 8)), t1).ExtractMostSignificantBits();
                 ((ushort*)(bits + (p0 + i) * BitsPos + word))[quarter] = (ushort)((m0 | (m1 << 8)) & keep);
             }
+            // The quarters past the last block belong to no block: clear them, or whatever the buffer held there (an arena
+            // reused between layers) would count as -1 activations in the next layer's popcount.
+            if (c0 + BitPack.Lanes >= Cout && quarter < 3)
+                for (int i = 0; i < np; i++)
+                    for (int q = quarter + 1; q < 4; q++) ((ushort*)(bits + (p0 + i) * BitsPos + word))[q] = 0;
         }
 
         /// <summary>Linear: rows are samples, channels contiguous.</summary>

@@ -24,6 +24,23 @@ public class BinaryDiagnosticTests
     static void Message(GeneratorRun run, string id, string expected) => Assert.Contains(expected, DiagnosticAssert.Message(run, id));
 
     [Fact]
+    public void DeployPacksWhatItCanAndKeepsTheRestWithoutErrors()
+    {
+        // A binary conv over (T, C, H, W) values cannot be packed (MDL0024 says so, in the analyzers): the generator still
+        // compiles the model and its deploy twin without a diagnostic, keeping that layer float binarised; the binary
+        // linear layer after it is packed.
+        var run = Verify("""
+            readonly BinaryConv2d c = new(4, 4, kernel: 3, padding: 1);
+                readonly BinaryLinear fc = new(256, 8, scaled: false, bias: true);
+            """, "4, 4, 4, 4", "fc.Forward(Sign(Flatten(c.Forward(Sign(x)))))", 8);
+        var code = string.Join("\n", run.Result.GeneratedSources.Select(g => g.SourceText.ToString()));
+        Assert.Contains("class NetDeploy", code);
+        Assert.Contains("BinaryDeployFold.Linear(256, 8, ", code);
+        Assert.DoesNotContain("BinaryDeployFold.Conv(", code);
+        Assert.Contains("BinaryWeightKernel.Forward(4, 36, P, ", code);
+    }
+
+    [Fact]
     public void ValidBinaryLayersHaveNoDiagnostics()
     {
         var run = Verify("""

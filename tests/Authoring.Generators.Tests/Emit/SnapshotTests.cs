@@ -27,6 +27,10 @@ public class SnapshotTests
         ["LinearTransformer"] = (() => TestModels.LinearTransformer, "Samples.Tokens.LinearTransformer.g.cs"),
         // Binary layers: weights binarised into the state array each forward, STE backward through sign and scale.
         ["BiReal"] = (() => TestModels.BiReal, "Samples.Binary.BiReal.g.cs"),
+        // Binary deployment: RSign as a BinaryPack, the binary conv with its BatchNorm and shortcut as one packed
+        // XNOR-popcount step over the bit arena, and ToDeploy packing the latent weights into the BitStore.
+        ["BiRealDeploy"] = (() => TestModels.BiReal, "Samples.Binary.BiRealDeploy.g.cs"),
+        ["BiRealToDeploy"] = (() => TestModels.BiReal, "Samples.Binary.BiReal.ToDeploy.g.cs"),
     };
 
     public static TheoryData<string> Names => new(Models.Keys);

@@ -7,6 +7,8 @@ using static Authoring.Ops;
 // Test models stay tiny (8-16 channels, a strided binary conv without shortcut) to exercise odd sizes and every
 // gradient path; the packing-width and Bi-Real-shortcut advice does not apply to them.
 #pragma warning disable MDL0018, MDL0023
+// The packed-deploy models isolate one binary layer (first and last at once) on purpose.
+#pragma warning disable MDL0019
 
 namespace Authoring.Models.Tests.Models;
 
@@ -50,5 +52,78 @@ public partial class BinaryMlp
         var h = fc1.Forward(x);
         var z = Add(bn.Forward(b1.Forward(Sign(h))), h);
         return fc2.Forward(Relu(b2.Forward(Sign(z, clip: 1.5f))));
+    }
+}
+
+/// <summary>The popcount alone: an unscaled binary conv without bias or BatchNorm (the deploy epilogue is the identity,
+/// so the packed model must equal the latent one exactly), 70 input channels (two words, the second partly used),
+/// stride 2 with padding (tap sums at the border).</summary>
+[Model]
+public partial class PackedDotConv
+{
+    readonly BinaryConv2d conv = new(70, 5, kernel: 3, stride: 2, padding: 1, scaled: false);
+
+    Tensor Forward([Shape(70, 7, 7)] Tensor x) => Flatten(conv.Forward(Sign(x)));
+}
+
+/// <summary>The popcount of a binary linear layer alone (100 features: two words), identity epilogue.</summary>
+[Model]
+public partial class PackedDotLinear
+{
+    readonly BinaryLinear fc = new(100, 7, scaled: false);
+
+    Tensor Forward([Shape(100)] Tensor x) => fc.Forward(Sign(x));
+}
+
+/// <summary>One Bi-Real block as the model's output: RSign, XNOR-scaled binary conv, BatchNorm and the real shortcut,
+/// all in one packed epilogue; 70 channels.</summary>
+[Model]
+public partial class PackedResidual
+{
+    readonly RSign sign = new(70);
+    readonly BinaryConv2d conv = new(70, 70, kernel: 3, padding: 1);
+    readonly BatchNorm2d bn = new(70);
+
+    Tensor Forward([Shape(70, 6, 6)] Tensor x) => Flatten(Add(bn.Forward(conv.Forward(sign.Forward(x))), x));
+}
+
+/// <summary>Two binary convs in a row: the first one's BatchNorm output feeds only the second one's RSign, so the deploy
+/// model writes it as bits in the first one's epilogue (no float tensor between them); the second is strided, with a
+/// bias, 70 -> 33 channels.</summary>
+[Model]
+public partial class PackedChain
+{
+    readonly Conv2d stem = new(3, 70, kernel: 3, padding: 1);
+    readonly RSign s1 = new(70);
+    readonly BinaryConv2d c1 = new(70, 70, kernel: 3, padding: 1);
+    readonly BatchNorm2d b1 = new(70);
+    readonly RSign s2 = new(70);
+    readonly BinaryConv2d c2 = new(70, 33, kernel: 3, stride: 2, padding: 1, bias: true);
+    readonly BatchNorm2d b2 = new(33);
+    readonly Linear head = new(33 * 4 * 4, 5);
+
+    Tensor Forward([Shape(3, 7, 7)] Tensor x)
+    {
+        var z = b1.Forward(c1.Forward(s1.Forward(stem.Forward(x))));
+        return head.Forward(Flatten(b2.Forward(c2.Forward(s2.Forward(z)))));
+    }
+}
+
+/// <summary>Binary linear layers in a row with packed features between them (BatchNorm1d, then the next Sign), and a
+/// 128 -> 64 binary conv whose packed weights are exactly 32x smaller than fp32 (Cin a multiple of 64, Cout of 16).</summary>
+[Model]
+public partial class PackedWide
+{
+    readonly RSign s0 = new(128);
+    readonly BinaryConv2d conv = new(128, 64, kernel: 3, padding: 1);
+    readonly BatchNorm2d bn = new(64);
+    readonly BinaryLinear l1 = new(64 * 4 * 4, 80);
+    readonly BatchNorm1d b1 = new(80);
+    readonly BinaryLinear l2 = new(80, 6, bias: true);
+
+    Tensor Forward([Shape(128, 4, 4)] Tensor x)
+    {
+        var h = bn.Forward(conv.Forward(s0.Forward(x)));
+        return l2.Forward(Sign(b1.Forward(l1.Forward(Sign(Flatten(h))))));
     }
 }

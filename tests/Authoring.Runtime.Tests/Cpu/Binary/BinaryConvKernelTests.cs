@@ -185,7 +185,8 @@ public class BinaryConvKernelTests
             foreach (bool relu in new[] { false, true })
             {
                 var y = new BitView(new ulong[2 + n * (words + 1)], 2, words + 1);
-                Array.Fill(y.Data, 0xABCDUL);
+                // Every bit of every word set beforehand: the bits past Cout must come out 0 (a reused arena holds stale bits).
+                Array.Fill(y.Data, 0xABCDABCDABCDABCDUL);
                 if (relu) BinaryConvKernel.ForwardPacked<Relu>(s, n, x, pw, 3, sums, 1, scale, 0, shift, 0, thr, 0, y, path);
                 else BinaryConvKernel.ForwardPacked<Identity>(s, n, x, pw, 3, sums, 1, scale, 0, shift, 0, thr, 0, y, path);
                 for (int b = 0; b < n; b++)
@@ -199,10 +200,10 @@ public class BinaryConvKernelTests
                             bool got = ((y.Data[y.At(b) + p * wco + co / 64] >> (co % 64)) & 1) != 0;
                             if (expected != got) Assert.Fail($"{path} relu {relu}: sample {b} position {p} channel {co}: bit {got}");
                         }
-                    Assert.Equal(0xABCDUL, y.Data[y.At(b) + words]);
+                    Assert.Equal(0xABCDABCDABCDABCDUL, y.Data[y.At(b) + words]);
                 }
-                Assert.Equal(0xABCDUL, y.Data[0]);
-                Assert.Equal(0xABCDUL, y.Data[1]);
+                Assert.Equal(0xABCDABCDABCDABCDUL, y.Data[0]);
+                Assert.Equal(0xABCDABCDABCDABCDUL, y.Data[1]);
             }
         }
     }
@@ -290,7 +291,7 @@ public class BinaryConvKernelTests
 
             int ow = BitPack.Words(outF);
             var yb = new BitView(new ulong[n * (ow + 1)], 0, ow + 1);
-            Array.Fill(yb.Data, 0x5555UL);
+            Array.Fill(yb.Data, 0x5555555555555555UL);
             BinaryConvKernel.LinearForwardPacked<Identity>(n, inF, outF, x, pw, 0, scale, 0, shift, 0, thr, 0, yb, path);
             for (int b = 0; b < n; b++)
             {
@@ -299,7 +300,7 @@ public class BinaryConvKernelTests
                     bool expected = o < outF && ExpectedBit<Identity>(dot[b * outF + o], scale[o], shift[o], thr[o]);
                     Assert.Equal(expected, ((yb.Data[yb.At(b) + o / 64] >> (o % 64)) & 1) != 0);
                 }
-                Assert.Equal(0x5555UL, yb.Data[yb.At(b) + ow]);
+                Assert.Equal(0x5555555555555555UL, yb.Data[yb.At(b) + ow]);
             }
         }
     }
