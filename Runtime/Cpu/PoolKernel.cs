@@ -343,19 +343,7 @@ public static unsafe class PoolKernel
                 {
                     Split(ld.V(Vector256.Load(r0 + 2 * ow)), ld.V(Vector256.Load(r0 + 2 * ow + 8)), out var x00, out var x01);
                     Split(ld.V(Vector256.Load(r1 + 2 * ow)), ld.V(Vector256.Load(r1 + 2 * ow + 8)), out var x10, out var x11);
-                    var cur = x00;
-                    var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
-                    cur = Vector256.ConditionalSelect(m1, x01, cur);
-                    var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
-                    cur = Vector256.ConditionalSelect(m2, x10, cur);
-                    var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
-                    var gv = Vector256.Load(g + ow);
-                    var g11 = m3 & gv;
-                    var g10 = Vector256.AndNot(m2 & gv, m3);
-                    var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
-                    var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
-                    Merge(g00, g01, out var lo0, out var hi0);
-                    Merge(g10, g11, out var lo1, out var hi1);
+                    Route(x00, x01, x10, x11, Vector256.Load(g + ow), out var lo0, out var hi0, out var lo1, out var hi1);
                     (Vector256.Load(d0 + 2 * ow) + lo0).Store(d0 + 2 * ow);
                     (Vector256.Load(d0 + 2 * ow + 8) + hi0).Store(d0 + 2 * ow + 8);
                     (Vector256.Load(d1 + 2 * ow) + lo1).Store(d1 + 2 * ow);
@@ -369,19 +357,7 @@ public static unsafe class PoolKernel
                     var mb = Mask(Math.Max(k - 8, 0));
                     Split(ld.V(Avx.MaskLoad(r0 + 2 * ow, ma)), ld.V(Avx.MaskLoad(r0 + 2 * ow + 8, mb)), out var x00, out var x01);
                     Split(ld.V(Avx.MaskLoad(r1 + 2 * ow, ma)), ld.V(Avx.MaskLoad(r1 + 2 * ow + 8, mb)), out var x10, out var x11);
-                    var cur = x00;
-                    var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
-                    cur = Vector256.ConditionalSelect(m1, x01, cur);
-                    var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
-                    cur = Vector256.ConditionalSelect(m2, x10, cur);
-                    var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
-                    var gv = Avx.MaskLoad(g + ow, Mask(wo - ow));
-                    var g11 = m3 & gv;
-                    var g10 = Vector256.AndNot(m2 & gv, m3);
-                    var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
-                    var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
-                    Merge(g00, g01, out var lo0, out var hi0);
-                    Merge(g10, g11, out var lo1, out var hi1);
+                    Route(x00, x01, x10, x11, Avx.MaskLoad(g + ow, Mask(wo - ow)), out var lo0, out var hi0, out var lo1, out var hi1);
                     Avx.MaskStore(d0 + 2 * ow, ma, Avx.MaskLoad(d0 + 2 * ow, ma) + lo0);
                     Avx.MaskStore(d0 + 2 * ow + 8, mb, Avx.MaskLoad(d0 + 2 * ow + 8, mb) + hi0);
                     Avx.MaskStore(d1 + 2 * ow, ma, Avx.MaskLoad(d1 + 2 * ow, ma) + lo1);
@@ -402,6 +378,26 @@ public static unsafe class PoolKernel
                     dx[best] += g[ow];
                 }
             }
+        }
+
+        /// <summary>Each window's gradient gv routed to its winner among x00, x01 (top row) and x10, x11 (bottom row): the
+        /// first maximum, NaN winning, as the scalar loop decides; then interleaved back into the two rows' layout.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        static void Route(Vector256<float> x00, Vector256<float> x01, Vector256<float> x10, Vector256<float> x11, Vector256<float> gv,
+            out Vector256<float> lo0, out Vector256<float> hi0, out Vector256<float> lo1, out Vector256<float> hi1)
+        {
+            var cur = x00;
+            var m1 = Vector256.GreaterThan(x01, cur) | ~Vector256.Equals(x01, x01);
+            cur = Vector256.ConditionalSelect(m1, x01, cur);
+            var m2 = Vector256.GreaterThan(x10, cur) | ~Vector256.Equals(x10, x10);
+            cur = Vector256.ConditionalSelect(m2, x10, cur);
+            var m3 = Vector256.GreaterThan(x11, cur) | ~Vector256.Equals(x11, x11);
+            var g11 = m3 & gv;
+            var g10 = Vector256.AndNot(m2 & gv, m3);
+            var g01 = Vector256.AndNot(Vector256.AndNot(m1 & gv, m2), m3);
+            var g00 = Vector256.AndNot(Vector256.AndNot(Vector256.AndNot(gv, m1), m2), m3);
+            Merge(g00, g01, out lo0, out hi0);
+            Merge(g10, g11, out lo1, out hi1);
         }
 
         /// <summary>Even and odd elements of the 16 floats a:b.</summary>
