@@ -12,8 +12,37 @@ public static unsafe class ChannelKernel
         if (n == 0 || c == 0) return;
         fixed (float* pdy = dy.Data, pdb = db)
         {
+            if (hw == 1)
+            {
+                // Rows of features (a linear layer over tokens): one element per row and channel, so the per-row sums of
+                // the general path would be calls over single floats, strided by the row. Blocks of adjacent channels
+                // read each row contiguously instead, with the same double sums in the same row order (bit-identical).
+                var rows = new BiasGradRowsJob { N = n, C = c, Dy = pdy + dy.Offset, Stride = dy.BatchStride, Db = pdb + dbOff };
+                WorkerPool.For((c + BiasGradRowsJob.Block - 1) / BiasGradRowsJob.Block, ref rows, (long)n * c * WorkerPool.FlopsPerElement);
+                return;
+            }
             var job = new BiasGradJob { N = n, Hw = hw, Dy = pdy + dy.Offset, Stride = dy.BatchStride, Db = pdb + dbOff };
             WorkerPool.For(c, ref job, (long)n * c * hw * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    struct BiasGradRowsJob : IParallelJob
+    {
+        public const int Block = 16;
+        public float* Dy, Db;
+        public int N, C, Stride;
+
+        public void Run(int block)
+        {
+            int c0 = block * Block, len = Math.Min(Block, C - c0);
+            double* acc = stackalloc double[Block];
+            for (int k = 0; k < len; k++) acc[k] = 0;
+            for (int b = 0; b < N; b++)
+            {
+                float* row = Dy + (long)b * Stride + c0;
+                for (int k = 0; k < len; k++) acc[k] += row[k];
+            }
+            for (int k = 0; k < len; k++) Db[c0 + k] += (float)acc[k];
         }
     }
 

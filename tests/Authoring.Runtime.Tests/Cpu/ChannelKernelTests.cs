@@ -9,6 +9,8 @@ public class ChannelKernelTests
     [InlineData(1, 3, 1)]
     [InlineData(5, 7, 33)]
     [InlineData(64, 16, 196)]
+    [InlineData(300, 37, 1)]
+    [InlineData(6272, 64, 1)]
     public void BiasGradSumsOverBatchAndPositions(int n, int c, int hw)
     {
         var rng = new Random(n + c + hw);
