@@ -70,18 +70,10 @@ internal static unsafe class DepthwiseConv
             int iw = 0;
             if (sw == 2 && Avx2.IsSupported)
             {
-                // Even and odd inputs of 16 at a time, split with a shuffle and a lane permute.
                 float* evenDst = plane + rowBase + (long)phase * p.Width + q;
-                float* oddDst = plane + rowBase + (long)(1 - phase) * p.Width + (s.PadW + 1) / 2;
-                for (; iw + 16 <= s.W; iw += 16)
-                {
-                    var a = Vector256.Load(src + iw);
-                    var b = Vector256.Load(src + iw + 8);
-                    var ev = Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle();
-                    var od = Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle();
-                    ev.Store(evenDst + iw / 2);
-                    od.Store(oddDst + iw / 2);
-                }
+                int oddQ = (s.PadW + 1) / 2;
+                float* oddDst = plane + rowBase + (long)(1 - phase) * p.Width + oddQ;
+                iw = SplitPhases2(src, s.W, evenDst, oddDst, Math.Min(p.Width - q, p.Width - oddQ));
                 q += iw / 2;
             }
             for (; iw < s.W; iw++)
@@ -90,6 +82,73 @@ internal static unsafe class DepthwiseConv
                 if (++phase == sw) { phase = 0; q++; }
             }
         }
+    }
+
+    /// <summary>Splits a row of <paramref name="w"/> floats into its even and odd elements, 16 at a time (a shuffle
+    /// and a lane permute), the last few by masked loads; returns how many it placed (all but a tail the
+    /// caller copies when the lines lack room for a whole vector). The masked lanes' zeros land on cells right of the
+    /// data, which are padding or slack of the same line and hold zero already. <paramref name="room"/>: floats
+    /// from either destination to its line's end. Rows here are mostly 7..28 wide, so the element loop this
+    /// replaces (a phase test per float) cost more than the taps it fed (a third of GhostBottleneck's forward).</summary>
+    static int SplitPhases2(float* src, int w, float* evenDst, float* oddDst, int room)
+    {
+        int iw = 0;
+        for (; iw + 16 <= w; iw += 16) SplitStore(src + iw, evenDst + iw / 2, oddDst + iw / 2);
+        if (iw < w && iw / 2 + 8 <= room)
+        {
+            // Masked loads (zero past the row, no fault): a buffer filled by scalar stores and read back as
+            // vectors stalls on every row (stores cannot forward to a wider load).
+            int r = w - iw;
+            var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            var m0 = Vector256.LessThan(lane, Vector256.Create(r)).AsSingle();
+            var m1 = Vector256.LessThan(lane, Vector256.Create(r - 8)).AsSingle();
+            Split(Avx.MaskLoad(src + iw, m0), Avx.MaskLoad(src + iw + 8, m1), evenDst + iw / 2, oddDst + iw / 2);
+            iw = w;
+        }
+        return iw;
+    }
+
+    static void SplitStore(float* src, float* evenDst, float* oddDst) =>
+        Split(Vector256.Load(src), Vector256.Load(src + 8), evenDst, oddDst);
+
+    static void Split(Vector256<float> a, Vector256<float> b, float* evenDst, float* oddDst)
+    {
+        Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle().Store(evenDst);
+        Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle().Store(oddDst);
+    }
+
+    /// <summary>The inverse of <see cref="SplitPhases2"/>: dst[2j] (=, or +=) even[j], dst[2j + 1] (=, or +=) odd[j]
+    /// over <paramref name="w"/> floats, 16 at a time (unpacks and a lane permute), the last few through a buffer;
+    /// returns how many it wrote (the caller does a tail the lines lack room to read as whole vectors).</summary>
+    static int MergePhases2(float* even, float* odd, float* dst, int w, bool accumulate, int room)
+    {
+        int iw = 0;
+        for (; iw + 16 <= w; iw += 16) MergeStore(even + iw / 2, odd + iw / 2, dst + iw, accumulate);
+        if (iw < w && iw / 2 + 8 <= room)
+        {
+            float* tmp = stackalloc float[16];
+            MergeStore(even + iw / 2, odd + iw / 2, tmp, false);
+            for (int i = iw; i < w; i++) dst[i] = accumulate ? dst[i] + tmp[i - iw] : tmp[i - iw];
+            iw = w;
+        }
+        return iw;
+    }
+
+    static void MergeStore(float* even, float* odd, float* dst, bool accumulate)
+    {
+        var e = Vector256.Load(even);
+        var o = Vector256.Load(odd);
+        var lo = Avx.UnpackLow(e, o);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(e, o);  // e2 o2 e3 o3 | e6 o6 e7 o7
+        var r0 = Avx.Permute2x128(lo, hi, 0x20);
+        var r1 = Avx.Permute2x128(lo, hi, 0x31);
+        if (accumulate)
+        {
+            r0 += Vector256.Load(dst);
+            r1 += Vector256.Load(dst + 8);
+        }
+        r0.Store(dst);
+        r1.Store(dst + 8);
     }
 
     /// <summary>About eight tasks per thread: enough to balance shared cores, few enough that claiming
@@ -427,7 +486,15 @@ internal static unsafe class DepthwiseConv
                     continue;
                 }
                 int phase = s.PadW % sw, q = s.PadW / sw;
-                for (int iw = 0; iw < s.W; iw++)
+                int iw = 0;
+                if (sw == 2 && Avx2.IsSupported)
+                {
+                    int oddQ = (s.PadW + 1) / 2;
+                    iw = MergePhases2(plane + rowBase + (long)phase * p.Width + q, plane + rowBase + (long)(1 - phase) * p.Width + oddQ,
+                        dst, s.W, Accumulate, Math.Min(p.Width - q, p.Width - oddQ));
+                    q += iw / 2;
+                }
+                for (; iw < s.W; iw++)
                 {
                     float v = plane[rowBase + (long)phase * p.Width + q];
                     dst[iw] = Accumulate ? dst[iw] + v : v;

@@ -38,6 +38,10 @@ public class Conv2dKernelTests
         new[] { 3, 6, 9, 3, 2, 3, 1, 1, 2, 1, 1, 1, 3 },      // depthwise, padding past the kernel (data gradient scatters)
         new[] { 2, 11, 12, 2, 5, 5, 1, 1, 2, 2, 1, 1, 2 },    // depthwise 5x5 stride 1: taps in groups of nine
         new[] { 3, 9, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3 },      // depthwise stride 2, 5 wide: narrow rows from phase-split planes
+        new[] { 6, 14, 14, 6, 5, 5, 2, 2, 2, 2, 1, 1, 6 },    // GhostBottleneck's depthwise 5x5 stride 2: 14-wide rows split through the buffer
+        new[] { 5, 14, 15, 5, 3, 3, 2, 2, 1, 1, 1, 1, 5 },    // stride 2, odd width: the odd phase one shorter
+        new[] { 3, 5, 31, 3, 3, 3, 2, 2, 0, 1, 1, 1, 3 },     // stride 2 over 31: 16 split by vector, 15 through the buffer
+        new[] { 3, 4, 17, 3, 1, 3, 2, 2, 0, 0, 1, 1, 3 },     // stride 2 unpadded over 17: a tail of one
         new[] { 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // the sample's 3x3 conv 32 -> 64
         new[] { 12, 9, 11, 20, 2, 3, 1, 1, 0, 2, 1, 1, 1 },   // Kh != Kw, Ph != Pw, 20 channels (a part-filled tile)
         new[] { 8, 10, 9, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1 },    // stride 2 (data gradient through col2im)
