@@ -25,11 +25,14 @@ internal static unsafe class DepthwiseConv
     readonly struct Plane
     {
         public readonly int Rows, Phases, Width, VecWo;
-        public Plane(in Conv2dShape s)
+        public Plane(in Conv2dShape s) : this(s, V) { }
+
+        /// <summary>A plane for output vectors of <paramref name="lanes"/> floats.</summary>
+        public Plane(in Conv2dShape s, int lanes)
         {
             Rows = s.H + 2 * s.PadH;
             Phases = s.StrideW;
-            VecWo = (s.Wo + V - 1) / V * V;
+            VecWo = (s.Wo + lanes - 1) / lanes * lanes;
             // Lines start on cache lines (64-byte aligned plane, width a multiple of 16 floats), so
             // that the short rows' vectors rarely straddle two lines.
             Width = (Math.Max(VecWo + (s.Kw - 1) * s.DilW / s.StrideW, (s.W + 2 * s.PadW + s.StrideW - 1) / s.StrideW) + 15) / 16 * 16;
@@ -172,6 +175,8 @@ internal static unsafe class DepthwiseConv
         public int* Tables; // per chunk of a row's vectors: source offsets [V], destination offsets [V], used, overlapped
         public int Chunks, Across, Down, PerRow, LineStep;
         public bool Narrow;
+        /// <summary>Rows of 9..16 outputs with 512-bit vectors: one vector per row (<see cref="RunWide{TAct}"/>).</summary>
+        public bool Wide;
         public Vector256<float> Fresh;
 
         const int TableStride = 2 * V + 2;
@@ -187,8 +192,9 @@ internal static unsafe class DepthwiseConv
         public Gatherer(in Conv2dShape s, int* ints)
         {
             S = s;
-            P = new Plane(s);
             int kk = s.Kh * s.Kw, wo = s.Wo;
+            Wide = Simd.Use512 && wo > V && wo <= 2 * V;
+            P = new Plane(s, Wide ? 2 * V : V);
             Offs = ints;
             Tables = ints + kk;
             P.TapOffsets(s, new Span<int>(Offs, kk));
@@ -228,6 +234,11 @@ internal static unsafe class DepthwiseConv
             where TAct : struct, IActivation
         {
             Fill(S, P, x, plane, clear);
+            if (Wide)
+            {
+                RunWide<TAct>(plane, w, y, sc, sh, accumulate);
+                return;
+            }
             int kk = S.Kh * S.Kw, ho = S.Ho, wo = S.Wo;
             bool plain = typeof(TAct) == typeof(Identity) && sc == 1f && sh == 0f;
             var vs = Vector256.Create(sc);
@@ -322,6 +333,107 @@ internal static unsafe class DepthwiseConv
                         r.Store(d);
                     }
                 }
+            }
+        }
+
+        /// <summary>Rows of 9..16 outputs (14 x 14 planes: GhostNet's, the samples' depthwise blocks): one 512-bit
+        /// vector per row, up to eight rows in registers, instead of two overlapping 256-bit vectors per row; half the
+        /// loads and FMAs per output. A row's lanes past its end spill into the next row, which is stored after it
+        /// (or, accumulating, get zeros added); the plane's last row is stored as two overlapping halves, as the floats
+        /// after it belong to another plane that another task may be writing.</summary>
+        readonly void RunWide<TAct>(float* plane, float* w, float* y, float sc, float sh, bool accumulate)
+            where TAct : struct, IActivation
+        {
+            int kk = S.Kh * S.Kw, ho = S.Ho, wo = S.Wo;
+            bool plain = typeof(TAct) == typeof(Identity) && sc == 1f && sh == 0f;
+            var vs = Vector512.Create(sc);
+            var vt = Vector512.Create(sh);
+            var fresh = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(wo)).AsSingle();
+            int* offs = Offs;
+            float* tmp = stackalloc float[2 * V];
+            // Rows per block balanced (14 rows: 7 + 7, not 8 + 6 with two idle accumulators).
+            int blocks = (ho + 7) / 8, down = (ho + blocks - 1) / blocks;
+            long line = LineStep;
+            for (int oh0 = 0; oh0 < ho; oh0 += down)
+            {
+                // Slots past the block's last row repeat row 0 (computed, not stored).
+                int rows = Math.Min(down, ho - oh0);
+                float* s0 = plane + oh0 * line;
+                float* s1 = rows > 1 ? s0 + line : s0;
+                float* s2 = rows > 2 ? s0 + 2 * line : s0;
+                float* s3 = rows > 3 ? s0 + 3 * line : s0;
+                float* s4 = rows > 4 ? s0 + 4 * line : s0;
+                float* s5 = rows > 5 ? s0 + 5 * line : s0;
+                float* s6 = rows > 6 ? s0 + 6 * line : s0;
+                float* s7 = rows > 7 ? s0 + 7 * line : s0;
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (int t = 0; t < kk; t++)
+                {
+                    nint o = offs[t];
+                    var wv = Vector512.Create(w[t]);
+                    a0 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s0 + o), a0);
+                    a1 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s1 + o), a1);
+                    a2 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s2 + o), a2);
+                    a3 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s3 + o), a3);
+                    a4 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s4 + o), a4);
+                    a5 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s5 + o), a5);
+                    a6 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s6 + o), a6);
+                    a7 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(s7 + o), a7);
+                }
+                if (!plain)
+                {
+                    a0 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a0, vs, vt));
+                    a1 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a1, vs, vt));
+                    a2 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a2, vs, vt));
+                    a3 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a3, vs, vt));
+                    a4 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a4, vs, vt));
+                    a5 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a5, vs, vt));
+                    a6 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a6, vs, vt));
+                    a7 = default(TAct).Apply(Vector512.FusedMultiplyAdd(a7, vs, vt));
+                }
+                float* yb = y + oh0 * wo;
+                bool last = oh0 + rows == ho;
+                // All rows of the block but the plane's last go out whole.
+                int whole = last ? rows - 1 : rows;
+                if (accumulate)
+                {
+                    a0 &= fresh; a1 &= fresh; a2 &= fresh; a3 &= fresh; a4 &= fresh; a5 &= fresh; a6 &= fresh; a7 &= fresh;
+                    if (whole > 0) (a0 + Vector512.Load(yb)).Store(yb);
+                    if (whole > 1) (a1 + Vector512.Load(yb + wo)).Store(yb + wo);
+                    if (whole > 2) (a2 + Vector512.Load(yb + 2 * wo)).Store(yb + 2 * wo);
+                    if (whole > 3) (a3 + Vector512.Load(yb + 3 * wo)).Store(yb + 3 * wo);
+                    if (whole > 4) (a4 + Vector512.Load(yb + 4 * wo)).Store(yb + 4 * wo);
+                    if (whole > 5) (a5 + Vector512.Load(yb + 5 * wo)).Store(yb + 5 * wo);
+                    if (whole > 6) (a6 + Vector512.Load(yb + 6 * wo)).Store(yb + 6 * wo);
+                    if (whole > 7) (a7 + Vector512.Load(yb + 7 * wo)).Store(yb + 7 * wo);
+                }
+                else
+                {
+                    if (whole > 0) a0.Store(yb);
+                    if (whole > 1) a1.Store(yb + wo);
+                    if (whole > 2) a2.Store(yb + 2 * wo);
+                    if (whole > 3) a3.Store(yb + 3 * wo);
+                    if (whole > 4) a4.Store(yb + 4 * wo);
+                    if (whole > 5) a5.Store(yb + 5 * wo);
+                    if (whole > 6) a6.Store(yb + 6 * wo);
+                    if (whole > 7) a7.Store(yb + 7 * wo);
+                }
+                if (!last) continue;
+                int j = rows - 1;
+                var r = j switch { 0 => a0, 1 => a1, 2 => a2, 3 => a3, 4 => a4, 5 => a5, 6 => a6, _ => a7 };
+                float* d = yb + j * wo;
+                // Its first eight and last eight floats (overlapping; 9 <= wo <= 16), both read before either is
+                // stored, so accumulated lanes in the overlap are added once.
+                r.Store(tmp);
+                var lo = Vector256.Load(tmp);
+                var hi = Vector256.Load(tmp + wo - V);
+                if (accumulate)
+                {
+                    lo += Vector256.Load(d);
+                    hi += Vector256.Load(d + wo - V);
+                }
+                lo.Store(d);
+                hi.Store(d + wo - V);
             }
         }
     }
