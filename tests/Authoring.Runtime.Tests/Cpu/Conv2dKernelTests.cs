@@ -45,6 +45,8 @@ public class Conv2dKernelTests
         new[] { 3, 1, 12, 3, 1, 3, 1, 1, 0, 1, 1, 1, 3 },     // one row of 12 (512-bit rows: the plane's last row alone)
         new[] { 5, 9, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5 },      // rows of 9 (the narrowest 512-bit row), 9 rows: blocks of 5 and 4
         new[] { 3, 17, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3 },    // rows of 16 (no spill), 17 rows: blocks of 6, 6 and 5
+        new[] { 3, 11, 13, 3, 3, 3, 2, 2, 1, 2, 2, 2, 3 },    // depthwise stride 2, dilation 2: every tap in phase 0, phase 1 none
+        new[] { 2, 10, 14, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2 },    // depthwise stride 3: three phases, one tap each
         new[] { 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // the sample's 3x3 conv 32 -> 64
         new[] { 12, 9, 11, 20, 2, 3, 1, 1, 0, 2, 1, 1, 1 },   // Kh != Kw, Ph != Pw, 20 channels (a part-filled tile)
         new[] { 8, 10, 9, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1 },    // stride 2 (data gradient through col2im)
