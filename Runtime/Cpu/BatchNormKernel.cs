@@ -273,11 +273,18 @@ public static unsafe class BatchNormKernel
             DBeta[ch] += (float)sumG;
         }
 
+        // Rows of 14 x 14 or 7 x 7 planes end in a part vector (196 = 12 x 16 + 4, 49 = 3 x 16 + 1): the last whole
+        // vector that ends the row, with the lanes the loop already did masked out of the sums (or, for dx, computed
+        // before the loop from the same inputs and stored after it, so overlapping lanes get the same value once),
+        // instead of a scalar tail; and one horizontal sum per row instead of one per vector width.
+        static Vector512<int> Lanes16 => Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        static Vector256<int> Lanes8 => Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+
         static void RowGrads(float* x, float* dy, int len, float mean, float invStd, float gamma, float beta, out double sumG, out double sumGX)
         {
             int i = 0;
             sumG = 0; sumGX = 0;
-            if (Simd.Use512)
+            if (Simd.Use512 && len >= 16)
             {
                 var m = Vector512.Create(mean); var s = Vector512.Create(invStd); var ga = Vector512.Create(gamma); var be = Vector512.Create(beta);
                 var ag = Vector512<float>.Zero; var agx = Vector512<float>.Zero;
@@ -287,8 +294,19 @@ public static unsafe class BatchNormKernel
                     var g = Vector512.Load(dy + i) * default(TAct).Derivative(Vector512.FusedMultiplyAdd(xh, ga, be));
                     ag += g; agx = Vector512.FusedMultiplyAdd(g, xh, agx);
                 }
-                sumG += Vector512.Sum(ag); sumGX += Vector512.Sum(agx);
+                if (i < len)
+                {
+                    int at = len - 16;
+                    var keep = Vector512.GreaterThanOrEqual(Lanes16, Vector512.Create(i - at)).AsSingle();
+                    var xh = (Vector512.Load(x + at) - m) * s;
+                    var g = Vector512.Load(dy + at) * default(TAct).Derivative(Vector512.FusedMultiplyAdd(xh, ga, be));
+                    g &= keep; xh &= keep;
+                    ag += g; agx = Vector512.FusedMultiplyAdd(g, xh, agx);
+                }
+                sumG = Vector512.Sum(ag); sumGX = Vector512.Sum(agx);
+                return;
             }
+            if (len >= 8)
             {
                 var m = Vector256.Create(mean); var s = Vector256.Create(invStd); var ga = Vector256.Create(gamma); var be = Vector256.Create(beta);
                 var ag = Vector256<float>.Zero; var agx = Vector256<float>.Zero;
@@ -298,7 +316,17 @@ public static unsafe class BatchNormKernel
                     var g = Vector256.Load(dy + i) * default(TAct).Derivative(Vector256.FusedMultiplyAdd(xh, ga, be));
                     ag += g; agx = Vector256.FusedMultiplyAdd(g, xh, agx);
                 }
-                sumG += Vector256.Sum(ag); sumGX += Vector256.Sum(agx);
+                if (i < len)
+                {
+                    int at = len - 8;
+                    var keep = Vector256.GreaterThanOrEqual(Lanes8, Vector256.Create(i - at)).AsSingle();
+                    var xh = (Vector256.Load(x + at) - m) * s;
+                    var g = Vector256.Load(dy + at) * default(TAct).Derivative(Vector256.FusedMultiplyAdd(xh, ga, be));
+                    g &= keep; xh &= keep;
+                    ag += g; agx = Vector256.FusedMultiplyAdd(g, xh, agx);
+                }
+                sumG = Vector256.Sum(ag); sumGX = Vector256.Sum(agx);
+                return;
             }
             for (; i < len; i++)
             {
@@ -312,10 +340,20 @@ public static unsafe class BatchNormKernel
             float k, float mG, float mGX, bool accumulate)
         {
             int i = 0;
-            if (Simd.Use512)
+            if (Simd.Use512 && len >= 16)
             {
                 var m = Vector512.Create(mean); var s = Vector512.Create(invStd); var ga = Vector512.Create(gamma); var be = Vector512.Create(beta);
                 var vk = Vector512.Create(k); var vmg = Vector512.Create(mG); var vmgx = Vector512.Create(mGX);
+                int at = len - 16;
+                bool part = len % 16 != 0;
+                Vector512<float> last = default;
+                if (part)
+                {
+                    var xh = (Vector512.Load(x + at) - m) * s;
+                    var g = Vector512.Load(dy + at) * default(TAct).Derivative(Vector512.FusedMultiplyAdd(xh, ga, be));
+                    last = vk * (g - vmg - xh * vmgx);
+                    if (accumulate) last += Vector512.Load(dx + at);
+                }
                 for (; i <= len - 16; i += 16)
                 {
                     var xh = (Vector512.Load(x + i) - m) * s;
@@ -324,10 +362,23 @@ public static unsafe class BatchNormKernel
                     if (accumulate) d += Vector512.Load(dx + i);
                     d.Store(dx + i);
                 }
+                if (part) last.Store(dx + at);
+                return;
             }
+            if (len >= 8)
             {
                 var m = Vector256.Create(mean); var s = Vector256.Create(invStd); var ga = Vector256.Create(gamma); var be = Vector256.Create(beta);
                 var vk = Vector256.Create(k); var vmg = Vector256.Create(mG); var vmgx = Vector256.Create(mGX);
+                int at = len - 8;
+                bool part = len % 8 != 0;
+                Vector256<float> last = default;
+                if (part)
+                {
+                    var xh = (Vector256.Load(x + at) - m) * s;
+                    var g = Vector256.Load(dy + at) * default(TAct).Derivative(Vector256.FusedMultiplyAdd(xh, ga, be));
+                    last = vk * (g - vmg - xh * vmgx);
+                    if (accumulate) last += Vector256.Load(dx + at);
+                }
                 for (; i <= len - 8; i += 8)
                 {
                     var xh = (Vector256.Load(x + i) - m) * s;
@@ -336,6 +387,8 @@ public static unsafe class BatchNormKernel
                     if (accumulate) d += Vector256.Load(dx + i);
                     d.Store(dx + i);
                 }
+                if (part) last.Store(dx + at);
+                return;
             }
             for (; i < len; i++)
             {

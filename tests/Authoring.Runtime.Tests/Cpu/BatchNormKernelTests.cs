@@ -132,7 +132,8 @@ public class BatchNormKernelTests
     [MemberData(nameof(Acts))]
     public void BackwardTrainMatchesReference(string act)
     {
-        foreach (var (n, c, hw, acc) in new[] { (4, 3, 49, false), (16, 5, 1, true), (3, 2, 35, true) })
+        // Rows of 49, 196 (a part vector after whole ones, both widths), 12 (one 256-bit vector and a part), 7 (scalar) and 1.
+        foreach (var (n, c, hw, acc) in new[] { (4, 3, 49, false), (16, 5, 1, true), (3, 2, 35, true), (2, 3, 196, true), (3, 2, 12, false), (2, 2, 7, true) })
         {
             var rng = new Random(n * c + hw);
             var (x, p) = Inputs(rng, n, c, hw);
