@@ -47,12 +47,19 @@ internal static unsafe class KernelUtil
     public static void Epilogue<TAct>(float* x, float* y, int len, float scale, float shift) where TAct : struct, IActivation
     {
         int i = 0;
-        if (Simd.Use512)
+        if (Simd.Use512 && len >= 16)
         {
             var vs = Vector512.Create(scale);
             var vt = Vector512.Create(shift);
-            for (; i <= len - 16; i += 16)
+            // A row that ends in a part vector (14 x 14 planes: 196 = 12 x 16 + 4) ends with the last whole vector,
+            // computed before the loop (x may be y) and stored after it, instead of a 256-bit step and scalar tail.
+            int at = len - 16;
+            bool part = len % 16 != 0;
+            var last = part ? default(TAct).Apply(Vector512.FusedMultiplyAdd(Vector512.Load(x + at), vs, vt)) : default;
+            for (; i <= at; i += 16)
                 default(TAct).Apply(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vt)).Store(y + i);
+            if (part) last.Store(y + at);
+            return;
         }
         {
             var vs = Vector256.Create(scale);
