@@ -225,20 +225,8 @@ public static unsafe partial class Conv2dKernel
         for (; i < len; i++) y[i] = default(TAct).Apply(MathF.FusedMultiplyAdd(y[i], scale, shift) + r[i]);
     }
 
-    /// <summary>sums[2c] = sum of (y - k[c]), sums[2c + 1] = sum of its square, over the batch (double, fixed order).</summary>
+    /// <summary>sums[2c] = sum of (y - k[c]), sums[2c + 1] = sum of its square, over the batch (double, fixed order;
+    /// vectorised and over the channels in parallel in <see cref="ChannelSums"/>).</summary>
     static void ShiftedSums(float* y, long stride, int n, int channels, int hw, float* k, double* sums)
-    {
-        for (int c = 0; c < channels; c++)
-        {
-            double s1 = 0, s2 = 0;
-            float kc = k[c];
-            for (int b = 0; b < n; b++)
-            {
-                float* row = y + b * stride + (long)c * hw;
-                for (int i = 0; i < hw; i++) { double t = row[i] - kc; s1 += t; s2 += t * t; }
-            }
-            sums[2 * c] = s1;
-            sums[2 * c + 1] = s2;
-        }
-    }
+        => ChannelSums.Shifted(y, stride, n, channels, hw, k, sums);
 }

@@ -246,11 +246,13 @@ public static unsafe class PoolKernel
                         MaxPlane(s, x, y, dx, true, default(Stored));
                     break;
                 case Op.AvgForward:
-                    AvgPlane(s, x, y, null, false);
+                    if (Avg2x2Applies(s)) Avg2x2(x, y, w, ho, wo);
+                    else AvgPlane(s, x, y, null, false);
                     break;
                 default:
                     if (!Accumulate) new Span<float>(dx, hw).Clear();
-                    AvgPlane(s, null, y, dx, true);
+                    if (Avg2x2Applies(s)) Avg2x2Backward(y, dx, w, ho, wo);
+                    else AvgPlane(s, null, y, dx, true);
                     break;
             }
         }
@@ -416,6 +418,70 @@ public static unsafe class PoolKernel
             var o = Avx2.Permute4x64(odd.AsDouble(), 0xD8).AsSingle();
             lo = Avx.UnpackLow(e, o);
             hi = Avx.UnpackHigh(e, o);
+        }
+
+        /// <summary>2x2 stride-2 windows that all lie inside the plane (no padding, floor mode): GhostNetV2's DFC branch
+        /// pools every 14 x 14 plane so, and the scalar window loop cost as much as the depthwise convs after it.</summary>
+        static bool Avg2x2Applies(in Pool2dShape s) => Avx2.IsSupported && s.Kh == 2 && s.Kw == 2 && s.StrideH == 2 && s.StrideW == 2
+            && s.PadH == 0 && s.PadW == 0 && 2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
+
+        /// <summary>2x2 stride-2 average: the two rows added, then adjacent pairs by a horizontal add, 8 windows at a
+        /// time (masked loads and stores for a row's last few).</summary>
+        static void Avg2x2(float* x, float* y, int w, int ho, int wo)
+        {
+            var quarter = Vector256.Create(0.25f);
+            for (int oh = 0; oh < ho; oh++)
+            {
+                float* r0 = x + 2 * oh * w, r1 = r0 + w, yr = y + oh * wo;
+                for (int ow = 0; ow < wo; ow += 8)
+                {
+                    int n = Math.Min(8, wo - ow);
+                    Vector256<float> a0, a1, b0, b1;
+                    if (n == 8)
+                    {
+                        a0 = Vector256.Load(r0 + 2 * ow); a1 = Vector256.Load(r0 + 2 * ow + 8);
+                        b0 = Vector256.Load(r1 + 2 * ow); b1 = Vector256.Load(r1 + 2 * ow + 8);
+                    }
+                    else
+                    {
+                        var ma = Mask(2 * n); var mb = Mask(2 * n - 8);
+                        a0 = Avx.MaskLoad(r0 + 2 * ow, ma); a1 = Avx.MaskLoad(r0 + 2 * ow + 8, mb);
+                        b0 = Avx.MaskLoad(r1 + 2 * ow, ma); b1 = Avx.MaskLoad(r1 + 2 * ow + 8, mb);
+                    }
+                    // hadd: s0[0]+s0[1], s0[2]+s0[3], s1[0]+s1[1], s1[2]+s1[3] | the same of elements 4..7; the permute puts s0's pairs first.
+                    var sums = Avx.HorizontalAdd(a0 + b0, a1 + b1);
+                    var r = Avx2.Permute4x64(sums.AsDouble(), 0xD8).AsSingle() * quarter;
+                    if (n == 8) r.Store(yr + ow);
+                    else Avx.MaskStore(yr + ow, Mask(n), r);
+                }
+            }
+        }
+
+        /// <summary>dx += dy / 4 over each 2x2 stride-2 window: dy interleaved with itself for the two rows.</summary>
+        static void Avg2x2Backward(float* dy, float* dx, int w, int ho, int wo)
+        {
+            var quarter = Vector256.Create(0.25f);
+            for (int oh = 0; oh < ho; oh++)
+            {
+                float* d0 = dx + 2 * oh * w, d1 = d0 + w, gr = dy + oh * wo;
+                for (int ow = 0; ow < wo; ow += 8)
+                {
+                    int n = Math.Min(8, wo - ow);
+                    var g = (n == 8 ? Vector256.Load(gr + ow) : Avx.MaskLoad(gr + ow, Mask(n))) * quarter;
+                    Merge(g, g, out var lo, out var hi);
+                    if (n == 8)
+                    {
+                        (Vector256.Load(d0 + 2 * ow) + lo).Store(d0 + 2 * ow); (Vector256.Load(d0 + 2 * ow + 8) + hi).Store(d0 + 2 * ow + 8);
+                        (Vector256.Load(d1 + 2 * ow) + lo).Store(d1 + 2 * ow); (Vector256.Load(d1 + 2 * ow + 8) + hi).Store(d1 + 2 * ow + 8);
+                    }
+                    else
+                    {
+                        var ma = Mask(2 * n); var mb = Mask(2 * n - 8);
+                        Avx.MaskStore(d0 + 2 * ow, ma, Avx.MaskLoad(d0 + 2 * ow, ma) + lo); Avx.MaskStore(d0 + 2 * ow + 8, mb, Avx.MaskLoad(d0 + 2 * ow + 8, mb) + hi);
+                        Avx.MaskStore(d1 + 2 * ow, ma, Avx.MaskLoad(d1 + 2 * ow, ma) + lo); Avx.MaskStore(d1 + 2 * ow + 8, mb, Avx.MaskLoad(d1 + 2 * ow + 8, mb) + hi);
+                    }
+                }
+            }
         }
 
         /// <summary>Average forward, or (with <paramref name="backward"/>) spreading dy in y over each window.</summary>
