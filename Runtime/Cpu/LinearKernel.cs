@@ -25,7 +25,23 @@ public static unsafe class LinearKernel
             float* sc = psc == null ? null : psc + scaleOff;
             float* sh = psh == null ? null : psh + shiftOff;
             if (typeof(TAct) == typeof(Identity) && sc == null && sh == null) return;
-            for (int b = 0; b < n; b++) RowEpilogue<TAct>(yy + (long)b * y.BatchStride, outF, sc, sh);
+            // Over token rows (a transformer's linear layers: thousands of rows) the epilogue is a pass of its own
+            // that would otherwise run on one thread while the GEMM ran on all.
+            var job = new EpilogueJob<TAct> { Y = yy, Stride = y.BatchStride, N = n, Len = outF, Scale = sc, Shift = sh };
+            WorkerPool.For((n + EpilogueJob<TAct>.Rows - 1) / EpilogueJob<TAct>.Rows, ref job, (long)n * outF * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    struct EpilogueJob<TAct> : IParallelJob where TAct : struct, IActivation
+    {
+        public const int Rows = 64;
+        public float* Y, Scale, Shift;
+        public int Stride, N, Len;
+
+        public void Run(int block)
+        {
+            int r1 = Math.Min(N, (block + 1) * Rows);
+            for (int b = block * Rows; b < r1; b++) RowEpilogue<TAct>(Y + (long)b * Stride, Len, Scale, Shift);
         }
     }
 
