@@ -65,8 +65,116 @@ public static unsafe class LinearKernel
         KernelUtil.Check(dw, dwOff, inF * outF, nameof(dw));
         if (n == 0 || inF == 0 || outF == 0) return;
         fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
+        {
+            if (TallWeights(n, inF, outF, px + x.Offset, x.BatchStride, pdy + dy.Offset, dy.BatchStride, pdw + dwOff)) return;
             GemmCore.Run(true, false, outF, inF, n, 1f, pdy + dy.Offset, dy.BatchStride, px + x.Offset, x.BatchStride,
                 1f, pdw + dwOff, inF, parallel: !WorkerPool.InsideJob);
+        }
+    }
+
+    /// <summary>Rows (the GEMM's depth) from which <see cref="TallWeights"/> takes the weight gradient.</summary>
+    internal const int TallRows = 1024;
+
+    /// <summary>dw += dy^T x for a layer over many rows (a transformer's linear layers over batch x tokens: thousands
+    /// of rows, tens of features): the GEMM's depth is the row count, and GemmCore spent a third of this call packing
+    /// both operands (perf, VitNet). Here rows stream through registers unpacked: 6 output features x 64 input
+    /// features of dw in 24 accumulators, the rows in chunks that stay in L2 while every 6-feature block of a task
+    /// passes over them. Each element sums its rows in row order onto dw's value, whatever the threads (the
+    /// accumulators go back to dw between chunks, exactly). AVX-512 only (32 vector registers); false when it does not
+    /// apply.</summary>
+    static bool TallWeights(int n, int inF, int outF, float* x, int xStride, float* dy, int dyStride, float* dw)
+    {
+        if (!Simd.Use512 || !Vector512.IsHardwareAccelerated || n < TallRows || inF % 16 != 0 || n < 4 * Math.Max(inF, outF)) return false;
+        int oBlocks = (outF + TallJob.Mr - 1) / TallJob.Mr, cBlocks = (inF + 63) / 64;
+        // A task: a group of output blocks over one column block; about 8 tasks per column block spread the work.
+        int group = Math.Max(1, (oBlocks + 7) / 8);
+        var job = new TallJob
+        {
+            N = n, InF = inF, OutF = outF, X = x, XStride = xStride, Dy = dy, DyStride = dyStride, Dw = dw,
+            Group = group, Groups = (oBlocks + group - 1) / group, OBlocks = oBlocks,
+        };
+        WorkerPool.For(job.Groups * cBlocks, ref job, 2L * n * inF * outF);
+        return true;
+    }
+
+    struct TallJob : IParallelJob
+    {
+        public const int Mr = 6, Chunk = 256;
+        public float* X, Dy, Dw;
+        public int N, InF, OutF, XStride, DyStride, Group, Groups, OBlocks;
+
+        public void Run(int task)
+        {
+            int cb = task / Groups, g = task - cb * Groups;
+            int c0 = cb * 64, width = Math.Min(64, InF - c0);
+            int b0 = g * Group, b1 = Math.Min(OBlocks, b0 + Group);
+            for (int r0 = 0; r0 < N; r0 += Chunk)
+            {
+                int rows = Math.Min(Chunk, N - r0);
+                float* x = X + (long)r0 * XStride + c0, dy = Dy + (long)r0 * DyStride;
+                for (int ob = b0; ob < b1; ob++)
+                {
+                    int o0 = ob * Mr, mr = Math.Min(Mr, OutF - o0);
+                    if (width == 64) Block64(rows, x, XStride, dy, DyStride, o0, mr, OutF, Dw + (long)o0 * InF + c0, InF);
+                    else
+                        for (int c = 0; c < width; c += 16)
+                            Block16(rows, x + c, XStride, dy, DyStride, o0, mr, Dw + (long)o0 * InF + c0 + c, InF);
+                }
+            }
+        }
+
+        /// <summary>dw[o0 + k, 0..64) += sum over rows of dy[r, o0 + k] x[r, 0..64), k &lt; mr (rows of a short last block
+        /// are computed on a repeated feature and not stored).</summary>
+        static void Block64(int rows, float* x, long xs, float* dy, long ds, int o0, int mr, int outF, float* dw, int ldw)
+        {
+            int k1 = mr > 1 ? o0 + 1 : o0, k2 = mr > 2 ? o0 + 2 : o0, k3 = mr > 3 ? o0 + 3 : o0, k4 = mr > 4 ? o0 + 4 : o0, k5 = mr > 5 ? o0 + 5 : o0;
+            Vector512<float> a00 = Load(dw, 0, 0, mr, ldw), a01 = Load(dw, 0, 16, mr, ldw), a02 = Load(dw, 0, 32, mr, ldw), a03 = Load(dw, 0, 48, mr, ldw);
+            Vector512<float> a10 = Load(dw, 1, 0, mr, ldw), a11 = Load(dw, 1, 16, mr, ldw), a12 = Load(dw, 1, 32, mr, ldw), a13 = Load(dw, 1, 48, mr, ldw);
+            Vector512<float> a20 = Load(dw, 2, 0, mr, ldw), a21 = Load(dw, 2, 16, mr, ldw), a22 = Load(dw, 2, 32, mr, ldw), a23 = Load(dw, 2, 48, mr, ldw);
+            Vector512<float> a30 = Load(dw, 3, 0, mr, ldw), a31 = Load(dw, 3, 16, mr, ldw), a32 = Load(dw, 3, 32, mr, ldw), a33 = Load(dw, 3, 48, mr, ldw);
+            Vector512<float> a40 = Load(dw, 4, 0, mr, ldw), a41 = Load(dw, 4, 16, mr, ldw), a42 = Load(dw, 4, 32, mr, ldw), a43 = Load(dw, 4, 48, mr, ldw);
+            Vector512<float> a50 = Load(dw, 5, 0, mr, ldw), a51 = Load(dw, 5, 16, mr, ldw), a52 = Load(dw, 5, 32, mr, ldw), a53 = Load(dw, 5, 48, mr, ldw);
+            for (int r = 0; r < rows; r++)
+            {
+                float* xr = x + r * xs, d = dy + r * ds;
+                var x0 = Vector512.Load(xr); var x1 = Vector512.Load(xr + 16); var x2 = Vector512.Load(xr + 32); var x3 = Vector512.Load(xr + 48);
+                var b = Vector512.Create(d[o0]);
+                a00 = Vector512.FusedMultiplyAdd(b, x0, a00); a01 = Vector512.FusedMultiplyAdd(b, x1, a01); a02 = Vector512.FusedMultiplyAdd(b, x2, a02); a03 = Vector512.FusedMultiplyAdd(b, x3, a03);
+                b = Vector512.Create(d[k1]);
+                a10 = Vector512.FusedMultiplyAdd(b, x0, a10); a11 = Vector512.FusedMultiplyAdd(b, x1, a11); a12 = Vector512.FusedMultiplyAdd(b, x2, a12); a13 = Vector512.FusedMultiplyAdd(b, x3, a13);
+                b = Vector512.Create(d[k2]);
+                a20 = Vector512.FusedMultiplyAdd(b, x0, a20); a21 = Vector512.FusedMultiplyAdd(b, x1, a21); a22 = Vector512.FusedMultiplyAdd(b, x2, a22); a23 = Vector512.FusedMultiplyAdd(b, x3, a23);
+                b = Vector512.Create(d[k3]);
+                a30 = Vector512.FusedMultiplyAdd(b, x0, a30); a31 = Vector512.FusedMultiplyAdd(b, x1, a31); a32 = Vector512.FusedMultiplyAdd(b, x2, a32); a33 = Vector512.FusedMultiplyAdd(b, x3, a33);
+                b = Vector512.Create(d[k4]);
+                a40 = Vector512.FusedMultiplyAdd(b, x0, a40); a41 = Vector512.FusedMultiplyAdd(b, x1, a41); a42 = Vector512.FusedMultiplyAdd(b, x2, a42); a43 = Vector512.FusedMultiplyAdd(b, x3, a43);
+                b = Vector512.Create(d[k5]);
+                a50 = Vector512.FusedMultiplyAdd(b, x0, a50); a51 = Vector512.FusedMultiplyAdd(b, x1, a51); a52 = Vector512.FusedMultiplyAdd(b, x2, a52); a53 = Vector512.FusedMultiplyAdd(b, x3, a53);
+            }
+            Store(dw, 0, mr, ldw, a00, a01, a02, a03); Store(dw, 1, mr, ldw, a10, a11, a12, a13); Store(dw, 2, mr, ldw, a20, a21, a22, a23);
+            Store(dw, 3, mr, ldw, a30, a31, a32, a33); Store(dw, 4, mr, ldw, a40, a41, a42, a43); Store(dw, 5, mr, ldw, a50, a51, a52, a53);
+        }
+
+        static Vector512<float> Load(float* dw, int k, int c, int mr, int ldw) => k < mr ? Vector512.Load(dw + (long)k * ldw + c) : Vector512<float>.Zero;
+
+        static void Store(float* dw, int k, int mr, int ldw, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+        {
+            if (k >= mr) return;
+            float* row = dw + (long)k * ldw;
+            v0.Store(row); v1.Store(row + 16); v2.Store(row + 32); v3.Store(row + 48);
+        }
+
+        /// <summary>As <see cref="Block64"/> over 16 columns, one output feature at a time (a last column block narrower than 64).</summary>
+        static void Block16(int rows, float* x, long xs, float* dy, long ds, int o0, int mr, float* dw, int ldw)
+        {
+            for (int k = 0; k < mr; k++)
+            {
+                var a = Vector512.Load(dw + (long)k * ldw);
+                float* d = dy + o0 + k;
+                for (int r = 0; r < rows; r++) a = Vector512.FusedMultiplyAdd(Vector512.Create(d[r * ds]), Vector512.Load(x + r * xs), a);
+                a.Store(dw + (long)k * ldw);
+            }
+        }
     }
 
     /// <summary>y[o] = act(scale[o] y[o] + shift[o]) along one row; null scale/shift mean 1/0.</summary>
