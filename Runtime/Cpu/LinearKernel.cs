@@ -20,6 +20,8 @@ public static unsafe class LinearKernel
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
             float* yy = py + y.Offset;
+            if (TallForward<TAct>(n, inF, outF, px + x.Offset, x.BatchStride, pw + wOff, psc == null ? null : psc + scaleOff,
+                    psh == null ? null : psh + shiftOff, yy, y.BatchStride)) return;
             GemmCore.Run(false, true, n, outF, inF, 1f, px + x.Offset, x.BatchStride, pw + wOff, inF, 0f, yy, y.BatchStride,
                 parallel: !WorkerPool.InsideJob);
             float* sc = psc == null ? null : psc + scaleOff;
@@ -42,6 +44,111 @@ public static unsafe class LinearKernel
         {
             int r1 = Math.Min(N, (block + 1) * Rows);
             for (int b = block * Rows; b < r1; b++) RowEpilogue<TAct>(Y + (long)b * Stride, Len, Scale, Shift);
+        }
+    }
+
+    [ThreadStatic] static float[]? t_wt;
+
+    /// <summary>y = act(scale (x W^T) + shift) over many rows (batch x tokens) with the epilogue applied in registers:
+    /// the product and the epilogue were two passes over y, and the epilogue ran alone after the GEMM. W^T is copied
+    /// once per call (in x out floats); 6 rows x 64 outputs accumulate in 24 registers over the input features in order.
+    /// AVX-512 only; false when it does not apply (few rows, outputs not a multiple of 16, a large weight).</summary>
+    static bool TallForward<TAct>(int n, int inF, int outF, float* x, int xStride, float* w, float* scale, float* shift, float* y, int yStride)
+        where TAct : struct, IActivation
+    {
+        if (!Simd.Use512 || !Vector512.IsHardwareAccelerated || n < TallRows || outF % 16 != 0 || (long)inF * outF > 1 << 20
+            || n < 4 * Math.Max(inF, outF)) return false;
+        var wt = t_wt is { } a && a.Length >= inF * outF ? a : t_wt = new float[Math.Max(inF * outF, 16384)];
+        fixed (float* pt = wt)
+        {
+            for (int o = 0; o < outF; o++)
+            {
+                float* src = w + (long)o * inF;
+                for (int i = 0; i < inF; i++) pt[(long)i * outF + o] = src[i];
+            }
+            var job = new TallForwardJob<TAct> { N = n, InF = inF, OutF = outF, X = x, XStride = xStride, Wt = pt, Scale = scale, Shift = shift, Y = y, YStride = yStride };
+            WorkerPool.For((n + TallForwardJob<TAct>.Rows - 1) / TallForwardJob<TAct>.Rows, ref job, 2L * n * inF * outF);
+        }
+        return true;
+    }
+
+    struct TallForwardJob<TAct> : IParallelJob where TAct : struct, IActivation
+    {
+        public const int Mr = 6, Rows = 16 * Mr;
+        public float* X, Wt, Scale, Shift, Y;
+        public int N, InF, OutF, XStride, YStride;
+
+        public void Run(int task)
+        {
+            int r1 = Math.Min(N, (task + 1) * Rows);
+            for (int r = task * Rows; r < r1; r += Mr)
+            {
+                int mr = Math.Min(Mr, r1 - r);
+                for (int c = 0; c < OutF; c += 64)
+                {
+                    if (OutF - c >= 64) Tile64(r, mr, c);
+                    else for (int c16 = c; c16 < OutF; c16 += 16) Tile16(r, mr, c16);
+                }
+            }
+        }
+
+        /// <summary>Rows [r, r + mr) x outputs [c, c + 64): rows past mr repeat the last one and are not stored.</summary>
+        void Tile64(int r, int mr, int c)
+        {
+            long xs = XStride;
+            float* x0 = X + r * xs, x1 = X + (r + Math.Min(1, mr - 1)) * xs, x2 = X + (r + Math.Min(2, mr - 1)) * xs;
+            float* x3 = X + (r + Math.Min(3, mr - 1)) * xs, x4 = X + (r + Math.Min(4, mr - 1)) * xs, x5 = X + (r + Math.Min(5, mr - 1)) * xs;
+            Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+            Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+            Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
+            float* wt = Wt + c;
+            long ld = OutF;
+            for (int i = 0; i < InF; i++)
+            {
+                float* wr = wt + i * ld;
+                var w0 = Vector512.Load(wr); var w1 = Vector512.Load(wr + 16); var w2 = Vector512.Load(wr + 32); var w3 = Vector512.Load(wr + 48);
+                var b = Vector512.Create(x0[i]);
+                a00 = Vector512.FusedMultiplyAdd(b, w0, a00); a01 = Vector512.FusedMultiplyAdd(b, w1, a01); a02 = Vector512.FusedMultiplyAdd(b, w2, a02); a03 = Vector512.FusedMultiplyAdd(b, w3, a03);
+                b = Vector512.Create(x1[i]);
+                a10 = Vector512.FusedMultiplyAdd(b, w0, a10); a11 = Vector512.FusedMultiplyAdd(b, w1, a11); a12 = Vector512.FusedMultiplyAdd(b, w2, a12); a13 = Vector512.FusedMultiplyAdd(b, w3, a13);
+                b = Vector512.Create(x2[i]);
+                a20 = Vector512.FusedMultiplyAdd(b, w0, a20); a21 = Vector512.FusedMultiplyAdd(b, w1, a21); a22 = Vector512.FusedMultiplyAdd(b, w2, a22); a23 = Vector512.FusedMultiplyAdd(b, w3, a23);
+                b = Vector512.Create(x3[i]);
+                a30 = Vector512.FusedMultiplyAdd(b, w0, a30); a31 = Vector512.FusedMultiplyAdd(b, w1, a31); a32 = Vector512.FusedMultiplyAdd(b, w2, a32); a33 = Vector512.FusedMultiplyAdd(b, w3, a33);
+                b = Vector512.Create(x4[i]);
+                a40 = Vector512.FusedMultiplyAdd(b, w0, a40); a41 = Vector512.FusedMultiplyAdd(b, w1, a41); a42 = Vector512.FusedMultiplyAdd(b, w2, a42); a43 = Vector512.FusedMultiplyAdd(b, w3, a43);
+                b = Vector512.Create(x5[i]);
+                a50 = Vector512.FusedMultiplyAdd(b, w0, a50); a51 = Vector512.FusedMultiplyAdd(b, w1, a51); a52 = Vector512.FusedMultiplyAdd(b, w2, a52); a53 = Vector512.FusedMultiplyAdd(b, w3, a53);
+            }
+            Out(r, 0, mr, c, a00, a01, a02, a03); Out(r, 1, mr, c, a10, a11, a12, a13); Out(r, 2, mr, c, a20, a21, a22, a23);
+            Out(r, 3, mr, c, a30, a31, a32, a33); Out(r, 4, mr, c, a40, a41, a42, a43); Out(r, 5, mr, c, a50, a51, a52, a53);
+        }
+
+        void Out(int r, int k, int mr, int c, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
+        {
+            if (k >= mr) return;
+            float* y = Y + (long)(r + k) * YStride + c;
+            Epi(v0, y, c); Epi(v1, y + 16, c + 16); Epi(v2, y + 32, c + 32); Epi(v3, y + 48, c + 48);
+        }
+
+        /// <summary>RowEpilogue's operations on 16 outputs, then the store.</summary>
+        void Epi(Vector512<float> v, float* y, int c)
+        {
+            if (Scale != null) v *= Vector512.Load(Scale + c);
+            if (Shift != null) v += Vector512.Load(Shift + c);
+            default(TAct).Apply(v).Store(y);
+        }
+
+        /// <summary>Rows [r, r + mr) x outputs [c, c + 16), row by row (the last outputs when fewer than 64 remain).</summary>
+        void Tile16(int r, int mr, int c)
+        {
+            for (int k = 0; k < mr; k++)
+            {
+                float* x = X + (long)(r + k) * XStride;
+                var a = Vector512<float>.Zero;
+                for (int i = 0; i < InF; i++) a = Vector512.FusedMultiplyAdd(Vector512.Create(x[i]), Vector512.Load(Wt + (long)i * OutF + c), a);
+                Epi(a, Y + (long)(r + k) * YStride + c, c);
+            }
         }
     }
 
