@@ -8,7 +8,7 @@ using System.Runtime.Intrinsics;
 namespace Authoring.Runtime.Cpu;
 
 /// <summary>Batch normalization over channels (BatchNorm1d is hw = 1), with a fused activation.</summary>
-public static unsafe class BatchNormKernel
+public static unsafe partial class BatchNormKernel
 {
     /// <summary>Training statistics need more than one value per channel, as PyTorch insists: one value
     /// has zero variance, normalises to beta and gives the layers below no gradient.</summary>
@@ -36,6 +36,7 @@ public static unsafe class BatchNormKernel
         KernelUtil.Check(save, saveOff, 2 * c, nameof(save));
         if (n == 0 || c == 0 || hw == 0) return true;
         CheckBatchStatistics(n, hw);
+        if (hw == 1) return ForwardTrainRows<TAct>(n, c, x, p, gammaOff, betaOff, meanOff, varOff, momentum, eps, save, saveOff, y);
         // The unbiased variances wait here (in double, as the update uses them) until every channel is known finite.
         var unbiased = t_unbiased is { } u && u.Length >= c ? u : t_unbiased = new double[Math.Max(c, 256)];
         fixed (float* px = x.Data, py = y.Data, pp = p, ps = save)
@@ -74,6 +75,7 @@ public static unsafe class BatchNormKernel
         KernelUtil.Check(g, dGammaOff, c, nameof(dGammaOff));
         KernelUtil.Check(g, dBetaOff, c, nameof(dBetaOff));
         if (n == 0 || c == 0 || hw == 0) return;
+        if (hw == 1) { BackwardTrainRows<TAct>(n, c, x, dy, p, gammaOff, betaOff, save, saveOff, dx, accumulate, g, dGammaOff, dBetaOff); return; }
         fixed (float* px = x.Data, pdy = dy.Data, pdx = dx.Data, pp = p, ps = save, pg = g)
         {
             var job = new BackwardJob<TAct>
@@ -174,6 +176,7 @@ public static unsafe class BatchNormKernel
         KernelUtil.Check(scale, scaleOff, c, nameof(scale));
         KernelUtil.Check(shift, shiftOff, c, nameof(shift));
         if (n == 0 || c == 0 || hw == 0) return;
+        if (hw == 1) { AffineRows<TAct>(n, c, x, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, py = y.Data, psc = scale, psh = shift)
         {
             var job = new AffineJob<TAct>

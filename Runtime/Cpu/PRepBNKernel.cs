@@ -4,8 +4,8 @@
 // backward uses the same lambda after the counters moved:
 //   warm > 0: lambda = 1, warm -= 1;   else lambda = iter / total_step, iter = max(iter - 1, 0)   (r0 = 1)
 // Backward: d ln = lambda dy, d bn = (1 - lambda) dy, dx = (1 - lambda) alpha dy, d alpha += (1 - lambda) sum(dy x).
-// The element-wise passes are memory-bound and small (tokens x features per sample); they run on the calling
-// thread with Vector256, and the alpha reduction adds per-sample double sums in sample order (deterministic).
+// The element-wise passes are memory-bound; they spread over the pool by sample (from WorkerPool's threshold on),
+// and the alpha reduction keeps one double sum per sample, added in sample order afterwards (deterministic).
 using System.Runtime.Intrinsics;
 
 namespace Authoring.Runtime.Cpu;
@@ -59,17 +59,41 @@ public static unsafe class PRepBNKernel
 
     static void Mix(int n, int size, float lambda, float mu, float alpha, View ln, View bn, View x, View y)
     {
-        float ma = mu * alpha;
-        var vl = Vector256.Create(lambda); var vm = Vector256.Create(mu); var va = Vector256.Create(ma);
         fixed (float* pl = ln.Data, pb = bn.Data, px = x.Data, py = y.Data)
-            for (int b = 0; b < n; b++)
+        {
+            var job = new MixJob
             {
-                float* l = pl + ln.At(b), u = pb + bn.At(b), v = px + x.At(b), o = py + y.At(b);
-                int i = 0;
-                for (; i <= size - 8; i += 8)
-                    (vl * Vector256.Load(l + i) + vm * Vector256.Load(u + i) + va * Vector256.Load(v + i)).Store(o + i);
-                for (; i < size; i++) o[i] = lambda * l[i] + mu * u[i] + ma * v[i];
+                L = pl + ln.Offset, LStride = ln.BatchStride, B = pb + bn.Offset, BStride = bn.BatchStride, X = px + x.Offset, XStride = x.BatchStride,
+                Y = py + y.Offset, YStride = y.BatchStride, Size = size, Lambda = lambda, Mu = mu, MuAlpha = mu * alpha,
+            };
+            WorkerPool.For(n, ref job, (long)n * size * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    /// <summary>One sample of y = lambda ln + mu bn + (mu alpha) x; the same float operations in every lane width.</summary>
+    struct MixJob : IParallelJob
+    {
+        public float* L, B, X, Y;
+        public int LStride, BStride, XStride, YStride, Size;
+        public float Lambda, Mu, MuAlpha;
+
+        public void Run(int b)
+        {
+            float* l = L + (long)b * LStride, u = B + (long)b * BStride, v = X + (long)b * XStride, o = Y + (long)b * YStride;
+            int i = 0;
+            if (Simd.Use512)
+            {
+                var vl = Vector512.Create(Lambda); var vm = Vector512.Create(Mu); var va = Vector512.Create(MuAlpha);
+                for (; i <= Size - 16; i += 16)
+                    (vl * Vector512.Load(l + i) + vm * Vector512.Load(u + i) + va * Vector512.Load(v + i)).Store(o + i);
             }
+            {
+                var vl = Vector256.Create(Lambda); var vm = Vector256.Create(Mu); var va = Vector256.Create(MuAlpha);
+                for (; i <= Size - 8; i += 8)
+                    (vl * Vector256.Load(l + i) + vm * Vector256.Load(u + i) + va * Vector256.Load(v + i)).Store(o + i);
+            }
+            for (; i < Size; i++) o[i] = Lambda * l[i] + Mu * u[i] + MuAlpha * v[i];
+        }
     }
 
     /// <summary>d(input) (= or += when <paramref name="accumulate"/>) = c dy with c = lambda (which 0: the LayerNorm),
@@ -83,20 +107,46 @@ public static unsafe class PRepBNKernel
         if (which is < 0 or > 2) throw new ArgumentOutOfRangeException(nameof(which), $"which must be 0, 1 or 2, got {which}.");
         float lambda = s[lambdaOff];
         float c = which == 0 ? lambda : which == 1 ? 1f - lambda : (1f - lambda) * p[alphaOff];
-        var vc = Vector256.Create(c);
         fixed (float* pg = dy.Data, pd = dst.Data)
-            for (int b = 0; b < n; b++)
+        {
+            var job = new ScaleJob { G = pg + dy.Offset, GStride = dy.BatchStride, D = pd + dst.Offset, DStride = dst.BatchStride, Size = size, C = c, Accumulate = accumulate };
+            WorkerPool.For(n, ref job, (long)n * size * WorkerPool.FlopsPerElement);
+        }
+    }
+
+    /// <summary>One sample of d (= or +=) c g.</summary>
+    struct ScaleJob : IParallelJob
+    {
+        public float* G, D;
+        public int GStride, DStride, Size;
+        public float C;
+        public bool Accumulate;
+
+        public void Run(int b)
+        {
+            float* g = G + (long)b * GStride, d = D + (long)b * DStride;
+            int i = 0;
+            if (Simd.Use512)
             {
-                float* g = pg + dy.At(b), d = pd + dst.At(b);
-                int i = 0;
-                for (; i <= size - 8; i += 8)
+                var vc = Vector512.Create(C);
+                for (; i <= Size - 16; i += 16)
                 {
-                    var v = vc * Vector256.Load(g + i);
-                    if (accumulate) v += Vector256.Load(d + i);
+                    var v = vc * Vector512.Load(g + i);
+                    if (Accumulate) v += Vector512.Load(d + i);
                     v.Store(d + i);
                 }
-                for (; i < size; i++) d[i] = accumulate ? d[i] + c * g[i] : c * g[i];
             }
+            {
+                var vc = Vector256.Create(C);
+                for (; i <= Size - 8; i += 8)
+                {
+                    var v = vc * Vector256.Load(g + i);
+                    if (Accumulate) v += Vector256.Load(d + i);
+                    v.Store(d + i);
+                }
+            }
+            for (; i < Size; i++) d[i] = Accumulate ? d[i] + C * g[i] : C * g[i];
+        }
     }
 
     /// <summary>g[dAlphaOff] += (1 - lambda) sum over the batch of dy * x.</summary>
@@ -106,18 +156,37 @@ public static unsafe class PRepBNKernel
         KernelUtil.Check(x, n, size, nameof(x));
         KernelUtil.Check(s, lambdaOff, 1, nameof(s));
         KernelUtil.Check(g, dAlphaOff, 1, nameof(g));
-        double total = 0;
+        var sums = t_sums is { } sc && sc.Length >= n ? sc : t_sums = new double[Math.Max(n, 256)];
         fixed (float* pg = dy.Data, px = x.Data)
-            for (int b = 0; b < n; b++)
-            {
-                float* d = pg + dy.At(b), v = px + x.At(b);
-                var acc = Vector256<float>.Zero;
-                int i = 0;
-                for (; i <= size - 8; i += 8) acc += Vector256.Load(d + i) * Vector256.Load(v + i);
-                double sum = Vector256.Sum(acc);
-                for (; i < size; i++) sum += d[i] * v[i];
-                total += sum;
-            }
+        fixed (double* ps = sums)
+        {
+            var job = new DotJob { G = pg + dy.Offset, GStride = dy.BatchStride, X = px + x.Offset, XStride = x.BatchStride, Size = size, Sums = ps };
+            WorkerPool.For(n, ref job, (long)n * size * WorkerPool.FlopsPerElement);
+        }
+        double total = 0;
+        for (int b = 0; b < n; b++) total += sums[b];
         g[dAlphaOff] += (float)((1.0 - s[lambdaOff]) * total);
+    }
+
+    /// <summary>Per-thread scratch for <see cref="BackwardAlpha"/>'s per-sample sums; grown once, then reused.</summary>
+    [ThreadStatic] static double[]? t_sums;
+
+    /// <summary>Sums[b] = dy_b . x_b: eight float lanes, then double (the sums this kernel took before it ran in parallel).</summary>
+    struct DotJob : IParallelJob
+    {
+        public float* G, X;
+        public double* Sums;
+        public int GStride, XStride, Size;
+
+        public void Run(int b)
+        {
+            float* d = G + (long)b * GStride, v = X + (long)b * XStride;
+            var acc = Vector256<float>.Zero;
+            int i = 0;
+            for (; i <= Size - 8; i += 8) acc += Vector256.Load(d + i) * Vector256.Load(v + i);
+            double sum = Vector256.Sum(acc);
+            for (; i < Size; i++) sum += d[i] * v[i];
+            Sums[b] = sum;
+        }
     }
 }

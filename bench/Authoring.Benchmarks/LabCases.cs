@@ -17,6 +17,7 @@ internal static class LabCases
         ["blocks1"] = c => Blocks(c, 1),
         ["blocks64"] = c => Blocks(c, 64),
         ["blocks128"] = c => Blocks(c, 128),
+        ["vit"] = c => Blocks(c, 128, vitOnly: true),
         ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
         ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
         ["wino2"] = c => Conv(c, 2, ["Direct", "Winograd"], threeByThree: true),
@@ -143,9 +144,10 @@ internal static class LabCases
     }
 
     /// <summary>The block benchmarks' models: training step and inference, on one thread and on all.</summary>
-    static void Blocks(List<Lab.Case> cases, int batch)
+    static void Blocks(List<Lab.Case> cases, int batch, bool vitOnly = false)
     {
-        var models = new (string, Authoring.Runtime.IModel)[]
+        // VitFashion's token model alone (issue 14: its training step was 1.5x TorchSharp's), for A/B and perf runs.
+        var models = vitOnly ? new (string, Authoring.Runtime.IModel)[] { ("vit", new VitFashion.VitNet()) } : new (string, Authoring.Runtime.IModel)[]
         {
             ("convbnrelu", new ConvBnReluBlock()), ("dwsep", new DepthwiseSeparableBlock()), ("ghost", new GhostModuleNet()),
             ("bottleneck", new GhostBottleneckNet()), ("dfc", new GhostAttentionNet()), ("repvgg", new RepVggNet()),

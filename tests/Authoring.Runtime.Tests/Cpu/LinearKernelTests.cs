@@ -11,7 +11,8 @@ public class LinearKernelTests
     [MemberData(nameof(Acts))]
     public void ForwardMatchesReference(string act)
     {
-        foreach (var (n, inF, outF) in new[] { (1, 5, 3), (13, 37, 19), (64, 300, 70) })
+        // The last three are tall (rows >= LinearKernel.TallRows): on AVX-512 the product and epilogue run in registers.
+        foreach (var (n, inF, outF) in new[] { (1, 5, 3), (13, 37, 19), (64, 300, 70), (1100, 64, 192), (1030, 37, 80), (2000, 128, 48) })
             foreach (bool scaled in new[] { false, true })
             {
                 var rng = new Random(n + inF + outF);
@@ -43,6 +44,12 @@ public class LinearKernelTests
     [InlineData(1, 5, 3, false)]
     [InlineData(13, 37, 19, true)]
     [InlineData(64, 300, 70, false)]
+    // Tall shapes (rows >= LinearKernel.TallRows): the weight gradient streams rows through registers on AVX-512;
+    // 64-wide and narrower column blocks, short last blocks of output features.
+    [InlineData(2000, 64, 192, false)]
+    [InlineData(1500, 48, 13, true)]
+    [InlineData(1100, 128, 64, false)]
+    [InlineData(1030, 80, 7, true)]
     public void BackwardMatchesReference(int n, int inF, int outF, bool accumulate)
     {
         var rng = new Random(n * 7 + inF);
