@@ -157,13 +157,6 @@ internal sealed partial class Deploy
             nodes.Add(new Node(nodes.Count, OpKind.PackedSignBits, new[] { node.Id }.ToEquatableArray(), sh,
                 new[] { dims[0], dims[1], dims[2], outThreshold ? 1 : 0 }.ToEquatableArray(), 0, 0, h.Layer, null));
         }
-        if (c.ActForm?.ChannelParams is { } actParams)
-        {
-            // The activation's per-channel vectors, copied under the packed layer's name.
-            var byName = _m.Params.ToDictionary(p => p.Name, System.StringComparer.Ordinal);
-            for (int i = 0; i < actParams.Length; i++)
-                dparams.Add(new DeployParam(byName[actParams[i]] with { Name = PackedNames.Act(h.Layer, i) }, actParams[i]));
-        }
         var a = conv ? new ConvAttrs(h) : default;
         // BitPack's layout: [Cout / 16 rounded up, taps, words of Cin, 16] (a linear layer has one tap).
         var shape = conv
@@ -177,6 +170,13 @@ internal sealed partial class Deploy
         {
             dparams.Add(new DeployParam(new ParamSpec(PackedNames.OutThreshold(node), new[] { c.OutSign!.Ints[1] }.ToEquatableArray(), "Bias", "Zeros", 0, 0), null));
             thresholds.Add(new PackThreshold(c.OutSign, PackedNames.OutThreshold(node)));
+        }
+        if (c.ActForm?.ChannelParams is { } actParams)
+        {
+            // The activation's per-channel vectors, copied under the packed layer's name.
+            var byName = _m.Params.ToDictionary(p => p.Name, System.StringComparer.Ordinal);
+            for (int i = 0; i < actParams.Length; i++)
+                dparams.Add(new DeployParam(byName[actParams[i]] with { Name = PackedNames.Act(h.Layer, i) }, actParams[i]));
         }
         packed.Add(new PackedLayer(h, c.Bn, c.OutSign, h.Layer));
         return (node.Id, bitsNode);
