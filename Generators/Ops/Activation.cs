@@ -62,11 +62,11 @@ internal sealed class ActivationOp : OpDef, IElementwise
 
     /// <summary>Each activation as PyTorch defines it (the builder writes ReLU6 as Clip, SiLU as x * Sigmoid(x), GELU as
     /// the Gelu op from opset 20 and from Erf or Tanh before).</summary>
-    public override string? Onnx(OnnxContext o, Node n) => Onnx((ActKind)n.Ints[0], o.In(n, 0));
+    public override string? Onnx(OnnxContext o, Node n) => OnnxOf((ActKind)n.Ints[0], o.In(n, 0));
 
     /// <summary>The ONNX expression of <paramref name="act"/> applied to the ONNX value <paramref name="x"/> (also used by the
     /// packed binary layers that run an activation in their epilogue).</summary>
-    public static string? Onnx(ActKind act, string x)
+    public static string? OnnxOf(ActKind act, string x)
     {
         return act switch
         {

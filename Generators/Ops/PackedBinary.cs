@@ -170,7 +170,7 @@ internal abstract class PackedLayerOpBase : PackedBinaryOpBase
         string y = $"b.Add(b.Mul({acc}, {P(PackedNames.Scale(n))}), {P(PackedNames.Shift(n))})";
         if (Residual(n)) y = $"b.Add({y}, {o.In(n, 1)})";
         if (RPRelu(n)) y = $"b.Add(b.PRelu(b.Add({y}, {P(PackedNames.Act(n.Layer, 0))}), {P(PackedNames.Act(n.Layer, 1))}), {P(PackedNames.Act(n.Layer, 2))})";
-        if (ActivationOp.Onnx(Functor(n), y) is not { } activated) return null;
+        if (ActivationOp.OnnxOf(Functor(n), y) is not { } activated) return null;
         if (Output(n) != 1) return activated;
         string t = OutThreshold(n) is { } name ? P(name) : "null";
         return $"b.PackSign({activated}, {t})";
