@@ -9,13 +9,27 @@
 //   Training: sign / RSign, RPReLU, scaled binary weights, forward and backward; parameter gradients
 //   reduce in two ordered steps (partials over interleaved terms, then an ordered sum per channel), so
 //   results are reproducible run to run and no atomics are used.
-// The epilogue rounds z = dot * scale + shift, then + residual, exactly as the CPU kernels, so on the CPU
-// accelerator results are bit-identical to the CPU kernels (CUDA's compiler may fuse the multiply-add).
+// The epilogue rounds z = dot * scale + shift, then + residual, then the per-channel RPReLU, exactly as the CPU
+// kernels, so on the CPU accelerator results are bit-identical to the CPU kernels (CUDA's compiler may fuse the
+// multiply-adds). The packing kernel can write the floats too (a Bi-Real block's output read by the next shortcut
+// and, as bits, by the next binary conv).
 using ILGPU;
 using ILGPU.Runtime;
 using Authoring.Runtime.Cpu;
 
 namespace Authoring.Gpu;
+
+/// <summary>The device twin of <see cref="RPReluParams"/>: a binary layer epilogue's per-channel RPReLU, y = prelu(z + b0, a) + b1
+/// (empty B0: none).</summary>
+public readonly struct GRPReluParams(ArrayView<float> b0, ArrayView<float> slope, ArrayView<float> b1)
+{
+    /// <summary>Added before the PReLU.</summary>
+    public readonly ArrayView<float> B0 = b0;
+    /// <summary>Slopes of the negative part.</summary>
+    public readonly ArrayView<float> Slope = slope;
+    /// <summary>Added after.</summary>
+    public readonly ArrayView<float> B1 = b1;
+}
 
 /// <summary>The device twin of <see cref="BitView"/>: bit-packed samples in a ulong buffer.</summary>
 public readonly struct GBitView(ArrayView<ulong> data, int offset, int batchStride)
@@ -100,6 +114,41 @@ public sealed partial class GpuKernels
 
     // ---- XNOR-popcount convolution and linear ------------------------------------------------------------
 
+    /// <summary>Binary convolution with the general epilogue of <see cref="BinaryConvKernel.ForwardFused{TAct}(in Conv2dShape, int, BitView, ulong[], int, int[], int, float[], int, float[], int, View, RPReluParams, View, float[], int, BitView)"/>:
+    /// residual (empty Data: none), RPReLU (default: none), then floats to <paramref name="y"/> and / or bits to
+    /// <paramref name="bits"/> (empty Data: not written).</summary>
+    public void BinaryConvForwardFused<TAct>(in Conv2dShape s, int n, GBitView x, ArrayView<ulong> w, ArrayView<float> scale,
+        ArrayView<float> shift, GView residual, GRPReluParams act, GView y, ArrayView<float> threshold, GBitView bits) where TAct : struct, IActivation
+    {
+        CheckDense(s);
+        if (bits.Data.Length > 0)
+        {
+            int words = BitPack.Words(s.Cout), total = n * s.Ho * s.Wo * words;
+            if (total > 0) Binary<TAct>().ConvBits(total, new BinaryDims(s, 0, words), x, w, scale, shift, residual, act, threshold, bits, y);
+        }
+        else
+        {
+            int total = n * s.OutSize;
+            if (total > 0) Binary<TAct>().ConvFloat(total, new BinaryDims(s, 0, 0), x, w, scale, shift, y, residual, act);
+        }
+    }
+
+    /// <summary>Binary linear layer with the general epilogue (see <see cref="BinaryConvForwardFused{TAct}"/>).</summary>
+    public void BinaryLinearForwardFused<TAct>(int n, int inF, int outF, GBitView x, ArrayView<ulong> w, ArrayView<float> scale,
+        ArrayView<float> shift, GView residual, GRPReluParams act, GView y, ArrayView<float> threshold, GBitView bits) where TAct : struct, IActivation
+    {
+        if (bits.Data.Length > 0)
+        {
+            int words = BitPack.Words(outF), total = n * words;
+            if (total > 0) Binary<TAct>().ConvBits(total, new BinaryDims(LinearShape(inF, outF), 1, words), x, w, scale, shift, residual, act, threshold, bits, y);
+        }
+        else
+        {
+            int total = n * outF;
+            if (total > 0) Binary<TAct>().ConvFloat(total, new BinaryDims(LinearShape(inF, outF), 1, 0), x, w, scale, shift, y, residual, act);
+        }
+    }
+
     /// <summary>Binary convolution, float output: see <see cref="BinaryConvKernel"/>. <paramref name="w"/> is BitPack's
     /// packed weights; scale / shift of length Cout or empty; <paramref name="residual"/> with an empty Data for none.</summary>
     public void BinaryConvForward<TAct>(in Conv2dShape s, int n, GBitView x, ArrayView<ulong> w, ArrayView<float> scale,
@@ -107,7 +156,7 @@ public sealed partial class GpuKernels
     {
         CheckDense(s);
         int total = n * s.OutSize;
-        if (total > 0) Binary<TAct>().ConvFloat(total, new BinaryDims(s, 0, 0), x, w, scale, shift, y, residual);
+        if (total > 0) Binary<TAct>().ConvFloat(total, new BinaryDims(s, 0, 0), x, w, scale, shift, y, residual, default);
     }
 
     /// <summary>Binary convolution, packed output: bit set when act(z) &lt; threshold[co] (empty threshold: 0).</summary>
@@ -116,7 +165,7 @@ public sealed partial class GpuKernels
     {
         CheckDense(s);
         int words = BitPack.Words(s.Cout), total = n * s.Ho * s.Wo * words;
-        if (total > 0) Binary<TAct>().ConvBits(total, new BinaryDims(s, 0, words), x, w, scale, shift, threshold, y);
+        if (total > 0) Binary<TAct>().ConvBits(total, new BinaryDims(s, 0, words), x, w, scale, shift, default, default, threshold, y, default);
     }
 
     /// <summary>Binary linear layer, float output [n, outF].</summary>
@@ -124,7 +173,7 @@ public sealed partial class GpuKernels
         ArrayView<float> shift, GView y, GView residual) where TAct : struct, IActivation
     {
         int total = n * outF;
-        if (total > 0) Binary<TAct>().ConvFloat(total, new BinaryDims(LinearShape(inF, outF), 1, 0), x, w, scale, shift, y, residual);
+        if (total > 0) Binary<TAct>().ConvFloat(total, new BinaryDims(LinearShape(inF, outF), 1, 0), x, w, scale, shift, y, residual, default);
     }
 
     /// <summary>Binary linear layer, packed output.</summary>
@@ -132,7 +181,7 @@ public sealed partial class GpuKernels
         ArrayView<float> shift, ArrayView<float> threshold, GBitView y) where TAct : struct, IActivation
     {
         int words = BitPack.Words(outF), total = n * words;
-        if (total > 0) Binary<TAct>().ConvBits(total, new BinaryDims(LinearShape(inF, outF), 1, words), x, w, scale, shift, threshold, y);
+        if (total > 0) Binary<TAct>().ConvBits(total, new BinaryDims(LinearShape(inF, outF), 1, words), x, w, scale, shift, default, default, threshold, y, default);
     }
 
     static Conv2dShape LinearShape(int inF, int outF) => new(inF, 1, 1, outF, 1, 1, 1, 1, 0, 0, 1, 1, 1);
@@ -172,9 +221,26 @@ public sealed partial class GpuKernels
         return dot;
     }
 
-    /// <summary>One thread per output element: act(dot * scale + shift + residual).</summary>
+    /// <summary>The epilogue of one output element: act(rprelu(dot * scale + shift + residual)), each operation rounded as
+    /// the CPU kernel rounds it.</summary>
+    static float Epilogue<TAct>(int dot, int co, ArrayView<float> scale, ArrayView<float> shift, GView residual, int at, GRPReluParams act)
+        where TAct : struct, IActivation
+    {
+        float z = dot;
+        if (scale.Length > 0) z *= scale[co];
+        if (shift.Length > 0) z += shift[co];
+        if (residual.Data.Length > 0) z += residual.Data[at];
+        if (act.B0.Length > 0)
+        {
+            float u = z + act.B0[co];
+            z = (u > 0f ? u : u * act.Slope[co]) + act.B1[co];
+        }
+        return default(TAct).Apply(z);
+    }
+
+    /// <summary>One thread per output element.</summary>
     internal static void BinaryConvFloatKernel<TAct>(Index1D index, BinaryDims d, GBitView x, ArrayView<ulong> w, ArrayView<float> scale,
-        ArrayView<float> shift, GView y, GView residual) where TAct : struct, IActivation
+        ArrayView<float> shift, GView y, GView residual, GRPReluParams act) where TAct : struct, IActivation
     {
         int i = index;
         int b, co, p, at;
@@ -190,16 +256,13 @@ public sealed partial class GpuKernels
             co = r / plane; p = r - co * plane;
             at = r;
         }
-        float z = Dot(d, x, w, b, co, p);
-        if (scale.Length > 0) z *= scale[co];
-        if (shift.Length > 0) z += shift[co];
-        if (residual.Data.Length > 0) z += residual.Data[residual.At(b) + at];
-        y.Data[y.At(b) + at] = default(TAct).Apply(z);
+        y.Data[y.At(b) + at] = Epilogue<TAct>(Dot(d, x, w, b, co, p), co, scale, shift, residual, residual.Data.Length > 0 ? residual.At(b) + at : 0, act);
     }
 
-    /// <summary>One thread per output word: 64 output channels of one position, bit set when act(z) &lt; threshold.</summary>
+    /// <summary>One thread per output word: 64 output channels of one position, bit set when the epilogue's value &lt;
+    /// threshold; the values themselves written to <paramref name="y"/> too when it has data.</summary>
     internal static void BinaryConvBitsKernel<TAct>(Index1D index, BinaryDims d, GBitView x, ArrayView<ulong> w, ArrayView<float> scale,
-        ArrayView<float> shift, ArrayView<float> threshold, GBitView y) where TAct : struct, IActivation
+        ArrayView<float> shift, GView residual, GRPReluParams act, ArrayView<float> threshold, GBitView bits, GView y) where TAct : struct, IActivation
     {
         int i = index;
         int positions = d.Linear != 0 ? 1 : d.S.Ho * d.S.Wo, per = positions * d.OutWords;
@@ -208,26 +271,27 @@ public sealed partial class GpuKernels
         ulong word = 0;
         for (int co = c0; co < c1; co++)
         {
-            float z = Dot(d, x, w, b, co, p);
-            if (scale.Length > 0) z *= scale[co];
-            if (shift.Length > 0) z += shift[co];
-            if (default(TAct).Apply(z) < (threshold.Length > 0 ? threshold[co] : 0f)) word |= 1UL << (co - c0);
+            // Element (b, co, p) of the NCHW (or [n, out]) float tensors.
+            int at = d.Linear != 0 ? co : co * positions + p;
+            float z = Epilogue<TAct>(Dot(d, x, w, b, co, p), co, scale, shift, residual, residual.Data.Length > 0 ? residual.At(b) + at : 0, act);
+            if (y.Data.Length > 0) y.Data[y.At(b) + at] = z;
+            if (z < (threshold.Length > 0 ? threshold[co] : 0f)) word |= 1UL << (co - c0);
         }
-        y.Data[y.At(b) + r] = word;
+        bits.Data[bits.At(b) + r] = word;
     }
 
     /// <summary>Launchers of the binary kernels specialised for one activation.</summary>
     sealed class BinaryKernels<TAct>(Accelerator accelerator) where TAct : struct, IActivation
     {
-        Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GView>? _float;
-        Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GBitView>? _bits;
+        Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GView, GRPReluParams>? _float;
+        Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GRPReluParams, ArrayView<float>, GBitView, GView>? _bits;
 
-        public Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GView> ConvFloat =>
-            _float ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GView>(
+        public Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GView, GRPReluParams> ConvFloat =>
+            _float ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GView, GRPReluParams>(
                 BinaryConvFloatKernel<TAct>);
 
-        public Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GBitView> ConvBits =>
-            _bits ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GBitView>(
+        public Action<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GRPReluParams, ArrayView<float>, GBitView, GView> ConvBits =>
+            _bits ??= accelerator.LoadAutoGroupedStreamKernel<Index1D, BinaryDims, GBitView, ArrayView<ulong>, ArrayView<float>, ArrayView<float>, GView, GRPReluParams, ArrayView<float>, GBitView, GView>(
                 BinaryConvBitsKernel<TAct>);
     }
 

@@ -62,10 +62,13 @@ internal sealed class ActivationOp : OpDef, IElementwise
 
     /// <summary>Each activation as PyTorch defines it (the builder writes ReLU6 as Clip, SiLU as x * Sigmoid(x), GELU as
     /// the Gelu op from opset 20 and from Erf or Tanh before).</summary>
-    public override string? Onnx(OnnxContext o, Node n)
+    public override string? Onnx(OnnxContext o, Node n) => OnnxOf((ActKind)n.Ints[0], o.In(n, 0));
+
+    /// <summary>The ONNX expression of <paramref name="act"/> applied to the ONNX value <paramref name="x"/> (also used by the
+    /// packed binary layers that run an activation in their epilogue).</summary>
+    public static string? OnnxOf(ActKind act, string x)
     {
-        string x = o.In(n, 0);
-        return (ActKind)n.Ints[0] switch
+        return act switch
         {
             ActKind.Identity => x,
             ActKind.Relu => $"b.Relu({x})",
@@ -83,6 +86,9 @@ internal sealed class ActivationOp : OpDef, IElementwise
     }
 
     static string Functor(Node n) => EmitCommon.Act((ActKind)n.Ints[0]);
+
+    /// <summary>Any activation runs in a packed binary layer's epilogue as its functor (element-wise, after the shortcut).</summary>
+    public override PackedEpilogueAct? PackedEpilogue(Node n) => new((ActKind)n.Ints[0], null);
 
     public string Value(Node n, Lanes l, IReadOnlyList<string> x) => $"default({Functor(n)}).Apply({x[0]})";
 

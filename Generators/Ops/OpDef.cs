@@ -107,6 +107,10 @@ internal abstract class OpDef : IDifferentiable
     /// never stored; its backward then reads x through the same prologue.</summary>
     public virtual bool TakesInputPrologue(Node n) => false;
 
+    /// <summary>Deployment: how this op runs inside the popcount epilogue of the packed binary layer whose value (after its
+    /// BatchNorm and shortcut) it alone reads (Passes/Deploy.Binary.cs); null: it stays an op of its own.</summary>
+    public virtual PackedEpilogueAct? PackedEpilogue(Node n) => null;
+
     public override string ToString() => Name;
 
     /// <summary>The input's leading axes (all but its last <paramref name="keep"/>) followed by <paramref name="tail"/>;

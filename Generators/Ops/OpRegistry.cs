@@ -53,6 +53,7 @@ internal static class OpRegistry
         new BinaryPackOp(),
         new PackedBinaryConv2dOp(),
         new PackedBinaryLinearOp(),
+        new PackedSignBitsOp(),
     };
 
     static readonly Dictionary<string, OpDef> ByName = new(StringComparer.Ordinal);

@@ -82,6 +82,9 @@ internal sealed class RPReluOp : OpDef
 
     static string Dims(Node n) => $"{n.Ints[0]}, {n.Ints[1]}";
 
+    /// <summary>Runs in a packed binary layer's epilogue with its three per-channel vectors (rounded as the kernel rounds).</summary>
+    public override PackedEpilogueAct? PackedEpilogue(Node n) => new(ActKind.Identity, Array.ConvertAll(Suffixes, s => n.Layer + s), n.Ints[0]);
+
     static string Offsets(CpuContext c, Node n) =>
         $"{c.Offset(n.Layer + Suffixes[0])}, {c.Offset(n.Layer + Suffixes[1])}, {c.Offset(n.Layer + Suffixes[2])}";
 

@@ -2,13 +2,16 @@
 // XNOR-popcount node (Ops/PackedBinary.cs) whose 1-bit weights live in the deploy model's BitStore:
 //   Sign / RSign            -> BinaryPack (bit = x < threshold, RSign's threshold -b), unless the value is written as
 //                              bits by the binary layer before it (below); a sign also read as floats stays as well;
-//   binary layer [+ BN] [+ residual Add]
+//   binary layer [+ BN] [+ residual Add] [+ activation]
 //                           -> one PackedBinaryConv2d / PackedBinaryLinear: XNOR-Net's scale, the bias and the BatchNorm
 //                              folded into the epilogue's scale/shift (ToDeploy runs Runtime BinaryDeployFold), the
-//                              Bi-Real shortcut added in the same epilogue;
-//   ... feeding only the next binary layers' sign
-//                           -> the same node writing that sign's bits (threshold "{layer}.out_threshold"): no float
-//                              tensor between the two binary layers.
+//                              Bi-Real shortcut added in the same epilogue, then the activation its op says it can run
+//                              there (OpDef.PackedEpilogue: RPReLU with its per-channel vectors, functor activations);
+//   ... feeding the next binary layers' sign
+//                           -> the same node writing that sign's bits (threshold "{layer}.out_threshold"): when nothing
+//                              else reads the value, as its only output (no float tensor between the two layers);
+//                              otherwise (a Bi-Real / ReActNet block: the next shortcut reads the floats) next to the
+//                              floats, the bits being a PackedSignBits node: no BinaryPack pass over the tensor.
 // A binary layer the kernels cannot run packed (leading time axes) stays the float binarised layer; MDL0024 says so.
 using System.Collections.Generic;
 using System.Linq;
@@ -42,6 +45,11 @@ internal sealed partial class Deploy
         public Node? Bn { get; set; }
         public Node? Add { get; set; }
         public int Residual { get; set; } = -1;
+        /// <summary>The activation run in the epilogue (after the shortcut) and how.</summary>
+        public Node? Act { get; set; }
+        public PackedEpilogueAct? ActForm { get; set; }
+        /// <summary>The value is read as floats too: the epilogue writes floats and OutSign's bits.</summary>
+        public bool Dual { get; set; }
         public Node Root { get; set; }
         public Node? OutSign { get; set; }
     }
@@ -81,17 +89,27 @@ internal sealed partial class Deploy
                     c.Root = add;
                 }
             }
+            int cout = n.Op == OpKind.BinaryConv2d ? new ConvAttrs(n).Cout : n.Ints[1];
+            if (Absorbable(c.Root.Id) && _m.Nodes[_consumers[c.Root.Id][0]] is var act && act.Inputs.Count == 1 && OpRules.Same(act.Shape, c.Root.Shape)
+                && act.Def.PackedEpilogue(act) is { } form && (form.Channels == 0 || form.Channels == cout))
+            {
+                c.Act = act;
+                c.ActForm = form;
+                c.Root = act;
+            }
             chains[c.Root.Id] = c;
         }
         var hosts = new HashSet<int>(chains.Values.Select(c => c.Host.Id));
-        // Bits straight out of the epilogue: the chain's value feeds only a sign that feeds only packed layers. (The packed-
-        // output kernels add no shortcut, so a chain with one writes floats.)
+        // Bits straight out of the epilogue: the chain's value feeds a sign that feeds only packed layers; the floats are
+        // written as well when anything else reads the value.
         foreach (var c in chains.Values)
         {
-            if (!Absorbable(c.Root.Id) || c.Residual >= 0) continue;
-            var next = _m.Nodes[_consumers[c.Root.Id][0]];
-            if (SignOp.IsSign(next) && next.Id != _m.Output && _consumers[next.Id].Count > 0 && _consumers[next.Id].All(hosts.Contains))
-                c.OutSign = next;
+            if (c.Root.Id == _m.Output) continue;
+            var next = _consumers[c.Root.Id].Select(i => _m.Nodes[i]).FirstOrDefault(s =>
+                SignOp.IsSign(s) && s.Id != _m.Output && _consumers[s.Id].Count > 0 && _consumers[s.Id].All(hosts.Contains));
+            if (next is null) continue;
+            c.OutSign = next;
+            c.Dual = _consumers[c.Root.Id].Count > 1;
         }
         return chains;
     }
@@ -105,14 +123,16 @@ internal sealed partial class Deploy
             covered.Add(c.Host.Id);
             if (c.Bn is not null) covered.Add(c.Bn.Id);
             if (c.Add is not null) covered.Add(c.Add.Id);
+            if (c.Act is not null) covered.Add(c.Act.Id);
             if (c.OutSign is not null) covered.Add(c.OutSign.Id);
         }
         return covered;
     }
 
     /// <summary>Adds the packed node of <paramref name="c"/> (reading <paramref name="bits"/> and the mapped residual) and
-    /// its tensors; returns its id in the deploy graph.</summary>
-    int AddPacked(BinaryChain c, int bits, int[] map, List<Node> nodes, List<DeployParam> dparams, List<BitParamSpec> bitParams,
+    /// its tensors, and with a dual output the PackedSignBits node after it; returns the packed node's id and the id of
+    /// the node whose value is OutSign's bits (-1 without).</summary>
+    (int Id, int Bits) AddPacked(BinaryChain c, int bits, int[] map, List<Node> nodes, List<DeployParam> dparams, List<BitParamSpec> bitParams,
         List<PackedLayer> packed, List<PackThreshold> thresholds)
     {
         var h = c.Host;
@@ -120,13 +140,23 @@ internal sealed partial class Deploy
         int cout = conv ? new ConvAttrs(h).Cout : h.Ints[1];
         bool packedOut = c.OutSign is not null;
         bool outThreshold = packedOut && c.OutSign!.Op == OpKind.RSign;
+        int output = !packedOut ? 0 : c.Dual ? 2 : 1;
         var inputs = c.Residual >= 0 ? new[] { bits, map[c.Residual] } : new[] { bits };
-        var ints = conv
-            ? h.Ints.Take(12).Concat(new[] { packedOut ? 1 : 0, c.Residual >= 0 ? 1 : 0, outThreshold ? 1 : 0 }).ToArray()
-            : new[] { h.Ints[0], h.Ints[1], packedOut ? 1 : 0, c.Residual >= 0 ? 1 : 0, outThreshold ? 1 : 0 };
+        var epilogue = PackedLayerOpBase.EpilogueInts(output, c.Residual >= 0, outThreshold, c.ActForm?.Functor ?? ActKind.Identity,
+            c.ActForm?.ChannelParams is not null, output == 2 ? nodes.Count + 1 : -1);
+        var ints = (conv ? h.Ints.Take(12) : new[] { h.Ints[0], h.Ints[1] }).Concat(epilogue).ToArray();
         var node = new Node(nodes.Count, conv ? OpKind.PackedBinaryConv2d : OpKind.PackedBinaryLinear, inputs.ToEquatableArray(),
             c.Root.Shape, ints.ToEquatableArray(), 0, 0, h.Layer, null);
         nodes.Add(node);
+        int bitsNode = output == 1 ? node.Id : -1;
+        if (output == 2)
+        {
+            var sh = c.OutSign!.Shape;
+            var dims = sh.Count == 3 ? new[] { sh[0], sh[1], sh[2] } : new[] { c.OutSign.Size, 1, 1 };
+            bitsNode = nodes.Count;
+            nodes.Add(new Node(nodes.Count, OpKind.PackedSignBits, new[] { node.Id }.ToEquatableArray(), sh,
+                new[] { dims[0], dims[1], dims[2], outThreshold ? 1 : 0 }.ToEquatableArray(), 0, 0, h.Layer, null));
+        }
         var a = conv ? new ConvAttrs(h) : default;
         // BitPack's layout: [Cout / 16 rounded up, taps, words of Cin, 16] (a linear layer has one tap).
         var shape = conv
@@ -141,8 +171,15 @@ internal sealed partial class Deploy
             dparams.Add(new DeployParam(new ParamSpec(PackedNames.OutThreshold(node), new[] { c.OutSign!.Ints[1] }.ToEquatableArray(), "Bias", "Zeros", 0, 0), null));
             thresholds.Add(new PackThreshold(c.OutSign, PackedNames.OutThreshold(node)));
         }
+        if (c.ActForm?.ChannelParams is { } actParams)
+        {
+            // The activation's per-channel vectors, copied under the packed layer's name.
+            var byName = _m.Params.ToDictionary(p => p.Name, System.StringComparer.Ordinal);
+            for (int i = 0; i < actParams.Length; i++)
+                dparams.Add(new DeployParam(byName[actParams[i]] with { Name = PackedNames.Act(h.Layer, i) }, actParams[i]));
+        }
         packed.Add(new PackedLayer(h, c.Bn, c.OutSign, h.Layer));
-        return node.Id;
+        return (node.Id, bitsNode);
     }
 
     /// <summary>Adds the BinaryPack node of a sign (reading its mapped input) and its threshold tensor.</summary>

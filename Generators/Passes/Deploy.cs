@@ -281,8 +281,9 @@ internal sealed partial class Deploy
             {
                 int bits = packOf.TryGetValue(chain.Sign.Id, out int pk) ? pk : map[chain.Sign.Id];
                 if (bits < 0) throw new System.InvalidOperationException($"the bits of sign #{chain.Sign.Id} were never packed");
-                map[n.Id] = AddPacked(chain, bits, map, nodes, dparams, bitParams, packed, thresholds);
-                if (chain.OutSign is not null) map[chain.OutSign.Id] = map[n.Id];
+                var (id, bitsOut) = AddPacked(chain, bits, map, nodes, dparams, bitParams, packed, thresholds);
+                map[n.Id] = id;
+                if (chain.OutSign is not null) map[chain.OutSign.Id] = bitsOut;
                 continue;
             }
             if (binary.Contains(n.Id))

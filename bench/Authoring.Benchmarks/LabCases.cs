@@ -28,7 +28,55 @@ internal static class LabCases
         ["big16"] = c => BigConv(c, 16),
         ["binary"] = c => Binary(c, 16),
         ["binary1"] = c => Binary(c, 1),
+        ["bireal"] = c => BiRealBlock(c, 16),
+        ["bireal1"] = c => BiRealBlock(c, 1),
     };
+
+    /// <summary>One Bi-Real / ReActNet block boundary in deploy form, y = RPReLU(scale dot + shift + x) read by the next
+    /// shortcut (floats) and the next RSign (bits): before the fusion three passes (the packed conv writing floats with the
+    /// shortcut, RPReLU over the tensor, BinaryPack over it again), after it one (ForwardFused writing floats and bits).
+    /// Shapes: the sample's 64 x 14 x 14 and 64 x 7 x 7, and a 256 x 14 x 14 block. Flops: the conv's 2 Cin Kh Kw per output.</summary>
+    static void BiRealBlock(List<Lab.Case> cases, int n)
+    {
+        foreach (var (name, s) in new (string, Conv2dShape)[]
+        {
+            ("64x14", new(64, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+            ("64x7", new(64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+            ("256x14", new(256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1)),
+        })
+        {
+            var rng = new Random(1);
+            float[] Rand(int len, float lo, float hi) { var a = new float[len]; for (int i = 0; i < len; i++) a[i] = lo + (hi - lo) * (float)rng.NextDouble(); return a; }
+            int inWords = BitPack.ActivationWords(s.Cin, s.H, s.W), outWords = BitPack.ActivationWords(s.Cout, s.Ho, s.Wo), hw = s.Ho * s.Wo;
+            var x = new BitView(new ulong[n * inWords], 0, inWords);
+            BitPack.PackActivations(n, s.Cin, s.H, s.W, new View(Rand(n * s.InSize, -1, 1), 0, s.InSize), null, 0, x);
+            var w = new ulong[BitPack.ConvWeightWords(s)];
+            BitPack.PackConvWeights(s, Rand(s.WeightSize, -1, 1), 0, w, 0);
+            var sums = new int[BitPack.TapSumCount(s)];
+            BitPack.ConvTapSums(s, w, 0, sums, 0);
+            var scale = Rand(s.Cout, 0.01f, 0.1f);
+            var shift = Rand(s.Cout, -1, 1);
+            var p = Rand(3 * s.Cout, -0.3f, 0.3f);
+            var thr = Rand(s.Cout, -0.3f, 0.3f);
+            var residual = new View(Rand(n * s.OutSize, -1, 1), 0, s.OutSize);
+            var z = new View(new float[n * s.OutSize], 0, s.OutSize);
+            var y = new View(new float[n * s.OutSize], 0, s.OutSize);
+            var bits = new BitView(new ulong[n * outWords], 0, outWords);
+            double ops = 2.0 * n * s.OutSize * s.Cin * s.Kh * s.Kw;
+            void Unfused()
+            {
+                BinaryConvKernel.Forward<Identity>(s, n, x, w, 0, sums, 0, scale, 0, shift, 0, z, residual);
+                BinaryActivationKernel.RPReluForward(n, s.Cout, hw, z, p, 0, s.Cout, 2 * s.Cout, y);
+                BitPack.PackActivations(n, s.Cout, s.Ho, s.Wo, y, thr, 0, bits);
+            }
+            void Fused() => BinaryConvKernel.ForwardFused<Identity>(s, n, x, w, 0, sums, 0, scale, 0, shift, 0, residual,
+                new RPReluParams(p, 0, s.Cout, 2 * s.Cout), y, thr, 0, bits);
+            cases.Add(new($"{name} b{n} conv+rprelu+pack 1t", ops, Unfused));
+            cases.Add(new($"{name} b{n} fused 1t", ops, Fused));
+            cases.Add(new($"{name} b{n} conv+rprelu+pack all", ops, Unfused));
+            cases.Add(new($"{name} b{n} fused all", ops, Fused));
+        }
+    }
 
     /// <summary>The binary conv benchmarks' shapes (BinaryConvBenchmarks): packed on one thread and on all, packed to bits on
     /// one thread, our fp32 on one thread and on all, TorchSharp's fp32 on one thread,

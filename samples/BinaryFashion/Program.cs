@@ -1,9 +1,12 @@
 // Trains the Bi-Real-style binary network on Fashion-MNIST with the generated CPU SIMD code (latent weights through
 // the straight-through estimator), saves the checkpoint and the curves, then reports the latent model's binarised
 // forward against its generated deploy model (ToDeploy: bit-packed XNOR-popcount layers): accuracy, agreement, the
-// deploy checkpoint with bits, weight bytes and inference speed.
+// deploy checkpoint with bits, weight bytes and inference speed; then the same deploy model on ILGPU (CUDA when there is
+// a GPU, ILGPU's CPU accelerator otherwise, or as AUTHORING_ACCELERATOR says) against the latent model.
 // Usage: dotnet run -c Release -- [--epochs N] [--batch N] [--lr X] [--seed N] [--checkpoint PATH] [--data DIR] [--limit N]
 //        [--eval-only]  (skip training: load the checkpoint and report)
+//        [--device-images N]  (test images run on ILGPU: default all 10,000 on a GPU, 500 on ILGPU's CPU accelerator, which
+//                              took 0.7 s per image on the loaded 2-core VM; 0 skips the device)
 using System.Globalization;
 using Authoring.Runtime;
 using Authoring.Runtime.Checkpoints;
@@ -14,6 +17,18 @@ using Authoring.Samples;
 using BinaryFashion;
 
 bool evalOnly = args.Contains("--eval-only");
+int? deviceImages = null;
+int di = Array.IndexOf(args, "--device-images");
+if (di >= 0)
+{
+    if (di + 1 >= args.Length || !int.TryParse(args[di + 1], out int count) || count < 0)
+    {
+        Console.Error.WriteLine("--device-images takes a count (0 skips the device run).");
+        return 2;
+    }
+    deviceImages = count;
+    args = args.Where((_, i) => i != di && i != di + 1).ToArray();
+}
 var options = SampleOptions.Parse(args.Where(a => a != "--eval-only").ToArray(),
     new SampleOptions(12, 128, 2e-3f, 1, "checkpoints/binary.safetensors", null));
 var inv = CultureInfo.InvariantCulture;
@@ -51,31 +66,55 @@ Console.WriteLine(string.Create(inv, $"Latent model, binarised forward (checkpoi
 // BatchNorm and Bi-Real shortcut in the epilogue, RSigns as packing thresholds) against the latent model's binarised
 // forward (evaluation mode), on the whole test set.
 var packed = latent.ToDeploy();
-const int batch = 500;
-int correct = 0, same = 0;
-double maxDiff = 0, logitScale = 0;
+const int batch = 250;
 var ours = new float[batch * 10];
 var reference = new float[batch * 10];
-for (int start = 0; start < test.Count; start += batch)
+
+// Runs `model` over the first `count` test images against the latent model: correct predictions, predictions identical
+// to the latent model's, the largest logit difference, the largest latent logit, and the seconds `model` took.
+(int Correct, int Same, double MaxDiff, double LogitScale, double Seconds) Compare(IModel model, int count, bool progress = false)
 {
-    int n = Math.Min(batch, test.Count - start);
-    var xs = test.Images.AsSpan(start * 784, n * 784);
-    packed.Infer(xs, n, ours);
-    latent.Infer(xs, n, reference);
-    for (int i = 0; i < n; i++)
+    int correct = 0, same = 0;
+    double maxDiff = 0, logitScale = 0, seconds = 0;
+    for (int start = 0; start < count; start += batch)
     {
-        int a = ArgMax(ours.AsSpan(i * 10, 10)), b = ArgMax(reference.AsSpan(i * 10, 10));
-        if (a == test.Labels[start + i]) correct++;
-        if (a == b) same++;
-        for (int j = 0; j < 10; j++)
+        int n = Math.Min(batch, count - start);
+        var xs = test.Images.AsSpan(start * 784, n * 784);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        model.Infer(xs, n, ours);
+        seconds += clock.Elapsed.TotalSeconds;
+        if (progress) Console.WriteLine(string.Create(inv, $"  {start + n:N0} of {count:N0} images, {seconds:F1} s"));
+        latent.Infer(xs, n, reference);
+        for (int i = 0; i < n; i++)
         {
-            maxDiff = Math.Max(maxDiff, Math.Abs(ours[i * 10 + j] - reference[i * 10 + j]));
-            logitScale = Math.Max(logitScale, Math.Abs(reference[i * 10 + j]));
+            int a = ArgMax(ours.AsSpan(i * 10, 10)), b = ArgMax(reference.AsSpan(i * 10, 10));
+            if (a == test.Labels[start + i]) correct++;
+            if (a == b) same++;
+            for (int j = 0; j < 10; j++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(ours[i * 10 + j] - reference[i * 10 + j]));
+                logitScale = Math.Max(logitScale, Math.Abs(reference[i * 10 + j]));
+            }
         }
     }
+    return (correct, same, maxDiff, logitScale, seconds);
 }
+
+var cpu = Compare(packed, test.Count);
 Console.WriteLine(string.Create(inv,
-    $"Generated deploy model {packed.Name} (XNOR-popcount, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}): test accuracy {correct * 100.0 / test.Count:F2}%; {same:N0} of {test.Count:N0} predictions identical to the latent model's; largest logit difference {maxDiff:G3} (logit scale {logitScale:G3})."));
+    $"Generated deploy model {packed.Name} (XNOR-popcount, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : "AVX2")}): test accuracy {cpu.Correct * 100.0 / test.Count:F2}%; {cpu.Same:N0} of {test.Count:N0} predictions identical to the latent model's; largest logit difference {cpu.MaxDiff:G3} (logit scale {cpu.LogitScale:G3})."));
+
+// The same deploy model on ILGPU (GpuKernels.Binary*: one thread per output element, or per 64-channel word when it packs).
+if (deviceImages != 0)
+{
+    using var device = new Authoring.Gpu.GpuDevice();
+    bool simulated = device.Accelerator.AcceleratorType == ILGPU.Runtime.AcceleratorType.CPU;
+    int count = Math.Min(deviceImages ?? (simulated ? 500 : test.Count), test.Count);
+    using var onDevice = new BiRealNetDeploy.Gpu(device, packed.Parameters);
+    var dev = Compare(onDevice, count, progress: true);
+    Console.WriteLine(string.Create(inv,
+        $"Deploy model on ILGPU ({device.Description}), {(count < test.Count ? $"the first {count:N0} of {test.Count:N0}" : $"all {count:N0}")} test images: accuracy {dev.Correct * 100.0 / count:F2}%; {dev.Same:N0} of {count:N0} predictions identical to the latent model's; largest logit difference {dev.MaxDiff:G3} (logit scale {dev.LogitScale:G3}); {count / dev.Seconds:F1} images/s at batch {batch} ({dev.Seconds:F1} s)."));
+}
 
 // The deploy checkpoint: binary weights stored as U64 bits; loaded back, it must give the very same logits.
 string deployPath = Path.ChangeExtension(options.Checkpoint, null) + "-deploy.safetensors";

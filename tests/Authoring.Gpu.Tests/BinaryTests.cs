@@ -102,6 +102,24 @@ public sealed class BinaryTests(GpuFixture fx)
         var gpuBits = ybits.GetAsArray1D()[2..];
         if (Exact) Assert.Equal(cpuBits.Data, gpuBits);
         else AssertBitsAgreeAwayFromThreshold(cpuBits.Data, gpuBits, cpuDot, s, n, scale, shift, thr);
+
+        // The general epilogue of a Bi-Real block's output: residual, per-channel RPReLU, floats and bits in one pass, into
+        // a bit buffer full of ones (the bits past Cout must come out 0). On CUDA only the floats are compared (the fused
+        // multiply-adds move values near a threshold across it).
+        var rp = Random(rng, 3 * s.Cout, 0.4);
+        using var rpDev = fx.Array(rp);
+        var cpuFy = new float[n * s.OutSize];
+        var cpuFb = new BitView(new ulong[n * outWords], 0, outWords);
+        BinaryConvKernel.ForwardFused<Identity>(s, n, xcpu, pw, 0, sums, 0, scale, 0, shift, 0, new View(resHost, 0, s.OutSize),
+            new RPReluParams(rp, 0, s.Cout, 2 * s.Cout), new View(cpuFy, 0, s.OutSize), thr, 0, cpuFb);
+        using var fy = fx.Batch(rng, n, s.OutSize, offset: 3, gap: 2);
+        using var fbits = Upload(Enumerable.Repeat(ulong.MaxValue, n * outWords + 1).ToArray());
+        var act = new GRPReluParams(rpDev.View.SubView(0, s.Cout), rpDev.View.SubView(s.Cout, s.Cout), rpDev.View.SubView(2 * s.Cout, s.Cout));
+        fx.Kernels.BinaryConvForwardFused<Identity>(s, n, xg, wDev.View, scDev.View, shDev.View, res.View, act, fy.View, thDev.View, new GBitView(fbits.View, 1, outWords));
+        Close(ToDouble(cpuFy), fy.Read(), 0, Exact ? 0 : 5e-7, "fused y");
+        var fusedBits = fbits.GetAsArray1D();
+        Assert.Equal(ulong.MaxValue, fusedBits[0]);
+        if (Exact) Assert.Equal(cpuFb.Data, fusedBits[1..]);
     }
 
     /// <summary>A binary conv saved to the deploy checkpoint (weights as U64 bits) and loaded back runs on the device

@@ -104,6 +104,9 @@ public class PackedDeployTests
     [Fact] public void BinaryMlpModel() => Close(new BinaryMlp(), m => m.ToDeploy());
     [Fact] public void ChainWithPackedOutput() => Close(new PackedChain(), m => m.ToDeploy());
     [Fact] public void WideConvAndLinearChain() => Close(new PackedWide(), m => m.ToDeploy());
+    // Bi-Real blocks in a row: RPReLU and ReLU in the epilogue, floats and bits written together between blocks.
+    [Fact] public void ChainedBiRealBlocks() => Close(new BiRealChain(), m => m.ToDeploy());
+    [Fact] public void ChainedBiRealLinearBlocks() => Close(new BiRealMlp(), m => m.ToDeploy());
 
     internal static void Close<TTrain, TDeploy>(TTrain model, Func<TTrain, TDeploy> toDeploy, Func<TDeploy, IModel>? run = null)
         where TTrain : IModel where TDeploy : IModel
@@ -154,6 +157,31 @@ public class PackedDeployTests
         // [Cout / 16 rounded up, taps, words of Cin, 16]
         Assert.Equal(new[] { 5, 9, 2, 16 }, PackedChainDeploy.BitParameterInfos[0].Shape);
         Assert.Equal(new[] { 3, 9, 2, 16 }, PackedChainDeploy.BitParameterInfos[1].Shape);
+    }
+
+    [Fact]
+    public void BiRealBlocksLeaveNoPackingOrActivationBetweenThem()
+    {
+        // A BinaryPack of an RSign keeps "{sign}.threshold" and an RPReLU of its own keeps "{layer}.move1.bias" etc.: only s1
+        // (read from the real stem) is packed on its own; c1 and c2 write their RPReLU's floats and the next RSign's bits
+        // (out_threshold) in one epilogue, c3 (shortcut, no activation) writes s4's bits alone, c4 runs its ReLU inside.
+        var names = BiRealChainDeploy.ParameterInfos.Select(i => i.Name).ToArray();
+        string[] Block(string c, bool act) => act
+            ? new[] { c + ".scale", c + ".shift", c + ".out_threshold", c + ".act.move1.bias", c + ".act.prelu.weight", c + ".act.move2.bias" }
+            : new[] { c + ".scale", c + ".shift", c + ".out_threshold" };
+        var expected = new[] { "stem.weight", "stem.bias", "s1.threshold" }.Concat(Block("c1", true)).Concat(Block("c2", true)).Concat(Block("c3", false))
+            .Concat(new[] { "c4.scale", "c4.shift", "head.weight", "head.bias" });
+        Assert.Equal(expected, names);
+        Assert.Equal(new[] { "fc1.weight", "fc1.bias", "s1.threshold" }.Concat(Block("l1", true)).Concat(new[] { "l2.scale", "l2.shift" })
+            .Concat(new[] { "l2.act.move1.bias", "l2.act.prelu.weight", "l2.act.move2.bias", "fc2.weight", "fc2.bias" }), BiRealMlpDeploy.ParameterInfos.Select(i => i.Name));
+
+        var model = new BiRealChain();
+        Randomize(model.Parameters, 3);
+        var d = model.ToDeploy();
+        Assert.Equal(model.Parameters.Value("a1.move1.bias").ToArray(), d.Parameters.Value("c1.act.move1.bias").ToArray());
+        Assert.Equal(model.Parameters.Value("a2.prelu.weight").ToArray(), d.Parameters.Value("c2.act.prelu.weight").ToArray());
+        Assert.Equal(model.Parameters.Value("s3.bias").ToArray().Select(b => -b), d.Parameters.Value("c2.out_threshold").ToArray());
+        Assert.Equal(model.Parameters.Value("s4.bias").ToArray().Select(b => -b), d.Parameters.Value("c3.out_threshold").ToArray());
     }
 
     [Fact]
@@ -255,6 +283,8 @@ public class PackedDeployGpuTests(GpuDeviceFixture fixture)
     [Fact] public void BinaryMlpModel() => PackedDeployTests.Close(new BinaryMlp(), m => m.ToDeploy(), d => new BinaryMlpDeploy.Gpu(fixture.Device, d.Parameters));
     [Fact] public void ChainWithPackedOutput() => PackedDeployTests.Close(new PackedChain(), m => m.ToDeploy(), d => new PackedChainDeploy.Gpu(fixture.Device, d.Parameters));
     [Fact] public void WideConvAndLinearChain() => PackedDeployTests.Close(new PackedWide(), m => m.ToDeploy(), d => new PackedWideDeploy.Gpu(fixture.Device, d.Parameters));
+    [Fact] public void ChainedBiRealBlocks() => PackedDeployTests.Close(new BiRealChain(), m => m.ToDeploy(), d => new BiRealChainDeploy.Gpu(fixture.Device, d.Parameters));
+    [Fact] public void ChainedBiRealLinearBlocks() => PackedDeployTests.Close(new BiRealMlp(), m => m.ToDeploy(), d => new BiRealMlpDeploy.Gpu(fixture.Device, d.Parameters));
 
     [Fact]
     public void ReloadedBitsReachTheDevice()

@@ -1,8 +1,12 @@
 // Binary (XNOR-popcount) convolution and linear layers for deployment: ±1 weights and activations
 // packed as BitPack lays them out, the integer dot product computed exactly, then a fused epilogue
-//   z = scale[co] * dot + shift[co] (+ residual),  y = act(z)     (in float, rounded after each operation)
+//   z = scale[co] * dot + shift[co] (+ residual),  [z = RPReLU_co(z)],  y = act(z)   (float, rounded after each operation)
 // written as NCHW floats (or [n, out] for linear), or as packed bits (y < threshold[co]) for the next
-// binary layer. scale folds XNOR-Net's alpha = mean|W| and BatchNorm; shift folds BatchNorm and a bias.
+// binary layer, or both (a Bi-Real block's output feeds the next shortcut as floats and the next sign as
+// bits). scale folds XNOR-Net's alpha = mean|W| and BatchNorm; shift folds BatchNorm and a bias; the
+// optional per-channel RPReLU (ReActNet: prelu(z + b0, a) + b1) is the activation after the shortcut.
+// The whole epilogue runs on the position-major block of z (16 channels per position, one vector), so the
+// per-channel parameters are vector loads; floats are transposed into NCHW only when written.
 //
 // Zero padding, exactly: the planes are padded with bit 0 (+1), so the popcount sees a +1-padded
 // input; each tap that falls outside the input added sum_ci w[co, ci, tap] (its "tap sum") to the
@@ -65,7 +69,48 @@ public static unsafe class BinaryConvKernel
         float[]? scale, int scaleOff, float[]? shift, int shiftOff, float[]? threshold, int thresholdOff, BitView y) where TAct : struct, IActivation
         => LinearForwardPacked<TAct>(n, inF, outF, x, w, wOff, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, y, XnorPath.Auto);
 
+    /// <summary>The general epilogue: z = scale[co] * dot + shift[co] + residual, then the per-channel RPReLU
+    /// <paramref name="act"/> (default: none), then TAct; written as NCHW floats to <paramref name="y"/> (default: none)
+    /// and as packed bits (set when the result &lt; threshold[co], null: 0) to <paramref name="bits"/> (default: none).
+    /// At least one of the two outputs is given. Floats and bits come from the same z, so the bits are exactly the
+    /// packing of the floats written.</summary>
+    public static void ForwardFused<TAct>(in Conv2dShape s, int n, BitView x, ulong[] w, int wOff, int[] tapSums, int tapSumsOff,
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, View residual, RPReluParams act, View y,
+        float[]? threshold, int thresholdOff, BitView bits) where TAct : struct, IActivation
+        => ForwardFused<TAct>(s, n, x, w, wOff, tapSums, tapSumsOff, scale, scaleOff, shift, shiftOff, residual, act, y, threshold, thresholdOff, bits, XnorPath.Auto);
+
+    /// <summary>The linear layer's general epilogue (see <see cref="ForwardFused{TAct}(in Conv2dShape, int, BitView, ulong[], int, int[], int, float[], int, float[], int, View, RPReluParams, View, float[], int, BitView)"/>):
+    /// floats [n, outF] and / or packed features.</summary>
+    public static void LinearForwardFused<TAct>(int n, int inF, int outF, BitView x, ulong[] w, int wOff,
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, View residual, RPReluParams act, View y,
+        float[]? threshold, int thresholdOff, BitView bits) where TAct : struct, IActivation
+        => LinearForwardFused<TAct>(n, inF, outF, x, w, wOff, scale, scaleOff, shift, shiftOff, residual, act, y, threshold, thresholdOff, bits, XnorPath.Auto);
+
     // ---- Path-forcing overloads (tests and benchmarks run every path) ------------------------------
+
+    internal static void ForwardFused<TAct>(in Conv2dShape s, int n, BitView x, ulong[] w, int wOff, int[] tapSums, int tapSumsOff,
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, View residual, RPReluParams act, View y,
+        float[]? threshold, int thresholdOff, BitView bits, XnorPath path) where TAct : struct, IActivation
+    {
+        if (y.Data is null && bits.Data is null) throw new ArgumentException("Give floats, bits or both to write.", nameof(y));
+        if (y.Data is not null) KernelUtil.Check(y, n, s.OutSize, nameof(y));
+        if (bits.Data is not null) bits.Check(n, BitPack.ActivationWords(s.Cout, s.Ho, s.Wo), nameof(bits));
+        if (residual.Data is not null) KernelUtil.Check(residual, n, s.OutSize, nameof(residual));
+        var o = new Output { Y = y, Residual = residual, Bits = bits };
+        Run<TAct>(s, n, x, w, wOff, tapSums, tapSumsOff, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, act, ref o, false, path);
+    }
+
+    internal static void LinearForwardFused<TAct>(int n, int inF, int outF, BitView x, ulong[] w, int wOff,
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, View residual, RPReluParams act, View y,
+        float[]? threshold, int thresholdOff, BitView bits, XnorPath path) where TAct : struct, IActivation
+    {
+        if (y.Data is null && bits.Data is null) throw new ArgumentException("Give floats, bits or both to write.", nameof(y));
+        if (y.Data is not null) KernelUtil.Check(y, n, outF, nameof(y));
+        if (bits.Data is not null) bits.Check(n, BitPack.Words(outF), nameof(bits));
+        if (residual.Data is not null) KernelUtil.Check(residual, n, outF, nameof(residual));
+        var o = new Output { Y = y, Residual = residual, Bits = bits };
+        Run<TAct>(BitPack.LinearShape(inF, outF), n, x, w, wOff, null, 0, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, act, ref o, true, path);
+    }
 
     internal static void Forward<TAct>(in Conv2dShape s, int n, BitView x, ulong[] w, int wOff, int[] tapSums, int tapSumsOff,
         float[]? scale, int scaleOff, float[]? shift, int shiftOff, View y, View residual, XnorPath path) where TAct : struct, IActivation
@@ -73,7 +118,7 @@ public static unsafe class BinaryConvKernel
         KernelUtil.Check(y, n, s.OutSize, nameof(y));
         if (residual.Data is not null) KernelUtil.Check(residual, n, s.OutSize, nameof(residual));
         var o = new Output { Y = y, Residual = residual };
-        Run<TAct>(s, n, x, w, wOff, tapSums, tapSumsOff, scale, scaleOff, shift, shiftOff, null, 0, ref o, false, path);
+        Run<TAct>(s, n, x, w, wOff, tapSums, tapSumsOff, scale, scaleOff, shift, shiftOff, null, 0, default, ref o, false, path);
     }
 
     internal static void ForwardPacked<TAct>(in Conv2dShape s, int n, BitView x, ulong[] w, int wOff, int[] tapSums, int tapSumsOff,
@@ -82,7 +127,7 @@ public static unsafe class BinaryConvKernel
     {
         y.Check(n, BitPack.ActivationWords(s.Cout, s.Ho, s.Wo), nameof(y));
         var o = new Output { Bits = y };
-        Run<TAct>(s, n, x, w, wOff, tapSums, tapSumsOff, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, ref o, false, path);
+        Run<TAct>(s, n, x, w, wOff, tapSums, tapSumsOff, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, default, ref o, false, path);
     }
 
     internal static void LinearForward<TAct>(int n, int inF, int outF, BitView x, ulong[] w, int wOff,
@@ -91,7 +136,7 @@ public static unsafe class BinaryConvKernel
         KernelUtil.Check(y, n, outF, nameof(y));
         if (residual.Data is not null) KernelUtil.Check(residual, n, outF, nameof(residual));
         var o = new Output { Y = y, Residual = residual };
-        Run<TAct>(BitPack.LinearShape(inF, outF), n, x, w, wOff, null, 0, scale, scaleOff, shift, shiftOff, null, 0, ref o, true, path);
+        Run<TAct>(BitPack.LinearShape(inF, outF), n, x, w, wOff, null, 0, scale, scaleOff, shift, shiftOff, null, 0, default, ref o, true, path);
     }
 
     internal static void LinearForwardPacked<TAct>(int n, int inF, int outF, BitView x, ulong[] w, int wOff,
@@ -100,15 +145,16 @@ public static unsafe class BinaryConvKernel
     {
         y.Check(n, BitPack.Words(outF), nameof(y));
         var o = new Output { Bits = y };
-        Run<TAct>(BitPack.LinearShape(inF, outF), n, x, w, wOff, null, 0, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, ref o, true, path);
+        Run<TAct>(BitPack.LinearShape(inF, outF), n, x, w, wOff, null, 0, scale, scaleOff, shift, shiftOff, threshold, thresholdOff, default, ref o, true, path);
     }
 
-    /// <summary>Where results go: floats (Y, optional Residual) or bits.</summary>
+    /// <summary>Where results go: floats (Y), bits, or both; the optional Residual is added before the activation.</summary>
     struct Output
     {
         public View Y, Residual;
         public BitView Bits;
         public readonly bool Packed => Bits.Data is not null;
+        public readonly bool Floats => Y.Data is not null;
     }
 
     static int Align16(int floats) => (floats + 15) & ~15;
@@ -116,8 +162,8 @@ public static unsafe class BinaryConvKernel
     /// <summary>Validates, builds the offset tables and padded planes, and runs the tasks. For a linear layer the batch
     /// is one "sample" whose positions are the rows (1 x 1 taps, no padding).</summary>
     static void Run<TAct>(in Conv2dShape s, int n, BitView x, ulong[] w, int wOff, int[]? tapSums, int tapSumsOff,
-        float[]? scale, int scaleOff, float[]? shift, int shiftOff, float[]? threshold, int thresholdOff, ref Output o, bool linear, XnorPath path)
-        where TAct : struct, IActivation
+        float[]? scale, int scaleOff, float[]? shift, int shiftOff, float[]? threshold, int thresholdOff, RPReluParams act, ref Output o, bool linear,
+        XnorPath path) where TAct : struct, IActivation
     {
         if (s.Groups != 1) throw new ArgumentException("Binary convolutions are dense (groups = 1).", nameof(s));
         if (s.Ho <= 0 || s.Wo <= 0) throw new ArgumentException($"The convolution has no output positions ({s.Ho} x {s.Wo}).", nameof(s));
@@ -134,6 +180,12 @@ public static unsafe class BinaryConvKernel
         if (scale is not null) KernelUtil.Check(scale, scaleOff, s.Cout, nameof(scale));
         if (shift is not null) KernelUtil.Check(shift, shiftOff, s.Cout, nameof(shift));
         if (threshold is not null) KernelUtil.Check(threshold, thresholdOff, s.Cout, nameof(threshold));
+        if (act.P is not null)
+        {
+            KernelUtil.Check(act.P, act.B0Off, s.Cout, nameof(act));
+            KernelUtil.Check(act.P, act.SlopeOff, s.Cout, nameof(act));
+            KernelUtil.Check(act.P, act.B1Off, s.Cout, nameof(act));
+        }
         x.Check(n, linear ? wc : BitPack.ActivationWords(s.Cin, s.H, s.W), nameof(x));
         if (n == 0) return;
         path = XnorPopcount.Resolve(path, kw);
@@ -141,29 +193,33 @@ public static unsafe class BinaryConvKernel
         int samples = linear ? 1 : n, positions = linear ? n : s.Ho * s.Wo;
         int hp = s.H + 2 * s.PadH, wp = s.W + 2 * s.PadW;
         long planeWords = (long)hp * wp * wc;
-        // Tables: posOff[positions] ints, kOff[kw] ints, invalid[positions] ulongs (padded only), scale/shift/threshold x cout16.
+        // Tables: posOff[positions] ints, kOff[kw] ints, invalid[positions] ulongs (padded only), scale/shift/threshold and
+        // RPReLU's b0/slope/b1 x cout16.
         int tPos = 0, tK = tPos + Align16(positions), tInv = tK + Align16(kw), tScale = tInv + (padded ? Align16(2 * positions) : 0);
-        int tShift = tScale + cout16, tThr = tShift + cout16, tableFloats = tThr + cout16;
+        int tShift = tScale + cout16, tThr = tShift + cout16, tAct = tThr + cout16, tableFloats = tAct + 3 * cout16;
         var table = Scratch.Get(ref tableScratch, tableFloats + 16);
         var planes = padded ? Scratch.Get(ref planeScratch, (int)Math.Min(int.MaxValue - 64, 2 * planeWords * n + 16)) : null;
         if (padded && 2 * planeWords * n + 16 > int.MaxValue - 64) throw new ArgumentException("The padded input is too large.", nameof(x));
 
         fixed (ulong* px = x.Data, pw = w)
         fixed (int* pts = tapSums)
-        fixed (float* psc = scale, psh = shift, pth = threshold)
+        fixed (float* psc = scale, psh = shift, pth = threshold, pa = act.P)
         fixed (float* py = o.Y.Data, pr = o.Residual.Data)
         fixed (ulong* pyb = o.Bits.Data)
         {
             float* tb = Scratch.Aligned(table);
             int* posOff = (int*)(tb + tPos), kOff = (int*)(tb + tK);
             ulong* invalid = padded ? (ulong*)(tb + tInv) : null;
-            float* sc16 = tb + tScale, sh16 = tb + tShift, th16 = tb + tThr;
+            float* sc16 = tb + tScale, sh16 = tb + tShift, th16 = tb + tThr, b016 = tb + tAct, a16 = b016 + cout16, b116 = a16 + cout16;
             for (int c = 0; c < cout16; c++)
             {
                 bool real = c < s.Cout;
                 sc16[c] = real && psc != null ? psc[scaleOff + c] : 1f;
                 sh16[c] = real && psh != null ? psh[shiftOff + c] : 0f;
                 th16[c] = real && pth != null ? pth[thresholdOff + c] : 0f;
+                b016[c] = real && pa != null ? pa[act.B0Off + c] : 0f;
+                a16[c] = real && pa != null ? pa[act.SlopeOff + c] : 0f;
+                b116[c] = real && pa != null ? pa[act.B1Off + c] : 0f;
             }
 
             var job = new Job<TAct>
@@ -171,7 +227,9 @@ public static unsafe class BinaryConvKernel
                 Path = path, Kw = kw, Positions = positions, Cobs = cout16 / BitPack.Lanes, Cout = s.Cout, Cout16 = cout16,
                 Full = taps * s.Cin, W = pw + wOff, TapSums = pts == null ? null : pts + tapSumsOff,
                 PosOff = posOff, KOff = kOff, Invalid = invalid, Scale = sc16, Shift = sh16, Threshold = th16,
-                Packed = o.Packed, Linear = linear,
+                B0 = pa == null ? null : b016, Slope = a16, B1 = b116, Linear = linear,
+                // The 512-bit epilogue goes with the 512-bit popcount path, so forcing the AVX2 paths tests the 256-bit one.
+                Wide = Vector512.IsHardwareAccelerated && path == XnorPath.Avx512,
             };
             if (linear)
             {
@@ -235,6 +293,7 @@ public static unsafe class BinaryConvKernel
                 }
             }
 
+            job.YCh = linear ? 1 : positions;
             if (o.Packed)
             {
                 job.Bits = pyb + o.Bits.Offset;
@@ -242,18 +301,17 @@ public static unsafe class BinaryConvKernel
                 job.BitsSample = linear ? 0 : o.Bits.BatchStride;
                 job.BitsPos = linear ? o.Bits.BatchStride : BitPack.Words(s.Cout);
             }
-            else
+            if (o.Floats)
             {
                 job.Y = py + o.Y.Offset;
                 job.YSample = linear ? 0 : o.Y.BatchStride;
                 job.YPos = linear ? o.Y.BatchStride : 1;
-                job.YCh = linear ? 1 : positions;
-                if (pr != null)
-                {
-                    job.Res = pr + o.Residual.Offset;
-                    job.RSample = linear ? 0 : o.Residual.BatchStride;
-                    job.RPos = linear ? o.Residual.BatchStride : 1;
-                }
+            }
+            if (pr != null)
+            {
+                job.Res = pr + o.Residual.Offset;
+                job.RSample = linear ? 0 : o.Residual.BatchStride;
+                job.RPos = linear ? o.Residual.BatchStride : 1;
             }
             job.Blocks = (positions + Block - 1) / Block;
             int tasks = samples * job.Blocks * job.Cobs;
@@ -293,9 +351,9 @@ public static unsafe class BinaryConvKernel
         public ulong* Act, W, Invalid, Bits;
         public long ActStride, BitsSample, BitsPos, YSample, YPos, YCh, RSample, RPos;
         public int* PosOff, KOff, TapSums;
-        public float* Scale, Shift, Threshold, Y, Res;
+        public float* Scale, Shift, Threshold, Y, Res, B0, Slope, B1;
         public int Kw, Positions, Blocks, Cobs, Cout, Cout16, Full;
-        public bool Packed, Linear;
+        public bool Linear, Wide;
 
         [SkipLocalsInit]
         public void Run(int index)
@@ -313,12 +371,25 @@ public static unsafe class BinaryConvKernel
 
             // z = scale * dot + shift, 16 channels per position; dot = Full - 2 pop - tap sums of taps outside the input.
             int c0 = cob * BitPack.Lanes;
-            if (Vector512.IsHardwareAccelerated) Scale512(pop, z, p0, np, c0);
+            if (Wide) Scale512(pop, z, p0, np, c0);
             else Scale256(pop, z, p0, np, c0);
             int cn = Math.Min(BitPack.Lanes, Cout - c0);
-            if (Packed) WriteBits(z, b, p0, np, c0, cn);
-            else if (Linear) WriteRows(z, p0, np, c0, cn);
-            else WritePlanes(z, b, p0, np, c0, cn);
+            if (Res != null)
+            {
+                if (Linear) AddRows(z, p0, np, c0, cn);
+                else AddPlanes(z, b, p0, np, c0, cn);
+            }
+            if (B0 != null || typeof(TAct) != typeof(Identity))
+            {
+                if (Wide) Activate512(z, np, c0);
+                else Activate256(z, np, c0);
+            }
+            if (Bits != null) WriteBits(z, b, p0, np, c0, cn);
+            if (Y != null)
+            {
+                if (Linear) WriteRows(z, p0, np, c0, cn);
+                else WritePlanes(z, b, p0, np, c0, cn);
+            }
         }
 
         /// <summary>z for the block's 16 channels, one 512-bit vector per position.</summary>
@@ -372,7 +443,77 @@ public static unsafe class BinaryConvKernel
             }
         }
 
-        /// <summary>Bit set when act(z) &lt; threshold; lanes past Cout stay 0. Each block owns one 16-bit quarter of a word.</summary>
+        /// <summary>Linear: z += residual rows (channels contiguous).</summary>
+        readonly void AddRows(float* z, int p0, int np, int c0, int cn)
+        {
+            for (int i = 0; i < np; i++)
+            {
+                float* r = Res + (p0 + i) * RPos + c0;
+                for (int c = 0; c < cn; c++) z[i * 16 + c] += r[c];
+            }
+        }
+
+        /// <summary>Conv: z += the NCHW residual, its channel rows turned into position rows by 8 x 8 transposes.</summary>
+        readonly void AddPlanes(float* z, int b, int p0, int np, int c0, int cn)
+        {
+            float* r = Res + b * RSample + (long)c0 * YCh + p0;
+            int p8 = Avx.IsSupported ? np & ~7 : 0, cn8 = p8 > 0 ? cn & ~7 : 0;
+            for (int h = 0; h < cn8; h += 8)
+                for (int i = 0; i < p8; i += 8)
+                {
+                    float* s = r + h * YCh + i;
+                    var v0 = Vector256.Load(s); var v1 = Vector256.Load(s + YCh); var v2 = Vector256.Load(s + 2 * YCh); var v3 = Vector256.Load(s + 3 * YCh);
+                    var v4 = Vector256.Load(s + 4 * YCh); var v5 = Vector256.Load(s + 5 * YCh); var v6 = Vector256.Load(s + 6 * YCh); var v7 = Vector256.Load(s + 7 * YCh);
+                    GemmCore.Transpose8x8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    float* d = z + i * 16 + h;
+                    (Vector256.Load(d) + v0).Store(d); (Vector256.Load(d + 16) + v1).Store(d + 16);
+                    (Vector256.Load(d + 32) + v2).Store(d + 32); (Vector256.Load(d + 48) + v3).Store(d + 48);
+                    (Vector256.Load(d + 64) + v4).Store(d + 64); (Vector256.Load(d + 80) + v5).Store(d + 80);
+                    (Vector256.Load(d + 96) + v6).Store(d + 96); (Vector256.Load(d + 112) + v7).Store(d + 112);
+                }
+            for (int c = 0; c < cn; c++)
+                for (int i = c < cn8 ? p8 : 0; i < np; i++) z[i * 16 + c] += r[c * YCh + i];
+        }
+
+        /// <summary>z = TAct(RPReLU(z)) (RPReLU when B0 is set: (u &gt; 0 ? u : a u) + b1, u = z + b0, as BinaryActivationKernel
+        /// rounds it), 16 channels per position in one 512-bit vector.</summary>
+        readonly void Activate512(float* z, int np, int c0)
+        {
+            bool rp = B0 != null;
+            var b0 = rp ? Vector512.Load(B0 + c0) : default; var a = rp ? Vector512.Load(Slope + c0) : default; var b1 = rp ? Vector512.Load(B1 + c0) : default;
+            for (int i = 0; i < np; i++)
+            {
+                var v = Vector512.Load(z + i * 16);
+                if (rp)
+                {
+                    var u = v + b0;
+                    v = Vector512.ConditionalSelect(Vector512.GreaterThan(u, Vector512<float>.Zero), u, u * a) + b1;
+                }
+                default(TAct).Apply(v).Store(z + i * 16);
+            }
+        }
+
+        /// <summary>As <see cref="Activate512"/>, two 256-bit vectors per position.</summary>
+        readonly void Activate256(float* z, int np, int c0)
+        {
+            bool rp = B0 != null;
+            for (int h = 0; h < 16; h += 8)
+            {
+                var b0 = rp ? Vector256.Load(B0 + c0 + h) : default; var a = rp ? Vector256.Load(Slope + c0 + h) : default; var b1 = rp ? Vector256.Load(B1 + c0 + h) : default;
+                for (int i = 0; i < np; i++)
+                {
+                    var v = Vector256.Load(z + i * 16 + h);
+                    if (rp)
+                    {
+                        var u = v + b0;
+                        v = Vector256.ConditionalSelect(Vector256.GreaterThan(u, Vector256<float>.Zero), u, u * a) + b1;
+                    }
+                    default(TAct).Apply(v).Store(z + i * 16 + h);
+                }
+            }
+        }
+
+        /// <summary>Bit set when z &lt; threshold; lanes past Cout stay 0. Each block owns one 16-bit quarter of a word.</summary>
         readonly void WriteBits(float* z, int b, int p0, int np, int c0, int cn)
         {
             var t0 = Vector256.Load(Threshold + c0); var t1 = Vector256.Load(Threshold + c0 + 8);
@@ -381,8 +522,8 @@ public static unsafe class BinaryConvKernel
             int word = c0 >> 6, quarter = (c0 >> 4) & 3;
             for (int i = 0; i < np; i++)
             {
-                uint m0 = Vector256.LessThan(default(TAct).Apply(Vector256.Load(z + i * 16)), t0).ExtractMostSignificantBits();
-                uint m1 = Vector256.LessThan(default(TAct).Apply(Vector256.Load(z + i * 16 + 8)), t1).ExtractMostSignificantBits();
+                uint m0 = Vector256.LessThan(Vector256.Load(z + i * 16), t0).ExtractMostSignificantBits();
+                uint m1 = Vector256.LessThan(Vector256.Load(z + i * 16 + 8), t1).ExtractMostSignificantBits();
                 ((ushort*)(bits + (p0 + i) * BitsPos + word))[quarter] = (ushort)((m0 | (m1 << 8)) & keep);
             }
             // The quarters past the last block belong to no block: clear them, or whatever the buffer held there (an arena
@@ -398,8 +539,7 @@ public static unsafe class BinaryConvKernel
             for (int i = 0; i < np; i++)
             {
                 float* y = Y + (p0 + i) * YPos + c0;
-                float* r = Res == null ? null : Res + (p0 + i) * RPos + c0;
-                for (int c = 0; c < cn; c++) y[c] = default(TAct).Apply(z[i * 16 + c] + (r == null ? 0f : r[c]));
+                for (int c = 0; c < cn; c++) y[c] = z[i * 16 + c];
             }
         }
 
@@ -407,7 +547,6 @@ public static unsafe class BinaryConvKernel
         readonly void WritePlanes(float* z, int b, int p0, int np, int c0, int cn)
         {
             float* y = Y + b * YSample + (long)c0 * YCh + p0;
-            float* r = Res == null ? null : Res + b * RSample + (long)c0 * YCh + p0;
             int p8 = Avx.IsSupported ? np & ~7 : 0;
             for (int h = 0; h < 16 && h < cn; h += 8)
                 for (int i = 0; i < p8; i += 8)
@@ -417,25 +556,33 @@ public static unsafe class BinaryConvKernel
                     var v4 = Vector256.Load(s + 64); var v5 = Vector256.Load(s + 80); var v6 = Vector256.Load(s + 96); var v7 = Vector256.Load(s + 112);
                     GemmCore.Transpose8x8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
                     long at = (long)h * YCh + i;
-                    Put(v0, y, r, at, 0, cn - h); Put(v1, y, r, at + YCh, 1, cn - h);
-                    Put(v2, y, r, at + 2 * YCh, 2, cn - h); Put(v3, y, r, at + 3 * YCh, 3, cn - h);
-                    Put(v4, y, r, at + 4 * YCh, 4, cn - h); Put(v5, y, r, at + 5 * YCh, 5, cn - h);
-                    Put(v6, y, r, at + 6 * YCh, 6, cn - h); Put(v7, y, r, at + 7 * YCh, 7, cn - h);
+                    Put(v0, y, at, 0, cn - h); Put(v1, y, at + YCh, 1, cn - h);
+                    Put(v2, y, at + 2 * YCh, 2, cn - h); Put(v3, y, at + 3 * YCh, 3, cn - h);
+                    Put(v4, y, at + 4 * YCh, 4, cn - h); Put(v5, y, at + 5 * YCh, 5, cn - h);
+                    Put(v6, y, at + 6 * YCh, 6, cn - h); Put(v7, y, at + 7 * YCh, 7, cn - h);
                 }
             for (int c = 0; c < cn; c++)
-                for (int i = p8; i < np; i++)
-                {
-                    long at = c * YCh + i;
-                    y[at] = default(TAct).Apply(z[i * 16 + c] + (r == null ? 0f : r[at]));
-                }
+                for (int i = p8; i < np; i++) y[c * YCh + i] = z[i * 16 + c];
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Put(Vector256<float> v, float* y, float* r, long at, int c, int cn)
+        static void Put(Vector256<float> v, float* y, long at, int c, int cn)
         {
-            if (c >= cn) return;
-            if (r != null) v += Vector256.Load(r + at);
-            default(TAct).Apply(v).Store(y + at);
+            if (c < cn) v.Store(y + at);
         }
     }
+}
+
+/// <summary>The per-channel RPReLU of a binary layer's epilogue: y = prelu(z + b0[c], a[c]) + b1[c], its three vectors at
+/// offsets of one array (the generated code's parameter array). Default: none.</summary>
+public readonly struct RPReluParams(float[]? p, int b0Off, int slopeOff, int b1Off)
+{
+    /// <summary>The array holding the three vectors, or null for none.</summary>
+    public readonly float[]? P = p;
+    /// <summary>Offset of b0 (added before the PReLU).</summary>
+    public readonly int B0Off = b0Off;
+    /// <summary>Offset of the slopes of the negative part.</summary>
+    public readonly int SlopeOff = slopeOff;
+    /// <summary>Offset of b1 (added after).</summary>
+    public readonly int B1Off = b1Off;
 }

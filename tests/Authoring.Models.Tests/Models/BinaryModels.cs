@@ -127,3 +127,64 @@ public partial class PackedWide
         return l2.Forward(Sign(b1.Forward(l1.Forward(Sign(Flatten(h))))));
     }
 }
+
+/// <summary>Chained Bi-Real blocks at 70 channels (not a multiple of the packing width): blocks 1 and 2 end in RPReLU after
+/// the shortcut and feed both the next shortcut (floats) and the next RSign (bits), so the deploy model writes both in one
+/// epilogue; block 3 has its shortcut and no activation and feeds only the next RSign (bits alone); the strided block 4
+/// (70 -> 40, no shortcut) ends in a ReLU run in its epilogue.</summary>
+[Model]
+public partial class BiRealChain
+{
+    readonly Conv2d stem = new(3, 70, kernel: 3, padding: 1, bias: false);
+    readonly BatchNorm2d bn0 = new(70);
+    readonly RSign s1 = new(70);
+    readonly BinaryConv2d c1 = new(70, 70, kernel: 3, padding: 1);
+    readonly BatchNorm2d b1 = new(70);
+    readonly RPReLU a1 = new(70);
+    readonly RSign s2 = new(70);
+    readonly BinaryConv2d c2 = new(70, 70, kernel: 3, padding: 1);
+    readonly BatchNorm2d b2 = new(70);
+    readonly RPReLU a2 = new(70);
+    readonly RSign s3 = new(70);
+    readonly BinaryConv2d c3 = new(70, 70, kernel: 3, padding: 1);
+    readonly BatchNorm2d b3 = new(70);
+    readonly RSign s4 = new(70);
+    readonly BinaryConv2d c4 = new(70, 40, kernel: 3, stride: 2, padding: 1);
+    readonly BatchNorm2d b4 = new(40);
+    readonly Linear head = new(40 * 4 * 4, 5);
+
+    Tensor Forward([Shape(3, 7, 7)] Tensor x)
+    {
+        var h = bn0.Forward(stem.Forward(x));
+        h = a1.Forward(Add(b1.Forward(c1.Forward(s1.Forward(h))), h));
+        h = a2.Forward(Add(b2.Forward(c2.Forward(s2.Forward(h))), h));
+        h = Add(b3.Forward(c3.Forward(s3.Forward(h))), h);
+        var g = Relu(b4.Forward(c4.Forward(s4.Forward(h))));
+        return head.Forward(Flatten(g));
+    }
+}
+
+/// <summary>Bi-Real blocks of binary linear layers (70 features): each block's RPReLU output feeds the next block's shortcut
+/// and RSign.</summary>
+[Model]
+public partial class BiRealMlp
+{
+    readonly Linear fc1 = new(7, 70);
+    readonly RSign s1 = new(70);
+    readonly BinaryLinear l1 = new(70, 70);
+    readonly BatchNorm1d n1 = new(70);
+    readonly RPReLU a1 = new(70);
+    readonly RSign s2 = new(70);
+    readonly BinaryLinear l2 = new(70, 70);
+    readonly BatchNorm1d n2 = new(70);
+    readonly RPReLU a2 = new(70);
+    readonly Linear fc2 = new(70, 4);
+
+    Tensor Forward([Shape(7)] Tensor x)
+    {
+        var h = fc1.Forward(x);
+        h = a1.Forward(Add(n1.Forward(l1.Forward(s1.Forward(h))), h));
+        h = a2.Forward(Add(n2.Forward(l2.Forward(s2.Forward(h))), h));
+        return fc2.Forward(h);
+    }
+}
