@@ -59,6 +59,12 @@ internal static unsafe class Winograd
         }
 
         public int Panels => Kp / ConvDirect.NR;
+
+        /// <summary>Distance between the 16 transform planes of V and of M: a block's rows plus one cache line, so the
+        /// 16 planes a transform reads or writes together do not fall into one L1 set (96 tiles x 32 channels x 4 bytes
+        /// is 3 x 4 KB: unpadded, all 16 streams aliased).</summary>
+        public long VS => (long)TB * Cp + 16;
+        public long MS => (long)TB * Kp + 16;
         public int InSize => Rows * Cols * Cp;
     }
 
@@ -192,7 +198,7 @@ internal static unsafe class Winograd
     static void InputTransform(float* xt, in Geo g, int t0, int t1, float* v)
     {
         int cp = g.Cp;
-        long rs = (long)g.Cols * cp, ts = (long)g.TB * cp;
+        long rs = (long)g.Cols * cp, ts = g.VS;
         for (int tile = t0; tile < t1; tile++)
         {
             int ty = tile / g.Tw, tx = tile - ty * g.Tw;
@@ -267,7 +273,7 @@ internal static unsafe class Winograd
     static void OutputTransform(float* m, in Geo g, int t0, int t1, int k0, int k1, float* yt, int pos0)
     {
         int kp = g.Kp;
-        long ts = (long)g.TB * kp;
+        long ts = g.MS;
         for (int tile = t0; tile < t1; tile++)
         {
             int ty = tile / g.Tw, tx = tile - ty * g.Tw;
@@ -336,7 +342,7 @@ internal static unsafe class Winograd
     static void GradTransform(float* dyt, in Geo g, int t0, int t1, float* yg)
     {
         int kp = g.Kp, cols = 2 * g.Tw;
-        long ts = (long)g.TB * kp;
+        long ts = g.MS;
         for (int tile = t0; tile < t1; tile++)
         {
             int ty = tile / g.Tw, tx = tile - ty * g.Tw;
@@ -410,8 +416,8 @@ internal static unsafe class Winograd
             int panels = g.Panels, k0 = panel0 * nr, k1 = panel1 * nr;
             float* xt = Scratch.Aligned(Scratch.Get(ref inScratch, g.InSize));
             ToChannelLast<TIn>(Src + b * SrcStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
-            float* v = Scratch.Aligned(Scratch.Get(ref vScratch, 16 * g.TB * g.Cp));
-            float* m = Scratch.Aligned(Scratch.Get(ref mScratch, 16 * g.TB * g.Kp));
+            float* v = Scratch.Aligned(Scratch.Get(ref vScratch, (int)(16 * g.VS)));
+            float* m = Scratch.Aligned(Scratch.Get(ref mScratch, (int)(16 * g.MS)));
             float* yt = Scratch.Aligned(Scratch.Get(ref outScratch, (pos1 - pos0) * g.Kp + nr));
             int tile1 = ty1 * g.Tw;
             for (int t0 = ty0 * g.Tw; t0 < tile1; t0 += g.TB)
@@ -420,8 +426,8 @@ internal static unsafe class Winograd
                 InputTransform(xt, g, t0, t1, v);
                 for (int t = 0; t < 16; t++)
                 {
-                    float* vt = v + (long)t * g.TB * g.Cp;
-                    float* mt = m + (long)t * g.TB * g.Kp;
+                    float* vt = v + t * g.VS;
+                    float* mt = m + t * g.MS;
                     for (int panel = panel0; panel < panel1; panel++)
                     {
                         float* bp = U + ((long)t * panels + panel) * g.Cp * nr;
@@ -543,8 +549,8 @@ internal static unsafe class Winograd
             float* xt = Scratch.Aligned(Scratch.Get(ref inScratch, g.InSize));
             int dyCols = 2 * g.Tw;
             float* dyt = Scratch.Aligned(Scratch.Get(ref outScratch, 2 * g.Th * dyCols * g.Kp));
-            float* v = Scratch.Aligned(Scratch.Get(ref vScratch, 16 * g.TB * g.Cp));
-            float* yg = Scratch.Aligned(Scratch.Get(ref mScratch, 16 * g.TB * g.Kp));
+            float* v = Scratch.Aligned(Scratch.Get(ref vScratch, (int)(16 * g.VS)));
+            float* yg = Scratch.Aligned(Scratch.Get(ref mScratch, (int)(16 * g.MS)));
             for (int b = b0; b < b1; b++)
             {
                 ToChannelLast<TIn>(X + b * XStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
@@ -556,8 +562,8 @@ internal static unsafe class Winograd
                     GradTransform(dyt, g, t0, t1, yg);
                     for (int t = tFirst; t < tLast; t++)
                     {
-                        float* vt = v + (long)t * g.TB * g.Cp;
-                        float* yt = yg + (long)t * g.TB * g.Kp;
+                        float* vt = v + t * g.VS;
+                        float* yt = yg + t * g.MS;
                         float* dut = du + (long)t * g.Kp * g.Cp;
                         for (int k0 = 0; k0 < g.Co; k0 += mr)
                         {
