@@ -200,33 +200,36 @@ public static unsafe partial class Conv2dKernel
         _ => false,
     };
 
-    /// <summary>The measured rule (the lab figures behind it are in the remarks and in bench/RESULTS.md, both ISAs): Winograd
-    /// F(2x2, 3x3) against the direct kernels. Not below 24 channels on either side (the 16 small GEMMs
-    /// per tile block reduce over the input channels: short reductions cost more in set-up than the
-    /// 2.25x saves; 8->16 and 16->16 measured slower), not on outputs under 10 wide or high (2 x 2 tiles
-    /// over 7 x 7 compute 64 outputs for 49; 64->64 at 7 x 7 measured no faster), and for the weight
-    /// gradient only with at least 2048 channel pairs or output channels that leave direct tiles part
-    /// empty (32->32 measured 6-8% slower, 32->64 9-15% faster, 24->36 23-40% faster).</summary>
-    /// <remarks>With AVX-512 the direct kernels run closer to the peak (8 x 32 tiles, ~185 of 227 GFLOP/s per
-    /// core) and the per-call weight transform is not amortised over few tiles: below 128 channels Winograd
-    /// waits for two 14 x 14 samples' worth of tiles (three for the weight gradient). Lab wino1/wino2/wino4,
-    /// big1, 2026-12-03, cpu time per core: batch 1 64->64 14x14 direct 191 against Winograd 166 (fwd), 187
-    /// against 149 (bwdW); batch 2 194 against 207 (fwd), 193 against 169 (bwdW); batch 4 190 against 202
-    /// (bwdW); 256->256 batch 1 181 against 184, 512->512 152 against 168 (fwd); 24->36 batch 1 90 against 101 (fwd),
-    /// 97 against 105 (bwdW), 129 against 98 (bwdD). With 256-bit vectors
-    /// Winograd won at batch 1 already (64->64: 100 against 122 fwd, 99 against 102 bwdW).</remarks>
+    /// <summary>The measured rule (lab figures in the remarks and in bench/RESULTS.md, both ISAs): Winograd F(2x2, 3x3)
+    /// against the direct kernels. Not below 16 channels on either side (8->16 at 28 x 28: the data gradient wins,
+    /// the forward pass and the weight gradient do not); outputs under 10 wide or high (2 x 2 tiles over 7 x 7 compute
+    /// 64 outputs for 49) only with enough tiles per call; with AVX-512 and under 128 channels, not at a sample or two
+    /// of 14 x 14 (the per-call weight transform is not amortised).</summary>
+    /// <remarks>Measured after the transform planes stopped aliasing in L1 (lab wino/wino1/wino8, 2026-12-03, cpu time per
+    /// core, us, direct against Winograd): AVX-512 batch 64: 32->32 14x14 1300 / 862 (bwdW), 16->16 28x28 2542 / 2091
+    /// (fwd), 2601 / 1977 (bwdW), 64->64 7x7 1391 / 982 (fwd), 1316 / 1254 (bwdW), 8->16 28x28 1266 / 1432 (fwd),
+    /// 1422 / 1849 (bwdW); batch 8, 64->64 7x7: 194 / 156 (fwd), 179 / 191 (bwdW); batch 1: 64->64 7x7 27 / 49,
+    /// 32->32 14x14 21 / 22, 16->16 28x28 40 / 34. AVX2 batch 64: 32->32 14x14 2483 / 1496 (bwdW), 64->64 7x7 2656 / 2036
+    /// (fwd), 2585 / 1905 (bwdW); batch 8, 64->64 7x7: 358 / 320 (fwd), 388 / 397 (bwdW); batch 1: 32->32 14x14
+    /// 44 / 40 (bwdW), 64->64 7x7 51 / 85 (fwd). Before that fix (lab wino1/wino2/wino4, big1): with AVX-512 the
+    /// direct kernels ran closer to the peak and Winograd waited for two 14 x 14 samples' worth of tiles below 128
+    /// channels (three for the weight gradient): batch 1 64->64 14x14 direct 191 against Winograd 166 (fwd), batch 2
+    /// 194 against 207 (fwd), 193 against 169 (bwdW); 24->36 batch 1 129 against 98 (bwdD).</remarks>
     internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass)
     {
         int spatial = pass == Pass.Data ? Math.Min(s.H, s.W) : Math.Min(s.Ho, s.Wo);
-        int lo = Math.Min(s.Cin, s.Cout), hi = Math.Max(s.Cin, s.Cout);
-        if (spatial < 10 || lo < 24) return false;
+        int lo = Math.Min(s.Cin, s.Cout);
+        if (lo < 16) return false;
+        long tiles = (long)n * ((s.Ho + 1) / 2) * ((s.Wo + 1) / 2);
+        // Small planes: batch 8 of 7 x 7 (128 tiles) won for the forward and data passes and lost for the weight
+        // gradient on both ISAs, batch 64 (1024 tiles) won all three; the weight gradient's threshold in between is not measured.
+        if (spatial < 10 && tiles < (pass == Pass.Weights ? 1024 : 128)) return false;
         // Output channels that leave the direct tiles part empty (24->36: 36 of 64 lanes) favour Winograd at batch 1 too.
         if (Simd.Use512 && lo < 128 && (pass == Pass.Data || s.Cout % ConvDirect.NR == 0))
         {
-            long tiles = (long)n * ((s.Ho + 1) / 2) * ((s.Wo + 1) / 2);
             if (tiles < (pass == Pass.Weights ? 3 : 2) * 49) return false;
         }
-        return pass != Pass.Weights || lo * hi >= 2048 || s.Cout % ConvDirect.NR != 0;
+        return true;
     }
 
     /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
