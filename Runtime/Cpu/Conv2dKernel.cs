@@ -21,6 +21,9 @@ internal enum ConvPath
     Im2Col,
     /// <summary><see cref="Winograd"/> F(2x2, 3x3) where it applies (3 x 3, stride 1), else as <see cref="Auto"/>.</summary>
     Winograd,
+    /// <summary><see cref="Winograd"/> F(4x4, 3x3) for the forward pass and the data gradient where it applies, F(2x2, 3x3)
+    /// for the weight gradient, else as <see cref="Auto"/>.</summary>
+    Winograd4,
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
@@ -47,11 +50,11 @@ public static unsafe partial class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
-            if (UseWinograd(path, s, n, Pass.Forward))
+            if (WinogradTile(path, s, n, Pass.Forward) is int tile and > 0)
             {
                 Winograd.Forward<Identity, TAct>(s, n, px + x.Offset, x.BatchStride, default, pw + wOff,
                     new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
-                    py + y.Offset, y.BatchStride, null);
+                    py + y.Offset, y.BatchStride, null, tile);
                 return;
             }
             if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -84,9 +87,9 @@ public static unsafe partial class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
         {
-            if (UseWinograd(path, s, n, Pass.Data))
+            if (WinogradTile(path, s, n, Pass.Data) is int tile and > 0)
             {
-                Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
+                Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate, tile);
                 return;
             }
             if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -193,11 +196,15 @@ public static unsafe partial class Conv2dKernel
 
     /// <summary>Winograd where it applies and is asked for, or on <see cref="ConvPath.Auto"/> where it was
     /// measured faster than the direct kernels (<see cref="WinogradPreferred"/>).</summary>
-    static bool UseWinograd(ConvPath path, in Conv2dShape s, int n, Pass pass) => Winograd.Applies(s) && path switch
+    static bool UseWinograd(ConvPath path, in Conv2dShape s, int n, Pass pass) => WinogradTile(path, s, n, pass) > 0;
+
+    /// <summary>The Winograd output tile side to take (2: F(2x2, 3x3), 4: F(4x4, 3x3)), or 0 for another path.</summary>
+    internal static int WinogradTile(ConvPath path, in Conv2dShape s, int n, Pass pass) => !Winograd.Applies(s) ? 0 : path switch
     {
-        ConvPath.Winograd => true,
-        ConvPath.Auto => WinogradPreferred(s, n, pass),
-        _ => false,
+        ConvPath.Winograd => 2,
+        ConvPath.Winograd4 => pass == Pass.Weights ? 2 : 4,
+        ConvPath.Auto => WinogradPreferred(s, n, pass) ? 2 : 0,
+        _ => 0,
     };
 
     /// <summary>The measured rule (lab figures in the remarks and in bench/RESULTS.md, both ISAs): Winograd F(2x2, 3x3)
