@@ -203,7 +203,7 @@ public static unsafe partial class Conv2dKernel
     {
         ConvPath.Winograd => 2,
         ConvPath.Winograd4 => pass == Pass.Weights ? 2 : 4,
-        ConvPath.Auto => WinogradPreferred(s, n, pass) ? 2 : 0,
+        ConvPath.Auto => !WinogradPreferred(s, n, pass) ? 0 : F4Preferred(s, n, pass) ? 4 : 2,
         _ => 0,
     };
 
@@ -237,6 +237,23 @@ public static unsafe partial class Conv2dKernel
             if (tiles < (pass == Pass.Weights ? 3 : 2) * 49) return false;
         }
         return true;
+    }
+
+    /// <summary>F(4x4, 3x3) rather than F(2x2, 3x3) where Winograd is taken: not for the weight gradient (F(2x2) only), and
+    /// only with enough output positions per call to amortise its 36-point weight transform (2.25x the F(2x2) one's points,
+    /// redone on every call): 3136 (16 samples of 14 x 14, 4 of 28 x 28). With AVX-512 not on planes under 10 wide or high
+    /// (4 x 4 tiles over 7 x 7 compute 64 outputs for 49, as F(2x2) does, with dearer transforms).</summary>
+    /// <remarks>Lab wino/wino1/wino4/wino8, 2026-12-03 (load 18-21, cpu time per core, us, F(2x2) against F(4x4)): AVX-512
+    /// batch 64 forward 32->32 14x14 1187 / 1031, 64->64 14x14 4006 / 3292, 16->16 28x28 2854 / 2262, 64->64 7x7 1269 / 1481;
+    /// data gradient 32->32 888 / 747, 64->64 7x7 993 / 1170; batch 8 32->32 134 / 128, 64->64 430 / 479; batch 4 16->16 28x28
+    /// 169 / 153, 32->32 14x14 81 / 103; batch 1: 21 / 44 (32->32), 35 / 43 (16->16 28x28). AVX2 batch 64 forward 32->32
+    /// 1954 / 1872, 64->64 7x7 2258 / 2068, 16->16 28x28 2395 / 2033; data gradient 32->32 1506 / 1265.</remarks>
+    internal static bool F4Preferred(in Conv2dShape s, int n, Pass pass)
+    {
+        if (pass == Pass.Weights) return false;
+        int h = pass == Pass.Data ? s.H : s.Ho, w = pass == Pass.Data ? s.W : s.Wo;
+        if (Simd.Use512 && Math.Min(h, w) < 10) return false;
+        return (long)n * h * w >= 3136;
     }
 
     /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by
