@@ -151,7 +151,18 @@ internal static unsafe class Winograd
     internal static void ToChannelLast<TIn>(float* src, int channels, int h, int w, float* dst, int rows, int cols, int top, int left, int cp,
         InputAffine pro) where TIn : struct, IActivation
     {
-        new Span<float>(dst, rows * cols * cp).Clear();
+        // Zero only what the copy below does not write: the padding rows, the padding columns of the copied rows and,
+        // where channels are padded to cp, their tails (a whole clear was 13% of RepVGG's step: the block is ~1.6x the data).
+        new Span<float>(dst, top * cols * cp).Clear();
+        new Span<float>(dst + (long)(top + h) * cols * cp, (rows - top - h) * cols * cp).Clear();
+        for (int r = top; r < top + h; r++)
+        {
+            float* row = dst + (long)r * cols * cp;
+            new Span<float>(row, left * cp).Clear();
+            new Span<float>(row + (long)(left + w) * cp, (cols - left - w) * cp).Clear();
+            if (channels < cp)
+                for (int x = left; x < left + w; x++) new Span<float>(row + (long)x * cp + channels, cp - channels).Clear();
+        }
         long plane = (long)h * w;
         bool affine = pro.Scale != null;
         int c8 = channels / 8 * 8;
