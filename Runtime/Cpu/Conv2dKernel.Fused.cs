@@ -172,14 +172,15 @@ public static unsafe partial class Conv2dKernel
         CheckAffine(input, s.Cin);
         if (n == 0) return;
         if (input.IsNone) { BackwardWeights(s, n, x, dy, dw, dwOff, path); return; }
-        bool winograd = !s.IsDepthwise && UseWinograd(path, s, n, Pass.Weights);
+        int tile = s.IsDepthwise ? 0 : WinogradTile(path, s, n, Pass.Weights);
+        bool winograd = tile > 0;
         bool direct = !winograd && !s.IsDepthwise && UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s));
         if (winograd || direct)
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw, pis = input.Scale, pih = input.Shift)
             {
                 var pro = new InputAffine { Scale = pis + input.ScaleOffset, Shift = pih + input.ShiftOffset };
-                if (winograd) Winograd.BackwardWeights<TIn>(s, n, px + x.Offset, x.BatchStride, pro, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+                if (winograd) Winograd.BackwardWeights<TIn>(s, n, px + x.Offset, x.BatchStride, pro, pdy + dy.Offset, dy.BatchStride, pdw + dwOff, tile);
                 else ConvDirect.BackwardWeights<TIn>(s, n, px + x.Offset, x.BatchStride, pro, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
             }
             return;

@@ -21,8 +21,7 @@ internal enum ConvPath
     Im2Col,
     /// <summary><see cref="Winograd"/> F(2x2, 3x3) where it applies (3 x 3, stride 1), else as <see cref="Auto"/>.</summary>
     Winograd,
-    /// <summary><see cref="Winograd"/> F(4x4, 3x3) for the forward pass and the data gradient where it applies, F(2x2, 3x3)
-    /// for the weight gradient, else as <see cref="Auto"/>.</summary>
+    /// <summary><see cref="Winograd"/> F(4x4, 3x3) where it applies, else as <see cref="Auto"/>.</summary>
     Winograd4,
 }
 
@@ -116,10 +115,10 @@ public static unsafe partial class Conv2dKernel
         Validate(s, n, x, dy, dw, dwOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
-        if (UseWinograd(path, s, n, Pass.Weights))
+        if (WinogradTile(path, s, n, Pass.Weights) is int tile and > 0)
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
-                Winograd.BackwardWeights<Identity>(s, n, px + x.Offset, x.BatchStride, default, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+                Winograd.BackwardWeights<Identity>(s, n, px + x.Offset, x.BatchStride, default, pdy + dy.Offset, dy.BatchStride, pdw + dwOff, tile);
             return;
         }
         if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s)))
@@ -202,7 +201,7 @@ public static unsafe partial class Conv2dKernel
     internal static int WinogradTile(ConvPath path, in Conv2dShape s, int n, Pass pass) => !Winograd.Applies(s) ? 0 : path switch
     {
         ConvPath.Winograd => 2,
-        ConvPath.Winograd4 => pass == Pass.Weights ? 2 : 4,
+        ConvPath.Winograd4 => 4,
         ConvPath.Auto => !WinogradPreferred(s, n, pass) ? 0 : F4Preferred(s, n, pass) ? 4 : 2,
         _ => 0,
     };
@@ -239,19 +238,24 @@ public static unsafe partial class Conv2dKernel
         return true;
     }
 
-    /// <summary>F(4x4, 3x3) rather than F(2x2, 3x3) where Winograd is taken: not for the weight gradient (F(2x2) only), and
-    /// only with enough output positions per call to amortise its 36-point weight transform (2.25x the F(2x2) one's points,
-    /// redone on every call): 3136 (16 samples of 14 x 14, 4 of 28 x 28). With AVX-512 not on planes under 10 wide or high
-    /// (4 x 4 tiles over 7 x 7 compute 64 outputs for 49, as F(2x2) does, with dearer transforms).</summary>
+    /// <summary>F(4x4, 3x3) rather than F(2x2, 3x3) where Winograd is taken: only with enough output positions per call to
+    /// amortise its 36-point weight transform (2.25x the F(2x2) one's points, redone on every call): 3136 (16 samples of
+    /// 14 x 14, 4 of 28 x 28). With AVX-512 not on planes under 10 wide or high (4 x 4 tiles over 7 x 7 compute 64 outputs
+    /// for 49, as F(2x2) does, with dearer transforms). For the weight gradient only where 4 x 4 tiles cover the output
+    /// exactly: its GEMMs reduce over one sample's tiles at a time (16 at 14 x 14 against F(2x2)'s 49), so the ragged
+    /// 14 x 14 case loses to F(2x2) at 32 channels.</summary>
     /// <remarks>Lab wino/wino1/wino4/wino8, 2026-12-03 (load 18-21, cpu time per core, us, F(2x2) against F(4x4)): AVX-512
     /// batch 64 forward 32->32 14x14 1187 / 1031, 64->64 14x14 4006 / 3292, 16->16 28x28 2854 / 2262, 64->64 7x7 1269 / 1481;
     /// data gradient 32->32 888 / 747, 64->64 7x7 993 / 1170; batch 8 32->32 134 / 128, 64->64 430 / 479; batch 4 16->16 28x28
     /// 169 / 153, 32->32 14x14 81 / 103; batch 1: 21 / 44 (32->32), 35 / 43 (16->16 28x28). AVX2 batch 64 forward 32->32
-    /// 1954 / 1872, 64->64 7x7 2258 / 2068, 16->16 28x28 2395 / 2033; data gradient 32->32 1506 / 1265.</remarks>
+    /// 1954 / 1872, 64->64 7x7 2258 / 2068, 16->16 28x28 2395 / 2033; data gradient 32->32 1506 / 1265. Weight gradient
+    /// (load 22-25): AVX-512 batch 64 32->32 14x14 1134 / 1253, 64->64 14x14 5124 / 4857, 16->16 28x28 3312 / 2823, 24->36
+    /// 14x14 1700 / 1854; batch 8 16->16 28x28 272 / 234, 64->64 14x14 464 / 573; batch 1 16->16 28x28 48 / 47; AVX2 batch 64
+    /// 32->32 14x14 2172 / 2175, 16->16 28x28 2753 / 1859, 64->64 14x14 8143 / 7360.</remarks>
     internal static bool F4Preferred(in Conv2dShape s, int n, Pass pass)
     {
-        if (pass == Pass.Weights) return false;
         int h = pass == Pass.Data ? s.H : s.Ho, w = pass == Pass.Data ? s.W : s.Wo;
+        if (pass == Pass.Weights && (h % 4 != 0 || w % 4 != 0)) return false;
         if (Simd.Use512 && Math.Min(h, w) < 10) return false;
         return (long)n * h * w >= 3136;
     }

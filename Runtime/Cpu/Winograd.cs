@@ -802,30 +802,31 @@ internal static unsafe class Winograd
         public int* TileOffsets;
         public InputAffine In;
 
-        public int PartialSize => 16 * G.Kp * G.Cp;
+        public int PartialSize => G.T * G.Kp * G.Cp;
 
         public void Run(int task)
         {
             ref readonly Geo g = ref G;
             int chunk = task / TParts, tpart = task % TParts;
-            int tFirst = 16 * tpart / TParts, tLast = 16 * (tpart + 1) / TParts;
+            int tFirst = g.T * tpart / TParts, tLast = g.T * (tpart + 1) / TParts;
             float* du = Partial + (long)chunk * PartialSize;
             int b0 = (int)((long)N * chunk / Chunks), b1 = (int)((long)N * (chunk + 1) / Chunks);
             int nr = ConvDirect.NR, mr = ConvDirect.MR;
             float* xt = Scratch.Aligned(Scratch.Get(ref inScratch, g.InSize));
-            int dyCols = 2 * g.Tw;
-            float* dyt = Scratch.Aligned(Scratch.Get(ref outScratch, 2 * g.Th * dyCols * g.Kp));
-            float* v = Scratch.Aligned(Scratch.Get(ref vScratch, (int)(16 * g.VS)));
-            float* yg = Scratch.Aligned(Scratch.Get(ref mScratch, (int)(16 * g.MS)));
+            int dyCols = g.M * g.Tw, dyRows = g.M * g.Th;
+            float* dyt = Scratch.Aligned(Scratch.Get(ref outScratch, dyRows * dyCols * g.Kp));
+            float* v = Scratch.Aligned(Scratch.Get(ref vScratch, (int)(g.T * g.VS)));
+            float* yg = Scratch.Aligned(Scratch.Get(ref mScratch, (int)(g.T * g.MS)));
             for (int b = b0; b < b1; b++)
             {
                 ToChannelLast<TIn>(X + b * XStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
-                ToChannelLast<Identity>(Dy + b * DyStride, g.Co, g.Ho, g.Wo, dyt, 2 * g.Th, dyCols, 0, 0, g.Kp, default);
+                ToChannelLast<Identity>(Dy + b * DyStride, g.Co, g.Ho, g.Wo, dyt, dyRows, dyCols, 0, 0, g.Kp, default);
                 for (int t0 = 0; t0 < g.Tiles; t0 += g.TB)
                 {
                     int t1 = Math.Min(g.Tiles, t0 + g.TB), nb = t1 - t0;
                     InputTransform(xt, g, t0, t1, v);
-                    GradTransform(dyt, g, t0, t1, yg);
+                    if (g.M == 4) GradTransform4(dyt, g, t0, t1, yg);
+                    else GradTransform(dyt, g, t0, t1, yg);
                     for (int t = tFirst; t < tLast; t++)
                     {
                         float* vt = v + t * g.VS;
@@ -847,10 +848,10 @@ internal static unsafe class Winograd
     }
 
     /// <summary>dw += sum over the batch of the weight gradient, read through the input prologue.</summary>
-    public static void BackwardWeights<TIn>(in Conv2dShape s, int n, float* x, long xStride, InputAffine input, float* dy, long dyStride, float* dw)
-        where TIn : struct, IActivation
+    public static void BackwardWeights<TIn>(in Conv2dShape s, int n, float* x, long xStride, InputAffine input, float* dy, long dyStride, float* dw,
+        int tile = 2) where TIn : struct, IActivation
     {
-        var g = new Geo(s.Cin, s.Cout, s.H, s.W, s.PadH, s.PadW);
+        var g = new Geo(s.Cin, s.Cout, s.H, s.W, s.PadH, s.PadW, tile);
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
         var job = new WeightsJob<TIn> { G = g, N = n, X = x, XStride = xStride, Dy = dy, DyStride = dyStride, In = input };
         // Fixed chunks of the batch, summed in chunk order (results independent of scheduling); few
@@ -858,7 +859,7 @@ internal static unsafe class Winograd
         if (n >= 2 * threads) { job.Chunks = 2 * threads; job.TParts = 1; }
         else
         {
-            long flops = 2L * n * 16 * g.Tiles * g.Cp * g.Kp;
+            long flops = 2L * n * g.T * g.Tiles * g.Cp * g.Kp;
             job.Chunks = 1;
             job.TParts = (int)Math.Clamp(flops / WorkerPool.MinParallelFlops, 1, Math.Min(16, 2 * threads));
         }
@@ -870,6 +871,7 @@ internal static unsafe class Winograd
         new Span<float>(partial, chunks * psize).Clear();
         job.Partial = partial;
         WorkerPool.For(chunks * job.TParts, ref job);
+        if (g.M == 4) { ReduceWeights4(g, partial, psize, chunks, dw); return; }
 
         // dw[k][c] += G^T dU G, chunks summed in order; eight input channels at a time (dU is contiguous
         // in c), the nine results of each lane then added into dw's 3 x 3 kernels (a per-pair scalar
@@ -907,6 +909,139 @@ internal static unsafe class Winograd
                     for (int tap = 0; tap < 9; tap++) dst[tap] += o[tap * 8 + l];
                 }
             }
+    }
+
+    /// <summary>dw[k][c] += G^T dU G for F(4x4, 3x3) (dU 6 x 6 per channel pair), chunks summed in order; as the F(2x2)
+    /// reduction, eight input channels at a time.</summary>
+    static void ReduceWeights4(in Geo g, float* partial, int psize, int chunks, float* dw)
+    {
+        float* o = stackalloc float[9 * 8];
+        Vector256<float>* d = stackalloc Vector256<float>[36];
+        for (int k = 0; k < g.Co; k++)
+            for (int c0 = 0; c0 < g.Ci; c0 += 8)
+            {
+                for (int t = 0; t < 36; t++)
+                {
+                    float* at = partial + ((long)t * g.Kp + k) * g.Cp + c0;
+                    var v = Vector256.Load(at);
+                    for (int ch = 1; ch < chunks; ch++) v += Vector256.Load(at + ch * (long)psize);
+                    d[t] = v;
+                }
+                // Row a of G^T over the plane rows i, then over the columns j.
+                for (int a = 0; a < 3; a++)
+                {
+                    var h0 = Gt6(d[0], d[6], d[12], d[18], d[24], d[30], a);
+                    var h1 = Gt6(d[1], d[7], d[13], d[19], d[25], d[31], a);
+                    var h2 = Gt6(d[2], d[8], d[14], d[20], d[26], d[32], a);
+                    var h3 = Gt6(d[3], d[9], d[15], d[21], d[27], d[33], a);
+                    var h4 = Gt6(d[4], d[10], d[16], d[22], d[28], d[34], a);
+                    var h5 = Gt6(d[5], d[11], d[17], d[23], d[29], d[35], a);
+                    for (int b = 0; b < 3; b++) Gt6(h0, h1, h2, h3, h4, h5, b).Store(o + (3 * a + b) * 8);
+                }
+                int lanes = Math.Min(8, g.Ci - c0);
+                for (int l = 0; l < lanes; l++)
+                {
+                    float* dst = dw + ((long)k * g.Ci + c0 + l) * 9;
+                    for (int tap = 0; tap < 9; tap++) dst[tap] += o[tap * 8 + l];
+                }
+            }
+    }
+
+    /// <summary>Row <paramref name="a"/> of G^T (F(4x4, 3x3)) applied to (u0 .. u5): (1/4, -1/6, -1/6, 1/24, 1/24, 0),
+    /// (0, -1/6, 1/6, 1/12, -1/12, 0), (0, -1/6, -1/6, 1/6, 1/6, 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Gt6(Vector256<float> u0, Vector256<float> u1, Vector256<float> u2, Vector256<float> u3, Vector256<float> u4,
+        Vector256<float> u5, int a)
+    {
+        var sixth = Vector256.Create(1f / 6);
+        return a switch
+        {
+            0 => u0 * Vector256.Create(0.25f) - (u1 + u2) * sixth + (u3 + u4) * Vector256.Create(1f / 24),
+            1 => (u2 - u1) * sixth + (u3 - u4) * Vector256.Create(1f / 12),
+            _ => (u3 + u4 - u1 - u2) * sixth + u5,
+        };
+    }
+
+    /// <summary>Yg[t][tile - t0][k] = (A dy A^T)[t] of the 4 x 4 output-gradient tile (F(4x4, 3x3)), dy channel-last over
+    /// 4 Th x 4 Tw positions (zero past the output's edge). A's rows: (1,0,0,0), (1,1,1,1), (1,-1,1,-1), (1,2,4,8),
+    /// (1,-2,4,-8), (0,0,0,1).</summary>
+    static void GradTransform4(float* dyt, in Geo g, int t0, int t1, float* yg)
+    {
+        int kp = g.Kp, cols = 4 * g.Tw;
+        long ts = g.MS, rs = (long)cols * kp;
+        if (Wide)
+        {
+            Vector512<float>* tmp = stackalloc Vector512<float>[24]; // tmp[i * 4 + j]: (A dy)[i][j]
+            for (int tile = t0; tile < t1; tile++)
+            {
+                int ty = tile / g.Tw, tx = tile - ty * g.Tw;
+                float* p0 = dyt + (4L * ty * cols + 4 * tx) * kp;
+                float* o = yg + (long)(tile - t0) * kp;
+                for (int k = 0; k < kp; k += 16)
+                {
+                    for (int j = 0; j < 4; j++)
+                    {
+                        float* p = p0 + k + j * kp;
+                        A6(Vector512.Load(p), Vector512.Load(p + rs), Vector512.Load(p + 2 * rs), Vector512.Load(p + 3 * rs),
+                            out tmp[j], out tmp[4 + j], out tmp[8 + j], out tmp[12 + j], out tmp[16 + j], out tmp[20 + j]);
+                    }
+                    for (int i = 0; i < 6; i++)
+                    {
+                        Vector512<float>* e = tmp + 4 * i;
+                        A6(e[0], e[1], e[2], e[3], out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
+                        float* q = o + k + 6 * i * ts;
+                        z0.Store(q); z1.Store(q + ts); z2.Store(q + 2 * ts); z3.Store(q + 3 * ts); z4.Store(q + 4 * ts); z5.Store(q + 5 * ts);
+                    }
+                }
+            }
+        }
+        else
+        {
+            Vector256<float>* tmp = stackalloc Vector256<float>[24];
+            for (int tile = t0; tile < t1; tile++)
+            {
+                int ty = tile / g.Tw, tx = tile - ty * g.Tw;
+                float* p0 = dyt + (4L * ty * cols + 4 * tx) * kp;
+                float* o = yg + (long)(tile - t0) * kp;
+                for (int k = 0; k < kp; k += 8)
+                {
+                    for (int j = 0; j < 4; j++)
+                    {
+                        float* p = p0 + k + j * kp;
+                        A6(Vector256.Load(p), Vector256.Load(p + rs), Vector256.Load(p + 2 * rs), Vector256.Load(p + 3 * rs),
+                            out tmp[j], out tmp[4 + j], out tmp[8 + j], out tmp[12 + j], out tmp[16 + j], out tmp[20 + j]);
+                    }
+                    for (int i = 0; i < 6; i++)
+                    {
+                        Vector256<float>* e = tmp + 4 * i;
+                        A6(e[0], e[1], e[2], e[3], out var z0, out var z1, out var z2, out var z3, out var z4, out var z5);
+                        float* q = o + k + 6 * i * ts;
+                        z0.Store(q); z1.Store(q + ts); z2.Store(q + 2 * ts); z3.Store(q + 3 * ts); z4.Store(q + 4 * ts); z5.Store(q + 5 * ts);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A (y0 .. y3) for F(4x4, 3x3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void A6(Vector512<float> y0, Vector512<float> y1, Vector512<float> y2, Vector512<float> y3, out Vector512<float> z0,
+        out Vector512<float> z1, out Vector512<float> z2, out Vector512<float> z3, out Vector512<float> z4, out Vector512<float> z5)
+    {
+        var e = y0 + y2; var o = y1 + y3;
+        var e4 = Vector512.FusedMultiplyAdd(Vector512.Create(4f), y2, y0);
+        var o4 = Vector512.FusedMultiplyAdd(Vector512.Create(4f), y3, y1) * Vector512.Create(2f);
+        z0 = y0; z1 = e + o; z2 = e - o; z3 = e4 + o4; z4 = e4 - o4; z5 = y3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void A6(Vector256<float> y0, Vector256<float> y1, Vector256<float> y2, Vector256<float> y3, out Vector256<float> z0,
+        out Vector256<float> z1, out Vector256<float> z2, out Vector256<float> z3, out Vector256<float> z4, out Vector256<float> z5)
+    {
+        var e = y0 + y2; var o = y1 + y3;
+        var e4 = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y2, y0);
+        var o4 = Vector256.FusedMultiplyAdd(Vector256.Create(4f), y3, y1) * Vector256.Create(2f);
+        z0 = y0; z1 = e + o; z2 = e - o; z3 = e4 + o4; z4 = e4 - o4; z5 = y3;
     }
 
     /// <summary>Row <paramref name="i"/> of G^T applied to the column (a0, a1, a2, a3).</summary>

@@ -112,10 +112,12 @@ public class Conv2dKernelTests
     }
 
     /// <summary>Batches large enough for Auto to take F(4x4, 3x3) (the fixed shapes run at batches under its threshold):
-    /// the RepVGG block's 32 -> 32 at 14 x 14 and odd 13 x 15 with 20 -> 36 channels, forward and data gradient.</summary>
+    /// the RepVGG block's 32 -> 32 at 14 x 14 and odd 13 x 15 with 20 -> 36 channels, forward and data gradient; 12 x 20
+    /// (whole 4 x 4 tiles) the weight gradient too.</summary>
     [Theory]
     [InlineData(32, 14, 14, 32, 16)]
     [InlineData(20, 13, 15, 36, 17)]
+    [InlineData(20, 12, 20, 36, 14)]
     public void AutoTakesF4AtLargeBatches(int cin, int h, int w, int cout, int n)
     {
         var s = new Conv2dShape(cin, h, w, cout, 3, 3, 1, 1, 1, 1, 1, 1, 1);
@@ -123,6 +125,8 @@ public class Conv2dKernelTests
         Assert.Equal(4, Conv2dKernel.WinogradTile(ConvPath.Auto, s, n, Conv2dKernel.Pass.Data));
         CheckForward(s, n, "Relu", withScale: true, seed: n);
         CheckBackwardData(s, n, seed: n);
+        Assert.Equal(s.Ho % 4 == 0 && s.Wo % 4 == 0 ? 4 : 2, Conv2dKernel.WinogradTile(ConvPath.Auto, s, n, Conv2dKernel.Pass.Weights));
+        CheckBackwardWeights(s, n, seed: n);
     }
 
     /// <summary>Seeded random small shapes: every combination of stride, padding, dilation, groups and

@@ -1,4 +1,4 @@
-// Accuracy of the Winograd paths, stated: forward and data-gradient error against a double-precision direct
+// Accuracy of the Winograd paths, stated: forward, data-gradient and weight-gradient error against a double-precision direct
 // convolution, as a multiple of the float32 summation bound the direct kernels are held to (TestUtil.SumTol of
 // each output's sum of |x * w| over its taps). F(2x2, 3x3) uses the coefficients 0, +-1 and 1/2 (exact in binary)
 // and stays within that bound; F(4x4, 3x3) multiplies by up to 8 in A^T and 5 in B^T and by 1/6, 1/12, 1/24 in G
@@ -40,18 +40,24 @@ public class WinogradAccuracyTests(ITestOutputHelper output)
         var x = TestUtil.Random(rng, n * s.InSize);
         var wt = TestUtil.Random(rng, s.WeightSize);
         var dy = TestUtil.Random(rng, n * s.OutSize);
-        var (yRef, yMag, dxRef, dxMag) = Reference(s, n, x, wt, dy);
+        var (yRef, yMag, dxRef, dxMag, dwRef, dwMag) = Reference(s, n, x, wt, dy);
         foreach (var path in new[] { ConvPath.Direct, ConvPath.Winograd, ConvPath.Winograd4 })
         {
             var y = new float[n * s.OutSize];
             Conv2dKernel.Forward<Identity>(s, n, new View(x, 0, s.InSize), wt, 0, null, 0, null, 0, new View(y, 0, s.OutSize), path);
             var dx = new float[n * s.InSize];
             Conv2dKernel.BackwardData(s, n, new View(dy, 0, s.OutSize), wt, 0, new View(dx, 0, s.InSize), false, path);
+            var dw = new float[s.WeightSize];
+            Conv2dKernel.BackwardWeights(s, n, new View(x, 0, s.InSize), new View(dy, 0, s.OutSize), dw, 0, path);
             double fwd = WorstRatio(y, yRef, yMag, 9 * cin), data = WorstRatio(dx, dxRef, dxMag, 9 * cout);
+            double weights = WorstRatio(dw, dwRef, dwMag, n * s.Ho * s.Wo);
             double maxAbs = Math.Max(MaxAbsError(y, yRef), MaxAbsError(dx, dxRef));
-            output.WriteLine($"{s.Cin}->{s.Cout} {h}x{w} pad {pad} {path}: error / direct bound: forward {fwd:F3}, data {data:F3}; max |error| {maxAbs:E2}");
+            output.WriteLine($"{s.Cin}->{s.Cout} {h}x{w} pad {pad} {path}: error / direct bound: forward {fwd:F3}, data {data:F3}, " +
+                $"weights {weights:F3}; max |error| of y and dx {maxAbs:E2}, of dw {MaxAbsError(dw, dwRef):E2}");
             double allowed = path == ConvPath.Winograd4 ? F4Factor : 1;
             Assert.True(fwd <= allowed && data <= allowed, $"{path}: forward {fwd}, data {data} times the direct bound (allowed {allowed})");
+            // The weight gradient sums each transform point over many tiles before the (small) G^T . G: within the direct bound.
+            Assert.True(weights <= 1, $"{path}: weight gradient {weights} times the direct bound");
         }
     }
 
@@ -70,10 +76,12 @@ public class WinogradAccuracyTests(ITestOutputHelper output)
         return worst;
     }
 
-    static (double[] Y, double[] YMag, double[] Dx, double[] DxMag) Reference(in Conv2dShape s, int n, float[] x, float[] w, float[] dy)
+    static (double[] Y, double[] YMag, double[] Dx, double[] DxMag, double[] Dw, double[] DwMag) Reference(in Conv2dShape s, int n,
+        float[] x, float[] w, float[] dy)
     {
         var y = new double[n * s.OutSize]; var yMag = new double[y.Length];
         var dx = new double[n * s.InSize]; var dxMag = new double[dx.Length];
+        var dw = new double[s.WeightSize]; var dwMag = new double[dw.Length];
         for (int b = 0; b < n; b++)
             for (int co = 0; co < s.Cout; co++)
                 for (int oh = 0; oh < s.Ho; oh++)
@@ -87,11 +95,13 @@ public class WinogradAccuracyTests(ITestOutputHelper output)
                                     int ih = oh - s.PadH + kh, iw = ow - s.PadW + kw;
                                     if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
                                     int xi = b * s.InSize + (ci * s.H + ih) * s.W + iw;
-                                    double wv = w[(co * s.Cin + ci) * 9 + kh * 3 + kw];
+                                    int wi = (co * s.Cin + ci) * 9 + kh * 3 + kw;
+                                    double wv = w[wi];
+                                    dw[wi] += (double)dy[yi] * x[xi]; dwMag[wi] += Math.Abs((double)dy[yi] * x[xi]);
                                     y[yi] += wv * x[xi]; yMag[yi] += Math.Abs(wv * x[xi]);
                                     dx[xi] += wv * dy[yi]; dxMag[xi] += Math.Abs(wv * dy[yi]);
                                 }
                     }
-        return (y, yMag, dx, dxMag);
+        return (y, yMag, dx, dxMag, dw, dwMag);
     }
 }
