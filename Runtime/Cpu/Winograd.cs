@@ -1,18 +1,21 @@
-// Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions (Lavin and Gray, 2016): each 2x2 output
-// tile costs 16 multiplies per (input, output) channel pair instead of 36, i.e. 2.25x fewer, with only
-// additions in the data transforms. The three passes:
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) for dense 3x3 stride-1 convolutions (Lavin and Gray, 2016): each
+// M x M output tile costs (M + 2)^2 multiplies per (input, output) channel pair instead of 9 M^2, i.e. 2.25x
+// fewer for M = 2 and 4x fewer for M = 4, with only additions and small constant multiplies in the transforms.
+// The three passes:
 //   forward:          Y = A^T [ U (.) V ] A,  U = G g G^T per (out, in) channel, V = B^T d B per tile and input channel
 //   backward data:    the same with the kernel flipped and transposed, padding 2 - p (stride 1)
 //   backward weights: dU = sum over tiles (A dY A^T) (.) V, dg = G^T dU G
 // Per sample: the NCHW input is transposed once into a zero-padded channel-last copy (the input
 // prologue, a producer's BatchNorm + activation, is applied there), the tiles of a block are
-// transformed with whole vectors of channels into V[t][tile][channel], 16 small GEMMs per block run
+// transformed with whole vectors of channels into V[t][tile][channel], T = (M + 2)^2 small GEMMs per block run
 // the implicit-GEMM micro-kernel of ConvDirect (tile rows x channel vectors, 8 x 32 with AVX-512,
 // 6 x 16 with AVX2), the output transform writes a channel-last tile of results, and ConvDirect's
 // write-out transposes it into NCHW with the epilogue (scale, shift, residual, activation,
-// BatchNorm statistics). Blocks of tiles keep V and M within ~384 KB (L2).
-// Accuracy: the transforms' coefficients are 0, +-1 and 1/2, so F(2x2, 3x3) adds little error: the
-// kernel tests bound it by 4x the direct convolution's summation bound (WinogradTests).
+// BatchNorm statistics). Blocks of tiles keep V and M within ~384 KB (L2); the T planes of each sit a cache line
+// further apart than their size so that a transform's T streams do not share one L1 set.
+// Accuracy (Authoring.Runtime.Tests' WinogradAccuracyTests, against a double direct convolution): F(2x2)'s coefficients
+// are 0, +-1 and 1/2 and it stays within the direct kernels' summation bound; F(4x4)'s (up to 8, 5, and 1/6, 1/12, 1/24)
+// make its forward and data-gradient error up to ~25x F(2x2)'s, held to 4x that bound; its weight gradient stays within it.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
