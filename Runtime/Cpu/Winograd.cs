@@ -51,7 +51,8 @@ internal static unsafe class Winograd
         /// <summary>Output tile side M (2: F(2x2, 3x3); 4: F(4x4, 3x3)) and the number of transform points T = (M + 2)^2.</summary>
         public readonly int M, T;
 
-        public Geo(int ci, int co, int h, int w, int padH, int padW, int m = 2)
+        // minTB: tiles per block at least (the weight gradient's blocks of several small samples).
+        public Geo(int ci, int co, int h, int w, int padH, int padW, int m = 2, int minTB = 0)
         {
             Ci = ci; Co = co; H = h; W = w; PadH = padH; PadW = padW; M = m; T = (m + 2) * (m + 2);
             Ho = h + 2 * padH - 2; Wo = w + 2 * padW - 2;
@@ -60,7 +61,7 @@ internal static unsafe class Winograd
             int nr = ConvDirect.NR;
             Cp = RoundUp(ci, nr); Kp = RoundUp(co, nr);
             // Tiles per block: V and M of a block within ~384 KB, whole micro-tiles (24: a multiple of 6 and 8).
-            TB = Math.Max(24, 96 * 1024 / (T * (Cp + Kp)) / 24 * 24);
+            TB = Math.Max(Math.Max(24, 96 * 1024 / (T * (Cp + Kp)) / 24 * 24), minTB);
         }
 
         public int Panels => Kp / ConvDirect.NR;
@@ -820,16 +821,28 @@ internal static unsafe class Winograd
             float* dyt = Scratch.Aligned(Scratch.Get(ref outScratch, dyRows * dyCols * g.Kp));
             float* v = Scratch.Aligned(Scratch.Get(ref vScratch, (int)(g.T * g.VS)));
             float* yg = Scratch.Aligned(Scratch.Get(ref mScratch, (int)(g.T * g.MS)));
-            for (int b = b0; b < b1; b++)
+            // Samples whose tiles fit a block several times share one: the GEMMs below reduce over a block's tiles, and a
+            // reduction over one small sample's (16 at 14 x 14 with F(4x4)) spends more on the accumulators than on it.
+            int group = g.Tiles * 2 <= g.TB ? g.TB / g.Tiles : 1;
+            for (int b = b0; b < b1; b += group)
             {
-                ToChannelLast<TIn>(X + b * XStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
-                ToChannelLast<Identity>(Dy + b * DyStride, g.Co, g.Ho, g.Wo, dyt, dyRows, dyCols, 0, 0, g.Kp, default);
+                int gb = Math.Min(group, b1 - b);
                 for (int t0 = 0; t0 < g.Tiles; t0 += g.TB)
                 {
-                    int t1 = Math.Min(g.Tiles, t0 + g.TB), nb = t1 - t0;
-                    InputTransform(xt, g, t0, t1, v);
-                    if (g.M == 4) GradTransform4(dyt, g, t0, t1, yg);
-                    else GradTransform(dyt, g, t0, t1, yg);
+                    int t1 = Math.Min(g.Tiles, t0 + g.TB), nb = (t1 - t0) * gb;
+                    for (int j = 0; j < gb; j++)
+                    {
+                        // A sample over several blocks is copied once, at its first; gb > 1 only when a sample is one block
+                        // (t0 = 0, t1 = Tiles): sample j's tiles follow sample j - 1's.
+                        if (t0 == 0)
+                        {
+                            ToChannelLast<TIn>(X + (b + j) * XStride, g.Ci, g.H, g.W, xt, g.Rows, g.Cols, g.PadH, g.PadW, g.Cp, In);
+                            ToChannelLast<Identity>(Dy + (b + j) * DyStride, g.Co, g.Ho, g.Wo, dyt, dyRows, dyCols, 0, 0, g.Kp, default);
+                        }
+                        InputTransform(xt, g, t0, t1, v + (long)j * g.Tiles * g.Cp);
+                        if (g.M == 4) GradTransform4(dyt, g, t0, t1, yg + (long)j * g.Tiles * g.Kp);
+                        else GradTransform(dyt, g, t0, t1, yg + (long)j * g.Tiles * g.Kp);
+                    }
                     for (int t = tFirst; t < tLast; t++)
                     {
                         float* vt = v + t * g.VS;
@@ -854,7 +867,9 @@ internal static unsafe class Winograd
     public static void BackwardWeights<TIn>(in Conv2dShape s, int n, float* x, long xStride, InputAffine input, float* dy, long dyStride, float* dw,
         int tile = 2) where TIn : struct, IActivation
     {
-        var g = new Geo(s.Cin, s.Cout, s.H, s.W, s.PadH, s.PadW, tile);
+        var g0 = new Geo(s.Cin, s.Cout, s.H, s.W, s.PadH, s.PadW, tile);
+        // Blocks of at least 48 tiles where samples are smaller (whole samples per block), within ~2x the usual block's memory.
+        var g = g0.Tiles < 48 ? new Geo(s.Cin, s.Cout, s.H, s.W, s.PadH, s.PadW, tile, Math.Min((48 + g0.Tiles - 1) / g0.Tiles * g0.Tiles, 2 * g0.TB)) : g0;
         int threads = WorkerPool.InsideJob ? 1 : WorkerPool.ThreadCount;
         var job = new WeightsJob<TIn> { G = g, N = n, X = x, XStride = xStride, Dy = dy, DyStride = dyStride, In = input };
         // Fixed chunks of the batch, summed in chunk order (results independent of scheduling); few
