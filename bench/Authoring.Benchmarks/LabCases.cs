@@ -118,7 +118,7 @@ internal static class LabCases
             var y = new float[n * s.OutSize]; var dx = new float[n * s.InSize]; var dw = new float[s.WeightSize];
             View vx = new(x, 0, s.InSize), vy = new(y, 0, s.OutSize), vdy = new(dy, 0, s.OutSize), vdx = new(dx, 0, s.InSize);
             double flops = 2.0 * n * s.OutSize * s.Cin * s.Kh * s.Kw;
-            foreach (var path in new[] { "Auto", "Winograd", "Direct", "Im2Col" })
+            foreach (var path in new[] { "Auto", "Winograd", "Winograd4", "Direct", "Im2Col" })
             {
                 var p = Enum.Parse<ConvPath>(path);
                 Action f = () => Conv2dKernel.Forward<Identity>(s, n, vx, w, 0, null, 0, null, 0, vy, p);
