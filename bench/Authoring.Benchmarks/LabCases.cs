@@ -95,6 +95,9 @@ internal static class LabCases
                 cases.Add(new($"{name} n{n} bwdD {path} 1t", flops, () => Conv2dKernel.BackwardData(s, n, vdy, w, 0, vdx, false, p)));
                 cases.Add(new($"{name} n{n} bwdW {path} 1t", flops, () => Conv2dKernel.BackwardWeights(s, n, vx, vdy, dw, 0, p)));
             }
+            // The shape's own choice on all threads: its scaling against the 1t figures.
+            cases.Add(new($"{name} n{n} fwd Auto all", flops, () => Conv2dKernel.Forward<Identity>(s, n, vx, w, 0, null, 0, null, 0, vy, ConvPath.Auto)));
+            cases.Add(new($"{name} n{n} bwdW Auto all", flops, () => Conv2dKernel.BackwardWeights(s, n, vx, vdy, dw, 0, ConvPath.Auto)));
             var tx = torch.tensor(x, new long[] { n, s.Cin, s.H, s.W });
             var tw = torch.tensor(w, new long[] { s.Cout, s.Cin / s.Groups, s.Kh, s.Kw });
             cases.Add(new($"{name} n{n} fwd torch 1t", flops, () =>
