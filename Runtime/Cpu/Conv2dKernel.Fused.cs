@@ -97,7 +97,8 @@ public static unsafe partial class Conv2dKernel
         int hw = s.Ho * s.Wo;
         if (f.Statistics is not null) BatchNormKernel.CheckBatchStatistics(n, hw);
         double* sums = f.Statistics is null ? null : (double*)Scratch.Aligned(Scratch.Get(ref statsScratch, 4 * s.Cout + 16));
-        bool winograd = !s.IsDepthwise && UseWinograd(path, s, n, Pass.Forward);
+        int tile = s.IsDepthwise ? 0 : WinogradTile(path, s, n, Pass.Forward);
+        bool winograd = tile > 0;
         bool direct = !winograd && !s.IsDepthwise
             && UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch));
         fixed (float* px = x.Data, pw = w, py = y.Data, pis = f.Input.Scale, pih = f.Input.Shift, psc = f.Scale, psh = f.Shift,
@@ -119,7 +120,7 @@ public static unsafe partial class Conv2dKernel
                 float* res = residual ? pr + f.Residual.Offset : null;
                 if (winograd)
                     Winograd.Forward<TIn, TAct>(s, n, px + x.Offset, x.BatchStride, input, pw + wOff, epi, res, f.Residual.BatchStride,
-                        py + y.Offset, y.BatchStride, sums);
+                        py + y.Offset, y.BatchStride, sums, tile);
                 else
                     ConvDirect.Forward<TIn, TAct>(s, n, px + x.Offset, x.BatchStride, input, pw + wOff, epi, res, f.Residual.BatchStride,
                         py + y.Offset, y.BatchStride, sums);
@@ -142,14 +143,14 @@ public static unsafe partial class Conv2dKernel
             }
             if (residual)
             {
-                Forward<Identity>(s, n, src, w, wOff, null, 0, null, 0, y, path == ConvPath.Winograd ? ConvPath.Auto : path);
+                Forward<Identity>(s, n, src, w, wOff, null, 0, null, 0, y, path is ConvPath.Winograd or ConvPath.Winograd4 ? ConvPath.Auto : path);
                 fixed (float* py = y.Data, pr = f.Residual.Data, psc = f.Scale, psh = f.Shift)
                     for (int b = 0; b < n; b++)
                         for (int c = 0; c < s.Cout; c++)
                             ResidualRow<TAct>(py + y.At(b) + (long)c * hw, pr + f.Residual.At(b) + (long)c * hw, hw,
                                 psc == null ? 1f : psc[f.ScaleOffset + c], psh == null ? 0f : psh[f.ShiftOffset + c]);
             }
-            else Forward<TAct>(s, n, src, w, wOff, f.Scale, f.ScaleOffset, f.Shift, f.ShiftOffset, y, path == ConvPath.Winograd ? ConvPath.Auto : path);
+            else Forward<TAct>(s, n, src, w, wOff, f.Scale, f.ScaleOffset, f.Shift, f.ShiftOffset, y, path is ConvPath.Winograd or ConvPath.Winograd4 ? ConvPath.Auto : path);
             if (sums != null)
                 fixed (float* py = y.Data, pp = f.Statistics!.Value.Parameters)
                     ShiftedSums(py + y.Offset, y.BatchStride, n, s.Cout, hw, pp + f.Statistics.Value.MeanOffset, sums);
@@ -171,14 +172,15 @@ public static unsafe partial class Conv2dKernel
         CheckAffine(input, s.Cin);
         if (n == 0) return;
         if (input.IsNone) { BackwardWeights(s, n, x, dy, dw, dwOff, path); return; }
-        bool winograd = !s.IsDepthwise && UseWinograd(path, s, n, Pass.Weights);
+        int tile = s.IsDepthwise ? 0 : WinogradTile(path, s, n, Pass.Weights);
+        bool winograd = tile > 0;
         bool direct = !winograd && !s.IsDepthwise && UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s));
         if (winograd || direct)
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw, pis = input.Scale, pih = input.Shift)
             {
                 var pro = new InputAffine { Scale = pis + input.ScaleOffset, Shift = pih + input.ShiftOffset };
-                if (winograd) Winograd.BackwardWeights<TIn>(s, n, px + x.Offset, x.BatchStride, pro, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+                if (winograd) Winograd.BackwardWeights<TIn>(s, n, px + x.Offset, x.BatchStride, pro, pdy + dy.Offset, dy.BatchStride, pdw + dwOff, tile);
                 else ConvDirect.BackwardWeights<TIn>(s, n, px + x.Offset, x.BatchStride, pro, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
             }
             return;
@@ -190,7 +192,7 @@ public static unsafe partial class Conv2dKernel
                 for (int c = 0; c < s.Cin; c++)
                     KernelUtil.Epilogue<TIn>(px + x.At(b) + (long)c * plane, pd + (long)b * s.InSize + (long)c * plane, plane,
                         pis[input.ScaleOffset + c], pih[input.ShiftOffset + c]);
-        BackwardWeights(s, n, new View(buf, 0, s.InSize), dy, dw, dwOff, path == ConvPath.Winograd ? ConvPath.Auto : path);
+        BackwardWeights(s, n, new View(buf, 0, s.InSize), dy, dw, dwOff, path is ConvPath.Winograd or ConvPath.Winograd4 ? ConvPath.Auto : path);
     }
 
     static void CheckAffine(in ChannelAffine a, int channels)

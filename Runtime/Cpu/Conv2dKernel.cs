@@ -21,6 +21,8 @@ internal enum ConvPath
     Im2Col,
     /// <summary><see cref="Winograd"/> F(2x2, 3x3) where it applies (3 x 3, stride 1), else as <see cref="Auto"/>.</summary>
     Winograd,
+    /// <summary><see cref="Winograd"/> F(4x4, 3x3) where it applies, else as <see cref="Auto"/>.</summary>
+    Winograd4,
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
@@ -47,11 +49,11 @@ public static unsafe partial class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.Forward<TAct>(s, n, x, w, wOff, scale, scaleOff, shift, shiftOff, y); return; }
         fixed (float* px = x.Data, pw = w, py = y.Data, psc = scale, psh = shift)
         {
-            if (UseWinograd(path, s, n, Pass.Forward))
+            if (WinogradTile(path, s, n, Pass.Forward) is int tile and > 0)
             {
                 Winograd.Forward<Identity, TAct>(s, n, px + x.Offset, x.BatchStride, default, pw + wOff,
                     new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
-                    py + y.Offset, y.BatchStride, null);
+                    py + y.Offset, y.BatchStride, null, tile);
                 return;
             }
             if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -84,9 +86,9 @@ public static unsafe partial class Conv2dKernel
         if (s.IsDepthwise) { DepthwiseConv.BackwardData(s, n, dy, w, wOff, dx, accumulate); return; }
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
         {
-            if (UseWinograd(path, s, n, Pass.Data))
+            if (WinogradTile(path, s, n, Pass.Data) is int tile and > 0)
             {
-                Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
+                Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate, tile);
                 return;
             }
             if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -113,10 +115,10 @@ public static unsafe partial class Conv2dKernel
         Validate(s, n, x, dy, dw, dwOff, "dy");
         if (n == 0) return;
         if (s.IsDepthwise) { DepthwiseConv.BackwardWeights(s, n, x, dy, dw, dwOff); return; }
-        if (UseWinograd(path, s, n, Pass.Weights))
+        if (WinogradTile(path, s, n, Pass.Weights) is int tile and > 0)
         {
             fixed (float* px = x.Data, pdy = dy.Data, pdw = dw)
-                Winograd.BackwardWeights<Identity>(s, n, px + x.Offset, x.BatchStride, default, pdy + dy.Offset, dy.BatchStride, pdw + dwOff);
+                Winograd.BackwardWeights<Identity>(s, n, px + x.Offset, x.BatchStride, default, pdy + dy.Offset, dy.BatchStride, pdw + dwOff, tile);
             return;
         }
         if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && !IsPointwise(s)))
@@ -193,40 +195,72 @@ public static unsafe partial class Conv2dKernel
 
     /// <summary>Winograd where it applies and is asked for, or on <see cref="ConvPath.Auto"/> where it was
     /// measured faster than the direct kernels (<see cref="WinogradPreferred"/>).</summary>
-    static bool UseWinograd(ConvPath path, in Conv2dShape s, int n, Pass pass) => Winograd.Applies(s) && path switch
+    static bool UseWinograd(ConvPath path, in Conv2dShape s, int n, Pass pass) => WinogradTile(path, s, n, pass) > 0;
+
+    /// <summary>The Winograd output tile side to take (2: F(2x2, 3x3), 4: F(4x4, 3x3)), or 0 for another path.</summary>
+    internal static int WinogradTile(ConvPath path, in Conv2dShape s, int n, Pass pass) => !Winograd.Applies(s) ? 0 : path switch
     {
-        ConvPath.Winograd => true,
-        ConvPath.Auto => WinogradPreferred(s, n, pass),
-        _ => false,
+        ConvPath.Winograd => 2,
+        ConvPath.Winograd4 => 4,
+        ConvPath.Auto => !WinogradPreferred(s, n, pass) ? 0 : F4Preferred(s, n, pass) ? 4 : 2,
+        _ => 0,
     };
 
-    /// <summary>The measured rule (the lab figures behind it are in the remarks and in bench/RESULTS.md, both ISAs): Winograd
-    /// F(2x2, 3x3) against the direct kernels. Not below 24 channels on either side (the 16 small GEMMs
-    /// per tile block reduce over the input channels: short reductions cost more in set-up than the
-    /// 2.25x saves; 8->16 and 16->16 measured slower), not on outputs under 10 wide or high (2 x 2 tiles
-    /// over 7 x 7 compute 64 outputs for 49; 64->64 at 7 x 7 measured no faster), and for the weight
-    /// gradient only with at least 2048 channel pairs or output channels that leave direct tiles part
-    /// empty (32->32 measured 6-8% slower, 32->64 9-15% faster, 24->36 23-40% faster).</summary>
-    /// <remarks>With AVX-512 the direct kernels run closer to the peak (8 x 32 tiles, ~185 of 227 GFLOP/s per
-    /// core) and the per-call weight transform is not amortised over few tiles: below 128 channels Winograd
-    /// waits for two 14 x 14 samples' worth of tiles (three for the weight gradient). Lab wino1/wino2/wino4,
-    /// big1, 2026-12-03, cpu time per core: batch 1 64->64 14x14 direct 191 against Winograd 166 (fwd), 187
-    /// against 149 (bwdW); batch 2 194 against 207 (fwd), 193 against 169 (bwdW); batch 4 190 against 202
-    /// (bwdW); 256->256 batch 1 181 against 184, 512->512 152 against 168 (fwd); 24->36 batch 1 90 against 101 (fwd),
-    /// 97 against 105 (bwdW), 129 against 98 (bwdD). With 256-bit vectors
-    /// Winograd won at batch 1 already (64->64: 100 against 122 fwd, 99 against 102 bwdW).</remarks>
+    /// <summary>The measured rule (lab figures in the remarks and in bench/RESULTS.md, both ISAs): Winograd F(2x2, 3x3)
+    /// against the direct kernels. Not below 16 channels on either side (8->16 at 28 x 28: the data gradient wins,
+    /// the forward pass and the weight gradient do not); outputs under 10 wide or high (2 x 2 tiles over 7 x 7 compute
+    /// 64 outputs for 49) only with enough tiles per call; with AVX-512 and under 128 channels, not at a sample or two
+    /// of 14 x 14 (the per-call weight transform is not amortised).</summary>
+    /// <remarks>Measured after the transform planes stopped aliasing in L1 (lab wino/wino1/wino8, 2026-12-03, cpu time per
+    /// core, us, direct against Winograd): AVX-512 batch 64: 32->32 14x14 1300 / 862 (bwdW), 16->16 28x28 2542 / 2091
+    /// (fwd), 2601 / 1977 (bwdW), 64->64 7x7 1391 / 982 (fwd), 1316 / 1254 (bwdW), 8->16 28x28 1266 / 1432 (fwd),
+    /// 1422 / 1849 (bwdW); batch 8, 64->64 7x7: 194 / 156 (fwd), 179 / 191 (bwdW); batch 1: 64->64 7x7 27 / 49,
+    /// 32->32 14x14 21 / 22, 16->16 28x28 40 / 34. AVX2 batch 64: 32->32 14x14 2483 / 1496 (bwdW), 64->64 7x7 2656 / 2036
+    /// (fwd), 2585 / 1905 (bwdW); batch 8, 64->64 7x7: 358 / 320 (fwd), 388 / 397 (bwdW); batch 1: 32->32 14x14
+    /// 44 / 40 (bwdW), 64->64 7x7 51 / 85 (fwd). Before that fix (lab wino1/wino2/wino4, big1): with AVX-512 the
+    /// direct kernels ran closer to the peak and Winograd waited for two 14 x 14 samples' worth of tiles below 128
+    /// channels (three for the weight gradient): batch 1 64->64 14x14 direct 191 against Winograd 166 (fwd), batch 2
+    /// 194 against 207 (fwd), 193 against 169 (bwdW); 24->36 batch 1 129 against 98 (bwdD).</remarks>
     internal static bool WinogradPreferred(in Conv2dShape s, int n, Pass pass)
     {
         int spatial = pass == Pass.Data ? Math.Min(s.H, s.W) : Math.Min(s.Ho, s.Wo);
-        int lo = Math.Min(s.Cin, s.Cout), hi = Math.Max(s.Cin, s.Cout);
-        if (spatial < 10 || lo < 24) return false;
+        int lo = Math.Min(s.Cin, s.Cout);
+        if (lo < 16) return false;
+        long tiles = (long)n * ((s.Ho + 1) / 2) * ((s.Wo + 1) / 2);
+        // Small planes: batch 8 of 7 x 7 (128 tiles) won for the forward and data passes and lost for the weight
+        // gradient on both ISAs, batch 64 (1024 tiles) won all three; the weight gradient's threshold in between is not measured.
+        if (spatial < 10 && tiles < (pass == Pass.Weights ? 1024 : 128)) return false;
         // Output channels that leave the direct tiles part empty (24->36: 36 of 64 lanes) favour Winograd at batch 1 too.
         if (Simd.Use512 && lo < 128 && (pass == Pass.Data || s.Cout % ConvDirect.NR == 0))
         {
-            long tiles = (long)n * ((s.Ho + 1) / 2) * ((s.Wo + 1) / 2);
             if (tiles < (pass == Pass.Weights ? 3 : 2) * 49) return false;
         }
-        return pass != Pass.Weights || lo * hi >= 2048 || s.Cout % ConvDirect.NR != 0;
+        return true;
+    }
+
+    /// <summary>F(4x4, 3x3) rather than F(2x2, 3x3) where Winograd is taken: only with enough output positions per call to
+    /// amortise its 36-point weight transform (2.25x the F(2x2) one's points, redone on every call): 3136 (16 samples of
+    /// 14 x 14, 4 of 28 x 28). With AVX-512 not on planes under 10 wide or high (4 x 4 tiles over 7 x 7 compute 64 outputs
+    /// for 49, as F(2x2) does, with dearer transforms). For the weight gradient only where 4 x 4 tiles cover the output
+    /// exactly: its GEMMs reduce over one sample's tiles at a time (16 at 14 x 14 against F(2x2)'s 49), so the ragged
+    /// 14 x 14 case loses to F(2x2) at 32 channels.</summary>
+    /// <remarks>Lab wino/wino1/wino4/wino8, 2026-12-03 (load 18-21, cpu time per core, us, F(2x2) against F(4x4)): AVX-512
+    /// batch 64 forward 32->32 14x14 1187 / 1031, 64->64 14x14 4006 / 3292, 16->16 28x28 2854 / 2262, 64->64 7x7 1269 / 1481;
+    /// data gradient 32->32 888 / 747, 64->64 7x7 993 / 1170; batch 8 32->32 134 / 128, 64->64 430 / 479; batch 4 16->16 28x28
+    /// 169 / 153, 32->32 14x14 81 / 103; batch 1: 21 / 44 (32->32), 35 / 43 (16->16 28x28). AVX2 batch 64 forward 32->32
+    /// 1954 / 1872, 64->64 7x7 2258 / 2068, 16->16 28x28 2395 / 2033; data gradient 32->32 1506 / 1265. Weight gradient
+    /// (load 22-25): AVX-512 batch 64 32->32 14x14 1134 / 1253, 64->64 14x14 5124 / 4857, 16->16 28x28 3312 / 2823, 24->36
+    /// 14x14 1700 / 1854; batch 8 16->16 28x28 272 / 234, 64->64 14x14 464 / 573; batch 1 16->16 28x28 48 / 47; AVX2 batch 64
+    /// 32->32 14x14 2172 / 2175, 16->16 28x28 2753 / 1859, 64->64 14x14 8143 / 7360.</remarks>
+    internal static bool F4Preferred(in Conv2dShape s, int n, Pass pass)
+    {
+        int h = pass == Pass.Data ? s.H : s.Ho, w = pass == Pass.Data ? s.W : s.Wo;
+        if (pass == Pass.Weights && (h % 4 != 0 || w % 4 != 0)) return false;
+        if (Simd.Use512 && Math.Min(h, w) < 10) return false;
+        // 256 -> 256 at 14 x 14, batch 16 measured even (lab big16, cpu per core: F(2x2) 12174 us, F(4x4) 12334); above 256
+        // channels (36 transformed weight planes, 38 MB at 512 -> 512) not measured.
+        if (Math.Max(s.Cin, s.Cout) > 256) return false;
+        return (long)n * h * w >= 3136;
     }
 
     /// <summary>A 1 x 1 convolution is a GEMM on the sample in place; the direct path beats it by

@@ -18,11 +18,11 @@ internal static class LabCases
         ["blocks64"] = c => Blocks(c, 64),
         ["blocks128"] = c => Blocks(c, 128),
         ["vit"] = c => Blocks(c, 128, vitOnly: true),
-        ["wino"] = c => Conv(c, 64, ["Direct", "Winograd"], threeByThree: true),
-        ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd"], threeByThree: true),
-        ["wino2"] = c => Conv(c, 2, ["Direct", "Winograd"], threeByThree: true),
-        ["wino4"] = c => Conv(c, 4, ["Direct", "Winograd"], threeByThree: true),
-        ["wino8"] = c => Conv(c, 8, ["Direct", "Winograd"], threeByThree: true),
+        ["wino"] = c => Conv(c, 64, ["Direct", "Winograd", "Winograd4"], threeByThree: true),
+        ["wino1"] = c => Conv(c, 1, ["Direct", "Winograd", "Winograd4"], threeByThree: true),
+        ["wino2"] = c => Conv(c, 2, ["Direct", "Winograd", "Winograd4"], threeByThree: true),
+        ["wino4"] = c => Conv(c, 4, ["Direct", "Winograd", "Winograd4"], threeByThree: true),
+        ["wino8"] = c => Conv(c, 8, ["Direct", "Winograd", "Winograd4"], threeByThree: true),
         ["big1"] = c => BigConv(c, 1),
         ["big4"] = c => BigConv(c, 4),
         ["big16"] = c => BigConv(c, 16),
@@ -144,6 +144,9 @@ internal static class LabCases
                 cases.Add(new($"{name} n{n} bwdD {path} 1t", flops, () => Conv2dKernel.BackwardData(s, n, vdy, w, 0, vdx, false, p)));
                 cases.Add(new($"{name} n{n} bwdW {path} 1t", flops, () => Conv2dKernel.BackwardWeights(s, n, vx, vdy, dw, 0, p)));
             }
+            // The shape's own choice on all threads: its scaling against the 1t figures.
+            cases.Add(new($"{name} n{n} fwd Auto all", flops, () => Conv2dKernel.Forward<Identity>(s, n, vx, w, 0, null, 0, null, 0, vy, ConvPath.Auto)));
+            cases.Add(new($"{name} n{n} bwdW Auto all", flops, () => Conv2dKernel.BackwardWeights(s, n, vx, vdy, dw, 0, ConvPath.Auto)));
             var tx = torch.tensor(x, new long[] { n, s.Cin, s.H, s.W });
             var tw = torch.tensor(w, new long[] { s.Cout, s.Cin / s.Groups, s.Kh, s.Kw });
             cases.Add(new($"{name} n{n} fwd torch 1t", flops, () =>
@@ -167,7 +170,7 @@ internal static class LabCases
             var y = new float[n * s.OutSize]; var dx = new float[n * s.InSize]; var dw = new float[s.WeightSize];
             View vx = new(x, 0, s.InSize), vy = new(y, 0, s.OutSize), vdy = new(dy, 0, s.OutSize), vdx = new(dx, 0, s.InSize);
             double flops = 2.0 * n * s.OutSize * s.Cin * s.Kh * s.Kw;
-            foreach (var path in new[] { "Auto", "Winograd", "Direct", "Im2Col" })
+            foreach (var path in new[] { "Auto", "Winograd", "Winograd4", "Direct", "Im2Col" })
             {
                 var p = Enum.Parse<ConvPath>(path);
                 Action f = () => Conv2dKernel.Forward<Identity>(s, n, vx, w, 0, null, 0, null, 0, vy, p);

@@ -28,7 +28,7 @@ public class ConvFusionTests
         ];
         var data = new TheoryData<int[], string>();
         foreach (var s in shapes)
-            foreach (var p in new[] { "Auto", "Direct", "Im2Col", "Winograd" }) data.Add(s, p);
+            foreach (var p in new[] { "Auto", "Direct", "Im2Col", "Winograd", "Winograd4" }) data.Add(s, p);
         return data;
     }
 
@@ -64,6 +64,10 @@ public class ConvFusionTests
     }
 
     static ConvPath Path(string p) => Enum.Parse<ConvPath>(p);
+
+    /// <summary>The stated multiple of the convolution bound for F(4x4, 3x3) (WinogradAccuracyTests), 1 on other paths.</summary>
+    static double F4(in Conv2dShape s, int n, ConvPath path) =>
+        Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? WinogradAccuracyTests.F4Factor : 1;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -111,7 +115,7 @@ public class ConvFusionTests
                 double sc = epi[co], sh = epi[s.Cout + co];
                 double z = sc * yr[i] + sh + rs[i];
                 expected[i] = TestUtil.Act("HardSwish", z);
-                double convErr = TestUtil.SumTol(mag[i], k) + 4 * TestUtil.U * pmag[i];
+                double convErr = F4(s, n, Path(path)) * TestUtil.SumTol(mag[i], k) + 4 * TestUtil.U * pmag[i];
                 tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
             }
             var got = TestUtil.Gather(y, n, s.OutSize);
@@ -182,7 +186,7 @@ public class ConvFusionTests
                         {
                             int at = b * s.OutSize + ch * hw + i;
                             sum += yr[at] + offset;
-                            maxTol = Math.Max(maxTol, TestUtil.SumTol(mag[at], k) + 2 * TestUtil.U * (Math.Abs(yr[at]) + offset));
+                            maxTol = Math.Max(maxTol, F4(s, n, Path(path)) * TestUtil.SumTol(mag[at], k) + 2 * TestUtil.U * (Math.Abs(yr[at]) + offset));
                         }
                     double mean = sum / (n * hw), sq = 0;
                     for (int b = 0; b < n; b++)
@@ -318,7 +322,7 @@ public class ConvFusionAllocationTests
             Statistics = new BatchNormStatsTarget(p, 0, s.Cout, 2 * s.Cout, 3 * s.Cout, 0.1f, 1e-5f, save, 0, affine, 0, s.Cout),
         };
         var dw = new float[s.WeightSize];
-        foreach (var path in new[] { ConvPath.Auto, ConvPath.Direct, ConvPath.Winograd, ConvPath.Im2Col })
+        foreach (var path in new[] { ConvPath.Auto, ConvPath.Direct, ConvPath.Winograd, ConvPath.Winograd4, ConvPath.Im2Col })
         {
             void Step()
             {
@@ -356,7 +360,7 @@ public class ConvFusionNonFiniteTests
         };
         var kept = (float[])p.Clone();
         x.Data[x.Offset + 5] = float.NaN;
-        foreach (var path in new[] { ConvPath.Direct, ConvPath.Winograd, ConvPath.Im2Col })
+        foreach (var path in new[] { ConvPath.Direct, ConvPath.Winograd, ConvPath.Winograd4, ConvPath.Im2Col })
         {
             Conv2dKernel.ForwardFused<Identity, Identity>(s, n, x, w, 0, f, y, path);
             Assert.Equal(kept, p);

@@ -1,0 +1,85 @@
+// Each dense 3 x 3 convolution path (direct, Winograd F(2x2, 3x3), Winograd F(4x4, 3x3), and the shape's own choice)
+// against TorchSharp's conv2d and its autograd, run in float64 so that the oracle's own rounding does not count:
+// forward, data gradient and weight gradient, at batch 1 and 64, with odd sizes and channel counts that are not
+// multiples of the vector width. Tolerance per element: the float32 summation bound the kernel tests use,
+// 16 sqrt(k) u sum|terms| (sum|terms| from the same convolution of |x|, |w|, |dy| in TorchSharp), times the stated
+// F(4x4) factor on that path's forward and data passes (Authoring.Runtime.Tests' WinogradAccuracyTests: its outputs
+// mix a whole 6 x 6 input patch).
+using Authoring.Runtime;
+using Authoring.Runtime.Cpu;
+using TorchSharp;
+using F = TorchSharp.torch.nn.functional;
+using TorchTensor = TorchSharp.torch.Tensor;
+
+namespace Authoring.Oracle.Tests;
+
+public class ConvPathParityTests
+{
+    const double U = 1.0 / (1 << 24);
+
+    /// <summary>WinogradAccuracyTests.F4Factor (Runtime.Tests): the multiple of the bound stated for F(4x4, 3x3).</summary>
+    const double F4Factor = 4;
+
+    public static TheoryData<int, int, int, int, int, int, string> Cases()
+    {
+        var data = new TheoryData<int, int, int, int, int, int, string>();
+        // Cin, H, W, Cout, pad, batch
+        int[][] shapes = [[32, 14, 14, 32, 1, 64], [32, 14, 14, 32, 1, 1], [20, 13, 15, 36, 1, 17], [17, 12, 20, 9, 2, 5], [16, 28, 28, 24, 1, 64]];
+        foreach (var a in shapes)
+            foreach (var p in new[] { "Auto", "Direct", "Winograd", "Winograd4" }) data.Add(a[0], a[1], a[2], a[3], a[4], a[5], p);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTorchInDouble(int cin, int h, int w, int cout, int pad, int n, string pathName)
+    {
+        var path = Enum.Parse<ConvPath>(pathName);
+        var s = new Conv2dShape(cin, h, w, cout, 3, 3, 1, 1, pad, pad, 1, 1, 1);
+        var xData = TorchOracle.Random(n * s.InSize, cin + h);
+        var wData = TorchOracle.Random(s.WeightSize, cout + w);
+        var dyData = TorchOracle.Random(n * s.OutSize, n + cout);
+
+        var y = new float[n * s.OutSize];
+        Conv2dKernel.Forward<Identity>(s, n, new View(xData, 0, s.InSize), wData, 0, null, 0, null, 0, new View(y, 0, s.OutSize), path);
+        var dx = new float[n * s.InSize];
+        Conv2dKernel.BackwardData(s, n, new View(dyData, 0, s.OutSize), wData, 0, new View(dx, 0, s.InSize), false, path);
+        var dw = new float[s.WeightSize];
+        Conv2dKernel.BackwardWeights(s, n, new View(xData, 0, s.InSize), new View(dyData, 0, s.OutSize), dw, 0, path);
+
+        using var scope = torch.NewDisposeScope();
+        long[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3], ys = [n, cout, s.Ho, s.Wo];
+        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: false);
+        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: true);
+        double fwdF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? F4Factor : 1;
+        double dataF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data) == 4 ? F4Factor : 1;
+        Check(y, yRef, yMag, fwdF, 9 * cin, $"forward {s} n={n} {path}");
+        Check(dx, dxRef, dxMag, dataF, 9 * cout, $"data gradient {s} n={n} {path}");
+        Check(dw, dwRef, dwMag, 1, n * s.Ho * s.Wo, $"weight gradient {s} n={n} {path}");
+    }
+
+    /// <summary>y = conv2d(x, w), dx and dw for the upstream gradient dy, in float64; with <paramref name="abs"/>, of |x|, |w|
+    /// and |dy|: the sums of |terms| behind each result.</summary>
+    static (double[] Y, double[] Dx, double[] Dw) Run(float[] x, float[] w, float[] dy, long[] xs, long[] ws, long[] ys, int pad, bool abs)
+    {
+        TorchTensor Make(float[] d, long[] shape)
+        {
+            var t = torch.tensor(d, shape).to(torch.float64);
+            return (abs ? t.abs() : t).detach().requires_grad_(true);
+        }
+        var tx = Make(x, xs); var tw = Make(w, ws); var tdy = Make(dy, ys).detach();
+        var ty = F.conv2d(tx, tw, padding: [pad, pad]);
+        ty.backward([tdy]);
+        return (ty.detach().data<double>().ToArray(), tx.grad!.data<double>().ToArray(), tw.grad!.data<double>().ToArray());
+    }
+
+    static void Check(float[] got, double[] expected, double[] mag, double factor, int k, string what)
+    {
+        Assert.Equal(expected.Length, got.Length);
+        for (int i = 0; i < got.Length; i++)
+        {
+            double tol = factor * 16 * Math.Sqrt(k) * U * mag[i] + 1e-30;
+            Assert.True(Math.Abs(got[i] - expected[i]) <= tol, $"{what}: element {i} is {got[i]}, expected {expected[i]} (tolerance {tol:E2})");
+        }
+    }
+}
