@@ -77,6 +77,18 @@ internal static unsafe class Winograd
     // ---------------------------------------------------------------------------------------------
     // Weights.
 
+    /// <summary>One input channel's 3 x 3 kernels of a panel's output channels, lane-interleaved (taps[tap * nr + lane]),
+    /// flipped for the data gradient; shared by both tile sizes' weight transforms.</summary>
+    static void GatherTaps(float* k0, long coStride, int lanes, int nr, bool dataGradient, float* taps)
+    {
+        for (int l = 0; l < lanes; l++)
+        {
+            float* k = k0 + l * coStride;
+            if (dataGradient) for (int j = 0; j < 9; j++) taps[j * nr + l] = k[8 - j];
+            else for (int j = 0; j < 9; j++) taps[j * nr + l] = k[j];
+        }
+    }
+
     /// <summary>U[t][panel][ci][NR] = (G g G^T)[t] of every (co, ci) pair, zero where co or ci is padding;
     /// g is w[co, ci] (forward) or w[ci, co] flipped (backward data, whose "input" channels are the
     /// convolution's outputs).</summary>
@@ -106,13 +118,7 @@ internal static unsafe class Winograd
                     for (int t = 0; t < 16; t++) new Span<float>(dst + t * tStride, nr).Clear();
                     continue;
                 }
-                float* k0 = w + co0 * coStride + ci * ciStride;
-                for (int l = 0; l < lanes; l++)
-                {
-                    float* k = k0 + l * coStride;
-                    if (dataGradient) for (int j = 0; j < 9; j++) taps[j * nr + l] = k[8 - j];
-                    else for (int j = 0; j < 9; j++) taps[j * nr + l] = k[j];
-                }
+                GatherTaps(w + co0 * coStride + ci * ciStride, coStride, lanes, nr, dataGradient, taps);
                 for (int c = 0; c < nr; c += 8)
                 {
                     float* q = taps + c;
@@ -438,13 +444,7 @@ internal static unsafe class Winograd
                     for (int t = 0; t < 36; t++) new Span<float>(dst + t * tStride, nr).Clear();
                     continue;
                 }
-                float* k0 = w + co0 * coStride + ci * ciStride;
-                for (int l = 0; l < lanes; l++)
-                {
-                    float* k = k0 + l * coStride;
-                    if (dataGradient) for (int j = 0; j < 9; j++) taps[j * nr + l] = k[8 - j];
-                    else for (int j = 0; j < 9; j++) taps[j * nr + l] = k[j];
-                }
+                GatherTaps(w + co0 * coStride + ci * ciStride, coStride, lanes, nr, dataGradient, taps);
                 for (int c = 0; c < nr; c += 8)
                 {
                     float* q = taps + c;
