@@ -13,9 +13,11 @@
 // write-out transposes it into NCHW with the epilogue (scale, shift, residual, activation,
 // BatchNorm statistics). Blocks of tiles keep V and M within ~384 KB (L2); the T planes of each sit a cache line
 // further apart than their size so that a transform's T streams do not share one L1 set.
-// Accuracy (Authoring.Runtime.Tests' WinogradAccuracyTests, against a double direct convolution): F(2x2)'s coefficients
-// are 0, +-1 and 1/2 and it stays within the direct kernels' summation bound; F(4x4)'s (up to 8, 5, and 1/6, 1/12, 1/24)
-// make its forward and data-gradient error up to ~25x F(2x2)'s, held to 4x that bound; its weight gradient stays within it.
+// Accuracy (Authoring.Runtime.Tests' WinogradAccuracyTests, against a double direct convolution): every output of every pass
+// is held to the rounding bound derived from these transforms, gamma_k |A^T| (sum_c (|G| |g| |G^T|) (.) (|B^T| |d| |B|)) |A|
+// (WinogradBound), with k the most roundings on a path through the expressions below: reordering one of them can change k,
+// so WinogradBound's Depth* count them expression by expression. Measured at 0.0006-0.04 of the bound; F(4x4)'s larger
+// coefficients (up to 8, 5, and 1/6, 1/12, 1/24) make its forward and data-gradient error up to ~25x F(2x2)'s.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -421,8 +423,8 @@ internal static unsafe class Winograd
     //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
     //   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
     //   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
-    // Their larger coefficients (up to 8 in A, 5 in B, 1/24 in G) cost accuracy: the error is measured against a
-    // double-precision direct convolution in WinogradAccuracyTests. Each 2-D transform runs as two 1-D passes
+    // Their larger coefficients (up to 8 in A, 5 in B, 1/24 in G) cost accuracy: WinogradAccuracyTests holds the error to
+    // the bound derived from them (WinogradBound). Each 2-D transform runs as two 1-D passes
     // (columns into a small stack buffer, then rows), which keeps the live vectors within the register file.
 
     static void TransformWeights4(float* w, in Geo g, bool dataGradient, float* u)

@@ -1,12 +1,12 @@
 // Each dense 3 x 3 convolution path (direct, Winograd F(2x2, 3x3), Winograd F(4x4, 3x3), and the shape's own choice)
 // against TorchSharp's conv2d and its autograd, run in float64 so that the oracle's own rounding does not count:
 // forward, data gradient and weight gradient, at batch 1 and 64, with odd sizes and channel counts that are not
-// multiples of the vector width. Tolerance per element: the float32 summation bound the kernel tests use,
-// 16 sqrt(k) u sum|terms| (sum|terms| from the same convolution of |x|, |w|, |dy| in TorchSharp), times the stated
-// F(4x4) factor on that path's forward and data passes (Authoring.Runtime.Tests' WinogradAccuracyTests: its outputs
-// mix a whole 6 x 6 input patch).
+// multiples of the vector width. Tolerance per element: on a Winograd run the rounding bound derived from its transforms
+// (Authoring.Runtime.Tests' WinogradBound, per output from the data and weights), otherwise the float32 summation bound
+// the kernel tests use, 16 sqrt(k) u sum|terms| (sum|terms| from the same convolution of |x|, |w|, |dy| in TorchSharp).
 using Authoring.Runtime;
 using Authoring.Runtime.Cpu;
+using Authoring.Runtime.Tests.Cpu;
 using TorchSharp;
 using F = TorchSharp.torch.nn.functional;
 using TorchTensor = TorchSharp.torch.Tensor;
@@ -16,9 +16,6 @@ namespace Authoring.Oracle.Tests;
 public class ConvPathParityTests
 {
     const double U = 1.0 / (1 << 24);
-
-    /// <summary>WinogradAccuracyTests.F4Factor (Runtime.Tests): the multiple of the bound stated for F(4x4, 3x3).</summary>
-    const double F4Factor = 4;
 
     public static TheoryData<int, int, int, int, int, int, string> Cases()
     {
@@ -51,11 +48,17 @@ public class ConvPathParityTests
         long[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3], ys = [n, cout, s.Ho, s.Wo];
         var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: false);
         var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: true);
-        double fwdF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? F4Factor : 1;
-        double dataF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data) == 4 ? F4Factor : 1;
-        Check(y, yRef, yMag, fwdF, 9 * cin, $"forward {s} n={n} {path}");
-        Check(dx, dxRef, dxMag, dataF, 9 * cout, $"data gradient {s} n={n} {path}");
-        Check(dw, dwRef, dwMag, 1, n * s.Ho * s.Wo, $"weight gradient {s} n={n} {path}");
+        int mf = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward), md = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data);
+        int mw = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Weights);
+        Check(y, yRef, Tol(yMag, 9 * cin, mf == 0 ? null
+            : () => (WinogradBound.ForwardAbs(s, n, mf, WinogradBound.Abs(xData), wData), WinogradBound.DepthForward(mf, cin, false))),
+            $"forward {s} n={n} {path}");
+        Check(dx, dxRef, Tol(dxMag, 9 * cout, md == 0 ? null
+            : () => (WinogradBound.DataAbs(s, n, md, dyData, wData), WinogradBound.DepthForward(md, cout, false))),
+            $"data gradient {s} n={n} {path}");
+        Check(dw, dwRef, Tol(dwMag, n * s.Ho * s.Wo, mw == 0 ? null
+            : () => (WinogradBound.WeightsAbs(s, n, mw, xData, dyData), WinogradBound.DepthWeights(mw, n, WinogradBound.Tiles(s, mw)))),
+            $"weight gradient {s} n={n} {path}");
     }
 
     /// <summary>y = conv2d(x, w), dx and dw for the upstream gradient dy, in float64; with <paramref name="abs"/>, of |x|, |w|
@@ -73,13 +76,21 @@ public class ConvPathParityTests
         return (ty.detach().data<double>().ToArray(), tx.grad!.data<double>().ToArray(), tw.grad!.data<double>().ToArray());
     }
 
-    static void Check(float[] got, double[] expected, double[] mag, double factor, int k, string what)
+    /// <summary>Per element: on a Winograd run (<paramref name="winograd"/> gives the absolute expansion and the rounding depth)
+    /// the derived bound, else 16 sqrt(k) u sum|terms|.</summary>
+    static double[] Tol(double[] mag, int k, Func<(double[] Abs, int Depth)>? winograd)
+    {
+        var (abs, depth) = winograd is null ? (null, 0) : winograd();
+        var tol = new double[mag.Length];
+        for (int i = 0; i < tol.Length; i++)
+            tol[i] = abs is null ? 16 * Math.Sqrt(k) * U * mag[i] + 1e-30 : WinogradBound.Tol(abs[i], depth, k);
+        return tol;
+    }
+
+    static void Check(float[] got, double[] expected, double[] tol, string what)
     {
         Assert.Equal(expected.Length, got.Length);
         for (int i = 0; i < got.Length; i++)
-        {
-            double tol = factor * 16 * Math.Sqrt(k) * U * mag[i] + 1e-30;
-            Assert.True(Math.Abs(got[i] - expected[i]) <= tol, $"{what}: element {i} is {got[i]}, expected {expected[i]} (tolerance {tol:E2})");
-        }
+            Assert.True(Math.Abs(got[i] - expected[i]) <= tol[i], $"{what}: element {i} is {got[i]}, expected {expected[i]} (tolerance {tol[i]:E2})");
     }
 }

@@ -223,10 +223,6 @@ public class Conv2dKernelTests
         return r;
     }
 
-    /// <summary>F(4x4, 3x3) is held to a stated multiple of the direct bound (WinogradAccuracyTests), every other path to the bound.</summary>
-    static double F4Factor(in Conv2dShape s, int n, ConvPath path, Conv2dKernel.Pass pass) =>
-        Conv2dKernel.WinogradTile(path, s, n, pass) == 4 ? WinogradAccuracyTests.F4Factor : 1;
-
     static void CheckForward(in Conv2dShape s, int n, string act, bool withScale, int seed, ConvPath path = ConvPath.Auto)
     {
         var rng = new Random(seed);
@@ -244,9 +240,12 @@ public class Conv2dKernelTests
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
         }
 
-        var r = Compute(s, n, TestUtil.Gather(x, n, s.InSize), w[4..], new float[n * s.OutSize]);
+        var xs = TestUtil.Gather(x, n, s.InSize);
+        var r = Compute(s, n, xs, w[4..], new float[n * s.OutSize]);
         int hw = s.Ho * s.Wo;
-        double f4 = F4Factor(s, n, path, Conv2dKernel.Pass.Forward);
+        // A Winograd run is held to the rounding bound derived from its transforms (WinogradBound), the others to the summation bound.
+        int m = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward);
+        double[]? wino = m > 0 ? WinogradBound.ForwardAbs(s, n, m, WinogradBound.Abs(xs), w[4..]) : null;
         var expected = new double[r.Y.Length];
         var tol = new double[r.Y.Length];
         for (int i = 0; i < r.Y.Length; i++)
@@ -256,7 +255,9 @@ public class Conv2dKernelTests
             double z = sc * r.Y[i] + sh;
             expected[i] = TestUtil.Act(act, z);
             // Summation error of the conv, scaled and passed through the activation's slope, plus the epilogue's own rounding.
-            tol[i] = TestUtil.MaxSlope * (sc * f4 * TestUtil.SumTol(r.YMag[i], r.YCount[i]) + 2 * TestUtil.U * (Math.Abs(z) + sc * r.YMag[i]))
+            double conv = wino is null ? TestUtil.SumTol(r.YMag[i], r.YCount[i])
+                : WinogradBound.Tol(wino[i], WinogradBound.DepthForward(m, s.Cin, false), r.YCount[i]);
+            tol[i] = TestUtil.MaxSlope * (sc * conv + 2 * TestUtil.U * (Math.Abs(z) + sc * r.YMag[i]))
                 + TestUtil.ActTol(expected[i]);
         }
         TestUtil.AssertClose(TestUtil.Gather(y, n, s.OutSize), expected, tol, $"forward {s} n={n} {act} {path}");
@@ -268,8 +269,10 @@ public class Conv2dKernelTests
         var rng = new Random(seed);
         var dy = TestUtil.Sliced(rng, n, s.OutSize, 2, 3);
         var w = TestUtil.Random(rng, s.WeightSize);
-        var r = Compute(s, n, new float[n * s.InSize], w, TestUtil.Gather(dy, n, s.OutSize));
-        double f4 = F4Factor(s, n, path, Conv2dKernel.Pass.Data);
+        var dys = TestUtil.Gather(dy, n, s.OutSize);
+        var r = Compute(s, n, new float[n * s.InSize], w, dys);
+        int m = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data);
+        double[]? wino = m > 0 ? WinogradBound.DataAbs(s, n, m, dys, w) : null;
         foreach (bool accumulate in new[] { false, true })
         {
             var dx = TestUtil.Sliced(rng, n, s.InSize, 5, 4);
@@ -281,7 +284,8 @@ public class Conv2dKernelTests
             {
                 double prior = accumulate ? dx0[i] : 0;
                 expected[i] = r.Dx[i] + prior;
-                tol[i] = f4 * TestUtil.SumTol(r.DxMag[i] + Math.Abs(prior), r.DxCount[i] + 1);
+                tol[i] = wino is null ? TestUtil.SumTol(r.DxMag[i] + Math.Abs(prior), r.DxCount[i] + 1)
+                    : WinogradBound.Tol(wino[i] + Math.Abs(prior), WinogradBound.DepthForward(m, s.Cout, accumulate), r.DxCount[i] + 1);
             }
             TestUtil.AssertClose(TestUtil.Gather(dx, n, s.InSize), expected, tol, $"backward data {s} n={n} accumulate={accumulate} {path}");
             TestUtil.AssertUntouchedOutside(dx, n, s.InSize);
@@ -297,14 +301,19 @@ public class Conv2dKernelTests
         var dw0 = (float[])dw.Clone();
         Conv2dKernel.BackwardWeights(s, n, x, dy, dw, 3, path);
 
-        var r = Compute(s, n, TestUtil.Gather(x, n, s.InSize), new float[s.WeightSize], TestUtil.Gather(dy, n, s.OutSize));
+        var xs = TestUtil.Gather(x, n, s.InSize);
+        var dys = TestUtil.Gather(dy, n, s.OutSize);
+        var r = Compute(s, n, xs, new float[s.WeightSize], dys);
+        int m = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Weights);
+        double[]? wino = m > 0 ? WinogradBound.WeightsAbs(s, n, m, xs, dys) : null;
         var expected = new double[dw.Length];
         var tol = new double[dw.Length];
         for (int i = 0; i < 3; i++) expected[i] = dw0[i];
         for (int i = 0; i < s.WeightSize; i++)
         {
             expected[3 + i] = dw0[3 + i] + r.Dw[i];
-            tol[3 + i] = TestUtil.SumTol(r.DwMag[i] + Math.Abs(dw0[3 + i]), r.DwCount[i] + 1);
+            tol[3 + i] = wino is null ? TestUtil.SumTol(r.DwMag[i] + Math.Abs(dw0[3 + i]), r.DwCount[i] + 1)
+                : WinogradBound.Tol(wino[i] + Math.Abs(dw0[3 + i]), WinogradBound.DepthWeights(m, n, WinogradBound.Tiles(s, m)), r.DwCount[i] + 1);
         }
         TestUtil.AssertClose(dw, expected, tol, $"backward weights {s} n={n} {path}");
     }

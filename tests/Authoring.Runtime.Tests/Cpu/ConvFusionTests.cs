@@ -3,8 +3,8 @@
 // through separate passes) against a double-precision reference, and against the unfused sequence
 // of existing kernels (BatchNormKernel.Affine / ForwardTrain, Conv2dKernel.Forward / BackwardWeights).
 // Odd channel counts, strides, groups, padding, batch 1. Tolerances: the convolution tests' bound
-// (16 sqrt(k) u times the sum of |terms|) through the activation's slope, plus the prologue's own
-// rounding (4 u of each input's magnitude, times the terms' weights).
+// (16 sqrt(k) u times the sum of |terms|; on Winograd runs the bound derived from the transforms, WinogradBound)
+// through the activation's slope, plus the prologue's own rounding (4 u of each input's magnitude, times the terms' weights).
 using Authoring.Runtime.Cpu;
 
 namespace Authoring.Runtime.Tests.Cpu;
@@ -65,9 +65,17 @@ public class ConvFusionTests
 
     static ConvPath Path(string p) => Enum.Parse<ConvPath>(p);
 
-    /// <summary>The stated multiple of the convolution bound for F(4x4, 3x3) (WinogradAccuracyTests), 1 on other paths.</summary>
-    static double F4(in Conv2dShape s, int n, ConvPath path) =>
-        Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? WinogradAccuracyTests.F4Factor : 1;
+    /// <summary>Per output, the bound on the convolution's own rounding: on a Winograd run the bound derived from its transforms
+    /// (WinogradBound) over inputs bounded by <paramref name="xAbs"/>, otherwise the summation bound of <paramref name="mag"/>.</summary>
+    static double[] ConvTol(in Conv2dShape s, int n, ConvPath path, double[] xAbs, float[] w, double[] mag, int k)
+    {
+        int m = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward);
+        double[]? wino = m > 0 ? WinogradBound.ForwardAbs(s, n, m, xAbs, w) : null;
+        var tol = new double[mag.Length];
+        for (int i = 0; i < tol.Length; i++)
+            tol[i] = wino is null ? TestUtil.SumTol(mag[i], k) : WinogradBound.Tol(wino[i], WinogradBound.DepthForward(m, s.Cin, false), k);
+        return tol;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -105,6 +113,9 @@ public class ConvFusionTests
                 xinMag[i] = Math.Abs(inAff[1 + c] * xs[i]) + Math.Abs(inAff[1 + s.Cin + c]);
             }
             var (yr, mag, pmag, k) = Reference(s, n, xin, xinMag, w[2..]);
+            // The kernel's prologue rounds z once (|error| <= u xinMag, carried by the exact convolution into 4 u pmag below),
+            // so the input it convolves is within (1 + u) xinMag.
+            var convTol = ConvTol(s, n, Path(path), Array.ConvertAll(xinMag, v => v * (1 + TestUtil.U)), w[2..], mag, k);
             var rs = TestUtil.Gather(r, n, s.OutSize);
             int hw = s.Ho * s.Wo;
             var expected = new double[yr.Length];
@@ -115,7 +126,7 @@ public class ConvFusionTests
                 double sc = epi[co], sh = epi[s.Cout + co];
                 double z = sc * yr[i] + sh + rs[i];
                 expected[i] = TestUtil.Act("HardSwish", z);
-                double convErr = F4(s, n, Path(path)) * TestUtil.SumTol(mag[i], k) + 4 * TestUtil.U * pmag[i];
+                double convErr = convTol[i] + 4 * TestUtil.U * pmag[i];
                 tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
             }
             var got = TestUtil.Gather(y, n, s.OutSize);
@@ -178,6 +189,7 @@ public class ConvFusionTests
                 // Double reference of the statistics, from the double convolution.
                 var xs = TestUtil.Gather(x, n, s.InSize);
                 var (yr, mag, _, k) = Reference(s, n, xs.Select(v => (double)v).ToArray(), new double[xs.Length], w);
+                var convTol = ConvTol(s, n, Path(path), WinogradBound.Abs(xs), w, mag, k);
                 for (int ch = 0; ch < c; ch++)
                 {
                     double sum = 0, maxTol = 0;
@@ -186,7 +198,7 @@ public class ConvFusionTests
                         {
                             int at = b * s.OutSize + ch * hw + i;
                             sum += yr[at] + offset;
-                            maxTol = Math.Max(maxTol, F4(s, n, Path(path)) * TestUtil.SumTol(mag[at], k) + 2 * TestUtil.U * (Math.Abs(yr[at]) + offset));
+                            maxTol = Math.Max(maxTol, convTol[at] + 2 * TestUtil.U * (Math.Abs(yr[at]) + offset));
                         }
                     double mean = sum / (n * hw), sq = 0;
                     for (int b = 0; b < n; b++)
