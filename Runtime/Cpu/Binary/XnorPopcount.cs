@@ -135,35 +135,20 @@ internal static unsafe class XnorPopcount
     // can be compiled before the class's static constructor has run, and then every read of a static field in a loop
     // is a helper call that clobbers all vector registers, so the JIT spilled the whole accumulator state each trip.
 
-    /// <summary>Popcount of the low 6 bits of each byte index (VPERMB reads only those).</summary>
+    /// <summary>k times the popcount of the low 6 bits of each byte index (VPERMB reads only those). k is a constant at
+    /// every call, so after inlining the vector is a constant too (checked in the JIT's disassembly of the kernels); the
+    /// scaled tables count a twos or fours plane straight into a ones accumulator.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low6() => Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5,
-        1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5, 2, 3, 3, 4, 3, 4, 4, 5, 3, 4, 4, 5, 4, 5, 5, 6);
+    static Vector512<byte> Low6(byte k)
+    {
+        byte a = k, b = (byte)(2 * k), c = (byte)(3 * k), d = (byte)(4 * k), e = (byte)(5 * k), f = (byte)(6 * k);
+        return Vector512.Create((byte)0, a, a, b, a, b, b, c, a, b, b, c, b, c, c, d, a, b, b, c, b, c, c, d, b, c, c, d, c, d, d, e,
+            a, b, b, c, b, c, c, d, b, c, c, d, c, d, d, e, b, c, c, d, c, d, d, e, c, d, d, e, d, e, e, f);
+    }
 
-    /// <summary>Popcount of the low 2 bits of each byte index.</summary>
+    /// <summary>k times the popcount of the low 2 bits of each byte index: bytes 0, k, k, 2k repeated.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low2() => Vector512.Create((byte)0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2,
-        0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2);
-
-    /// <summary>Twice <see cref="Low6"/>: the count of a twos plane straight into a ones accumulator.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low6x2() => Vector512.Create((byte)0, 2, 2, 4, 2, 4, 4, 6, 2, 4, 4, 6, 4, 6, 6, 8, 2, 4, 4, 6, 4, 6, 6, 8, 4, 6, 6, 8, 6, 8, 8, 10,
-        2, 4, 4, 6, 4, 6, 6, 8, 4, 6, 6, 8, 6, 8, 8, 10, 4, 6, 6, 8, 6, 8, 8, 10, 6, 8, 8, 10, 8, 10, 10, 12);
-
-    /// <summary>Twice <see cref="Low2"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low2x2() => Vector512.Create((byte)0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4,
-        0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4, 0, 2, 2, 4);
-
-    /// <summary>Four times <see cref="Low6"/>: the count of a fours plane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low6x4() => Vector512.Create((byte)0, 4, 4, 8, 4, 8, 8, 12, 4, 8, 8, 12, 8, 12, 12, 16, 4, 8, 8, 12, 8, 12, 12, 16, 8, 12, 12, 16, 12, 16, 16, 20,
-        4, 8, 8, 12, 8, 12, 12, 16, 8, 12, 12, 16, 12, 16, 16, 20, 8, 12, 12, 16, 12, 16, 16, 20, 12, 16, 16, 20, 16, 20, 20, 24);
-
-    /// <summary>Four times <see cref="Low2"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low2x4() => Vector512.Create((byte)0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8,
-        0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8, 0, 4, 4, 8);
+    static Vector512<byte> Low2(byte k) => Vector512.Create((uint)(k << 8 | k << 16 | 2 * k << 24)).AsByte();
 
     /// <summary>Popcount of each nibble value, in every 128-bit lane (VPSHUFB).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -172,38 +157,27 @@ internal static unsafe class XnorPopcount
 
     /// <summary>Per-byte popcount of <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<byte> Count(Vector512<ulong> x)
+    internal static Vector512<byte> Count(Vector512<ulong> x) => Count(x, 1);
+
+    /// <summary>Per-byte popcount of <paramref name="x"/> times <paramref name="k"/> (1, 2 or 4: a ones, twos or fours plane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Count(Vector512<ulong> x, byte k)
     {
         if (Avx512Vbmi.IsSupported)
         {
             // VPERMB reads only the low 6 bits of each index byte: bits 0-5 directly, then bits 6-7 brought down by a
             // 16-bit shift (the bits above them in the low 2 of each byte are ignored by the second table).
-            var lo = Avx512Vbmi.PermuteVar64x8(Low6(), x.AsByte());
-            var hi = Avx512Vbmi.PermuteVar64x8(Low2(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
+            var lo = Avx512Vbmi.PermuteVar64x8(Low6(k), x.AsByte());
+            var hi = Avx512Vbmi.PermuteVar64x8(Low2(k), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
             return Avx512BW.Add(lo, hi);
         }
         var m = Vector512.Create((byte)0x0F);
         var l = Avx512BW.Shuffle(Nibbles(), x.AsByte() & m);
         var u = Avx512BW.Shuffle(Nibbles(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
-        return Avx512BW.Add(l, u);
-    }
-
-    /// <summary>Per-byte popcount of <paramref name="x"/> times 2 (a twos plane).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Count2(Vector512<ulong> x)
-    {
-        if (!Avx512Vbmi.IsSupported) { var c = Count(x); return Avx512BW.Add(c, c); }
-        return Avx512BW.Add(Avx512Vbmi.PermuteVar64x8(Low6x2(), x.AsByte()),
-            Avx512Vbmi.PermuteVar64x8(Low2x2(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte()));
-    }
-
-    /// <summary>Per-byte popcount of <paramref name="x"/> times 4 (a fours plane).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Count4(Vector512<ulong> x)
-    {
-        if (!Avx512Vbmi.IsSupported) { var c = Count2(x); return Avx512BW.Add(c, c); }
-        return Avx512BW.Add(Avx512Vbmi.PermuteVar64x8(Low6x4(), x.AsByte()),
-            Avx512Vbmi.PermuteVar64x8(Low2x4(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte()));
+        var n = Avx512BW.Add(l, u);
+        if (k >= 2) n = Avx512BW.Add(n, n);
+        if (k >= 4) n = Avx512BW.Add(n, n);
+        return n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -314,7 +288,7 @@ internal static unsafe class XnorPopcount
         var c3 = Csa(ref s3, Vector512.Load(w + 112) ^ x7, Vector512.Load(w + 128) ^ x8);
         var twos = Csa(ref s1, s2, s3);
         var fours = Csa(ref c1, c2, c3);
-        return Avx512BW.Add(Avx512BW.Add(Count(s1), Count2(twos)), Avx512BW.Add(Count2(c1), Count4(fours)));
+        return Avx512BW.Add(Avx512BW.Add(Count(s1), Count(twos, 2)), Avx512BW.Add(Count(c1, 2), Count(fours, 4)));
     }
 
     /// <summary>Up to four positions x 16 channels for short reductions (under 16 words). Words go through one full adder
