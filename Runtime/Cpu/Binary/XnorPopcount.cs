@@ -10,8 +10,8 @@
 //           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
 //           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
 //           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
-//           Two groups of nine words (128 channels 3 x 3) go through a tree of five full adders per group,
-//           whose four planes are counted with weight-scaled tables, one position at a time.
+//           One or two groups of nine words (64 or 128 channels 3 x 3) go through a tree of five full adders
+//           per group, whose four planes are counted with weight-scaled tables, over 4 positions x 16 channels.
 //           Other reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) take one full adder
 //           per three words and count its sum and carry planes, over 4 positions x 16 channels instead.
 //   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
@@ -68,7 +68,7 @@ internal static unsafe class XnorPopcount
     /// <summary>Positions one call of <see cref="Tile"/> computes on <paramref name="path"/> (resolved).</summary>
     public static int Rows(XnorPath path, int kw) => path switch
     {
-        XnorPath.Avx512 => Nines(kw) ? 16 : kw < Avx512CsaWords ? 4 : 2,
+        XnorPath.Avx512 => Nines(kw) ? 4 : kw < Avx512CsaWords ? 4 : 2,
         XnorPath.Avx2 => 3,
         XnorPath.Avx2Csa => 2,
         _ => 1,
@@ -78,12 +78,9 @@ internal static unsafe class XnorPopcount
     /// directly over 4 positions (the adders' final counts would cost as much as they save).</summary>
     const int Avx512CsaWords = 16;
 
-    /// <summary>Whether the AVX-512 path takes <see cref="Tile512Nines"/> for <paramref name="kw"/> words: two groups of nine
-    /// (128 channels 3 x 3; at most 144 per byte count). Lab A/B per core on F128x7 at batch 16 (four runs, load 36-48):
-    /// 997-1483 -> 1076-1598 binary GOPS against <see cref="Tile512"/>, 7-10% in every run. One group (64 channels 3 x 3)
-    /// stays on <see cref="Tile512Direct"/>: there the per-position loop measured no faster (within the 5% noise) though
-    /// it issues fewer operations; 27 words and more were not measured.</summary>
-    static bool Nines(int kw) => kw == 18;
+    /// <summary>Whether the AVX-512 path takes <see cref="Tile512Nines"/> for <paramref name="kw"/> words: one or two groups of
+    /// nine (64 or 128 channels 3 x 3; at most 144 per byte count). 27 words and more were not measured.</summary>
+    static bool Nines(int kw) => kw == 9 || kw == 18;
 
     /// <summary>out[i * 16 + lane] = sum over k of popcount(act[posOff[i] + kOff[k]] ^ w[k * 16 + lane]) for the
     /// <paramref name="np"/> (at most <see cref="Rows"/>) positions i; <paramref name="path"/> must be resolved.</summary>
@@ -247,45 +244,50 @@ internal static unsafe class XnorPopcount
         }
     }
 
-    /// <summary>Reductions of whole groups of nine words (see <see cref="Nines"/>): one position at a time, any number of
-    /// them, both channel halves. Each group's nine activation words are broadcast once for the two halves and go through
-    /// <see cref="Tree9"/>; the weights are read from L1. The positions are a loop, not unrolled: a first version unrolled
-    /// over four positions, and the JIT kept the broadcasts of all four live and spilled them to the stack.</summary>
+    /// <summary>Reductions of whole groups of nine words (see <see cref="Nines"/>): up to four positions x 16 channels, one
+    /// channel half at a time. A half's nine weight vectors stay in registers for the four positions, whose activation
+    /// words are broadcast into the XOR (each used once); the half is a loop, not unrolled, because unrolled the JIT shared
+    /// the broadcasts between the halves and spilled them to the stack.</summary>
     static void Tile512Nines(ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
     {
-        for (int i = 0; i < np; i++)
+        ulong* a0 = act + posOff[0], a1 = act + posOff[np > 1 ? 1 : 0], a2 = act + posOff[np > 2 ? 2 : 0], a3 = act + posOff[np > 3 ? 3 : 0];
+        for (int h = 0; h < 16; h += 8)
         {
-            ulong* a = act + posOff[i];
-            Vector512<byte> c0 = default, c1 = default;
+            Vector512<byte> c0 = default, c1 = default, c2 = default, c3 = default;
             for (int k = 0; k < kw; k += 9)
             {
                 int* ko = kOff + k;
-                ulong* wk = w + (long)k * 16;
-                var x0 = Vector512.Create(a[ko[0]]); var x1 = Vector512.Create(a[ko[1]]); var x2 = Vector512.Create(a[ko[2]]);
-                var x3 = Vector512.Create(a[ko[3]]); var x4 = Vector512.Create(a[ko[4]]); var x5 = Vector512.Create(a[ko[5]]);
-                var x6 = Vector512.Create(a[ko[6]]); var x7 = Vector512.Create(a[ko[7]]); var x8 = Vector512.Create(a[ko[8]]);
-                c0 = Avx512BW.Add(c0, Tree9(wk, x0, x1, x2, x3, x4, x5, x6, x7, x8));
-                c1 = Avx512BW.Add(c1, Tree9(wk + 8, x0, x1, x2, x3, x4, x5, x6, x7, x8));
+                ulong* wk = w + (long)k * 16 + h;
+                var w0 = Vector512.Load(wk); var w1 = Vector512.Load(wk + 16); var w2 = Vector512.Load(wk + 32);
+                var w3 = Vector512.Load(wk + 48); var w4 = Vector512.Load(wk + 64); var w5 = Vector512.Load(wk + 80);
+                var w6 = Vector512.Load(wk + 96); var w7 = Vector512.Load(wk + 112); var w8 = Vector512.Load(wk + 128);
+                c0 = Avx512BW.Add(c0, Tree9(a0, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+                c1 = Avx512BW.Add(c1, Tree9(a1, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+                c2 = Avx512BW.Add(c2, Tree9(a2, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+                c3 = Avx512BW.Add(c3, Tree9(a3, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
             }
-            Store(o + i * 16, Sad(c0));
-            Store(o + i * 16 + 8, Sad(c1));
+            Store(o + h, Sad(c0));
+            if (np > 1) Store(o + 16 + h, Sad(c1));
+            if (np > 2) Store(o + 32 + h, Sad(c2));
+            if (np > 3) Store(o + 48 + h, Sad(c3));
         }
     }
 
-    /// <summary>Per-byte popcount of nine XOR words (weights w[j * 16], activations x_j): three full adders on the words,
-    /// one on their sums (ones and a twos carry), one on their carries (twos and a fours carry); the four planes are
-    /// counted with tables scaled by their weights, so no count is doubled afterwards. 9 XOR + 10 VPTERNLOGQ + 4 x 3 for
-    /// the counts + 7 adds: 38 operations per nine words, against 45 for three adders of three; at most 72 per byte.</summary>
+    /// <summary>Per-byte popcount of nine XOR words of one position (activations a[ko[j]], weights w_j): three full adders
+    /// on the words, one on their sums (ones and a twos carry), one on their carries (twos and a fours carry); the four
+    /// planes are counted with tables scaled by their weights, so no count is doubled afterwards. 9 XOR + 10 VPTERNLOGQ +
+    /// 4 x 3 for the counts + 7 adds: 38 operations per nine words, against 45 for three adders of three words; at most
+    /// 72 per byte.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Tree9(ulong* w, Vector512<ulong> x0, Vector512<ulong> x1, Vector512<ulong> x2, Vector512<ulong> x3,
-        Vector512<ulong> x4, Vector512<ulong> x5, Vector512<ulong> x6, Vector512<ulong> x7, Vector512<ulong> x8)
+    static Vector512<byte> Tree9(ulong* a, int* ko, Vector512<ulong> w0, Vector512<ulong> w1, Vector512<ulong> w2, Vector512<ulong> w3,
+        Vector512<ulong> w4, Vector512<ulong> w5, Vector512<ulong> w6, Vector512<ulong> w7, Vector512<ulong> w8)
     {
-        var s1 = Vector512.Load(w) ^ x0;
-        var c1 = Csa(ref s1, Vector512.Load(w + 16) ^ x1, Vector512.Load(w + 32) ^ x2);
-        var s2 = Vector512.Load(w + 48) ^ x3;
-        var c2 = Csa(ref s2, Vector512.Load(w + 64) ^ x4, Vector512.Load(w + 80) ^ x5);
-        var s3 = Vector512.Load(w + 96) ^ x6;
-        var c3 = Csa(ref s3, Vector512.Load(w + 112) ^ x7, Vector512.Load(w + 128) ^ x8);
+        var s1 = w0 ^ Vector512.Create(a[ko[0]]);
+        var c1 = Csa(ref s1, w1 ^ Vector512.Create(a[ko[1]]), w2 ^ Vector512.Create(a[ko[2]]));
+        var s2 = w3 ^ Vector512.Create(a[ko[3]]);
+        var c2 = Csa(ref s2, w4 ^ Vector512.Create(a[ko[4]]), w5 ^ Vector512.Create(a[ko[5]]));
+        var s3 = w6 ^ Vector512.Create(a[ko[6]]);
+        var c3 = Csa(ref s3, w7 ^ Vector512.Create(a[ko[7]]), w8 ^ Vector512.Create(a[ko[8]]));
         var twos = Csa(ref s1, s2, s3);
         var fours = Csa(ref c1, c2, c3);
         return Avx512BW.Add(Avx512BW.Add(Count(s1), Count(twos, 2)), Avx512BW.Add(Count(c1, 2), Count(fours, 4)));
