@@ -10,7 +10,9 @@
 //           each full adder two VPTERNLOGQ), so only one in eight XOR results goes through a byte
 //           popcount; the popcount is VPERMB on 6-bit fields (VBMI: count of bits 0-5 and, after a
 //           16-bit shift by 6, of bits 6-7) or the classic nibble VPSHUFB without VBMI. 2 positions x 16 channels.
-//           Reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) take one full adder
+//           One or two groups of nine words (64 or 128 channels 3 x 3) go through a tree of five full adders
+//           per group, whose four planes are counted with weight-scaled tables, over 4 positions x 16 channels.
+//           Other reductions under 16 words (64 channels 3 x 3, 1 x 1 up to 960 channels) take one full adder
 //           per three words and count its sum and carry planes, over 4 positions x 16 channels instead.
 //   Avx2:   nibble lookup (VPSHUFB on low and high nibbles), byte counts summed for up to 31 words,
 //           then VPSADBW into the 64-bit lanes. 3 positions x 8 channels, twice per block.
@@ -66,7 +68,7 @@ internal static unsafe class XnorPopcount
     /// <summary>Positions one call of <see cref="Tile"/> computes on <paramref name="path"/> (resolved).</summary>
     public static int Rows(XnorPath path, int kw) => path switch
     {
-        XnorPath.Avx512 => kw < Avx512CsaWords ? 4 : 2,
+        XnorPath.Avx512 => Nines(kw) ? 4 : kw < Avx512CsaWords ? 4 : 2,
         XnorPath.Avx2 => 3,
         XnorPath.Avx2Csa => 2,
         _ => 1,
@@ -76,6 +78,10 @@ internal static unsafe class XnorPopcount
     /// directly over 4 positions (the adders' final counts would cost as much as they save).</summary>
     const int Avx512CsaWords = 16;
 
+    /// <summary>Whether the AVX-512 path takes <see cref="Tile512Nines"/> for <paramref name="kw"/> words: one or two groups of
+    /// nine (64 or 128 channels 3 x 3; at most 144 per byte count). 27 words and more were not measured.</summary>
+    static bool Nines(int kw) => kw == 9 || kw == 18;
+
     /// <summary>out[i * 16 + lane] = sum over k of popcount(act[posOff[i] + kOff[k]] ^ w[k * 16 + lane]) for the
     /// <paramref name="np"/> (at most <see cref="Rows"/>) positions i; <paramref name="path"/> must be resolved.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -84,7 +90,9 @@ internal static unsafe class XnorPopcount
         switch (path)
         {
             case XnorPath.Avx512:
-                if (kw < Avx512CsaWords)
+                if (Nines(kw))
+                    Tile512Nines(act, posOff, np, kOff, kw, w, o);
+                else if (kw < Avx512CsaWords)
                     Tile512Direct(act, posOff, np, kOff, kw, w, o);
                 else
                     Tile512(act + posOff[0], act + posOff[np > 1 ? 1 : 0], kOff, kw, w, o, np > 1);
@@ -124,15 +132,20 @@ internal static unsafe class XnorPopcount
     // can be compiled before the class's static constructor has run, and then every read of a static field in a loop
     // is a helper call that clobbers all vector registers, so the JIT spilled the whole accumulator state each trip.
 
-    /// <summary>Popcount of the low 6 bits of each byte index (VPERMB reads only those).</summary>
+    /// <summary>k times the popcount of the low 6 bits of each byte index (VPERMB reads only those). k is a constant at
+    /// every call, so after inlining the vector is a constant too (checked in the JIT's disassembly of the kernels); the
+    /// scaled tables count a twos or fours plane straight into a ones accumulator.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low6() => Vector512.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5,
-        1, 2, 2, 3, 2, 3, 3, 4, 2, 3, 3, 4, 3, 4, 4, 5, 2, 3, 3, 4, 3, 4, 4, 5, 3, 4, 4, 5, 4, 5, 5, 6);
+    static Vector512<byte> Low6(byte k)
+    {
+        byte a = k, b = (byte)(2 * k), c = (byte)(3 * k), d = (byte)(4 * k), e = (byte)(5 * k), f = (byte)(6 * k);
+        return Vector512.Create((byte)0, a, a, b, a, b, b, c, a, b, b, c, b, c, c, d, a, b, b, c, b, c, c, d, b, c, c, d, c, d, d, e,
+            a, b, b, c, b, c, c, d, b, c, c, d, c, d, d, e, b, c, c, d, c, d, d, e, c, d, d, e, d, e, e, f);
+    }
 
-    /// <summary>Popcount of the low 2 bits of each byte index.</summary>
+    /// <summary>k times the popcount of the low 2 bits of each byte index: bytes 0, k, k, 2k repeated.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Low2() => Vector512.Create((byte)0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2,
-        0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2, 0, 1, 1, 2);
+    static Vector512<byte> Low2(byte k) => Vector512.Create((uint)(k << 8 | k << 16 | 2 * k << 24)).AsByte();
 
     /// <summary>Popcount of each nibble value, in every 128-bit lane (VPSHUFB).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -141,20 +154,27 @@ internal static unsafe class XnorPopcount
 
     /// <summary>Per-byte popcount of <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<byte> Count(Vector512<ulong> x)
+    internal static Vector512<byte> Count(Vector512<ulong> x) => Count(x, 1);
+
+    /// <summary>Per-byte popcount of <paramref name="x"/> times <paramref name="k"/> (1, 2 or 4: a ones, twos or fours plane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Count(Vector512<ulong> x, byte k)
     {
         if (Avx512Vbmi.IsSupported)
         {
             // VPERMB reads only the low 6 bits of each index byte: bits 0-5 directly, then bits 6-7 brought down by a
             // 16-bit shift (the bits above them in the low 2 of each byte are ignored by the second table).
-            var lo = Avx512Vbmi.PermuteVar64x8(Low6(), x.AsByte());
-            var hi = Avx512Vbmi.PermuteVar64x8(Low2(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
+            var lo = Avx512Vbmi.PermuteVar64x8(Low6(k), x.AsByte());
+            var hi = Avx512Vbmi.PermuteVar64x8(Low2(k), Avx512BW.ShiftRightLogical(x.AsUInt16(), 6).AsByte());
             return Avx512BW.Add(lo, hi);
         }
         var m = Vector512.Create((byte)0x0F);
         var l = Avx512BW.Shuffle(Nibbles(), x.AsByte() & m);
         var u = Avx512BW.Shuffle(Nibbles(), Avx512BW.ShiftRightLogical(x.AsUInt16(), 4).AsByte() & m);
-        return Avx512BW.Add(l, u);
+        var n = Avx512BW.Add(l, u);
+        if (k >= 2) n = Avx512BW.Add(n, n);
+        if (k >= 4) n = Avx512BW.Add(n, n);
+        return n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -222,6 +242,55 @@ internal static unsafe class XnorPopcount
             Store(o + 16, Total(s10, f10, t10, o10, r10));
             Store(o + 24, Total(s11, f11, t11, o11, r11));
         }
+    }
+
+    /// <summary>Reductions of whole groups of nine words (see <see cref="Nines"/>): up to four positions x 16 channels, one
+    /// channel half at a time. A half's nine weight vectors stay in registers for the four positions, whose activation
+    /// words are broadcast into the XOR (each used once); the half is a loop, not unrolled, because unrolled the JIT shared
+    /// the broadcasts between the halves and spilled them to the stack.</summary>
+    static void Tile512Nines(ulong* act, int* posOff, int np, int* kOff, int kw, ulong* w, int* o)
+    {
+        ulong* a0 = act + posOff[0], a1 = act + posOff[np > 1 ? 1 : 0], a2 = act + posOff[np > 2 ? 2 : 0], a3 = act + posOff[np > 3 ? 3 : 0];
+        for (int h = 0; h < 16; h += 8)
+        {
+            Vector512<byte> c0 = default, c1 = default, c2 = default, c3 = default;
+            for (int k = 0; k < kw; k += 9)
+            {
+                int* ko = kOff + k;
+                ulong* wk = w + (long)k * 16 + h;
+                var w0 = Vector512.Load(wk); var w1 = Vector512.Load(wk + 16); var w2 = Vector512.Load(wk + 32);
+                var w3 = Vector512.Load(wk + 48); var w4 = Vector512.Load(wk + 64); var w5 = Vector512.Load(wk + 80);
+                var w6 = Vector512.Load(wk + 96); var w7 = Vector512.Load(wk + 112); var w8 = Vector512.Load(wk + 128);
+                c0 = Avx512BW.Add(c0, Tree9(a0, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+                c1 = Avx512BW.Add(c1, Tree9(a1, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+                c2 = Avx512BW.Add(c2, Tree9(a2, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+                c3 = Avx512BW.Add(c3, Tree9(a3, ko, w0, w1, w2, w3, w4, w5, w6, w7, w8));
+            }
+            Store(o + h, Sad(c0));
+            if (np > 1) Store(o + 16 + h, Sad(c1));
+            if (np > 2) Store(o + 32 + h, Sad(c2));
+            if (np > 3) Store(o + 48 + h, Sad(c3));
+        }
+    }
+
+    /// <summary>Per-byte popcount of nine XOR words of one position (activations a[ko[j]], weights w_j): three full adders
+    /// on the words, one on their sums (ones and a twos carry), one on their carries (twos and a fours carry); the four
+    /// planes are counted with tables scaled by their weights, so no count is doubled afterwards. 9 XOR + 10 VPTERNLOGQ +
+    /// 4 x 3 for the counts + 7 adds: 38 operations per nine words, against 45 for three adders of three words; at most
+    /// 72 per byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Tree9(ulong* a, int* ko, Vector512<ulong> w0, Vector512<ulong> w1, Vector512<ulong> w2, Vector512<ulong> w3,
+        Vector512<ulong> w4, Vector512<ulong> w5, Vector512<ulong> w6, Vector512<ulong> w7, Vector512<ulong> w8)
+    {
+        var s1 = w0 ^ Vector512.Create(a[ko[0]]);
+        var c1 = Csa(ref s1, w1 ^ Vector512.Create(a[ko[1]]), w2 ^ Vector512.Create(a[ko[2]]));
+        var s2 = w3 ^ Vector512.Create(a[ko[3]]);
+        var c2 = Csa(ref s2, w4 ^ Vector512.Create(a[ko[4]]), w5 ^ Vector512.Create(a[ko[5]]));
+        var s3 = w6 ^ Vector512.Create(a[ko[6]]);
+        var c3 = Csa(ref s3, w7 ^ Vector512.Create(a[ko[7]]), w8 ^ Vector512.Create(a[ko[8]]));
+        var twos = Csa(ref s1, s2, s3);
+        var fours = Csa(ref c1, c2, c3);
+        return Avx512BW.Add(Avx512BW.Add(Count(s1), Count(twos, 2)), Avx512BW.Add(Count(c1, 2), Count(fours, 4)));
     }
 
     /// <summary>Up to four positions x 16 channels for short reductions (under 16 words). Words go through one full adder

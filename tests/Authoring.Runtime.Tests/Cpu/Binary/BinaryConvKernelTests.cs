@@ -44,6 +44,10 @@ public class BinaryConvKernelTests
         new[] { 64, 6, 7, 16, 2, 2, 1, 1, 1, 1, 1, 1 },      // 4 words: one adder and 1 word, even kernel with padding
         new[] { 100, 7, 7, 17, 7, 1, 1, 1, 3, 0, 1, 1 },     // 14 words: four adders and 2 words, padding in height only
         new[] { 320, 4, 5, 32, 3, 1, 2, 1, 1, 0, 1, 1 },     // 15 words, the longest short reduction: five adders
+        // One or two groups of nine words (AVX-512: a tree of five full adders per group, 4 positions at a time):
+        new[] { 550, 3, 5, 24, 1, 1, 1, 1, 0, 0, 1, 1 },     // 1 x 1 with 9 words, 15 positions (a part tile), 24 outputs
+        new[] { 128, 7, 7, 40, 3, 3, 1, 1, 1, 1, 1, 1 },     // 128 channels 3 x 3, 40 outputs (a part block of 16)
+        new[] { 1100, 5, 3, 16, 1, 1, 1, 1, 0, 0, 1, 1 },    // 1 x 1 with 18 words, the last one part filled
     };
 
     static Conv2dShape Shape(int[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], 1);
@@ -306,10 +310,14 @@ public class BinaryConvKernelTests
     }
 
     /// <summary>Every XOR bit set (input +1, weights -1) is the worst case for the byte counters: 8 per byte per word,
-    /// and eights counts 8 per block; 270 words overflow a byte unless they are flushed in time.</summary>
+    /// and eights counts 8 per block; 270 words overflow a byte unless they are flushed in time; 9 and 18 words (nine-word
+    /// trees on AVX-512) take a byte count to 72 and 144.</summary>
     [Theory]
     [InlineData(1920, 3)]
     [InlineData(2560, 1)]
+    [InlineData(64, 3)]
+    [InlineData(128, 3)]
+    [InlineData(1152, 1)]
     public void SaturatedCountsDoNotOverflow(int cin, int k)
     {
         var s = new Conv2dShape(cin, 3, 4, 16, k, k, 1, 1, k / 2, k / 2, 1, 1, 1);
