@@ -23,6 +23,8 @@ internal enum ConvPath
     Winograd,
     /// <summary><see cref="Winograd"/> F(4x4, 3x3) where it applies, else as <see cref="Auto"/>.</summary>
     Winograd4,
+    /// <summary><see cref="PointwiseConv"/> where it applies (1 x 1, stride 1, unpadded), else as <see cref="Auto"/>.</summary>
+    Pointwise,
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
@@ -54,6 +56,13 @@ public static unsafe partial class Conv2dKernel
                 Winograd.Forward<Identity, TAct>(s, n, px + x.Offset, x.BatchStride, default, pw + wOff,
                     new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
                     py + y.Offset, y.BatchStride, null, tile);
+                return;
+            }
+            if (UsePointwise(path, s))
+            {
+                PointwiseConv.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff,
+                    new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
+                    py + y.Offset, y.BatchStride, null);
                 return;
             }
             if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -89,6 +98,11 @@ public static unsafe partial class Conv2dKernel
             if (WinogradTile(path, s, n, Pass.Data) is int tile and > 0)
             {
                 Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate, tile);
+                return;
+            }
+            if (UsePointwise(path, s))
+            {
+                PointwiseConv.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
                 return;
             }
             if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -190,6 +204,10 @@ public static unsafe partial class Conv2dKernel
         ConvPath.Im2Col => false,
         _ => preferred,
     };
+
+    /// <summary><see cref="PointwiseConv"/> for the pointwise shapes it takes, on <see cref="ConvPath.Auto"/> and
+    /// <see cref="ConvPath.Pointwise"/> (the other paths stay reachable for tests and the lab).</summary>
+    static bool UsePointwise(ConvPath path, in Conv2dShape s) => path is ConvPath.Auto or ConvPath.Pointwise && PointwiseConv.Applies(s);
 
     internal enum Pass { Forward, Data, Weights }
 
