@@ -100,7 +100,7 @@ public static unsafe partial class Conv2dKernel
         int tile = s.IsDepthwise ? 0 : WinogradTile(path, s, n, Pass.Forward);
         bool winograd = tile > 0;
         // The pointwise kernel has no input prologue (the generator gives 1 x 1 convolutions none).
-        bool pointwise = f.Input.IsNone && UsePointwise(path, s);
+        bool pointwise = f.Input.IsNone && UsePointwise(path, s, n);
         bool direct = !winograd && !pointwise && !s.IsDepthwise
             && UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch));
         fixed (float* px = x.Data, pw = w, py = y.Data, pis = f.Input.Scale, pih = f.Input.Shift, psc = f.Scale, psh = f.Shift,

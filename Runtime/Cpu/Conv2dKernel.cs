@@ -3,7 +3,9 @@
 // fill its tiles, for the forward pass, the weight gradient and the stride-1 data gradient; the
 // rest (few channels, strided data gradients, 1x1 at small batches, AVX-512 machines) run im2col +
 // GEMM per sample (a 1x1 stride-1 unpadded conv is a GEMM on the sample itself), parallel over the
-// batch with per-thread column buffers. Depthwise convolutions have their own direct kernels
+// batch with per-thread column buffers. Pointwise ones (1x1, stride 1, unpadded) from 4 samples take
+// PointwiseConv.cs for the forward and data passes: the same GEMM in NCHW with the epilogue applied to
+// its accumulators, where the direct kernels transpose their tiles. Depthwise convolutions have their own direct kernels
 // (DepthwiseConv.cs). Weight gradients are summed per fixed chunk of the batch and reduced in chunk
 // order, so results do not depend on scheduling.
 using System.Runtime.Intrinsics;
@@ -58,7 +60,7 @@ public static unsafe partial class Conv2dKernel
                     py + y.Offset, y.BatchStride, null, tile);
                 return;
             }
-            if (UsePointwise(path, s))
+            if (UsePointwise(path, s, n))
             {
                 PointwiseConv.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff,
                     new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
@@ -100,7 +102,7 @@ public static unsafe partial class Conv2dKernel
                 Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate, tile);
                 return;
             }
-            if (UsePointwise(path, s))
+            if (UsePointwise(path, s, n))
             {
                 PointwiseConv.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
                 return;
@@ -205,9 +207,22 @@ public static unsafe partial class Conv2dKernel
         _ => preferred,
     };
 
-    /// <summary><see cref="PointwiseConv"/> for the pointwise shapes it takes, on <see cref="ConvPath.Auto"/> and
-    /// <see cref="ConvPath.Pointwise"/> (the other paths stay reachable for tests and the lab).</summary>
-    static bool UsePointwise(ConvPath path, in Conv2dShape s) => path is ConvPath.Auto or ConvPath.Pointwise && PointwiseConv.Applies(s);
+    /// <summary><see cref="PointwiseConv"/> for the pointwise shapes it takes, when asked for, or on <see cref="ConvPath.Auto"/>
+    /// from <see cref="PointwiseDirectBatch"/> samples (below, packing the weights per call is not amortised: lab pointwise1,
+    /// 64 -> 128 at 14 x 14, batch 1, cpu us per core: forward 30 against im2col + GEMM's 23, data gradient 30 against 26;
+    /// batch 64 in the remarks).</summary>
+    /// <remarks>Lab pointwise, batch 64, 2026-12-03 (load 21-26, cpu us per core, pointwise / direct / im2col): AVX-512
+    /// 64 -> 128 forward with BatchNorm + ReLU folded 1666 / 1945 / 1741, forward taking the next BatchNorm's statistics
+    /// 1591 / 2055 / 2054, data gradient 1481 / 1553 / 1881; 24 -> 36: 213 / 643 / 229, 240 / 444 / 276, 178 / 225 / 195;
+    /// 32 -> 32: 224 / 270 / 283, 250 / 295 / 324, 207 / 212 / 259. AVX2 64 -> 128: 2957 / 3263 / 3117, 2910 / 3341 / 3349,
+    /// 2765 / 3030 / 3213; 24 -> 36: 330 / 751 / 375, 380 / 569 / 392, 296 / 383 / 335; 32 -> 32 even with direct
+    /// (408 / 423, 453 / 456, 361 / 354).</remarks>
+    static bool UsePointwise(ConvPath path, in Conv2dShape s, int n) => PointwiseConv.Applies(s) && path switch
+    {
+        ConvPath.Pointwise => true,
+        ConvPath.Auto => n >= PointwiseDirectBatch,
+        _ => false,
+    };
 
     internal enum Pass { Forward, Data, Weights }
 

@@ -1,4 +1,5 @@
-// Each dense 3 x 3 convolution path (direct, Winograd F(2x2, 3x3), Winograd F(4x4, 3x3), and the shape's own choice)
+// Each dense 3 x 3 convolution path (direct, Winograd F(2x2, 3x3), Winograd F(4x4, 3x3), and the shape's own choice), and the 1 x 1
+// paths (the pointwise kernel, direct),
 // against TorchSharp's conv2d and its autograd, run in float64 so that the oracle's own rounding does not count:
 // forward, data gradient and weight gradient, at batch 1 and 64, with odd sizes and channel counts that are not
 // multiples of the vector width. Tolerance per element: the float32 summation bound the kernel tests use,
@@ -56,6 +57,44 @@ public class ConvPathParityTests
         Check(y, yRef, yMag, fwdF, 9 * cin, $"forward {s} n={n} {path}");
         Check(dx, dxRef, dxMag, dataF, 9 * cout, $"data gradient {s} n={n} {path}");
         Check(dw, dwRef, dwMag, 1, n * s.Ho * s.Wo, $"weight gradient {s} n={n} {path}");
+    }
+
+    public static TheoryData<int, int, int, int, int, string> PointwiseCases()
+    {
+        var data = new TheoryData<int, int, int, int, int, string>();
+        // Cin, H, W, Cout, batch: the depthwise-separable block's 64 -> 128 at 14 x 14, then odd channel counts and planes
+        // that end in a part-filled tile of positions, batch 1 (positions split over threads) and 3.
+        int[][] shapes = [[64, 14, 14, 128, 64], [13, 9, 11, 21, 3], [17, 5, 7, 40, 1], [30, 6, 6, 9, 5]];
+        foreach (var a in shapes)
+            foreach (var p in new[] { "Auto", "Pointwise", "Direct" }) data.Add(a[0], a[1], a[2], a[3], a[4], p);
+        return data;
+    }
+
+    /// <summary>1 x 1 convolutions (PointwiseConv on Auto) against TorchSharp in float64, with the same bound.</summary>
+    [Theory]
+    [MemberData(nameof(PointwiseCases))]
+    public void PointwiseMatchesTorchInDouble(int cin, int h, int w, int cout, int n, string pathName)
+    {
+        var path = Enum.Parse<ConvPath>(pathName);
+        var s = new Conv2dShape(cin, h, w, cout, 1, 1, 1, 1, 0, 0, 1, 1, 1);
+        var xData = TorchOracle.Random(n * s.InSize, cin + h);
+        var wData = TorchOracle.Random(s.WeightSize, cout + w);
+        var dyData = TorchOracle.Random(n * s.OutSize, n + cout);
+
+        var y = new float[n * s.OutSize];
+        Conv2dKernel.Forward<Identity>(s, n, new View(xData, 0, s.InSize), wData, 0, null, 0, null, 0, new View(y, 0, s.OutSize), path);
+        var dx = new float[n * s.InSize];
+        Conv2dKernel.BackwardData(s, n, new View(dyData, 0, s.OutSize), wData, 0, new View(dx, 0, s.InSize), false, path);
+        var dw = new float[s.WeightSize];
+        Conv2dKernel.BackwardWeights(s, n, new View(xData, 0, s.InSize), new View(dyData, 0, s.OutSize), dw, 0, path);
+
+        using var scope = torch.NewDisposeScope();
+        long[] xs = [n, cin, h, w], ws = [cout, cin, 1, 1], ys = [n, cout, h, w];
+        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, 0, abs: false);
+        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, 0, abs: true);
+        Check(y, yRef, yMag, 1, cin, $"forward {s} n={n} {path}");
+        Check(dx, dxRef, dxMag, 1, cout, $"data gradient {s} n={n} {path}");
+        Check(dw, dwRef, dwMag, 1, n * h * w, $"weight gradient {s} n={n} {path}");
     }
 
     /// <summary>y = conv2d(x, w), dx and dw for the upstream gradient dy, in float64; with <paramref name="abs"/>, of |x|, |w|
