@@ -37,6 +37,16 @@ public class ConvPathParityTests
     {
         var path = Enum.Parse<ConvPath>(pathName);
         var s = new Conv2dShape(cin, h, w, cout, 3, 3, 1, 1, pad, pad, 1, 1, 1);
+        double fwdF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? F4Factor : 1;
+        double dataF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data) == 4 ? F4Factor : 1;
+        CheckAllPasses(s, n, path, fwdF, dataF);
+    }
+
+    /// <summary>Forward, data gradient and weight gradient of <paramref name="s"/> (square kernel, symmetric padding) on
+    /// <paramref name="path"/> against TorchSharp, the forward and data bounds times the given factors.</summary>
+    static void CheckAllPasses(in Conv2dShape s, int n, ConvPath path, double fwdF, double dataF)
+    {
+        int cin = s.Cin, cout = s.Cout, h = s.H, w = s.W, kk = s.Kh * s.Kw;
         var xData = TorchOracle.Random(n * s.InSize, cin + h);
         var wData = TorchOracle.Random(s.WeightSize, cout + w);
         var dyData = TorchOracle.Random(n * s.OutSize, n + cout);
@@ -49,13 +59,11 @@ public class ConvPathParityTests
         Conv2dKernel.BackwardWeights(s, n, new View(xData, 0, s.InSize), new View(dyData, 0, s.OutSize), dw, 0, path);
 
         using var scope = torch.NewDisposeScope();
-        long[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3], ys = [n, cout, s.Ho, s.Wo];
-        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: false);
-        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: true);
-        double fwdF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? F4Factor : 1;
-        double dataF = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data) == 4 ? F4Factor : 1;
-        Check(y, yRef, yMag, fwdF, 9 * cin, $"forward {s} n={n} {path}");
-        Check(dx, dxRef, dxMag, dataF, 9 * cout, $"data gradient {s} n={n} {path}");
+        long[] xs = [n, cin, h, w], ws = [cout, cin, s.Kh, s.Kw], ys = [n, cout, s.Ho, s.Wo];
+        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, s.PadH, abs: false);
+        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, s.PadH, abs: true);
+        Check(y, yRef, yMag, fwdF, kk * cin, $"forward {s} n={n} {path}");
+        Check(dx, dxRef, dxMag, dataF, kk * cout, $"data gradient {s} n={n} {path}");
         Check(dw, dwRef, dwMag, 1, n * s.Ho * s.Wo, $"weight gradient {s} n={n} {path}");
     }
 
@@ -76,25 +84,7 @@ public class ConvPathParityTests
     public void PointwiseMatchesTorchInDouble(int cin, int h, int w, int cout, int n, string pathName)
     {
         var path = Enum.Parse<ConvPath>(pathName);
-        var s = new Conv2dShape(cin, h, w, cout, 1, 1, 1, 1, 0, 0, 1, 1, 1);
-        var xData = TorchOracle.Random(n * s.InSize, cin + h);
-        var wData = TorchOracle.Random(s.WeightSize, cout + w);
-        var dyData = TorchOracle.Random(n * s.OutSize, n + cout);
-
-        var y = new float[n * s.OutSize];
-        Conv2dKernel.Forward<Identity>(s, n, new View(xData, 0, s.InSize), wData, 0, null, 0, null, 0, new View(y, 0, s.OutSize), path);
-        var dx = new float[n * s.InSize];
-        Conv2dKernel.BackwardData(s, n, new View(dyData, 0, s.OutSize), wData, 0, new View(dx, 0, s.InSize), false, path);
-        var dw = new float[s.WeightSize];
-        Conv2dKernel.BackwardWeights(s, n, new View(xData, 0, s.InSize), new View(dyData, 0, s.OutSize), dw, 0, path);
-
-        using var scope = torch.NewDisposeScope();
-        long[] xs = [n, cin, h, w], ws = [cout, cin, 1, 1], ys = [n, cout, h, w];
-        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, 0, abs: false);
-        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, 0, abs: true);
-        Check(y, yRef, yMag, 1, cin, $"forward {s} n={n} {path}");
-        Check(dx, dxRef, dxMag, 1, cout, $"data gradient {s} n={n} {path}");
-        Check(dw, dwRef, dwMag, 1, n * h * w, $"weight gradient {s} n={n} {path}");
+        CheckAllPasses(new Conv2dShape(cin, h, w, cout, 1, 1, 1, 1, 0, 0, 1, 1, 1), n, path, 1, 1);
     }
 
     /// <summary>y = conv2d(x, w), dx and dw for the upstream gradient dy, in float64; with <paramref name="abs"/>, of |x|, |w|

@@ -71,6 +71,27 @@ public class ConvFusionTests
     static double F4(in Conv2dShape s, int n, ConvPath path) =>
         Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward) == 4 ? WinogradAccuracyTests.F4Factor : 1;
 
+    /// <summary>hardswish(scale[co] y + shift[co] + r) from the double convolution (scale at epi[co], shift at epi[Cout + co]),
+    /// and its bound: the convolution's (16 sqrt(k) u sum|terms|, plus 4 u of the prologue's magnitudes) through the
+    /// activation's slope, plus the epilogue's own rounding.</summary>
+    static (double[] Expected, double[] Tol) HardSwishEpilogue(in Conv2dShape s, int n, ConvPath path, double[] yr, double[] mag,
+        double[] pmag, int k, float[] epi, float[] rs)
+    {
+        int hw = s.Ho * s.Wo;
+        var expected = new double[yr.Length];
+        var tol = new double[yr.Length];
+        for (int i = 0; i < yr.Length; i++)
+        {
+            int co = i % s.OutSize / hw;
+            double sc = epi[co], sh = epi[s.Cout + co];
+            double z = sc * yr[i] + sh + rs[i];
+            expected[i] = TestUtil.Act("HardSwish", z);
+            double convErr = F4(s, n, path) * TestUtil.SumTol(mag[i], k) + 4 * TestUtil.U * pmag[i];
+            tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
+        }
+        return (expected, tol);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void PrologueResidualEpilogueMatchReferenceAndUnfused(int[] shape, string path)
@@ -109,17 +130,7 @@ public class ConvFusionTests
             var (yr, mag, pmag, k) = Reference(s, n, xin, xinMag, w[2..]);
             var rs = TestUtil.Gather(r, n, s.OutSize);
             int hw = s.Ho * s.Wo;
-            var expected = new double[yr.Length];
-            var tol = new double[yr.Length];
-            for (int i = 0; i < yr.Length; i++)
-            {
-                int co = i % s.OutSize / hw;
-                double sc = epi[co], sh = epi[s.Cout + co];
-                double z = sc * yr[i] + sh + rs[i];
-                expected[i] = TestUtil.Act("HardSwish", z);
-                double convErr = F4(s, n, Path(path)) * TestUtil.SumTol(mag[i], k) + 4 * TestUtil.U * pmag[i];
-                tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
-            }
+            var (expected, tol) = HardSwishEpilogue(s, n, Path(path), yr, mag, pmag, k, epi, rs);
             var got = TestUtil.Gather(y, n, s.OutSize);
             TestUtil.AssertClose(got, expected, tol, $"fused forward {s} n={n} {path}");
             TestUtil.AssertUntouchedOutside(y, n, s.OutSize);
@@ -161,17 +172,7 @@ public class ConvFusionTests
             var xs = TestUtil.Gather(x, n, s.InSize);
             var (yr, mag, _, k) = Reference(s, n, xs.Select(v => (double)v).ToArray(), new double[xs.Length], w);
             var rs = TestUtil.Gather(r, n, s.OutSize);
-            int hw = s.Ho * s.Wo;
-            var expected = new double[yr.Length];
-            var tol = new double[yr.Length];
-            for (int i = 0; i < yr.Length; i++)
-            {
-                int co = i % s.OutSize / hw;
-                double sc = epi[co], z = sc * yr[i] + epi[s.Cout + co] + rs[i];
-                expected[i] = TestUtil.Act("HardSwish", z);
-                double convErr = F4(s, n, Path(path)) * TestUtil.SumTol(mag[i], k);
-                tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
-            }
+            var (expected, tol) = HardSwishEpilogue(s, n, Path(path), yr, mag, new double[yr.Length], k, epi, rs);
             TestUtil.AssertClose(TestUtil.Gather(y, n, s.OutSize), expected, tol, $"residual epilogue {s} n={n} {path}");
             TestUtil.AssertUntouchedOutside(y, n, s.OutSize);
         }
