@@ -99,12 +99,25 @@ public static unsafe partial class Conv2dKernel
         double* sums = f.Statistics is null ? null : (double*)Scratch.Aligned(Scratch.Get(ref statsScratch, 4 * s.Cout + 16));
         int tile = s.IsDepthwise ? 0 : WinogradTile(path, s, n, Pass.Forward);
         bool winograd = tile > 0;
-        bool direct = !winograd && !s.IsDepthwise
+        // The pointwise kernel has no input prologue (the generator gives 1 x 1 convolutions none).
+        bool pointwise = f.Input.IsNone && UsePointwise(path, s, n);
+        bool direct = !winograd && !pointwise && !s.IsDepthwise
             && UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch));
         fixed (float* px = x.Data, pw = w, py = y.Data, pis = f.Input.Scale, pih = f.Input.Shift, psc = f.Scale, psh = f.Shift,
             pr = f.Residual.Data, pmean = f.Statistics is { } b0 ? b0.Parameters : null)
         {
-            if (winograd || direct)
+            if (pointwise)
+            {
+                var epi = new ConvEpi
+                {
+                    Scale = psc == null ? null : psc + f.ScaleOffset,
+                    Shift = psh == null ? null : psh + f.ShiftOffset,
+                    StatShift = pmean == null ? null : pmean + f.Statistics!.Value.MeanOffset,
+                };
+                PointwiseConv.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff, epi, residual ? pr + f.Residual.Offset : null,
+                    f.Residual.BatchStride, py + y.Offset, y.BatchStride, sums);
+            }
+            else if (winograd || direct)
             {
                 var input = new InputAffine
                 {
@@ -126,7 +139,7 @@ public static unsafe partial class Conv2dKernel
                         py + y.Offset, y.BatchStride, sums);
             }
         }
-        if (!winograd && !direct)
+        if (!winograd && !direct && !pointwise)
         {
             // Separate passes: the prologue into scratch, the plain convolution, then the epilogue.
             View src = x;

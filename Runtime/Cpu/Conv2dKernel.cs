@@ -3,7 +3,9 @@
 // fill its tiles, for the forward pass, the weight gradient and the stride-1 data gradient; the
 // rest (few channels, strided data gradients, 1x1 at small batches, AVX-512 machines) run im2col +
 // GEMM per sample (a 1x1 stride-1 unpadded conv is a GEMM on the sample itself), parallel over the
-// batch with per-thread column buffers. Depthwise convolutions have their own direct kernels
+// batch with per-thread column buffers. Pointwise ones (1x1, stride 1, unpadded) from 4 samples take
+// PointwiseConv.cs for the forward and data passes: the same GEMM in NCHW with the epilogue applied to
+// its accumulators, where the direct kernels transpose their tiles. Depthwise convolutions have their own direct kernels
 // (DepthwiseConv.cs). Weight gradients are summed per fixed chunk of the batch and reduced in chunk
 // order, so results do not depend on scheduling.
 using System.Runtime.Intrinsics;
@@ -23,6 +25,8 @@ internal enum ConvPath
     Winograd,
     /// <summary><see cref="Winograd"/> F(4x4, 3x3) where it applies, else as <see cref="Auto"/>.</summary>
     Winograd4,
+    /// <summary><see cref="PointwiseConv"/> where it applies (1 x 1, stride 1, unpadded), else as <see cref="Auto"/>.</summary>
+    Pointwise,
 }
 
 /// <summary>2-D convolution (including grouped and depthwise).</summary>
@@ -54,6 +58,13 @@ public static unsafe partial class Conv2dKernel
                 Winograd.Forward<Identity, TAct>(s, n, px + x.Offset, x.BatchStride, default, pw + wOff,
                     new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
                     py + y.Offset, y.BatchStride, null, tile);
+                return;
+            }
+            if (UsePointwise(path, s, n))
+            {
+                PointwiseConv.Forward<TAct>(s, n, px + x.Offset, x.BatchStride, pw + wOff,
+                    new ConvEpi { Scale = psc == null ? null : psc + scaleOff, Shift = psh == null ? null : psh + shiftOff }, null, 0,
+                    py + y.Offset, y.BatchStride, null);
                 return;
             }
             if (UseDirect(path, true, ConvDirect.Fits(s.Cout / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -89,6 +100,11 @@ public static unsafe partial class Conv2dKernel
             if (WinogradTile(path, s, n, Pass.Data) is int tile and > 0)
             {
                 Winograd.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate, tile);
+                return;
+            }
+            if (UsePointwise(path, s, n))
+            {
+                PointwiseConv.BackwardData(s, n, pdy + dy.Offset, dy.BatchStride, pw + wOff, pdx + dx.Offset, dx.BatchStride, accumulate);
                 return;
             }
             if (UseDirect(path, s.StrideH == 1 && s.StrideW == 1, ConvDirect.Fits(s.Cin / s.Groups) && (!IsPointwise(s) || n >= PointwiseDirectBatch)))
@@ -189,6 +205,23 @@ public static unsafe partial class Conv2dKernel
         ConvPath.Direct => true,
         ConvPath.Im2Col => false,
         _ => preferred,
+    };
+
+    /// <summary><see cref="PointwiseConv"/> for the pointwise shapes it takes, when asked for, or on <see cref="ConvPath.Auto"/>
+    /// from <see cref="PointwiseDirectBatch"/> samples (below, packing the weights per call is not amortised: lab pointwise1,
+    /// 64 -> 128 at 14 x 14, batch 1, cpu us per core: forward 30 against im2col + GEMM's 23, data gradient 30 against 26;
+    /// batch 64 in the remarks).</summary>
+    /// <remarks>Lab pointwise, batch 64, 2026-12-03 (load 21-26, cpu us per core, pointwise / direct / im2col): AVX-512
+    /// 64 -> 128 forward with BatchNorm + ReLU folded 1666 / 1945 / 1741, forward taking the next BatchNorm's statistics
+    /// 1591 / 2055 / 2054, data gradient 1481 / 1553 / 1881; 24 -> 36: 213 / 643 / 229, 240 / 444 / 276, 178 / 225 / 195;
+    /// 32 -> 32: 224 / 270 / 283, 250 / 295 / 324, 207 / 212 / 259. AVX2 64 -> 128: 2957 / 3263 / 3117, 2910 / 3341 / 3349,
+    /// 2765 / 3030 / 3213; 24 -> 36: 330 / 751 / 375, 380 / 569 / 392, 296 / 383 / 335; 32 -> 32 even with direct
+    /// (408 / 423, 453 / 456, 361 / 354).</remarks>
+    static bool UsePointwise(ConvPath path, in Conv2dShape s, int n) => PointwiseConv.Applies(s) && path switch
+    {
+        ConvPath.Pointwise => true,
+        ConvPath.Auto => n >= PointwiseDirectBatch,
+        _ => false,
     };
 
     internal enum Pass { Forward, Data, Weights }

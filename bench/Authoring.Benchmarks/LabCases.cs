@@ -30,7 +30,33 @@ internal static class LabCases
         ["binary1"] = c => Binary(c, 1),
         ["bireal"] = c => BiRealBlock(c, 16),
         ["bireal1"] = c => BiRealBlock(c, 1),
+        ["pointwise"] = c => Pointwise(c, 64),
+        ["pointwise1"] = c => Pointwise(c, 1),
     };
+
+    /// <summary>The blocks' 1 x 1 convolutions as the training step and inference run them: forward with BatchNorm + ReLU
+    /// folded in (inference), forward taking the next BatchNorm's statistics (training), data gradient; the pointwise
+    /// kernel against the direct kernels and im2col + GEMM.</summary>
+    static void Pointwise(List<Lab.Case> cases, int n)
+    {
+        foreach (var (name, s) in BlockConvs.Where(b => b.S.Kh == 1))
+        {
+            var x = Rand(n * s.InSize, 1); var w = Rand(s.WeightSize, 2); var dy = Rand(n * s.OutSize, 3);
+            var scale = Rand(s.Cout, 4); var shift = Rand(s.Cout, 5);
+            var bn = Rand(4 * s.Cout, 6);
+            for (int i = 0; i < s.Cout; i++) bn[3 * s.Cout + i] = 1f;
+            var save = new float[2 * s.Cout]; var affine = new float[2 * s.Cout];
+            View vx = new(x, 0, s.InSize), vy = new(new float[n * s.OutSize], 0, s.OutSize), vdy = new(dy, 0, s.OutSize), vdx = new(new float[n * s.InSize], 0, s.InSize);
+            var f = new ConvFusion { Statistics = new BatchNormStatsTarget(bn, 0, s.Cout, 2 * s.Cout, 3 * s.Cout, 0.1f, 1e-5f, save, 0, affine, 0, s.Cout) };
+            double flops = 2.0 * n * s.OutSize * s.Cin;
+            foreach (var p in new[] { ConvPath.Pointwise, ConvPath.Direct, ConvPath.Im2Col })
+            {
+                cases.Add(new($"{name} n{n} fwd bn+relu {p} 1t", flops, () => Conv2dKernel.Forward<Relu>(s, n, vx, w, 0, scale, 0, shift, 0, vy, p)));
+                cases.Add(new($"{name} n{n} fwd stats {p} 1t", flops, () => Conv2dKernel.ForwardFused<Identity, Identity>(s, n, vx, w, 0, f, vy, p)));
+                cases.Add(new($"{name} n{n} bwdD {p} 1t", flops, () => Conv2dKernel.BackwardData(s, n, vdy, w, 0, vdx, false, p)));
+            }
+        }
+    }
 
     /// <summary>One Bi-Real / ReActNet block boundary in deploy form, y = RPReLU(scale dot + shift + x) read by the next
     /// shortcut (floats) and the next RSign (bits): before the fusion three passes (the packed conv writing floats with the

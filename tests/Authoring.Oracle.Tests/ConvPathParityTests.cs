@@ -1,4 +1,5 @@
-// Each dense 3 x 3 convolution path (direct, Winograd F(2x2, 3x3), Winograd F(4x4, 3x3), and the shape's own choice)
+// Each dense 3 x 3 convolution path (direct, Winograd F(2x2, 3x3), Winograd F(4x4, 3x3), and the shape's own choice), and the 1 x 1
+// paths (the pointwise kernel, direct),
 // against TorchSharp's conv2d and its autograd, run in float64 so that the oracle's own rounding does not count:
 // forward, data gradient and weight gradient, at batch 1 and 64, with odd sizes and channel counts that are not
 // multiples of the vector width. Tolerance per element: on a Winograd run the rounding bound derived from its transforms
@@ -33,6 +34,14 @@ public class ConvPathParityTests
     {
         var path = Enum.Parse<ConvPath>(pathName);
         var s = new Conv2dShape(cin, h, w, cout, 3, 3, 1, 1, pad, pad, 1, 1, 1);
+        CheckAllPasses(s, n, path);
+    }
+
+    /// <summary>Forward, data gradient and weight gradient of <paramref name="s"/> (square kernel, symmetric padding) on
+    /// <paramref name="path"/> against TorchSharp, each within its bound (Tol).</summary>
+    static void CheckAllPasses(in Conv2dShape s, int n, ConvPath path)
+    {
+        int cin = s.Cin, cout = s.Cout, h = s.H, w = s.W, kk = s.Kh * s.Kw;
         var xData = TorchOracle.Random(n * s.InSize, cin + h);
         var wData = TorchOracle.Random(s.WeightSize, cout + w);
         var dyData = TorchOracle.Random(n * s.OutSize, n + cout);
@@ -45,20 +54,40 @@ public class ConvPathParityTests
         Conv2dKernel.BackwardWeights(s, n, new View(xData, 0, s.InSize), new View(dyData, 0, s.OutSize), dw, 0, path);
 
         using var scope = torch.NewDisposeScope();
-        long[] xs = [n, cin, h, w], ws = [cout, cin, 3, 3], ys = [n, cout, s.Ho, s.Wo];
-        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: false);
-        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, pad, abs: true);
+        long[] xs = [n, cin, h, w], ws = [cout, cin, s.Kh, s.Kw], ys = [n, cout, s.Ho, s.Wo];
+        var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, s.PadH, abs: false);
+        var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, s.PadH, abs: true);
         int mf = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward), md = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data);
         int mw = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Weights);
-        Check(y, yRef, Tol(yMag, 9 * cin, mf == 0 ? null
+        Check(y, yRef, Tol(yMag, kk * cin, mf == 0 ? null
             : () => (WinogradBound.ForwardAbs(s, n, mf, WinogradBound.Abs(xData), wData), WinogradBound.DepthForward(mf, cin, false))),
             $"forward {s} n={n} {path}");
-        Check(dx, dxRef, Tol(dxMag, 9 * cout, md == 0 ? null
+        Check(dx, dxRef, Tol(dxMag, kk * cout, md == 0 ? null
             : () => (WinogradBound.DataAbs(s, n, md, dyData, wData), WinogradBound.DepthForward(md, cout, false))),
             $"data gradient {s} n={n} {path}");
         Check(dw, dwRef, Tol(dwMag, n * s.Ho * s.Wo, mw == 0 ? null
             : () => (WinogradBound.WeightsAbs(s, n, mw, xData, dyData), WinogradBound.DepthWeights(mw, n, WinogradBound.Tiles(s, mw)))),
             $"weight gradient {s} n={n} {path}");
+    }
+
+    public static TheoryData<int, int, int, int, int, string> PointwiseCases()
+    {
+        var data = new TheoryData<int, int, int, int, int, string>();
+        // Cin, H, W, Cout, batch: the depthwise-separable block's 64 -> 128 at 14 x 14, then odd channel counts and planes
+        // that end in a part-filled tile of positions, batch 1 (positions split over threads) and 3.
+        int[][] shapes = [[64, 14, 14, 128, 64], [13, 9, 11, 21, 3], [17, 5, 7, 40, 1], [30, 6, 6, 9, 5]];
+        foreach (var a in shapes)
+            foreach (var p in new[] { "Auto", "Pointwise", "Direct" }) data.Add(a[0], a[1], a[2], a[3], a[4], p);
+        return data;
+    }
+
+    /// <summary>1 x 1 convolutions (PointwiseConv on Auto) against TorchSharp in float64, with the same bound.</summary>
+    [Theory]
+    [MemberData(nameof(PointwiseCases))]
+    public void PointwiseMatchesTorchInDouble(int cin, int h, int w, int cout, int n, string pathName)
+    {
+        var path = Enum.Parse<ConvPath>(pathName);
+        CheckAllPasses(new Conv2dShape(cin, h, w, cout, 1, 1, 1, 1, 0, 0, 1, 1, 1), n, path);
     }
 
     /// <summary>y = conv2d(x, w), dx and dw for the upstream gradient dy, in float64; with <paramref name="abs"/>, of |x|, |w|

@@ -63,9 +63,13 @@ public class Conv2dKernelTests
         new[] { 40, 20, 22, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // several Winograd tile blocks, 33 channels
         new[] { 20, 14, 14, 260, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, // Winograd at small batches splits 260 output channels in 2-3 parts (last ragged)
         new[] { 260, 13, 14, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, // ... and the data gradient's 260
+        new[] { 64, 14, 14, 128, 1, 1, 1, 1, 0, 0, 1, 1, 1 }, // pointwise of the depthwise-separable block: 196 = whole tiles + 4
+        new[] { 13, 9, 11, 21, 1, 1, 1, 1, 0, 0, 1, 1, 1 },   // pointwise, odd channels (part-filled row blocks both ways), 99 positions
+        new[] { 10, 4, 8, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2 },     // pointwise groups 2, 32 positions: no edge tile
+        new[] { 6, 3, 6, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1 },     // pointwise, 18 positions: the other paths at 512 bits, a tile and an edge tile at 256
     };
 
-    public static readonly string[] Paths = ["Auto", "Direct", "Im2Col", "Winograd", "Winograd4"];
+    public static readonly string[] Paths = ["Auto", "Direct", "Im2Col", "Winograd", "Winograd4", "Pointwise"];
 
     /// <summary>Every shape on every path (depthwise shapes have one).</summary>
     public static TheoryData<int[], string> ShapesAndPaths

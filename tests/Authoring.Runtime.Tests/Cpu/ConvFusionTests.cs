@@ -23,12 +23,14 @@ public class ConvFusionTests
             [12, 9, 11, 20, 2, 3, 1, 1, 0, 2, 1, 1, 1],    // direct, part-filled tiles
             [9, 6, 13, 24, 3, 5, 2, 1, 2, 1, 1, 2, 3],     // groups 3, stride (2, 1), dilation (1, 2)
             [16, 5, 7, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1],     // pointwise: planes that were read in place are copied
+            [13, 9, 11, 21, 1, 1, 1, 1, 0, 0, 1, 1, 1],    // pointwise, odd channels and 99 positions: edge tiles in the statistics
+            [10, 4, 8, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2],      // pointwise, groups 2
             [8, 10, 9, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1],     // stride 2
             [5, 9, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5],      // depthwise: separate passes
         ];
         var data = new TheoryData<int[], string>();
         foreach (var s in shapes)
-            foreach (var p in new[] { "Auto", "Direct", "Im2Col", "Winograd", "Winograd4" }) data.Add(s, p);
+            foreach (var p in new[] { "Auto", "Direct", "Im2Col", "Winograd", "Winograd4", "Pointwise" }) data.Add(s, p);
         return data;
     }
 
@@ -77,6 +79,27 @@ public class ConvFusionTests
         return tol;
     }
 
+    /// <summary>hardswish(scale[co] y + shift[co] + r) from the double convolution (scale at epi[co], shift at epi[Cout + co]),
+    /// and its bound: the convolution's (<paramref name="convTol"/>, from ConvTol, plus 4 u of the prologue's magnitudes)
+    /// through the activation's slope, plus the epilogue's own rounding.</summary>
+    static (double[] Expected, double[] Tol) HardSwishEpilogue(in Conv2dShape s, double[] yr, double[] mag,
+        double[] pmag, double[] convTol, float[] epi, float[] rs)
+    {
+        int hw = s.Ho * s.Wo;
+        var expected = new double[yr.Length];
+        var tol = new double[yr.Length];
+        for (int i = 0; i < yr.Length; i++)
+        {
+            int co = i % s.OutSize / hw;
+            double sc = epi[co], sh = epi[s.Cout + co];
+            double z = sc * yr[i] + sh + rs[i];
+            expected[i] = TestUtil.Act("HardSwish", z);
+            double convErr = convTol[i] + 4 * TestUtil.U * pmag[i];
+            tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
+        }
+        return (expected, tol);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void PrologueResidualEpilogueMatchReferenceAndUnfused(int[] shape, string path)
@@ -118,17 +141,7 @@ public class ConvFusionTests
             var convTol = ConvTol(s, n, Path(path), Array.ConvertAll(xinMag, v => v * (1 + TestUtil.U)), w[2..], mag, k);
             var rs = TestUtil.Gather(r, n, s.OutSize);
             int hw = s.Ho * s.Wo;
-            var expected = new double[yr.Length];
-            var tol = new double[yr.Length];
-            for (int i = 0; i < yr.Length; i++)
-            {
-                int co = i % s.OutSize / hw;
-                double sc = epi[co], sh = epi[s.Cout + co];
-                double z = sc * yr[i] + sh + rs[i];
-                expected[i] = TestUtil.Act("HardSwish", z);
-                double convErr = convTol[i] + 4 * TestUtil.U * pmag[i];
-                tol[i] = TestUtil.MaxSlope * (Math.Abs(sc) * convErr + 3 * TestUtil.U * (Math.Abs(z) + Math.Abs(sc) * mag[i] + Math.Abs(rs[i]))) + TestUtil.ActTol(expected[i]);
-            }
+            var (expected, tol) = HardSwishEpilogue(s, yr, mag, pmag, convTol, epi, rs);
             var got = TestUtil.Gather(y, n, s.OutSize);
             TestUtil.AssertClose(got, expected, tol, $"fused forward {s} n={n} {path}");
             TestUtil.AssertUntouchedOutside(y, n, s.OutSize);
@@ -146,6 +159,34 @@ public class ConvFusionTests
                 tol[i] *= 2;
             }
             TestUtil.AssertClose(got, unfused, tol, $"fused vs unfused {s} n={n} {path}");
+        }
+    }
+
+    /// <summary>Residual and epilogue without an input prologue: the pointwise kernel applies them to its accumulators
+    /// (with a prologue every path goes through the scratch copy, which the test above covers). Same bound as above.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ResidualEpilogueWithoutPrologueMatchesReference(int[] shape, string path)
+    {
+        var s = Shape(shape);
+        foreach (int n in new[] { 1, 3 })
+        {
+            var rng = new Random(n * 5 + shape[3]);
+            var x = TestUtil.Sliced(rng, n, s.InSize, 3, 5);
+            var r = TestUtil.Sliced(rng, n, s.OutSize, 1, 2);
+            var y = TestUtil.Sliced(rng, n, s.OutSize, 7, 2, fill: false);
+            var w = TestUtil.Random(rng, s.WeightSize);
+            var epi = TestUtil.Random(rng, 2 * s.Cout);
+            var f = new ConvFusion { Scale = epi, ScaleOffset = 0, Shift = epi, ShiftOffset = s.Cout, Residual = r };
+            Conv2dKernel.ForwardFused<Identity, HardSwish>(s, n, x, w, 0, f, y, Path(path));
+
+            var xs = TestUtil.Gather(x, n, s.InSize);
+            var (yr, mag, _, k) = Reference(s, n, xs.Select(v => (double)v).ToArray(), new double[xs.Length], w);
+            var convTol = ConvTol(s, n, Path(path), xs.Select(v => Math.Abs((double)v)).ToArray(), w, mag, k);
+            var rs = TestUtil.Gather(r, n, s.OutSize);
+            var (expected, tol) = HardSwishEpilogue(s, yr, mag, new double[yr.Length], convTol, epi, rs);
+            TestUtil.AssertClose(TestUtil.Gather(y, n, s.OutSize), expected, tol, $"residual epilogue {s} n={n} {path}");
+            TestUtil.AssertUntouchedOutside(y, n, s.OutSize);
         }
     }
 
