@@ -57,16 +57,17 @@ public class ConvPathParityTests
         long[] xs = [n, cin, h, w], ws = [cout, cin, s.Kh, s.Kw], ys = [n, cout, s.Ho, s.Wo];
         var (yRef, dxRef, dwRef) = Run(xData, wData, dyData, xs, ws, ys, s.PadH, abs: false);
         var (yMag, dxMag, dwMag) = Run(xData, wData, dyData, xs, ws, ys, s.PadH, abs: true);
+        var sv = s; // lambdas cannot capture an in parameter
         int mf = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Forward), md = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Data);
         int mw = Conv2dKernel.WinogradTile(path, s, n, Conv2dKernel.Pass.Weights);
         Check(y, yRef, Tol(yMag, kk * cin, mf == 0 ? null
-            : () => (WinogradBound.ForwardAbs(s, n, mf, WinogradBound.Abs(xData), wData), WinogradBound.DepthForward(mf, cin, false))),
+            : () => (WinogradBound.ForwardAbs(sv, n, mf, WinogradBound.Abs(xData), wData), WinogradBound.DepthForward(mf, cin, false))),
             $"forward {s} n={n} {path}");
         Check(dx, dxRef, Tol(dxMag, kk * cout, md == 0 ? null
-            : () => (WinogradBound.DataAbs(s, n, md, dyData, wData), WinogradBound.DepthForward(md, cout, false))),
+            : () => (WinogradBound.DataAbs(sv, n, md, dyData, wData), WinogradBound.DepthForward(md, cout, false))),
             $"data gradient {s} n={n} {path}");
         Check(dw, dwRef, Tol(dwMag, n * s.Ho * s.Wo, mw == 0 ? null
-            : () => (WinogradBound.WeightsAbs(s, n, mw, xData, dyData), WinogradBound.DepthWeights(mw, n, WinogradBound.Tiles(s, mw)))),
+            : () => (WinogradBound.WeightsAbs(sv, n, mw, xData, dyData), WinogradBound.DepthWeights(mw, n, WinogradBound.Tiles(sv, mw)))),
             $"weight gradient {s} n={n} {path}");
     }
 
