@@ -30,6 +30,7 @@ internal static class LabCases
         ["binary1"] = c => Binary(c, 1),
         ["bireal"] = c => BiRealBlock(c, 16),
         ["bireal1"] = c => BiRealBlock(c, 1),
+        ["gelu"] = GeluPasses,
     };
 
     /// <summary>One Bi-Real / ReActNet block boundary in deploy form, y = RPReLU(scale dot + shift + x) read by the next
@@ -259,5 +260,22 @@ internal static class LabCases
             var cp = new float[n * (n + 16)];
             cases.Add(new($"gemm {n} ours ldc+16 1t", flops, () => Authoring.Runtime.Cpu.Gemm.Multiply(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, cp, 0, n + 16)));
         }
+    }
+
+    /// <summary>Exact GELU and its derivative (512-bit) over the VitNet MLP's hidden activations: batch 128 x 49 tokens x
+    /// 128 features, the size of one block's GELU passes. Flops column: values.</summary>
+    static void GeluPasses(List<Lab.Case> cases)
+    {
+        const int Len = 128 * 49 * 128;
+        var z = Rand(Len, 5);
+        var y = new float[Len];
+        cases.Add(new("gelu' 1t", Len, () =>
+        {
+            for (int i = 0; i < Len; i += 16) System.Runtime.Intrinsics.Vector512.StoreUnsafe(default(Gelu).Derivative(System.Runtime.Intrinsics.Vector512.Create(z, i)), ref y[i]);
+        }));
+        cases.Add(new("gelu 1t", Len, () =>
+        {
+            for (int i = 0; i < Len; i += 16) System.Runtime.Intrinsics.Vector512.StoreUnsafe(default(Gelu).Apply(System.Runtime.Intrinsics.Vector512.Create(z, i)), ref y[i]);
+        }));
     }
 }
