@@ -31,6 +31,7 @@ internal static class LabCases
         ["bireal"] = c => BiRealBlock(c, 16),
         ["bireal1"] = c => BiRealBlock(c, 1),
         ["gelu"] = GeluPasses,
+        ["lineardx"] = LinearDx,
     };
 
     /// <summary>One Bi-Real / ReActNet block boundary in deploy form, y = RPReLU(scale dot + shift + x) read by the next
@@ -277,5 +278,26 @@ internal static class LabCases
         {
             for (int i = 0; i < Len; i += 16) System.Runtime.Intrinsics.Vector512.StoreUnsafe(default(Gelu).Apply(System.Runtime.Intrinsics.Vector512.Create(z, i)), ref y[i]);
         }));
+    }
+
+    /// <summary>A linear layer's data gradient dx = dy W at VitNet's token shapes (batch 128 x 49 tokens; qkv, proj, fc1,
+    /// fc2): "gemmcore" is the packed GEMM BackwardData ran before, "kernel" LinearKernel.BackwardData as it is now.</summary>
+    static unsafe void LinearDx(List<Lab.Case> cases)
+    {
+        const int N = 128 * 49;
+        foreach (var (inF, outF) in new[] { (64, 192), (64, 64), (64, 128), (128, 64) })
+        {
+            var dy = Rand(N * outF, 6);
+            var w = Rand(inF * outF, 7);
+            var dx = new float[N * inF];
+            double flops = 2.0 * N * inF * outF;
+            cases.Add(new($"dx {inF}x{outF} gemmcore 1t", flops, () =>
+            {
+                fixed (float* pdy = dy, pw = w, pdx = dx)
+                    GemmCore.Run(false, false, N, inF, outF, 1f, pdy, outF, pw, inF, 0f, pdx, inF, parallel: !WorkerPool.InsideJob);
+            }));
+            cases.Add(new($"dx {inF}x{outF} kernel 1t", flops, () =>
+                LinearKernel.BackwardData(N, inF, outF, new View(dy, 0, outF), w, 0, new View(dx, 0, inF), false)));
+        }
     }
 }
