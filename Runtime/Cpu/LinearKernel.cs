@@ -56,8 +56,7 @@ public static unsafe class LinearKernel
     static bool TallForward<TAct>(int n, int inF, int outF, float* x, int xStride, float* w, float* scale, float* shift, float* y, int yStride)
         where TAct : struct, IActivation
     {
-        if (!Simd.Use512 || !Vector512.IsHardwareAccelerated || n < TallRows || outF % 16 != 0 || (long)inF * outF > 1 << 20
-            || n < 4 * Math.Max(inF, outF)) return false;
+        if (!TallTiles(n, inF, outF)) return false;
         var wt = t_wt is { } a && a.Length >= inF * outF ? a : t_wt = new float[Math.Max(inF * outF, 16384)];
         fixed (float* pt = wt)
         {
@@ -72,11 +71,20 @@ public static unsafe class LinearKernel
         return true;
     }
 
+    /// <summary>Whether <see cref="TallForwardJob{TAct}"/> serves y[n, outF] = x[n, inF] Wt[inF, outF]: AVX-512, many rows,
+    /// whole vectors of outputs, a weight that stays in cache.</summary>
+    static bool TallTiles(int n, int inF, int outF) =>
+        Simd.Use512 && Vector512.IsHardwareAccelerated && n >= TallRows && outF % 16 == 0 && (long)inF * outF <= 1 << 20
+        && n >= 4 * Math.Max(inF, outF);
+
+    /// <summary>y[n, outF] (=, or += when <see cref="Accumulate"/>) act(scale (x Wt) + shift), Wt row-major [inF, outF]:
+    /// the forward pass with Wt = W^T, the data gradient with Wt = W itself (dx = dy W).</summary>
     struct TallForwardJob<TAct> : IParallelJob where TAct : struct, IActivation
     {
         public const int Mr = 6, Rows = 16 * Mr;
         public float* X, Wt, Scale, Shift, Y;
         public int N, InF, OutF, XStride, YStride;
+        public bool Accumulate;
 
         public void Run(int task)
         {
@@ -136,7 +144,9 @@ public static unsafe class LinearKernel
         {
             if (Scale != null) v *= Vector512.Load(Scale + c);
             if (Shift != null) v += Vector512.Load(Shift + c);
-            default(TAct).Apply(v).Store(y);
+            v = default(TAct).Apply(v);
+            if (Accumulate) v += Vector512.Load(y);
+            v.Store(y);
         }
 
         /// <summary>Rows [r, r + mr) x outputs [c, c + 16), row by row (the last outputs when fewer than 64 remain).</summary>
@@ -160,8 +170,22 @@ public static unsafe class LinearKernel
         KernelUtil.Check(w, wOff, inF * outF, nameof(w));
         if (n == 0 || inF == 0) return;
         fixed (float* pdy = dy.Data, pw = w, pdx = dx.Data)
+        {
+            if (TallTiles(n, outF, inF))
+            {
+                // W [outF, inF] row-major is the tall kernel's Wt as it is: no packing, no copy (GemmCore packed both
+                // operands for these shapes: a transformer's linear layers over batch x tokens).
+                var job = new TallForwardJob<Identity>
+                {
+                    N = n, InF = outF, OutF = inF, X = pdy + dy.Offset, XStride = dy.BatchStride, Wt = pw + wOff,
+                    Y = pdx + dx.Offset, YStride = dx.BatchStride, Accumulate = accumulate,
+                };
+                WorkerPool.For((n + TallForwardJob<Identity>.Rows - 1) / TallForwardJob<Identity>.Rows, ref job, 2L * n * inF * outF);
+                return;
+            }
             GemmCore.Run(false, false, n, inF, outF, 1f, pdy + dy.Offset, dy.BatchStride, pw + wOff, inF,
                 accumulate ? 1f : 0f, pdx + dx.Offset, dx.BatchStride, parallel: !WorkerPool.InsideJob);
+        }
     }
 
     /// <summary>dw += dy^T x.</summary>

@@ -32,6 +32,8 @@ internal static class LabCases
         ["bireal1"] = c => BiRealBlock(c, 1),
         ["pointwise"] = c => Pointwise(c, 64),
         ["pointwise1"] = c => Pointwise(c, 1),
+        ["gelu"] = GeluPasses,
+        ["lineardx"] = LinearDx,
     };
 
     /// <summary>The blocks' 1 x 1 convolutions as the training step and inference run them: forward with BatchNorm + ReLU
@@ -284,6 +286,44 @@ internal static class LabCases
             // the micro-kernel's C loads and stores L1 set conflicts.
             var cp = new float[n * (n + 16)];
             cases.Add(new($"gemm {n} ours ldc+16 1t", flops, () => Authoring.Runtime.Cpu.Gemm.Multiply(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, cp, 0, n + 16)));
+        }
+    }
+
+    /// <summary>Exact GELU and its derivative (512-bit) over the VitNet MLP's hidden activations: batch 128 x 49 tokens x
+    /// 128 features, the size of one block's GELU passes. Flops column: values.</summary>
+    static void GeluPasses(List<Lab.Case> cases)
+    {
+        const int Len = 128 * 49 * 128;
+        var z = Rand(Len, 5);
+        var y = new float[Len];
+        cases.Add(new("gelu' 1t", Len, () =>
+        {
+            for (int i = 0; i < Len; i += 16) System.Runtime.Intrinsics.Vector512.StoreUnsafe(default(Gelu).Derivative(System.Runtime.Intrinsics.Vector512.Create(z, i)), ref y[i]);
+        }));
+        cases.Add(new("gelu 1t", Len, () =>
+        {
+            for (int i = 0; i < Len; i += 16) System.Runtime.Intrinsics.Vector512.StoreUnsafe(default(Gelu).Apply(System.Runtime.Intrinsics.Vector512.Create(z, i)), ref y[i]);
+        }));
+    }
+
+    /// <summary>A linear layer's data gradient dx = dy W at VitNet's token shapes (batch 128 x 49 tokens; qkv, proj, fc1,
+    /// fc2): "gemmcore" is the packed GEMM BackwardData ran before, "kernel" LinearKernel.BackwardData as it is now.</summary>
+    static unsafe void LinearDx(List<Lab.Case> cases)
+    {
+        const int N = 128 * 49;
+        foreach (var (inF, outF) in new[] { (64, 192), (64, 64), (64, 128), (128, 64) })
+        {
+            var dy = Rand(N * outF, 6);
+            var w = Rand(inF * outF, 7);
+            var dx = new float[N * inF];
+            double flops = 2.0 * N * inF * outF;
+            cases.Add(new($"dx {inF}x{outF} gemmcore 1t", flops, () =>
+            {
+                fixed (float* pdy = dy, pw = w, pdx = dx)
+                    GemmCore.Run(false, false, N, inF, outF, 1f, pdy, outF, pw, inF, 0f, pdx, inF, parallel: !WorkerPool.InsideJob);
+            }));
+            cases.Add(new($"dx {inF}x{outF} kernel 1t", flops, () =>
+                LinearKernel.BackwardData(N, inF, outF, new View(dy, 0, outF), w, 0, new View(dx, 0, inF), false)));
         }
     }
 }

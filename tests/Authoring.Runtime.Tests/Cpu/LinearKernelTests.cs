@@ -44,7 +44,8 @@ public class LinearKernelTests
     [InlineData(1, 5, 3, false)]
     [InlineData(13, 37, 19, true)]
     [InlineData(64, 300, 70, false)]
-    // Tall shapes (rows >= LinearKernel.TallRows): the weight gradient streams rows through registers on AVX-512;
+    // Tall shapes (rows >= LinearKernel.TallRows): on AVX-512 the weight gradient streams rows through registers and
+    // the data gradient runs the tall forward tiles on W (input features a multiple of 16; accumulate on and off);
     // 64-wide and narrower column blocks, short last blocks of output features.
     [InlineData(2000, 64, 192, false)]
     [InlineData(1500, 48, 13, true)]
