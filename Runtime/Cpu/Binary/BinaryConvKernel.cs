@@ -26,8 +26,9 @@ namespace Authoring.Runtime.Cpu;
 /// <summary>XNOR-popcount convolution (dense, any stride, padding and dilation) and linear layers on packed bits.</summary>
 public static unsafe class BinaryConvKernel
 {
-    /// <summary>Positions per task: a multiple of every micro-kernel's row count (2, 3, 4) and of the 8 x 8 write-out.</summary>
-    const int Block = 48;
+    /// <summary>Positions per task: a multiple of every micro-kernel's row count (2, 3, 4) and of the 8 x 8 write-out; 72 so that a
+    /// 7 x 7 plane (49 positions) is one task, not 48 + 1 (the second a whole tile and a task for one position).</summary>
+    const int Block = 72;
 
     [ThreadStatic] static float[]? tableScratch;
     [ThreadStatic] static float[]? planeScratch;
